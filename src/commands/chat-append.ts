@@ -1,0 +1,2 @@
+import type { CommandHandler } from '../core/command.js';
+export const chatAppendCommand: CommandHandler = async () => ({ data: null });

@@ -1,0 +1,2 @@
+import type { CommandHandler } from '../core/command.js';
+export const digestCommand: CommandHandler = async () => ({ data: null });

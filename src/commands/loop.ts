@@ -1,0 +1,2 @@
+import type { CommandHandler } from '../core/command.js';
+export const loopCommand: CommandHandler = async () => ({ data: null });

@@ -1,0 +1,82 @@
+/**
+ * The one seam between commands and the outside world (the Factory/IOStreams idea from gh and
+ * Vercel's Client): streams, TTY facts, cwd, env, clock and lazily loaded config. Commands never
+ * touch `process.*` directly, so tests can run them in-process.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { VpmConfig } from '../schemas/config.js';
+
+export interface IOStreams {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export interface GlobalOptions {
+  cwd?: string;
+  json?: boolean;
+  verbose?: boolean;
+  debug?: boolean;
+}
+
+export interface Ctx {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly io: IOStreams;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly debug: boolean;
+  readonly reqId: string;
+  /** The clock; tests may replace it. */
+  now(): Date;
+  config(): Promise<VpmConfig>;
+  /** Prompts are allowed only with a TTY on both ends and never in --json mode. */
+  canPrompt(): boolean;
+  colorEnabled(): boolean;
+  /** A status line on stderr (never on stdout, so --json output stays one document). */
+  status(message: string): void;
+  /** Extra fields for this command's `vpm.request` log line (token counts, ratios, …). */
+  readonly requestFields: Record<string, unknown>;
+}
+
+export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+  const cwd = resolve(opts.cwd ?? env.VPM_CWD ?? process.cwd());
+  let configPromise: Promise<VpmConfig> | undefined;
+  const json = Boolean(opts.json);
+  return {
+    cwd,
+    env,
+    io,
+    json,
+    verbose: Boolean(opts.verbose),
+    debug: Boolean(opts.debug) || env.VPM_DEBUG === '1',
+    reqId: `req_${randomBytes(6).toString('hex')}`,
+    now: () => new Date(),
+    config() {
+      configPromise ??= import('./config.js').then((m) => m.loadConfig(cwd, env));
+      return configPromise;
+    },
+    canPrompt: () => io.stdinIsTTY && io.stdoutIsTTY && !json,
+    colorEnabled: () => io.stderrIsTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb',
+    status(message: string) {
+      io.stderr.write(`${message}\n`);
+    },
+    requestFields: {},
+  };
+}
+
+export function processStreams(): IOStreams {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Typed errors. Domain code throws these; only the entry point (cli.ts) turns them into exit codes.
+ * Every message says what failed, why, and what to do next (`hint`).
+ */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  refused: 3,
+  sloGate: 4,
+  timeout: 5,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class VpmError extends Error {
+  readonly exitCode: ExitCodeValue;
+  readonly hint?: string;
+  readonly retryable: boolean;
+  /** Extra machine-readable detail rendered under `error.details` with --json. */
+  readonly details?: unknown;
+  constructor(
+    message: string,
+    opts: { exitCode?: ExitCodeValue; hint?: string; retryable?: boolean; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.exitCode = opts.exitCode ?? ExitCode.failure;
+    this.hint = opts.hint;
+    this.retryable = opts.retryable ?? false;
+    this.details = opts.details;
+  }
+}
+
+/** Bad flags, arguments, config or input: exit 2. */
+export class UsageError extends VpmError {
+  constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.usage });
+  }
+}
+
+/** Operational failure (includes a runner step denied by policy): exit 1. */
+export class OperationalError extends VpmError {
+  constructor(message: string, opts: { hint?: string; retryable?: boolean; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.failure });
+  }
+}
+
+/** Refused: deploy freeze active, dirty tree, or another precondition not met: exit 3. */
+export class RefusedError extends VpmError {
+  constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.refused });
+  }
+}
+
+/** SLO gate failed (canary aborted / guard NG); the rollback has been done: exit 4. */
+export class SloGateError extends VpmError {
+  constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.sloGate });
+  }
+}
+
+/** Timed out waiting: exit 5. */
+export class TimeoutError extends VpmError {
+  constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.timeout, retryable: true });
+  }
+}
+
+/**
+ * A command that already rendered its own (failed) result and only needs a non-zero exit code,
+ * e.g. `healthcheck` with red checks: reports are written, output is printed, nothing more to say.
+ */
+export class SilentExit extends VpmError {
+  constructor(exitCode: ExitCodeValue, message = 'command reported failure') {
+    super(message, { exitCode });
+  }
+}
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  ok
+  1  operational failure (includes a runner step denied by the execution policy)
+  2  usage error: bad flags, arguments, input or config
+  3  refused: deploy freeze active, dirty tree, or a precondition not met
+  4  SLO gate failed: canary aborted or guard NG (rollback done)
+  5  timed out waiting
+`;

@@ -1,0 +1,119 @@
+/**
+ * File-system adapter: atomic writes (temp file + fsync + rename, via write-file-atomic) and
+ * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
+ * process never leaves a torn file and concurrent writers never lose data.
+ */
+import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { OperationalError, TimeoutError } from './errors.js';
+
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  const { default: writeAtomic } = await import('write-file-atomic');
+  await writeAtomic(path, data, { fsync: true });
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function readTextIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export interface LockOptions {
+  /** How long to wait for another holder before giving up (ms). */
+  waitMs?: number;
+  /** What is being locked, for the error message. */
+  what?: string;
+}
+
+/**
+ * Runs `fn` while holding an exclusive lock on `path` (a `<path>.lock` directory). A holder that
+ * dies leaves a stale lock, which proper-lockfile reclaims after `stale` ms of no heartbeat.
+ */
+const OWNER_FILE = 'owner.json';
+
+function lockOwnerIsDead(lockDir: string): string | undefined {
+  // A lock whose recorded owner process no longer exists on this host is stale at once; this is
+  // what lets a run started right after a SIGKILLed one proceed without waiting for the mtime timeout.
+  let text: string;
+  try {
+    text = readFileSync(join(lockDir, OWNER_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const owner = JSON.parse(text) as { pid: number; host: string };
+    if (owner.host !== hostname()) return undefined;
+    process.kill(owner.pid, 0);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? text : undefined;
+  }
+}
+
+/**
+ * Runs `fn` while holding an exclusive lock on `path` (a `<path>.lock` directory made by
+ * proper-lockfile). A holder that dies leaves a stale lock, reclaimed when its owner pid is gone or
+ * after `stale` ms without a heartbeat.
+ */
+export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
+  mkdirSync(dirname(path), { recursive: true });
+  const lockfile = await import('proper-lockfile');
+  const lockDir = `${path}.lock`;
+  const waitMs = opts.waitMs ?? 30_000;
+  const started = Date.now();
+  let release: (() => Promise<void>) | undefined;
+  // proper-lockfile's own retry uses exponential backoff that starves under heavy contention;
+  // a short, jittered poll keeps waiting writers fair.
+  for (;;) {
+    try {
+      release = await lockfile.lock(path, { realpath: false, stale: 10_000, update: 2_000, lockfilePath: lockDir });
+      writeFileSync(join(lockDir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw new OperationalError(`cannot lock ${opts.what ?? path}: ${(err as Error).message}`, { cause: err });
+      }
+      const deadOwner = lockOwnerIsDead(lockDir);
+      if (deadOwner !== undefined && readTextIfExists(join(lockDir, OWNER_FILE)) === deadOwner) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > waitMs) {
+        throw new TimeoutError(`${opts.what ?? path} is locked by another vpm process (waited ${waitMs} ms)`, {
+          hint: `wait for the other vpm command to finish; if none is running, remove ${lockDir}`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Appends bytes with a single write(2) on an O_APPEND descriptor, then fsyncs. Callers hold the lock. */
+export function appendDurable(path: string, data: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'a');
+  try {
+    const buf = Buffer.from(data, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export { existsSync };
