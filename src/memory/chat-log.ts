@@ -1,0 +1,76 @@
+/**
+ * The chat log: one JSON line per turn in `logs/<YYYY-MM-DD>.jsonl`. Appending is the hot path
+ * (run on every agent turn), so this module avoids heavy imports: entries are built and checked by
+ * hand here; the zod schema in schemas/chat.ts validates them when they are read back.
+ */
+import { join } from 'node:path';
+import { appendDurable, withLock } from '../core/fs.js';
+import { UsageError } from '../core/errors.js';
+import { makeId, utcDate } from '../core/ids.js';
+import { maskDeep, maskSecrets } from '../core/secrets.js';
+
+export const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+export const MAX_LINE_BYTES = 1024 * 1024;
+export const CHAT_FILE_RE = /^\d{4}-\d{2}-\d{2}\.jsonl$/;
+
+export interface ChatEntry {
+  v: 1;
+  id: string;
+  ts: string;
+  session: string;
+  role: ChatRole;
+  text: string;
+  meta?: Record<string, unknown>;
+}
+
+export interface AppendChatInput {
+  role: string;
+  text: string;
+  session?: string;
+  meta?: Record<string, unknown>;
+}
+
+export function chatLogPath(cwd: string, date: string): string {
+  return join(cwd, 'logs', `${date}.jsonl`);
+}
+
+export function buildChatEntry(input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): ChatEntry {
+  if (!(CHAT_ROLES as readonly string[]).includes(input.role)) {
+    throw new UsageError(`unknown role '${input.role}'`, { hint: `use one of: ${CHAT_ROLES.join(', ')}` });
+  }
+  if (input.text.trim() === '') {
+    throw new UsageError('chat text is empty', { hint: 'pass --text "…" or pipe the text on stdin' });
+  }
+  const session = (input.session ?? env.VPM_SESSION ?? utcDate(now)).trim();
+  if (!/^[\w.:-]{1,128}$/.test(session)) {
+    throw new UsageError(`invalid session id '${session.slice(0, 40)}'`, {
+      hint: 'a session id is 1-128 letters, digits, dots, colons, dashes or underscores',
+    });
+  }
+  const entry: ChatEntry = {
+    v: 1,
+    id: makeId('chat', now),
+    ts: now.toISOString(),
+    session,
+    role: input.role as ChatRole,
+    text: maskSecrets(input.text, env),
+  };
+  if (input.meta !== undefined) entry.meta = maskDeep(input.meta, env);
+  return entry;
+}
+
+/** Appends one entry under the day file's lock: concurrent appenders never lose or interleave lines. */
+export async function appendChatEntry(cwd: string, input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): Promise<ChatEntry> {
+  const entry = buildChatEntry(input, now, env);
+  const line = `${JSON.stringify(entry)}\n`;
+  const bytes = Buffer.byteLength(line);
+  if (bytes > MAX_LINE_BYTES) {
+    throw new UsageError(`chat entry is ${bytes} bytes; the limit is ${MAX_LINE_BYTES} bytes (1 MiB) per line`, {
+      hint: 'split the text into several turns or store it as a file and reference its path',
+    });
+  }
+  const path = chatLogPath(cwd, entry.ts.slice(0, 10));
+  await withLock(path, () => appendDurable(path, line), { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
+  return entry;
+}
