@@ -1,2 +1,25 @@
+import { join } from 'node:path';
 import type { CommandHandler } from '../core/command.js';
-export const digestCommand: CommandHandler = async () => ({ data: null });
+import { UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs.js';
+import { utcDate } from '../core/ids.js';
+import { loadDigestEntries, renderDigest } from '../memory/digest.js';
+import { readMemory } from '../memory/memory-store.js';
+
+export const digestCommand: CommandHandler<{ date?: string; session?: string }> = async (ctx, { opts }) => {
+  if (opts.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.date)) {
+    throw new UsageError(`--date must be YYYY-MM-DD, got '${opts.date}'`);
+  }
+  const { date, entries } = loadDigestEntries(ctx.cwd, opts.date ?? utcDate(ctx.now()), opts.session);
+  if (opts.session && entries.length === 0) {
+    throw new UsageError(`no chat entries for session '${opts.session}'`, { hint: 'check the id with the session field in logs/*.jsonl' });
+  }
+  const out = renderDigest({ cwd: ctx.cwd, date, session: opts.session, entries, memory: readMemory(ctx.cwd).entries });
+  await writeFileAtomic(join(ctx.cwd, out.digestPath), out.digest);
+  await writeFileAtomic(join(ctx.cwd, out.navPath), out.nav);
+  ctx.status(`digest of ${out.stats.entries} turns written`);
+  return {
+    data: { date, session: opts.session ?? null, digest: out.digestPath, nav: out.navPath, stats: out.stats },
+    human: `${out.digestPath}\n${out.navPath}`,
+  };
+};

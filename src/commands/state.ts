@@ -1,4 +1,100 @@
+import { join } from 'node:path';
 import type { CommandHandler } from '../core/command.js';
-export const stateShowCommand: CommandHandler = async () => ({ data: null });
-export const stateCheckCommand = stateShowCommand;
-export const statePatchCommand = stateShowCommand;
+import { UsageError, OperationalError } from '../core/errors.js';
+import { readTextIfExists, withLock, writeFileAtomic } from '../core/fs.js';
+import { makeId } from '../core/ids.js';
+import { confirm } from '../core/progress.js';
+import { graphemeLength, truncateGraphemes } from '../memory/graphemes.js';
+import { updateMemory } from '../memory/memory-store.js';
+import { readState, renderStateMarkdown, STATE_FILE, validateState } from '../memory/state-doc.js';
+import { SUMMARY_MAX_GRAPHEMES } from '../schemas/memory.js';
+
+export const stateShowCommand: CommandHandler = async (ctx) => {
+  const state = await readState(ctx.cwd);
+  const human = [
+    `phase: ${state.phase}   updated: ${state.updated_at}`,
+    '',
+    'C:',
+    state.current,
+    '',
+    'G:',
+    ...state.goals.map((g) => `  ${g.id}  ${g.text}`),
+    '',
+    'δ:',
+    state.delta,
+  ].join('\n');
+  return { data: state, human };
+};
+
+export const stateCheckCommand: CommandHandler = async (ctx) => {
+  const state = await readState(ctx.cwd);
+  return { data: { ok: true, file: STATE_FILE, goals: state.goals.length }, human: `${STATE_FILE}: ok (${state.goals.length} goals)` };
+};
+
+export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean }> = async (ctx, { args, opts }) => {
+  // Decide up front whether we may write: a non-interactive run without --yes fails before any work.
+  if (!opts.yes && !opts.dryRun && !ctx.canPrompt()) {
+    throw new UsageError('refusing to change STATE without confirmation: stdin is not a terminal', {
+      hint: 'pass --yes to write, or --dry-run to only see the diff',
+    });
+  }
+  const patchFile = args[0];
+  const patchText = readTextIfExists(join(ctx.cwd, patchFile)) ?? readTextIfExists(patchFile);
+  if (patchText === undefined) throw new UsageError(`patch file ${patchFile} not found`);
+  let ops: unknown;
+  try {
+    ops = JSON.parse(patchText);
+  } catch (err) {
+    throw new UsageError(`patch file ${patchFile} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(ops)) throw new UsageError(`patch file ${patchFile} must hold a JSON array of RFC 6902 operations`);
+  const { default: jsonpatch } = await import('fast-json-patch');
+  const { createTwoFilesPatch } = await import('diff');
+  const path = join(ctx.cwd, STATE_FILE);
+
+  return withLock(path, async () => {
+    const before = await readState(ctx.cwd);
+    const validationError = jsonpatch.validate(ops as any[], structuredClone(before));
+    if (validationError) {
+      throw new UsageError(`patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`, {
+        hint: 'check the JSON pointer paths against `vpm state show --json`',
+      });
+    }
+    const patched = jsonpatch.applyPatch(structuredClone(before), ops as any[], false, false).newDocument as Record<string, unknown>;
+    const touchesUpdatedAt = (ops as Array<{ path?: string }>).some((o) => o.path === '/updated_at');
+    if (!touchesUpdatedAt) patched.updated_at = ctx.now().toISOString();
+    const after = validateState(patched, `${STATE_FILE} after the patch`);
+    const beforeText = readTextIfExists(path) ?? '';
+    const afterText = renderStateMarkdown(after);
+    const diff = createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 });
+    const data = { file: STATE_FILE, applied: false, operations: (ops as unknown[]).length, diff, state: after };
+    if (opts.dryRun) return { data, human: diff };
+    ctx.io.stderr.write(diff);
+    if (!opts.yes && !(await confirm(ctx, `Write ${STATE_FILE}?`))) {
+      throw new OperationalError('not written: the change was not confirmed');
+    }
+    await writeFileAtomic(path, afterText);
+    const ops6902 = ops as Array<{ op: string; path: string }>;
+    const note = truncateGraphemes(`STATE patched (${ops6902.map((o) => `${o.op} ${o.path}`).join(', ')}); phase ${after.phase}`, SUMMARY_MAX_GRAPHEMES);
+    await updateMemory(ctx.cwd, (memory) => ({
+      next: {
+        ...memory,
+        entries: [
+          {
+            id: makeId('state', ctx.now()),
+            created_at: ctx.now().toISOString(),
+            kind: 'state_patch' as const,
+            summary: note,
+            chars: graphemeLength(note),
+            source: { from_id: null, to_id: null, count: 0 },
+            provider: 'vpm state patch',
+            compress_ratio: 0,
+          },
+          ...memory.entries,
+        ],
+      },
+      result: undefined,
+    }));
+    return { data: { ...data, applied: true }, human: `${STATE_FILE} updated (${ops6902.length} operations)` };
+  }, { what: STATE_FILE });
+};

@@ -1,0 +1,180 @@
+/**
+ * `vpm digest`: a day's (or one session's) digest in Markdown plus a Mermaid navigation diagram.
+ * Output depends only on the chat log, memory.json and which report files exist — no clock — so a
+ * re-run on the same input is byte-identical.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChatEntry } from './chat-log.js';
+import { listChatFiles, readChatDay } from './chat-reader.js';
+import { markdownCode, markdownInline, mermaidLabel } from './escape.js';
+import { graphemes, truncateGraphemes } from './graphemes.js';
+import type { MemoryEntry } from '../schemas/memory.js';
+
+export interface DigestInput {
+  cwd: string;
+  date?: string;
+  session?: string;
+  entries: ChatEntry[];
+  memory: MemoryEntry[];
+}
+
+export interface DigestOutput {
+  digestPath: string;
+  navPath: string;
+  digest: string;
+  nav: string;
+  stats: { entries: number; summaries: number; decisions: number; commands: number; evidence: number; open_items: number };
+}
+
+const DECISION_RE = /(決定|決め|合意|方針|採用|decided|decision|agreed|we will|let's go with)/i;
+const OPEN_RE = /(TODO|未解決|要確認|課題|残り|open item|follow[- ]?up|next step|次に|\?$|？$)/i;
+const COMMAND_RE = /(?:^|[\s`「(])((?:vpm|npm|npx|git|kubectl|make|node|go|helm|kind|curl)\s[^`\n。、」)]{1,160})/g;
+const PATH_RE = /(?:^|[\s`「(])((?:reports|docs|diagrams|infra|scripts|src|tests|STATE|codex|logs|\.ops|\.github)\/[\w./@-]*[\w/-])/g;
+
+const sentenceSegmenter = new Intl.Segmenter('ja', { granularity: 'sentence' });
+
+function sentences(text: string): string[] {
+  return text.split(/\r?\n+/).flatMap((p) => Array.from(sentenceSegmenter.segment(p), (s) => s.segment.trim()).filter(Boolean));
+}
+
+function uniq<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function matchesOf(re: RegExp, text: string): string[] {
+  return Array.from(text.matchAll(re), (m) => m[1].trim().replace(/[.,:;]+$/, ''));
+}
+
+export function digestFileStem(date: string, session?: string): string {
+  return session ? `${date}_${session.replace(/[^\w.-]/g, '_')}` : date;
+}
+
+/** Loads the entries to digest: one day, or one session across all days. */
+export function loadDigestEntries(cwd: string, date: string | undefined, session: string | undefined): { date: string; entries: ChatEntry[] } {
+  if (session) {
+    const all = listChatFiles(cwd).flatMap((f) => readChatDay(cwd, f.slice(0, 10)).entries.filter((e) => e.session === session));
+    all.sort((a, b) => a.ts.localeCompare(b.ts) || a.id.localeCompare(b.id));
+    return { date: all[0]?.ts.slice(0, 10) ?? date ?? '', entries: all };
+  }
+  const day = date!;
+  const entries = readChatDay(cwd, day).entries;
+  entries.sort((a, b) => a.ts.localeCompare(b.ts) || a.id.localeCompare(b.id));
+  return { date: day, entries };
+}
+
+export function renderDigest(input: DigestInput & { date: string }): DigestOutput {
+  const { entries, cwd, date, session } = input;
+  const ids = new Set(entries.map((e) => e.id));
+  const sessions = uniq(entries.map((e) => e.session)).sort();
+  const summaries = input.memory
+    .filter((m) => (m.source.from_id && ids.has(m.source.from_id)) || (m.source.to_id && ids.has(m.source.to_id)))
+    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+
+  const allSentences = entries.flatMap((e) => sentences(e.text));
+  const decisions = uniq(allSentences.filter((s) => DECISION_RE.test(s)));
+  const openItems = uniq(allSentences.filter((s) => OPEN_RE.test(s)));
+  const commands = uniq(entries.flatMap((e) => matchesOf(COMMAND_RE, e.text)));
+  const evidence = uniq(entries.flatMap((e) => matchesOf(PATH_RE, e.text))).sort();
+  const reportLinks = evidence.filter((p) => p.startsWith('reports/') && existsSync(join(cwd, p)));
+
+  const title = session ? `Session digest — ${markdownInline(session)} (${date})` : `Session digest — ${date}`;
+  const list = (items: string[], render: (s: string) => string) => (items.length ? items.map((s) => `- ${render(s)}`).join('\n') : '- (none)');
+  const roles = ['user', 'assistant', 'system', 'tool']
+    .map((r) => [r, entries.filter((e) => e.role === r).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([r, n]) => `${r} ${n}`)
+    .join(', ');
+  const digest = [
+    `# ${title}`,
+    '',
+    `- Sessions: ${sessions.length ? sessions.map(markdownInline).join(', ') : '(none)'}`,
+    `- Turns: ${entries.length}${roles ? ` (${roles})` : ''}`,
+    `- Period: ${entries.length ? `${entries[0].ts} → ${entries[entries.length - 1].ts}` : '(no entries)'}`,
+    '',
+    '## Summaries',
+    '',
+    list(
+      summaries.map((m) => `${m.created_at}\u0000${m.provider}\u0000${m.summary}`),
+      (s) => {
+        const [at, provider, text] = s.split('\u0000');
+        return `${at} (${markdownInline(provider)}): ${markdownInline(text)}`;
+      },
+    ),
+    '',
+    '## Decisions',
+    '',
+    list(decisions, markdownInline),
+    '',
+    '## Commands',
+    '',
+    list(commands, markdownCode),
+    '',
+    '## Evidence',
+    '',
+    list(evidence, markdownCode),
+    '',
+    '## Open items',
+    '',
+    list(openItems, markdownInline),
+    '',
+    '## Reports',
+    '',
+    list(reportLinks, (p) => `[${markdownInline(p)}](../../${p.split('/').map(encodeURIComponent).join('/')})`),
+    '',
+  ].join('\n');
+
+  const nav = renderNavDiagram(date, session, entries);
+  const stem = digestFileStem(date, session);
+  return {
+    digestPath: join('docs', 'sessions', `${stem}_digest.md`),
+    navPath: join('diagrams', 'src', `${stem}_nav.md`),
+    digest,
+    nav,
+    stats: {
+      entries: entries.length,
+      summaries: summaries.length,
+      decisions: decisions.length,
+      commands: commands.length,
+      evidence: evidence.length,
+      open_items: openItems.length,
+    },
+  };
+}
+
+const MAX_TOPICS = 12;
+
+/** session → topics (each user turn opens one) → evidence and files mentioned in that exchange. */
+export function renderNavDiagram(date: string, session: string | undefined, entries: ChatEntry[]): string {
+  const lines = ['flowchart LR'];
+  const bySession = new Map<string, ChatEntry[]>();
+  for (const e of entries) bySession.set(e.session, [...(bySession.get(e.session) ?? []), e]);
+  const fileIds = new Map<string, string>();
+  let s = 0;
+  let t = 0;
+  for (const [name, turns] of [...bySession.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const sid = `S${s++}`;
+    lines.push(`  ${sid}["${mermaidLabel(`session ${name} (${turns.length} turns)`)}"]`);
+    const topics: Array<{ title: string; text: string[] }> = [];
+    for (const turn of turns) {
+      if (turn.role === 'user' || topics.length === 0) topics.push({ title: turn.text, text: [turn.text] });
+      else topics[topics.length - 1].text.push(turn.text);
+    }
+    for (const topic of topics.slice(-MAX_TOPICS)) {
+      const tid = `T${t++}`;
+      const title = truncateGraphemes(graphemes(topic.title.replace(/\s+/g, ' ').trim()).join(''), 48);
+      lines.push(`  ${tid}["${mermaidLabel(title)}"]`, `  ${sid} --> ${tid}`);
+      for (const path of uniq(topic.text.flatMap((x) => matchesOf(PATH_RE, x))).sort()) {
+        let fid = fileIds.get(path);
+        if (!fid) {
+          fid = `F${fileIds.size}`;
+          fileIds.set(path, fid);
+          lines.push(`  ${fid}[("${mermaidLabel(path)}")]`);
+        }
+        lines.push(`  ${tid} --> ${fid}`);
+      }
+    }
+  }
+  if (entries.length === 0) lines.push(`  S0["${mermaidLabel(`no chat on ${session ?? date}`)}"]`);
+  return [`# Navigation — ${session ? `session ${markdownInline(session)}` : date}`, '', '```mermaid', ...lines, '```', ''].join('\n');
+}
