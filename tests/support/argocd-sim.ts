@@ -1,0 +1,1 @@
+export class ArgoCdSim { constructor(_o: any) {} async start() {} async stop() {} }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Provisions the vpm test environment on a Debian machine (called by .ci/run, as root in CI):
+#   1. Debian packages: haproxy, prometheus, openssl (+ golang-go if no Go toolchain is present).
+#   2. kube-apiserver + etcd built with CGO_ENABLED=0 from the Go module proxy through the wrapper
+#      module in this directory, into ~/.cache/vpm-testenv/<k8s-version>/ (override: VPM_TESTENV_CACHE).
+# Idempotent and quick when everything is there. Skips the build when KUBEBUILDER_ASSETS or
+# VPM_TESTENV_ASSETS points at a directory holding both binaries.
+# Flags: --no-apt (skip the Debian packages), --force (rebuild even when cached).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+K8S_VERSION="$(sed -n 's/^\tk8s.io\/kubernetes v\(.*\)$/\1/p' "$here/go.mod" | head -1)"
+cache="${VPM_TESTENV_CACHE:-${HOME}/.cache/vpm-testenv}/${K8S_VERSION}"
+apt=1 force=0
+for a in "$@"; do
+  case "$a" in
+    --no-apt) apt=0 ;;
+    --force) force=1 ;;
+    *) echo "install.sh: unknown flag $a" >&2; exit 2 ;;
+  esac
+done
+log() { echo "[testenv] $*" >&2; }
+
+# --- 1. Debian packages -------------------------------------------------------------------------
+need=()
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
+if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  log "apt-get install ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- 2. kube-apiserver + etcd ---------------------------------------------------------------------
+for d in "${VPM_TESTENV_ASSETS:-}" "${KUBEBUILDER_ASSETS:-}"; do
+  if [ -n "$d" ] && [ -x "$d/kube-apiserver" ] && [ -x "$d/etcd" ]; then
+    log "using binaries from $d"
+    exit 0
+  fi
+done
+if [ "$force" = 0 ] && [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] && [ -f "$cache/.complete" ]; then
+  log "cached: $cache (kube-apiserver v${K8S_VERSION}, etcd)"
+  exit 0
+fi
+
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { log "no Go toolchain found"; exit 1; }
+mkdir -p "$cache"
+log "building kube-apiserver v${K8S_VERSION} and etcd with $(go version | cut -d' ' -f3) into $cache (takes a few minutes on 2 cores)"
+start=$(date +%s)
+vpkg=k8s.io/component-base/version
+minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+ldflags="-s -w -X ${vpkg}.gitVersion=v${K8S_VERSION} -X ${vpkg}.gitMajor=1 -X ${vpkg}.gitMinor=${minor} -X ${vpkg}.gitTreeState=clean -X ${vpkg}.buildDate=1970-01-01T00:00:00Z"
+ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
+tmp="$(mktemp -d "$cache/.build.XXXXXX")"
+(
+  cd "$here"
+  CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" \
+    go build -ldflags="$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver ./etcd
+)
+mv -f "$tmp/kube-apiserver" "$tmp/etcd" "$cache/"
+rmdir "$tmp"
+echo "v${K8S_VERSION} built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s" > "$cache/.complete"
+log "built in $(( $(date +%s) - start ))s: $(cat "$cache/.complete")"
