@@ -5,7 +5,7 @@
  */
 import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
@@ -38,14 +38,15 @@ export interface LockOptions {
  * Runs `fn` while holding an exclusive lock on `path` (a `<path>.lock` directory). A holder that
  * dies leaves a stale lock, which proper-lockfile reclaims after `stale` ms of no heartbeat.
  */
-const OWNER_FILE = 'owner.json';
+// Kept beside the lock directory, not in it: proper-lockfile removes the directory with rmdir.
+const OWNER_SUFFIX = '.owner';
 
 function lockOwnerIsDead(lockDir: string): string | undefined {
   // A lock whose recorded owner process no longer exists on this host is stale at once; this is
   // what lets a run started right after a SIGKILLed one proceed without waiting for the mtime timeout.
   let text: string;
   try {
-    text = readFileSync(join(lockDir, OWNER_FILE), 'utf8');
+    text = readFileSync(`${lockDir}${OWNER_SUFFIX}`, 'utf8');
   } catch {
     return undefined;
   }
@@ -75,15 +76,24 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
   // a short, jittered poll keeps waiting writers fair.
   for (;;) {
     try {
-      release = await lockfile.lock(path, { realpath: false, stale: 10_000, update: 2_000, lockfilePath: lockDir });
-      writeFileSync(join(lockDir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname() }));
+      release = await lockfile.lock(path, {
+        realpath: false,
+        // Generous: a holder busy on a long synchronous step must not be taken for dead; dead
+        // holders on this host are detected at once through the owner pid instead.
+        stale: 60_000,
+        update: 10_000,
+        lockfilePath: lockDir,
+        onCompromised: () => undefined,
+      });
+      writeFileSync(`${lockDir}${OWNER_SUFFIX}`, JSON.stringify({ pid: process.pid, host: hostname() }));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
         throw new OperationalError(`cannot lock ${opts.what ?? path}: ${(err as Error).message}`, { cause: err });
       }
       const deadOwner = lockOwnerIsDead(lockDir);
-      if (deadOwner !== undefined && readTextIfExists(join(lockDir, OWNER_FILE)) === deadOwner) {
+      if (deadOwner !== undefined && readTextIfExists(`${lockDir}${OWNER_SUFFIX}`) === deadOwner) {
+        rmSync(`${lockDir}${OWNER_SUFFIX}`, { force: true });
         rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
@@ -98,6 +108,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
   try {
     return await fn();
   } finally {
+    rmSync(`${lockDir}${OWNER_SUFFIX}`, { force: true });
     await release().catch(() => undefined);
   }
 }
