@@ -1,7 +1,16 @@
 #!/usr/bin/env node
 // Entry point kept tiny: enable V8's on-disk compile cache so repeated invocations start fast,
-// then hand over to the compiled CLI.
+// take the hot path for `chat append` when its flags are plain, else hand over to the full CLI.
 import module from 'node:module';
 module.enableCompileCache?.();
-const { main } = await import('../dist/cli.js');
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+let exitCode;
+if (argv.includes('chat') && argv.includes('append')) {
+  const { tryFastPath } = await import('../dist/fast-path.js');
+  exitCode = await tryFastPath(argv);
+}
+if (exitCode === undefined) {
+  const { main } = await import('../dist/cli.js');
+  exitCode = await main(argv);
+}
+process.exitCode = exitCode;

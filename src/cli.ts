@@ -3,9 +3,10 @@
  * errors to exit codes. This is the only place that decides an exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { createContext, processStreams, type Ctx, type IOStreams } from './core/context.js';
-import { EXIT_CODES_HELP, ExitCode, VpmError } from './core/errors.js';
-import type { CommandHandler, CommandResult } from './core/command.js';
+import { createContext, processStreams, type IOStreams } from './core/context.js';
+import { EXIT_CODES_HELP, ExitCode } from './core/errors.js';
+import type { CommandHandler } from './core/command.js';
+import { executeCommand, renderError } from './core/run-command.js';
 import { registerMemoryCommands } from './commands/memory.cli.js';
 
 export const VERSION = '0.1.0';
@@ -16,63 +17,13 @@ interface RunState {
   exitCode: number;
 }
 
-function renderError(ctx: Ctx | undefined, io: IOStreams, err: unknown): number {
-  const debug = ctx?.debug ?? process.env.VPM_DEBUG === '1';
-  const known = err instanceof VpmError ? err : undefined;
-  const exitCode = known?.exitCode ?? ExitCode.failure;
-  const message = known ? known.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
-  const hint = known?.hint ?? (known ? undefined : 'this is a bug in vpm; re-run with --debug and report the output');
-  if (!(known && known.name === 'SilentExit')) {
-    io.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
-    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-  }
-  if (ctx?.json && !(known && known.name === 'SilentExit')) {
-    io.stdout.write(`${JSON.stringify({ ok: false, error: { exit_code: exitCode, message, hint, details: known?.details } })}\n`);
-  }
-  return exitCode;
-}
-
 function makeActionFactory(io: IOStreams, env: NodeJS.ProcessEnv, state: RunState): ActionFactory {
   return (commandName, load) =>
     async (...params: any[]) => {
       const cmd = params[params.length - 1] as Command;
       const opts = cmd.optsWithGlobals();
-      const ctx = createContext(opts, io, env);
-      const started = performance.now();
-      let ok = false;
-      let retryable = false;
-      let exitCode: number = ExitCode.ok;
-      let errorText: string | undefined;
-      try {
-        const handler = await load();
-        const args = (cmd.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
-        const result: CommandResult = await handler(ctx, { args, opts });
-        if (ctx.json) io.stdout.write(`${JSON.stringify(result.data ?? null, null, 2)}\n`);
-        else if (result.human) io.stdout.write(result.human.endsWith('\n') ? result.human : `${result.human}\n`);
-        exitCode = result.exitCode ?? ExitCode.ok;
-        ok = exitCode === ExitCode.ok;
-        retryable = result.retryable ?? false;
-      } catch (err) {
-        exitCode = renderError(ctx, io, err);
-        retryable = err instanceof VpmError ? err.retryable : false;
-        errorText = err instanceof Error ? err.message : String(err);
-      }
-      state.exitCode = exitCode;
-      try {
-        const { logRequest } = await import('./core/log.js');
-        await logRequest(ctx, {
-          command: commandName,
-          step_latency_ms: Math.round(performance.now() - started),
-          ok,
-          retryable,
-          exit_code: exitCode,
-          ...(errorText ? { error: errorText } : {}),
-          ...ctx.requestFields,
-        });
-      } catch (err) {
-        // The log is diagnostics; failing to write it must not change the command's outcome.
-        if (ctx.debug) io.stderr.write(`warning: could not write logs/vpm.log.jsonl: ${(err as Error).message}\n`);
-      }
+      const args = (cmd.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
+      state.exitCode = await executeCommand(createContext(opts, io, env), commandName, load, { args, opts });
     };
 }
 

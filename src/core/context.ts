@@ -5,7 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { uniqueSuffix } from './ids.js';
 import type { VpmConfig } from '../schemas/config.js';
 
 export interface IOStreams {
@@ -55,7 +55,7 @@ export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.Pr
     json,
     verbose: Boolean(opts.verbose),
     debug: Boolean(opts.debug) || env.VPM_DEBUG === '1',
-    reqId: `req_${randomBytes(6).toString('hex')}`,
+    reqId: `req_${uniqueSuffix()}`,
     now: () => new Date(),
     config() {
       configPromise ??= import('./config.js').then((m) => m.loadConfig(cwd, env));

@@ -27,7 +27,7 @@ describe('memory loop in a fresh repo', () => {
     lines.forEach((l, i) => {
       const e = JSON.parse(l);
       expect(e).toMatchObject({ v: 1, role: roles[i], text: texts[i], session: today() });
-      expect(e.id).toMatch(/^chat_\d{8}T\d{6}Z_[0-9a-f]{6}$/);
+      expect(e.id).toMatch(/^chat_\d{8}T\d{6}Z_\d{3}[0-9a-f]{8}$/);
       expect(e.ts).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     });
 
