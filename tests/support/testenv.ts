@@ -298,6 +298,18 @@ export async function installCrds(kube: Kube, files = CRD_FILES): Promise<void> 
   // Discovery must serve the new groups before clients (and the simulators) use them.
   const gvs = [...new Set(crds.map((c) => `/apis/${c.spec.group}/${c.spec.versions[0].name}`))];
   for (const gv of gvs) await waitFor(`discovery ${gv}`, async () => ((await kube.get(gv)).resources ?? []).length > 0, 30_000);
+  // The watch cache of a new resource initialises in the background: lists answer 429 and the
+  // first write blocks until it is ready. Wait here so the first test request is fast.
+  await Promise.all(crds.map((c) => waitFor(`storage of ${c.metadata.name}`, async () => {
+    await kube.get(`/apis/${c.spec.group}/${c.spec.versions[0].name}/${c.spec.names.plural}`, { limit: 1 });
+    return true;
+  }, 30_000)));
+}
+
+async function warmUp(kube: Kube): Promise<void> {
+  const path = '/apis/serving.knative.dev/v1/namespaces/kube-system/routes';
+  await kube.create(path, { apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name: 'vpm-testenv-warmup' }, spec: {} });
+  await kube.delete(`${path}/vpm-testenv-warmup`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,7 +492,7 @@ export class Testenv {
       `--service-account-signing-key-file=${pki.saKey}`,
       '--service-cluster-ip-range=10.96.0.0/16',
       '--allow-privileged=true',
-      '--disable-admission-plugins=ServiceAccount',
+      '--disable-admission-plugins=ServiceAccount,ResourceQuota',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--endpoint-reconciler-type=none',
@@ -502,6 +514,9 @@ export class Testenv {
     const info: ClusterInfo = { name, context: name, server: `https://127.0.0.1:${port}`, token, caFile: this.pki!.caCrt, apiserverPid: proc.child.pid ?? 0 };
     const kube = await Kube.fromKubeConfig(kubeConfigFor([info]), name);
     await installCrds(kube);
+    // The first create of a custom resource after start takes ~2 s inside kube-apiserver (one-time
+    // lazy initialisation); pay it here rather than in the first test.
+    await warmUp(kube);
     await waitFor(`namespace default on ${name}`, async () => !!(await kube.getOrNull('/api/v1/namespaces/default')), 30_000);
     await kube.ensureNamespace('argocd');
     this.clusters.set(name, { info, proc, kube, port });
