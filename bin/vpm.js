@@ -6,7 +6,7 @@ module.enableCompileCache?.();
 const argv = process.argv.slice(2);
 let exitCode;
 if (argv.includes('chat') && argv.includes('append')) {
-  const { tryFastPath } = await import('../dist/fast-path.js');
+  const { tryFastPath } = await import('../dist/fast-path.bundle.js');
   exitCode = await tryFastPath(argv);
 }
 if (exitCode === undefined) {

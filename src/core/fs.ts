@@ -3,7 +3,7 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
@@ -113,7 +113,11 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
   }
 }
 
-/** Appends bytes with a single write(2) on an O_APPEND descriptor, then fsyncs. Callers hold the lock. */
+/**
+ * Appends bytes with a single write(2) on an O_APPEND descriptor. Callers hold the lock. No fsync:
+ * a killed process cannot tear a completed write, and an fsync per chat turn would dominate the
+ * hot path's cost for protection against power loss only.
+ */
 export function appendDurable(path: string, data: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const fd = openSync(path, 'a');
@@ -121,7 +125,6 @@ export function appendDurable(path: string, data: string): void {
     const buf = Buffer.from(data, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
