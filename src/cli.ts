@@ -8,8 +8,9 @@ import { EXIT_CODES_HELP, ExitCode } from './core/errors.js';
 import type { CommandHandler } from './core/command.js';
 import { executeCommand, renderError } from './core/run-command.js';
 import { registerMemoryCommands } from './commands/memory.cli.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 export type ActionFactory = (commandName: string, load: () => Promise<CommandHandler>) => (...params: any[]) => Promise<void>;
 
