@@ -1,0 +1,290 @@
+/**
+ * The Kubernetes adapter: the only code that talks to an API server. Built on
+ * @kubernetes/client-node (loaded lazily: it is the heaviest module vpm has), with one KubeConfig
+ * object per context, kubeconfig read the standard way (KUBECONFIG, ~/.kube/config).
+ *
+ * PATCH content types are explicit (client-node ≥ 1.0 otherwise sends application/json, which the
+ * API server rejects for PATCH): merge patches use application/merge-patch+json and applies use
+ * server-side apply (application/apply-patch+yaml) with field manager `vpm`.
+ */
+import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import { OperationalError, UsageError } from '../core/errors.js';
+
+export const FIELD_MANAGER = 'vpm';
+
+export interface KObj extends KubernetesObject {
+  apiVersion: string;
+  kind: string;
+  metadata: NonNullable<KubernetesObject['metadata']> & { name: string };
+  spec?: any;
+  status?: any;
+  [key: string]: unknown;
+}
+
+export interface ObjRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface KubeTarget {
+  context?: string;
+  namespace?: string;
+  /** Path of a kubeconfig file; default: KUBECONFIG / ~/.kube/config. */
+  kubeconfig?: string;
+}
+
+/** An API answer that is not a success, with the status code kept for decisions (409, 404, 422). */
+export class KubeApiError extends OperationalError {
+  readonly status: number;
+  readonly reason?: string;
+  constructor(status: number, message: string, opts: { reason?: string; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { retryable: opts.retryable ?? (status === 429 || status >= 500 || status === 0), cause: opts.cause });
+    this.status = status;
+    this.reason = opts.reason;
+  }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Turns whatever client-node threw into a KubeApiError with the server's own message. */
+export function toKubeError(err: unknown, what: string): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  const e = err as { code?: unknown; body?: unknown; message?: string; cause?: { code?: string } };
+  if (typeof e?.code === 'number') {
+    let body: any = e.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        /* plain text body */
+      }
+    }
+    const message = typeof body === 'object' && body?.message ? String(body.message) : String(e.message ?? '').split('\n')[0];
+    return new KubeApiError(e.code, `${what}: ${message} (HTTP ${e.code})`, { reason: body?.reason, cause: err });
+  }
+  const code = (typeof e?.code === 'string' ? e.code : undefined) ?? e?.cause?.code;
+  if (code && NETWORK_CODES.has(code)) {
+    return new KubeApiError(0, `${what}: API server unreachable (${code})`, { retryable: true, cause: err });
+  }
+  return new KubeApiError(0, `${what}: ${e?.message ?? String(err)}`, { retryable: /fetch failed|socket|network|ECONN/i.test(String(e?.message)), cause: err });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RetryOptions {
+  attempts?: number;
+  baseMs?: number;
+  maxMs?: number;
+  /** Deadline (epoch ms) after which no new attempt starts. */
+  deadline?: number;
+  onRetry?: (err: KubeApiError, attempt: number, delayMs: number) => void;
+}
+
+/** Retries retryable failures (network, 5xx, 429) with capped exponential backoff and jitter. */
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 8;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const kerr = err instanceof KubeApiError ? err : toKubeError(err, 'request');
+      const delay = Math.min(opts.maxMs ?? 3_000, (opts.baseMs ?? 100) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      const outOfTime = opts.deadline !== undefined && Date.now() + delay > opts.deadline;
+      if (!kerr.retryable || attempt >= attempts || outOfTime) throw kerr;
+      opts.onRetry?.(kerr, attempt, Math.round(delay));
+      await sleep(delay);
+    }
+  }
+}
+
+export class KubeClient {
+  readonly context: string;
+  readonly namespace: string;
+  readonly kc: KubeConfig;
+  private readonly objects: KubernetesObjectApi;
+  private readonly lib: typeof import('@kubernetes/client-node');
+
+  private constructor(lib: typeof import('@kubernetes/client-node'), kc: KubeConfig, namespace: string) {
+    this.lib = lib;
+    this.kc = kc;
+    this.context = kc.getCurrentContext();
+    this.namespace = namespace;
+    this.objects = lib.KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  /** One KubeConfig object per context: never share or mutate another context's config. */
+  static async connect(target: KubeTarget = {}): Promise<KubeClient> {
+    const lib = await import('@kubernetes/client-node');
+    const kc = new lib.KubeConfig();
+    try {
+      if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (err) {
+      throw new UsageError(`cannot read kubeconfig: ${(err as Error).message}`, { hint: 'set KUBECONFIG to a valid kubeconfig file' });
+    }
+    if (target.context) {
+      if (!kc.getContextObject(target.context)) {
+        throw new UsageError(`context '${target.context}' is not in the kubeconfig`, {
+          hint: `known contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`,
+        });
+      }
+      kc.setCurrentContext(target.context);
+    }
+    if (!kc.getCurrentCluster()) {
+      throw new UsageError('no Kubernetes cluster configured', { hint: 'set KUBECONFIG or pass --context' });
+    }
+    const ctxNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+    return new KubeClient(lib, kc, target.namespace ?? ctxNamespace ?? 'default');
+  }
+
+  private header(ref: ObjRef) {
+    return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? this.namespace } };
+  }
+
+  describe(ref: ObjRef): string {
+    return `${ref.kind}/${ref.name} in ${ref.namespace ?? this.namespace} (context ${this.context})`;
+  }
+
+  async get<T extends KObj = KObj>(ref: ObjRef): Promise<T | null> {
+    try {
+      return (await this.objects.read(this.header(ref))) as T;
+    } catch (err) {
+      const kerr = toKubeError(err, `get ${this.describe(ref)}`);
+      if (kerr.status === 404) return null;
+      throw kerr;
+    }
+  }
+
+  async mustGet<T extends KObj = KObj>(ref: ObjRef): Promise<T> {
+    const obj = await this.get<T>(ref);
+    if (!obj) throw new KubeApiError(404, `${this.describe(ref)} not found`, { retryable: false });
+    return obj;
+  }
+
+  /**
+   * JSON merge patch. With `resourceVersion` the server rejects the patch with 409 if the object
+   * changed since it was read (optimistic concurrency).
+   */
+  async mergePatch<T extends KObj = KObj>(ref: ObjRef, patch: Record<string, any>, opts: { resourceVersion?: string; dryRun?: boolean } = {}): Promise<T> {
+    const body = {
+      ...patch,
+      ...this.header(ref),
+      metadata: { ...(patch.metadata ?? {}), name: ref.name, namespace: ref.namespace ?? this.namespace, ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) },
+    };
+    try {
+      return (await this.objects.patch(body as KObj, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, undefined, this.lib.PatchStrategy.MergePatch)) as T;
+    } catch (err) {
+      throw toKubeError(err, `patch ${this.describe(ref)}`);
+    }
+  }
+
+  /** Server-side apply with field manager `vpm` (force: take over fields another manager owns). */
+  async apply<T extends KObj = KObj>(obj: KObj, opts: { dryRun?: boolean; force?: boolean } = {}): Promise<T> {
+    const body = { ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? (await this.isNamespaced(obj) ? this.namespace : undefined) } };
+    delete (body.metadata as Record<string, unknown>).managedFields;
+    delete (body.metadata as Record<string, unknown>).resourceVersion;
+    try {
+      return (await this.objects.patch(body as KObj, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, opts.force ?? true, this.lib.PatchStrategy.ServerSideApply)) as T;
+    } catch (err) {
+      throw toKubeError(err, `apply ${obj.kind}/${obj.metadata.name}`);
+    }
+  }
+
+  private async isNamespaced(obj: KObj): Promise<boolean> {
+    // Cluster-scoped kinds vpm may apply; everything else is namespaced.
+    return !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PersistentVolume'].includes(obj.kind);
+  }
+
+  async list<T extends KObj = KObj>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+    try {
+      const res = await this.objects.list(apiVersion, kind, namespace ?? this.namespace, undefined, undefined, undefined, undefined, labelSelector);
+      return res.items as T[];
+    } catch (err) {
+      throw toKubeError(err, `list ${kind} in ${namespace ?? this.namespace} (context ${this.context})`);
+    }
+  }
+
+  /** `/version` of the API server, with a client-side timeout (used as a reachability check). */
+  async version(timeoutMs = 5_000): Promise<{ gitVersion: string }> {
+    const api = this.kc.makeApiClient(this.lib.VersionApi);
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new KubeApiError(0, `API server of context ${this.context} did not answer within ${timeoutMs} ms`, { retryable: true })), timeoutMs).unref(),
+    );
+    try {
+      return (await Promise.race([api.getCode(), timeout])) as { gitVersion: string };
+    } catch (err) {
+      throw toKubeError(err, `reach API server of context ${this.context}`);
+    }
+  }
+
+  /**
+   * Watches one object (list+watch by field selector) and calls `onObject` with every version seen,
+   * starting with the current one. Re-establishes the watch when the server closes it or restarts.
+   * Resolves when `onObject` returns true; rejects with the last error when `signal` aborts.
+   */
+  async watchUntil<T extends KObj = KObj>(ref: ObjRef, plural: string, onObject: (obj: T | null) => boolean, signal: AbortSignal): Promise<T> {
+    const ns = ref.namespace ?? this.namespace;
+    const [group, version] = ref.apiVersion.includes('/') ? ref.apiVersion.split('/') : ['', ref.apiVersion];
+    const path = group ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/api/${version}/namespaces/${ns}/${plural}`;
+    const watch = new this.lib.Watch(this.kc);
+    let last: T | null = null;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      let current: T | null;
+      try {
+        current = await this.get<T>(ref);
+      } catch (err) {
+        if (signal.aborted) break;
+        await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));
+        continue;
+      }
+      last = current;
+      if (onObject(current)) return current!;
+      const done = await new Promise<T | null>((resolve) => {
+        let controller: AbortController | undefined;
+        const onAbort = () => {
+          controller?.abort();
+          resolve(null);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        watch
+          .watch(
+            path,
+            { fieldSelector: `metadata.name=${ref.name}`, resourceVersion: current?.metadata.resourceVersion, allowWatchBookmarks: true },
+            (phase, obj: T) => {
+              if (phase === 'BOOKMARK') return;
+              last = phase === 'DELETED' ? null : obj;
+              if (onObject(last)) {
+                signal.removeEventListener('abort', onAbort);
+                controller?.abort();
+                resolve(last ?? obj);
+              }
+            },
+            () => {
+              signal.removeEventListener('abort', onAbort);
+              resolve(null);
+            },
+          )
+          .then((c) => {
+            controller = c;
+            if (signal.aborted) c.abort();
+          })
+          .catch(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(null);
+          });
+      });
+      if (done) return done;
+      if (!signal.aborted) await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));
+    }
+    throw Object.assign(new Error('watch aborted'), { last });
+  }
+}
+
+/** Connects to several contexts at once, each with its own KubeConfig. */
+export async function connectContexts(contexts: string[], base: Omit<KubeTarget, 'context'> = {}): Promise<Map<string, KubeClient>> {
+  const out = new Map<string, KubeClient>();
+  for (const context of contexts) out.set(context, await KubeClient.connect({ ...base, context }));
+  return out;
+}
