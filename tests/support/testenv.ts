@@ -392,6 +392,7 @@ export class Testenv {
       if (this.simWanted) {
         await Promise.all(missing.map((n) => this.startKnativeSim(n)));
         await this.restartArgoCd();
+        await this.prometheus?.setTargets(this.scrapeTargets());
       }
     }
     if (req.prometheus && !this.prometheus) await this.startPrometheus();
@@ -559,10 +560,13 @@ export class Testenv {
   }
 
   private async startPrometheus(): Promise<void> {
-    const targets = [...this.clusters.values()]
+    this.prometheus = await startPrometheus({ dir: path.join(this.dir, 'prometheus'), logDir: this.logDir, targets: this.scrapeTargets() });
+  }
+
+  private scrapeTargets() {
+    return [...this.clusters.values()]
       .filter((c) => c.sim)
       .map((c) => ({ job: 'knative-queue-proxy', url: c.sim!.metricsUrl, labels: { cluster: c.info.name } }));
-    this.prometheus = await startPrometheus({ dir: path.join(this.dir, 'prometheus'), logDir: this.logDir, targets });
   }
 
   private async startHaproxy(opts: Partial<HaproxyOptions>): Promise<void> {
