@@ -9,6 +9,9 @@ export interface JobLoopSummary {
   max_jobs: number | null;
   job_index: number | null;
   completed: boolean;
+  /** The runner's job loop also reports these (TOS field names). */
+  job_name?: string | null;
+  current_job_index?: number | null;
 }
 
 export interface RunSummary {
@@ -42,11 +45,14 @@ export function summaryLine(s: RunSummary): string {
     `step_count=${s.step_count}`,
     `phase_summary=${s.phase_summary_exists ? 'exists' : 'none'}`,
     `job_result=${s.job_result_exists ? 'exists' : 'none'}`,
+    ...(s.job_result_exists && s.job_result_path ? [`job_result_path=${v(s.job_result_path)}`] : []),
     `job_result_written=${s.job_result_written}`,
     `job_payload=${s.job_payload_present ? 'present' : 'none'}`,
     `job_payload_size=${s.job_payload_size}`,
     `job_loop=${s.job_loop.enabled ? 'enabled' : 'disabled'}`,
+    ...(s.job_loop.enabled ? [`job_name=${v(s.job_loop.job_name)}`] : []),
     `job_index=${v(s.job_loop.job_index)}`,
+    ...(s.job_loop.enabled ? [`max_jobs=${v(s.job_loop.max_jobs)}`] : []),
     `end_reason=${v(s.end_reason)}`,
   ].join(' ');
 }

@@ -1,27 +1,73 @@
 import { z } from 'zod';
+import { RepoPath } from './job.js';
 
 /** `vpm.config.yaml` / `vpm.config.json` at the repo root. Every section is optional. */
+/** Shell syntax is not allowed in command patterns (only in verbatim allowlist entries). */
+const PATTERN_SYNTAX = /[;&|<>()`$*?[\]{}\n\r]/;
+
+/**
+ * `execution_policy`: what the runner (`vpm run`) may execute. Decisions are made on the normalised
+ * command (wrappers such as env/sudo/nice/timeout/xargs/`sh -c` unwrapped, `VAR=` prefixes and
+ * path-spelled program names removed, git global options dropped), deny before allow, and any error
+ * denies. Without this section the runner uses a built-in policy (src/runner/defaults.ts).
+ *
+ * - `deny_if_contains`: command patterns as shell words. First word = the program; later plain words
+ *   must all appear in order among its arguments (for git the first must be the subcommand); words
+ *   starting with `-` are flags that must be present in any spelling (`-rf` = `-r` and `-f`).
+ *   `["rm", "git push"]` denies every rm and every git push, but not `echo rm`.
+ * - `deny_patterns`: JavaScript regular expressions over each normalised command (and each wrapper
+ *   layer) written as its words joined by single spaces, e.g. `"^kubectl .*\\bdelete\\b"`.
+ * - `allowlist`: command prefixes matched word by word (`git status` allows `git status --short`,
+ *   not `git push`); an entry equal to a whole string command (or `sh -c` string) also allows it
+ *   verbatim, which is the only way for shell syntax (`ls | wc -l`) to pass. sudo/doas/su/chroot
+ *   need an entry of their own.
+ * - `default_action`: for commands no rule decided (default deny).
+ * - `stop_on_deny`: true stops the job at the first denied step (later steps are `stopped`); false
+ *   goes on with the next step. A denied step makes the run exit 1 either way.
+ * - `timeout_s`: per-step timeout when the step sets none.
+ */
 export const ExecutionPolicySchema = z
   .object({
     default_action: z.enum(['allow', 'deny']).default('deny'),
-    deny_if_contains: z.array(z.string()).default([]),
-    deny_patterns: z.array(z.string()).default([]),
-    allowlist: z.array(z.string()).default([]),
+    deny_if_contains: z
+      .array(z.string().trim().min(1).refine((s) => !PATTERN_SYNTAX.test(s), 'must be plain words (shell syntax is only for allowlist entries)'))
+      .default([]),
+    deny_patterns: z
+      .array(
+        z.string().min(1).refine((s) => {
+          try {
+            new RegExp(s);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'must be a valid JavaScript regular expression'),
+      )
+      .default([]),
+    allowlist: z.array(z.string().trim().min(1)).default([]),
     stop_on_deny: z.boolean().default(true),
+    timeout_s: z.number().positive().max(86_400).default(600),
   })
   .strict();
 
+/**
+ * `job_loop`: one inbox job per `vpm run`; `job_index` (persisted in
+ * reports/codex_runs/phase_state.json) starts at 1 and grows after each job that ends `done`; when it
+ * exceeds `max_jobs` the run ends in phase `job_loop_complete` (exit 0) and writes `job_result.path`.
+ * `job_input.path` (optional JSON object) overrides `job_name` and is passed to each step as the
+ * payload (secrets masked, control characters stripped, at most 2000 characters).
+ */
 export const JobLoopSchema = z
   .object({
     enabled: z.boolean().default(false),
     max_jobs: z.number().int().positive().default(1),
-    job_name: z.string().default('job'),
+    job_name: z.string().min(1).max(200).default('job'),
     job_input: z
-      .object({ path: z.string().default('codex/job_input.json'), required: z.boolean().default(false) })
+      .object({ path: RepoPath.default('codex/job_input.json'), required: z.boolean().default(false) })
       .strict()
       .default({ path: 'codex/job_input.json', required: false }),
     job_result: z
-      .object({ path: z.string().default('reports/job_result.json') })
+      .object({ path: RepoPath.default('reports/job_result.json') })
       .strict()
       .default({ path: 'reports/job_result.json' }),
   })
