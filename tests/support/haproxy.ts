@@ -86,7 +86,8 @@ export function parseServersState(text: string): Array<Record<string, string>> {
   const header = lines.find((l) => l.startsWith('# be_id'));
   if (!header) return [];
   const names = header.slice(2).trim().split(/\s+/);
-  return lines.filter((l) => !l.startsWith('#') && /^\d/.test(l)).map((l) => {
+  // The first line is the format version ("1"); data lines follow the "# be_id …" header.
+  return lines.slice(lines.indexOf(header) + 1).filter((l) => !l.startsWith('#')).map((l) => {
     const v = l.trim().split(/\s+/);
     return Object.fromEntries(names.map((n, i) => [n, v[i] ?? '']));
   });
