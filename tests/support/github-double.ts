@@ -229,7 +229,7 @@ export function loadGithubDescription(): Promise<{ api: Backend; definition: any
   backendPromise ??= (async () => {
     const specPath = require.resolve('@octokit/openapi/generated/api.github.com.json');
     const definition = normaliseNullable(JSON.parse(readFileSync(specPath, 'utf8')));
-    const { OpenAPIBackend } = await import('openapi-backend');
+    const [{ OpenAPIBackend }, { default: addFormats }] = await Promise.all([import('openapi-backend'), import('ajv-formats')]);
     const api = new OpenAPIBackend({
       definition,
       quick: true,
@@ -237,6 +237,11 @@ export function loadGithubDescription(): Promise<{ api: Backend; definition: any
       coerceTypes: true,
       ignoreTrailingSlashes: false,
       ajvOpts: { strict: false, allErrors: true },
+      // Formats (date-time, uri, email, …) are part of the contract: a bad `since=` must fail.
+      customizeAjv: (ajv) => {
+        addFormats(ajv);
+        return ajv;
+      },
     });
     await api.init();
     return { api, definition };
