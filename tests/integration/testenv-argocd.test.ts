@@ -73,7 +73,7 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
     }, 'vpm-test');
     const names = [`${id}-root-app-cluster-a`, `${id}-root-app-cluster-b`];
     for (const n of names) {
-      const app = await until(() => mgmt.getOrNull(`${APPS}/${n}`), `Application ${n}`);
+      const app = await until<any>(() => mgmt.getOrNull(`${APPS}/${n}`), `Application ${n}`);
       expect(app.spec.destination.name).toBe(n.endsWith('-a') ? 'cluster-a' : 'cluster-b');
       expect(app.metadata.ownerReferences[0]).toMatchObject({ kind: 'ApplicationSet', name: `${id}-root` });
     }
