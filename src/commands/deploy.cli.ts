@@ -33,5 +33,33 @@ export function registerDeployCommands(program: Command, act: ActionFactory): vo
     .command('status')
     .description('show whether deploys are frozen')
     .action(act('freeze status', async () => (await import('./freeze.js')).freezeStatusCommand));
-  void Option;
+
+  const canary = program.command('canary').description('canary rollout of a Knative Service with SLO gates');
+  withFreezeOverride(
+    withKubeOptions(
+      canary
+        .command('start <ksvc>')
+        .description('pin stable and candidate revisions, shift traffic step by step, gate each step on the SLO')
+        .option('--candidate <revision>', 'candidate revision (default: latestReadyRevisionName)')
+        .option('--stable <revision>', 'stable revision (default: the one serving now)')
+        .option('--steps <list>', 'candidate percentages (default 10,50,100)')
+        .option('--interval <duration>', 'SLO window per step (default 10s)')
+        .option('--slo <file>', 'SLO thresholds (YAML/JSON: success_rate, latency_p95_ms, min_requests)')
+        .addOption(new Option('--provider <name>', 'where SLO data comes from').choices(['probe', 'prometheus']))
+        .option('--prometheus-url <url>', 'Prometheus base URL for --provider prometheus')
+        .option('--requests <n>', 'probe: request cap per window')
+        .option('--concurrency <n>', 'probe: parallel requests')
+        .option('--settle-timeout <duration>', 'how long to wait for traffic to settle (default 60s)')
+        .option('--max-holds <n>', 'inconclusive windows tolerated before giving up (default 3)'),
+    ),
+  ).action(act('canary start', async () => (await import('./canary.js')).canaryStartCommand));
+  withKubeOptions(canary.command('status <ksvc>').description('show canary progress and traffic')).action(
+    act('canary status', async () => (await import('./canary.js')).canaryStatusCommand),
+  );
+  withKubeOptions(canary.command('abort <ksvc>').description('put 100% of traffic back on stable (allowed while frozen)')).action(
+    act('canary abort', async () => (await import('./canary.js')).canaryAbortCommand),
+  );
+  withFreezeOverride(withKubeOptions(canary.command('promote <ksvc>').description('skip the remaining gates: 100% to the candidate'))).action(
+    act('canary promote', async () => (await import('./canary.js')).canaryPromoteCommand),
+  );
 }

@@ -1,0 +1,95 @@
+/**
+ * HTTP probing: the only code that sends requests to services under test. Each probe records the
+ * status, latency and an error class, so SLI/SLO evidence can show what actually happened.
+ */
+export type ErrorClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'other';
+
+export interface ProbeResult {
+  at: number;
+  ok: boolean;
+  status: number | null;
+  latency_ms: number;
+  class: ErrorClass;
+  error?: string;
+}
+
+function classifyError(err: unknown): ErrorClass {
+  const e = err as { name?: string; code?: string; cause?: { code?: string; name?: string } };
+  const code = e?.cause?.code ?? e?.code;
+  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (code === 'ECONNREFUSED') return 'connection_refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'connection_reset';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  return 'other';
+}
+
+export async function probeOnce(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<ProbeResult> {
+  const at = Date.now();
+  const t0 = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers, redirect: 'manual' });
+    await res.arrayBuffer();
+    const status = res.status;
+    const cls = `${Math.floor(status / 100)}xx` as ErrorClass;
+    return { at, ok: status >= 200 && status < 400, status, latency_ms: round(performance.now() - t0), class: cls };
+  } catch (err) {
+    return { at, ok: false, status: null, latency_ms: round(performance.now() - t0), class: classifyError(err), error: (err as Error)?.cause ? String((err as { cause: Error }).cause.message ?? '') : (err as Error).message };
+  }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+export interface ProbeSummary {
+  url: string;
+  requests: number;
+  successes: number;
+  success_rate: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+  classes: Partial<Record<ErrorClass, number>>;
+}
+
+export function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function summariseProbes(url: string, results: ProbeResult[]): ProbeSummary {
+  const latencies = results.filter((r) => r.status !== null).map((r) => r.latency_ms).sort((a, b) => a - b);
+  const classes: Partial<Record<ErrorClass, number>> = {};
+  for (const r of results) classes[r.class] = (classes[r.class] ?? 0) + 1;
+  const successes = results.filter((r) => r.ok).length;
+  return {
+    url,
+    requests: results.length,
+    successes,
+    success_rate: results.length ? round(successes / results.length) : null,
+    p50_ms: percentile(latencies, 50),
+    p95_ms: percentile(latencies, 95),
+    p99_ms: percentile(latencies, 99),
+    max_ms: latencies.length ? latencies[latencies.length - 1] : null,
+    classes,
+  };
+}
+
+/** Runs probes with bounded concurrency until `count` are done, `until` passes, or `stop()` says so. */
+export async function probeMany(
+  url: string,
+  opts: { count: number; concurrency?: number; timeoutMs?: number; until?: number; spacingMs?: number; stop?: (results: ProbeResult[]) => boolean },
+): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  let issued = 0;
+  let stopped = false;
+  const lane = async () => {
+    while (!stopped && issued < opts.count && (opts.until === undefined || Date.now() < opts.until)) {
+      issued++;
+      results.push(await probeOnce(url, opts.timeoutMs ?? 2_000));
+      if (opts.stop?.(results)) stopped = true;
+      if (opts.spacingMs) await new Promise((r) => setTimeout(r, opts.spacingMs));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, lane));
+  return results;
+}

@@ -1,0 +1,352 @@
+/**
+ * Canary rollout of a Knative Service: stable and candidate pinned by revision name, candidate
+ * traffic shifted through the steps (10 → 50 → 100), and an SLO gate after each shift. A breach
+ * puts 100% back on stable at once. Progress lives in an annotation on the KService, written in
+ * the same patch as the traffic, so a re-run after a crash resumes exactly where the traffic is.
+ */
+import { KubeApiError, withRetry, type KObj, type KubeClient } from '../adapters/kube.js';
+import { OperationalError, RefusedError, SloGateError, TimeoutError } from '../core/errors.js';
+import { evaluateSloGate, type GateResult, type Slo } from './slo.js';
+import {
+  CANARY_ANNOTATION,
+  CANDIDATE_TAG,
+  condition,
+  isFailedAndCurrent,
+  ksvcRef,
+  revisionRef,
+  servingRevision,
+  splitTraffic,
+  tagUrl,
+  trafficSettled,
+  type TrafficTarget,
+} from './ksvc.js';
+import type { ProviderEvidence, SloProvider } from './providers/types.js';
+
+export type CanaryPhase = 'progressing' | 'holding' | 'promoted' | 'aborted';
+
+/** What the annotation `vpm.dev/canary` holds. */
+export interface CanaryProgress {
+  run_id: string;
+  stable: string;
+  candidate: string;
+  steps: number[];
+  step_index: number;
+  phase: CanaryPhase;
+  updated_at: string;
+  reason?: string;
+}
+
+export interface SloCheckRecord {
+  step: number | null;
+  percent: number | null;
+  revision: string;
+  provider: 'probe' | 'prometheus';
+  query: Record<string, unknown>;
+  raw: Record<string, unknown>;
+  thresholds: Slo;
+  window_ms: number;
+  checks: GateResult['checks'];
+  decision: GateResult['decision'];
+  reason: string;
+  at: string;
+}
+
+export interface TimelineEvent {
+  at: string;
+  event: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface CanaryOptions {
+  ksvc: string;
+  candidate?: string;
+  stable?: string;
+  steps: number[];
+  intervalMs: number;
+  slo: Slo;
+  settleTimeoutMs: number;
+  maxHolds: number;
+  runId: string;
+}
+
+export interface CanaryDeps {
+  kube: KubeClient;
+  provider: SloProvider;
+  status: (line: string) => void;
+  now?: () => Date;
+}
+
+export interface CanaryOutcome {
+  result: 'promoted' | 'aborted' | 'held' | 'failed';
+  reason: string;
+  stable: string;
+  candidate: string;
+  resumedFrom: { run_id: string; step_index: number } | null;
+  checks: SloCheckRecord[];
+  timeline: TimelineEvent[];
+  detectToRestoreMs: number | null;
+  trafficFinal: TrafficTarget[];
+  error?: Error;
+}
+
+export function readProgress(obj: KObj | null): CanaryProgress | null {
+  const raw = obj?.metadata.annotations?.[CANARY_ANNOTATION];
+  if (!raw) return null;
+  try {
+    const p = JSON.parse(raw) as CanaryProgress;
+    if (typeof p.stable === 'string' && typeof p.candidate === 'string' && Array.isArray(p.steps)) return p;
+  } catch {
+    /* an unreadable annotation is treated as no progress */
+  }
+  return null;
+}
+
+export function validateSteps(steps: number[]): string | undefined {
+  if (steps.length === 0) return 'at least one step is needed';
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 100)) return 'steps are whole percentages between 1 and 100';
+  if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) return 'steps must increase';
+  if (steps[steps.length - 1] !== 100) return 'the last step must be 100';
+  return undefined;
+}
+
+const RETRY = { attempts: 12, baseMs: 100, maxMs: 2_000 };
+
+/**
+ * Writes traffic and progress in one merge patch guarded by resourceVersion; on 409 re-reads and
+ * retries, on network errors backs off (the API server may be restarting).
+ */
+export async function writeCanaryTraffic(
+  kube: KubeClient,
+  ksvc: string,
+  traffic: TrafficTarget[],
+  progress: CanaryProgress,
+  status: (line: string) => void,
+  deadlineMs = 60_000,
+): Promise<KObj> {
+  const ref = ksvcRef(ksvc, kube.namespace);
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const current = await withRetry(() => kube.mustGet(ref), { ...RETRY, deadline, onRetry: (e, n) => status(`API server: ${e.message}; retry ${n}`) });
+    try {
+      return await withRetry(
+        () =>
+          kube.mergePatch(
+            ref,
+            { metadata: { annotations: { [CANARY_ANNOTATION]: JSON.stringify(progress) } }, spec: { traffic } },
+            { resourceVersion: current.metadata.resourceVersion },
+          ),
+        { ...RETRY, deadline, onRetry: (e, n) => status(`patch traffic: ${e.message}; retry ${n}`) },
+      );
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 409 && Date.now() < deadline) continue;
+      throw err;
+    }
+  }
+}
+
+export class CanaryRun {
+  private readonly d: CanaryDeps;
+  private readonly o: CanaryOptions;
+  private readonly timeline: TimelineEvent[] = [];
+  private readonly checks: SloCheckRecord[] = [];
+  private firstFailureAt: number | null = null;
+  private restoredAt: number | null = null;
+  private lastTraffic: TrafficTarget[] = [];
+
+  constructor(deps: CanaryDeps, opts: CanaryOptions) {
+    this.d = deps;
+    this.o = opts;
+  }
+
+  private now(): Date {
+    return this.d.now?.() ?? new Date();
+  }
+
+  private event(event: string, detail?: Record<string, unknown>): void {
+    this.timeline.push({ at: this.now().toISOString(), event, ...(detail ? { detail } : {}) });
+  }
+
+  private get ref() {
+    return ksvcRef(this.o.ksvc, this.d.kube.namespace);
+  }
+
+  private async read(): Promise<KObj> {
+    return withRetry(() => this.d.kube.mustGet(this.ref), {
+      ...RETRY,
+      onRetry: (e, n) => this.d.status(`API server: ${e.message}; retry ${n}`),
+    });
+  }
+
+  async writeTraffic(traffic: TrafficTarget[], progress: CanaryProgress, deadlineMs = 60_000): Promise<KObj> {
+    const patched = await writeCanaryTraffic(this.d.kube, this.o.ksvc, traffic, progress, this.d.status, deadlineMs);
+    this.lastTraffic = traffic;
+    return patched;
+  }
+
+  private async waitSettled(traffic: TrafficTarget[]): Promise<KObj> {
+    const signal = AbortSignal.timeout(this.o.settleTimeoutMs);
+    let failed: KObj | null = null;
+    let settled: KObj;
+    try {
+      settled = await this.d.kube.watchUntil(this.ref, 'services', (obj) => {
+        if (isFailedAndCurrent(obj)) failed = obj;
+        return failed !== null || trafficSettled(obj, traffic);
+      }, signal);
+    } catch {
+      throw new TimeoutError(`traffic of ${this.o.ksvc} did not settle within ${this.o.settleTimeoutMs} ms`, { hint: `check the KService: vpm canary status ${this.o.ksvc}` });
+    }
+    if (failed) {
+      const ready = condition(failed, 'Ready');
+      throw new OperationalError(`${this.o.ksvc} is not Ready: ${ready?.reason ?? ''} ${ready?.message ?? ''}`.trim());
+    }
+    return settled;
+  }
+
+  private progress(stable: string, candidate: string, stepIndex: number, phase: CanaryPhase, reason?: string): CanaryProgress {
+    return { run_id: this.o.runId, stable, candidate, steps: this.o.steps, step_index: stepIndex, phase, updated_at: this.now().toISOString(), ...(reason ? { reason } : {}) };
+  }
+
+  /** 100% back on stable; keeps the candidate tagged at 0% so it stays inspectable. */
+  async restoreStable(stable: string, candidate: string, stepIndex: number, reason: string): Promise<void> {
+    const traffic = splitTraffic(stable, candidate, 0);
+    await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'aborted', reason), 120_000);
+    this.restoredAt = Date.now();
+    this.event('restored_stable', { stable, reason });
+    this.d.status(`traffic restored: 100% on ${stable}`);
+  }
+
+  private async resolveRevisions(obj: KObj, progress: CanaryProgress | null): Promise<{ stable: string; candidate: string; startIndex: number; resumed: boolean }> {
+    const latestReady = obj.status?.latestReadyRevisionName as string | undefined;
+    if (progress && (progress.phase === 'progressing' || progress.phase === 'holding')) {
+      const candidate = this.o.candidate ?? latestReady;
+      if (candidate !== progress.candidate) {
+        const reason = `candidate changed mid-run from ${progress.candidate} to ${candidate ?? '(none)'}`;
+        this.event('candidate_changed', { previous: progress.candidate, now: candidate ?? null });
+        await this.restoreStable(progress.stable, progress.candidate, progress.step_index, reason);
+        throw new RefusedError(`${reason}; canary aborted, 100% on ${progress.stable}`, {
+          hint: `start a new canary for ${candidate}: vpm canary start ${this.o.ksvc}`,
+        });
+      }
+      if (JSON.stringify(progress.steps) !== JSON.stringify(this.o.steps)) {
+        this.d.status(`resuming with the run's own steps ${progress.steps.join(',')}`);
+        this.o.steps = progress.steps;
+      }
+      return { stable: progress.stable, candidate, startIndex: progress.step_index, resumed: true };
+    }
+    const stable = this.o.stable ?? servingRevision(obj);
+    const candidate = this.o.candidate ?? latestReady;
+    if (!stable || !candidate) throw new RefusedError(`${this.o.ksvc} has no ready revision to pin`, { hint: 'wait for it: vpm ready ' + this.o.ksvc });
+    if (stable === candidate) {
+      throw new RefusedError(`nothing to roll out: the candidate ${candidate} already serves ${this.o.ksvc}`, {
+        hint: 'deploy a new revision first (vpm apply …), or name one with --candidate',
+      });
+    }
+    for (const rev of [stable, candidate]) {
+      const r = await withRetry(() => this.d.kube.get(revisionRef(rev, this.d.kube.namespace)), RETRY);
+      if (!r) throw new RefusedError(`revision ${rev} does not exist`);
+      if (condition(r, 'Ready')?.status !== 'True') throw new RefusedError(`revision ${rev} is not Ready (${condition(r, 'Ready')?.reason ?? 'unknown'})`);
+    }
+    return { stable, candidate, startIndex: 0, resumed: false };
+  }
+
+  async run(): Promise<CanaryOutcome> {
+    const obj = await this.read();
+    const previous = readProgress(obj);
+    const { stable, candidate, startIndex, resumed } = await this.resolveRevisions(obj, previous);
+    const resumedFrom = resumed && previous ? { run_id: previous.run_id, step_index: previous.step_index } : null;
+    this.event(resumed ? 'resumed' : 'started', { stable, candidate, steps: this.o.steps, step_index: startIndex });
+    this.d.status(`${resumed ? 'resuming' : 'starting'} canary of ${this.o.ksvc}: stable ${stable}, candidate ${candidate}, steps ${this.o.steps.join(' → ')}`);
+
+    const outcome = (result: CanaryOutcome['result'], reason: string, error?: Error): CanaryOutcome => ({
+      result,
+      reason,
+      stable,
+      candidate,
+      resumedFrom,
+      checks: this.checks,
+      timeline: this.timeline,
+      detectToRestoreMs: this.firstFailureAt !== null && this.restoredAt !== null ? this.restoredAt - this.firstFailureAt : null,
+      trafficFinal: this.lastTraffic,
+      error,
+    });
+
+    let stepIndex = startIndex;
+    try {
+      for (; stepIndex < this.o.steps.length; stepIndex++) {
+        const percent = this.o.steps[stepIndex];
+        const traffic = splitTraffic(stable, candidate, percent);
+        this.d.status(`step ${stepIndex + 1}/${this.o.steps.length}: ${percent}% to ${candidate}`);
+        await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'progressing'));
+        this.event('traffic_shifted', { step: stepIndex, percent });
+        const settled = await this.waitSettled(traffic);
+        this.event('traffic_settled', { step: stepIndex, percent, generation: settled.metadata.generation ?? null });
+
+        for (let holds = 0; ; ) {
+          const gate = await this.evaluate(settled, candidate, stepIndex, percent);
+          if (gate.decision === 'pass') {
+            this.d.status(`gate passed at ${percent}%: ${gate.reason}`);
+            break;
+          }
+          if (gate.decision === 'fail') {
+            this.d.status(`gate FAILED at ${percent}%: ${gate.reason}`);
+            await this.restoreStable(stable, candidate, stepIndex, `SLO breach at ${percent}%: ${gate.reason}`);
+            return outcome('aborted', `SLO breach at ${percent}%: ${gate.reason}`, new SloGateError(`canary of ${this.o.ksvc} aborted at ${percent}%: ${gate.reason}; 100% back on ${stable}`));
+          }
+          holds++;
+          this.d.status(`holding at ${percent}%: ${gate.reason} (${holds}/${this.o.maxHolds})`);
+          await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'holding', gate.reason));
+          if (holds >= this.o.maxHolds) {
+            const reason = `held at ${percent}% after ${holds} inconclusive windows: ${gate.reason}`;
+            return outcome('held', reason, new TimeoutError(`canary of ${this.o.ksvc} ${reason}; traffic stays at ${percent}%`, {
+              hint: `send traffic and re-run \`vpm canary start ${this.o.ksvc}\` to resume, or \`vpm canary abort ${this.o.ksvc}\``,
+            }));
+          }
+        }
+      }
+      const final = splitTraffic(stable, candidate, 100);
+      await this.writeTraffic(final, this.progress(stable, candidate, this.o.steps.length - 1, 'promoted'));
+      this.event('promoted', { candidate });
+      return outcome('promoted', `all ${this.o.steps.length} gates passed`);
+    } catch (err) {
+      // Anything unexpected mid-rollout: put traffic back on stable if the API lets us.
+      const reason = `aborted on error: ${(err as Error).message}`;
+      try {
+        await this.restoreStable(stable, candidate, stepIndex, reason);
+      } catch (restoreErr) {
+        this.event('restore_failed', { error: (restoreErr as Error).message });
+        return outcome('failed', `${reason}; restoring stable also failed: ${(restoreErr as Error).message} — traffic is as last written: ${JSON.stringify(this.lastTraffic)}`, err as Error);
+      }
+      return outcome('aborted', reason, err as Error);
+    }
+  }
+
+  private async evaluate(obj: KObj, candidate: string, stepIndex: number, percent: number): Promise<GateResult> {
+    const { measurement, evidence } = await this.d.provider.measure(
+      { namespace: this.d.kube.namespace, ksvc: this.o.ksvc, revision: candidate, url: tagUrl(obj, CANDIDATE_TAG) },
+      this.o.intervalMs,
+      this.o.slo,
+    );
+    const gate = evaluateSloGate(measurement, this.o.slo);
+    this.record(stepIndex, percent, candidate, evidence, gate);
+    if (gate.decision === 'fail' && this.firstFailureAt === null) this.firstFailureAt = evidence.first_failure_at ?? Date.now();
+    return gate;
+  }
+
+  private record(step: number | null, percent: number | null, revision: string, evidence: ProviderEvidence, gate: GateResult): void {
+    this.checks.push({
+      step,
+      percent,
+      revision,
+      provider: evidence.provider,
+      query: evidence.query,
+      raw: evidence.raw,
+      thresholds: this.o.slo,
+      window_ms: evidence.window_ms,
+      checks: gate.checks,
+      decision: gate.decision,
+      reason: gate.reason,
+      at: this.now().toISOString(),
+    });
+    this.event(`gate_${gate.decision}`, { step, percent, reason: gate.reason });
+  }
+}

@@ -1,0 +1,30 @@
+import type { Ctx } from '../core/context.js';
+import { UsageError } from '../core/errors.js';
+import type { Slo } from './slo.js';
+import type { SloProvider } from './providers/types.js';
+
+export interface ProviderFlags {
+  provider?: string;
+  prometheusUrl?: string;
+  requests?: string;
+  concurrency?: string;
+}
+
+/** Builds the SLO provider from flags > env/config > defaults, validating before any work. */
+export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, _windowMs: number): Promise<SloProvider> {
+  const config = await ctx.config();
+  const name = flags.provider ?? config.canary?.provider ?? 'probe';
+  if (name === 'prometheus') {
+    const url = flags.prometheusUrl ?? config.canary?.prometheus_url;
+    if (!url) throw new UsageError('the prometheus provider needs --prometheus-url (or VPM_PROMETHEUS_URL / canary.prometheus_url)');
+    const { prometheusProvider } = await import('./providers/prometheus.js');
+    return prometheusProvider({ url });
+  }
+  if (name !== 'probe') throw new UsageError(`unknown provider '${name}'`, { hint: 'use probe or prometheus' });
+  const maxRequests = Number(flags.requests ?? Math.max(60, slo.min_requests * 3));
+  const concurrency = Number(flags.concurrency ?? 4);
+  if (!Number.isInteger(maxRequests) || maxRequests < 1) throw new UsageError('--requests must be a positive whole number');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
+  const { probeProvider } = await import('./providers/probe.js');
+  return probeProvider({ maxRequests, concurrency, timeoutMs: 2_000 });
+}

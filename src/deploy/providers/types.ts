@@ -1,0 +1,24 @@
+import type { Slo, Measurement } from '../slo.js';
+
+export interface MeasureTarget {
+  namespace: string;
+  ksvc: string;
+  revision: string;
+  /** URL that reaches only this revision (its tag URL) — used by the probe provider. */
+  url?: string;
+}
+
+export interface ProviderEvidence {
+  provider: 'probe' | 'prometheus';
+  /** PromQL queries, or the probed URL and request plan. */
+  query: Record<string, unknown>;
+  raw: Record<string, unknown>;
+  window_ms: number;
+  /** First failed request seen (ms epoch), for detection-to-restore timing. */
+  first_failure_at?: number | null;
+}
+
+export interface SloProvider {
+  readonly name: 'probe' | 'prometheus';
+  measure(target: MeasureTarget, windowMs: number, slo: Slo): Promise<{ measurement: Measurement; evidence: ProviderEvidence }>;
+}

@@ -1,0 +1,98 @@
+/** Evidence kinds written by deploy control: apply, ready, sli, canary, guard. */
+import { z } from 'zod';
+import { defineEvidence } from './evidence.js';
+
+const Target = {
+  context: z.string(),
+  namespace: z.string(),
+};
+
+const GateCheck = z.object({
+  name: z.string(),
+  value: z.number().nullable(),
+  threshold: z.number(),
+  comparator: z.enum(['>=', '<=']),
+  ok: z.boolean().nullable(),
+});
+
+/** One SLO evaluation: what was measured (query or probe), the raw values, thresholds, window, decision. */
+export const SloCheckSchema = z.object({
+  step: z.number().int().nullable(),
+  percent: z.number().nullable(),
+  revision: z.string(),
+  provider: z.enum(['probe', 'prometheus']),
+  query: z.record(z.string(), z.unknown()),
+  raw: z.record(z.string(), z.unknown()),
+  thresholds: z.object({ success_rate: z.number(), latency_p95_ms: z.number(), min_requests: z.number() }),
+  window_ms: z.number(),
+  checks: z.array(GateCheck),
+  decision: z.enum(['pass', 'fail', 'inconclusive']),
+  reason: z.string(),
+  at: z.iso.datetime(),
+});
+
+const TimelineEvent = z.object({ at: z.iso.datetime(), event: z.string(), detail: z.record(z.string(), z.unknown()).optional() });
+
+export const ApplyEvidence = defineEvidence('apply', 'reports/codex_runs', {
+  ...Target,
+  reports_dir: z.string(),
+  manifest: z.string(),
+  dry_run: z.boolean(),
+  ts: z.iso.datetime(),
+  objects: z.array(z.object({ kind: z.string(), name: z.string(), namespace: z.string().nullable(), action: z.enum(['created', 'configured', 'unchanged', 'failed', 'would-create', 'would-configure']), error: z.string().optional() })),
+});
+
+export const ReadyEvidence = defineEvidence('ready', 'reports/ready', {
+  ...Target,
+  ksvc: z.string(),
+  generation: z.number().nullable(),
+  observed_generation: z.number().nullable(),
+  conditions: z.array(z.record(z.string(), z.unknown())),
+  url: z.string().nullable(),
+  latest_ready_revision: z.string().nullable(),
+  waited_ms: z.number(),
+});
+
+export const SliEvidence = defineEvidence('sli', 'reports/sli', {
+  target: z.string(),
+  ksvc: z.string().nullable(),
+  namespace: z.string().nullable(),
+  context: z.string().nullable(),
+  reported_ready: z.boolean().nullable(),
+  mismatch: z.boolean(),
+  summary: z.record(z.string(), z.unknown()),
+});
+
+export const CanaryEvidence = defineEvidence('canary', 'reports/canary', {
+  ...Target,
+  ksvc: z.string(),
+  stable: z.string(),
+  candidate: z.string(),
+  steps: z.array(z.number()),
+  interval_ms: z.number(),
+  provider: z.enum(['probe', 'prometheus']),
+  resumed_from: z.object({ run_id: z.string(), step_index: z.number() }).nullable(),
+  result: z.enum(['promoted', 'aborted', 'held', 'failed']),
+  reason: z.string(),
+  checks: z.array(SloCheckSchema),
+  timeline: z.array(TimelineEvent),
+  detect_to_restore_ms: z.number().nullable(),
+  traffic_final: z.array(z.record(z.string(), z.unknown())),
+});
+
+export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
+  ...Target,
+  ksvc: z.string(),
+  revision: z.string(),
+  previous_revision: z.string(),
+  window_ms: z.number(),
+  interval_ms: z.number(),
+  provider: z.enum(['probe', 'prometheus']),
+  result: z.enum(['ok', 'ng', 'inconclusive']),
+  reason: z.string(),
+  checks: z.array(SloCheckSchema),
+  rollback: z.object({ done: z.boolean(), traffic: z.array(z.record(z.string(), z.unknown())), at: z.iso.datetime().nullable() }).nullable(),
+  freeze: z.record(z.string(), z.unknown()).nullable(),
+  issue: z.object({ number: z.number().nullable(), url: z.string().nullable(), error: z.string().nullable() }).nullable(),
+  timeline: z.array(TimelineEvent),
+});
