@@ -6,7 +6,6 @@
  */
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { quote } from 'shell-quote';
 import type { Job, JobStep } from '../schemas/job.js';
 import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
 import { maskSecrets } from '../core/secrets.js';
@@ -148,8 +147,13 @@ export function stepsOf(job: Job): RunnerStep[] {
   return steps;
 }
 
+/** A word as a POSIX shell would need it written (for logs only; nothing is run through a shell). */
+function displayWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
-  return maskSecrets(step.argv ? quote(step.argv) : (step.command ?? ''), env).replace(/[\r\n]+/g, ' ');
+  return maskSecrets(step.argv ? step.argv.map(displayWord).join(' ') : (step.command ?? ''), env).replace(/[\r\n]+/g, ' ');
 }
 
 /** What is actually executed: leading VAR=value words become environment, strings become words. */
