@@ -34,6 +34,13 @@ export function registerDeployCommands(program: Command, act: ActionFactory): vo
     .description('show whether deploys are frozen')
     .action(act('freeze status', async () => (await import('./freeze.js')).freezeStatusCommand));
 
+  withKubeOptions(
+    program
+      .command('ready <ksvc>')
+      .description('wait (watch) until the KService is Ready for its current generation')
+      .option('--timeout <duration>', 'give up after this long (default 120s; exit 5)'),
+  ).action(act('ready', async () => (await import('./ready.js')).readyCommand));
+
   const canary = program.command('canary').description('canary rollout of a Knative Service with SLO gates');
   withFreezeOverride(
     withKubeOptions(

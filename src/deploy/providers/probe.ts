@@ -27,6 +27,8 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         concurrency: opts.concurrency,
         timeoutMs: opts.timeoutMs,
         until: started + windowMs,
+        // Spread the requests over the whole window: a pass has to hold for the window, not a burst.
+        spacingMs: Math.floor((windowMs * opts.concurrency) / opts.maxRequests),
         stop: (rs) => {
           if (rs.length < slo.min_requests) return false;
           const failures = rs.filter((r) => !r.ok).length;
