@@ -4,7 +4,7 @@
  * runner killed mid-job resumes where it stopped and never runs a `done` step twice (the step that
  * was running when it died is run again: at-least-once for that one, exactly-once for done ones).
  */
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Job, JobStep } from '../schemas/job.js';
 import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
@@ -212,12 +212,34 @@ function freshState(o: JobRunOptions, steps: RunnerStep[], startedAt: string): J
   };
 }
 
+let tmpCounter = 0;
+
+/**
+ * Writers for one job's reports. Always atomic (temp file + rename: a killed runner never leaves a
+ * torn file). EXEC runs also fsync, because the state then records real side effects; a DRY run
+ * changed nothing, so losing its last reports to a power cut only means the dry run is redone.
+ */
+function reportWriters(durable: boolean) {
+  if (durable) return { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable };
+  const text = async (path: string, data: string) => {
+    const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  };
+  return {
+    json: (path: string, value: unknown) => text(path, `${JSON.stringify(value, null, 2)}\n`),
+    text,
+    append: (path: string, data: string) => appendFileSync(path, data),
+  };
+}
+
 /** Runs (or resumes) one job and writes its reports. Never throws for a step's failure. */
 export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRunResult> {
   const paths = jobPaths(deps.cwd, o.job.id);
   mkdirSync(paths.stepsDir, { recursive: true });
   const steps = stepsOf(o.job);
   const nowIso = () => deps.now().toISOString();
+  const { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable } = reportWriters(o.mode === 'exec');
   const log = (line: string) => appendDurable(paths.runLog, `${nowIso()} ${maskSecrets(line, deps.env)}\n`);
 
   let state = readJson<JobPhaseState>(paths.phaseState);
