@@ -8,6 +8,7 @@ import { EXIT_CODES_HELP, ExitCode } from './core/errors.js';
 import type { CommandHandler } from './core/command.js';
 import { executeCommand, renderError } from './core/run-command.js';
 import { registerMemoryCommands } from './commands/memory.cli.js';
+import { registerGitCommands } from './commands/git.cli.js';
 import { registerRunnerCommands } from './commands/runner.cli.js';
 import { registerDeployCommands } from './commands/deploy.cli.js';
 import { VERSION } from './version.js';
@@ -49,6 +50,7 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
 
   const act = makeActionFactory(io, env, state);
   registerMemoryCommands(program, act);
+  registerGitCommands(program, act);
   registerRunnerCommands(program, act);
   registerDeployCommands(program, act);
 

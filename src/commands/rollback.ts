@@ -1,0 +1,103 @@
+import type { CommandHandler } from '../core/command.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import { existsSync } from '../core/fs.js';
+import type { RollbackDone, RollbackPlan } from '../git/rollback.js';
+import type { TestRun } from '../git/test-command.js';
+
+interface RollbackOpts {
+  to?: string;
+  yes?: boolean;
+  /** false with --no-test */
+  test?: boolean;
+  testCmd?: string;
+  summaryFile?: string;
+}
+
+function question(plan: RollbackPlan): string {
+  const where = plan.branch ? `branch ${plan.branch}` : 'detached HEAD';
+  const label = plan.checkpoints.length ? `checkpoint ${plan.checkpoints.join(', ')}` : `"${plan.target_subject}"`;
+  return (
+    `Roll back ${where} from ${plan.head.slice(0, 12)} to ${plan.target.slice(0, 12)} (${label}), ` +
+    `taking ${plan.commits_undone} commit(s) off it? HEAD is saved under refs/vpm/pre-rollback/ first.`
+  );
+}
+
+export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts }) => {
+  const { writeGitSummary, failureReason } = await import('../git/summary.js');
+  const runTests = opts.test !== false;
+  let stage = 'validate';
+  let done: RollbackDone | undefined;
+  try {
+    // Everything that can be wrong with the invocation is checked before the repository is touched.
+    if (!runTests && opts.testCmd !== undefined) throw new UsageError('--no-test and --test-cmd contradict each other; pass one of them');
+    if (!opts.yes && !ctx.canPrompt()) {
+      throw new UsageError('vpm rollback resets the working tree and needs confirmation, but it cannot ask (stdin or stdout is not a terminal, or --json)', {
+        hint: 'pass --yes to roll back without asking',
+      });
+    }
+    if (!existsSync(ctx.cwd)) throw new UsageError(`--cwd ${ctx.cwd} does not exist`);
+    let testArgv: string[] | undefined;
+    let testCommand: string | undefined;
+    if (runTests) {
+      const { parseTestCommand } = await import('../git/test-command.js');
+      testCommand = opts.testCmd ?? (await ctx.config()).test.command;
+      testArgv = await parseTestCommand(testCommand, ctx.env, opts.testCmd !== undefined ? '--test-cmd' : 'test.command');
+    }
+
+    stage = 'preflight';
+    const [{ openRepoSession }, { rollback }] = await Promise.all([import('../git/session.js'), import('../git/rollback.js')]);
+    const { git, repo } = await openRepoSession(ctx.cwd, ctx.env);
+    const confirmPlan = opts.yes
+      ? undefined
+      : async (plan: RollbackPlan) => (await import('../core/progress.js')).confirm(ctx, question(plan));
+    done = await rollback(
+      { git, repo, stateRoot: ctx.cwd, env: ctx.env, now: ctx.now, status: (m) => ctx.status(m), confirm: confirmPlan },
+      { to: opts.to },
+    );
+    stage = 'reset';
+    const cp = done.checkpoints.length ? ` (checkpoint ${done.checkpoints.join(', ')})` : '';
+    ctx.status(`rolled back to ${done.target.slice(0, 12)}${cp}: ${done.commits_undone} commit(s) taken off ${done.branch ?? 'HEAD'}`);
+    if (done.removed.length) ctx.status(`removed ${done.removed.length} untracked path(s)`);
+    if (done.kept_state.length) ctx.status(`kept vpm state as it was: ${done.kept_state.join(', ')}`);
+    ctx.requestFields.rollback_target = done.target;
+
+    let test: (TestRun & { command: string; argv: string[] }) | { status: 'skipped' } = { status: 'skipped' };
+    if (testArgv && testCommand) {
+      stage = 'test';
+      const { runTestCommand } = await import('../git/test-command.js');
+      ctx.status(`running tests: ${testCommand}`);
+      const run = await runTestCommand(testArgv, { cwd: ctx.cwd, env: ctx.env, output: ctx.io.stderr });
+      test = { ...run, command: testCommand, argv: testArgv };
+      if (run.status === 'passed') ctx.status(`tests passed after the rollback (${run.duration_ms} ms)`);
+      else {
+        const why = run.status === 'error' ? `could not run: ${run.error}` : run.signal ? `killed by ${run.signal}` : `exit ${run.exit_code}`;
+        ctx.status(`error: tests failed after the rollback (${why}): ${testCommand}`);
+        ctx.status(`hint: the rollback itself is done; fix the tests, roll back further (vpm rollback --to …), or undo it: ${done.undo_command}`);
+      }
+    }
+    const ok = test.status === 'passed' || test.status === 'skipped';
+    await writeGitSummary(ctx.cwd, opts.summaryFile, {
+      phase: 'rollback',
+      step: done.target,
+      done: ok,
+      latest_step: test.status === 'skipped' ? 'reset' : 'test',
+      step_count: test.status === 'skipped' ? 1 : 2,
+      end_reason: `rolled back to ${done.target}; tests ${test.status}`,
+    });
+    return {
+      data: { ok, rollback: done.target, ...done, test },
+      human: `rollback ${done.target}`,
+      exitCode: ok ? ExitCode.ok : ExitCode.failure,
+    };
+  } catch (err) {
+    await writeGitSummary(ctx.cwd, opts.summaryFile, {
+      phase: 'rollback',
+      step: done?.target ?? null,
+      done: false,
+      latest_step: stage,
+      step_count: done ? 1 : 0,
+      end_reason: failureReason(err),
+    }).catch((e: Error) => ctx.status(`warning: could not write ${opts.summaryFile}: ${e.message}`));
+    throw err;
+  }
+};

@@ -1,0 +1,149 @@
+/**
+ * `vpm checkpoint NAME`: a commit of everything (tracked edits, deletions and untracked files that
+ * .gitignore does not exclude) named `CHECKPOINT <NAME>`, remembered three ways: the commit itself,
+ * the ref `refs/vpm/checkpoints/<NAME>` and the hash in `logs/last_checkpoint.txt` (the default
+ * rollback target).
+ */
+import { join } from 'node:path';
+import type { GitRunner } from '../adapters/git.js';
+import { GitCommandError } from '../adapters/git.js';
+import { OperationalError, UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs.js';
+import {
+  CHECKPOINT_REF_PREFIX,
+  LAST_CHECKPOINT_FILE,
+  refuseIfOperationInProgress,
+  withRepoLock,
+  type RepoInfo,
+} from './repo.js';
+
+export interface CheckpointDeps {
+  git: GitRunner;
+  repo: RepoInfo;
+  /** Where vpm keeps its state (logs/ …): the command's --cwd. */
+  stateRoot: string;
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+}
+
+export interface CheckpointCreated {
+  name: string;
+  hash: string;
+  ref: string;
+  subject: string;
+  /** The hash the ref pointed at before, when a checkpoint of this name already existed. */
+  replaced: string | null;
+  /** True when there was nothing to commit: the checkpoint is an empty commit on top of HEAD. */
+  empty: boolean;
+  last_checkpoint_file: string;
+  created_at: string;
+}
+
+export interface CheckpointInfo {
+  name: string;
+  hash: string;
+  ref: string;
+  date: string;
+  subject: string;
+}
+
+/** Sub-commands of `vpm checkpoint` that therefore cannot be checkpoint names. */
+const RESERVED_NAMES = new Set(['list']);
+
+/**
+ * A checkpoint name must be one ref component (no `/`), must not look like an option, and must be
+ * a ref name git accepts (`git check-ref-format`), since it becomes `refs/vpm/checkpoints/<NAME>`.
+ */
+export async function validateCheckpointName(git: GitRunner, name: string | undefined): Promise<string> {
+  const example = 'S4_before_big_change';
+  if (name === undefined || name === '') {
+    throw new UsageError('missing checkpoint NAME', { hint: `e.g. vpm checkpoint ${example}; list existing ones with vpm checkpoint list` });
+  }
+  const problem = name.includes('/')
+    ? 'it contains "/" (a name is a single ref component)'
+    : name.startsWith('-')
+      ? 'it starts with "-"'
+      : RESERVED_NAMES.has(name)
+        ? `"${name}" is a sub-command of vpm checkpoint`
+        : undefined;
+  if (!problem) {
+    const ref = `${CHECKPOINT_REF_PREFIX}${name}`;
+    const r = await git.probe(['check-ref-format', '--normalize', ref]);
+    if (r.exitCode === 0 && r.stdout.trim() === ref) return name;
+  }
+  throw new UsageError(`invalid checkpoint name "${name}": ${problem ?? 'git does not accept it as a ref name (see git check-ref-format)'}`, {
+    hint: `use letters, digits, "_", "-" and "."; e.g. ${example}`,
+  });
+}
+
+function commitFailure(err: unknown): never {
+  if (err instanceof GitCommandError) {
+    if (/Please tell me who you are|unable to auto-detect email|empty ident/i.test(err.stderr)) {
+      throw new OperationalError('git cannot commit the checkpoint: no author identity is configured', {
+        hint: 'set one: git config user.name "Your Name" && git config user.email you@example.com',
+        cause: err,
+      });
+    }
+    throw new OperationalError(`git could not commit the checkpoint: ${err.stderr.trim() || err.message}`, {
+      hint: 'fix the problem git reports, then run vpm checkpoint again (nothing was committed)',
+      cause: err,
+    });
+  }
+  throw err;
+}
+
+export async function createCheckpoint(deps: CheckpointDeps, name: string): Promise<CheckpointCreated> {
+  const { git, repo } = deps;
+  refuseIfOperationInProgress(repo, 'create a checkpoint');
+  const ref = `${CHECKPOINT_REF_PREFIX}${name}`;
+  const subject = `CHECKPOINT ${name}`;
+  return withRepoLock(repo, deps.env, async () => {
+    try {
+      await git.run(['add', '--all']);
+    } catch (err) {
+      commitFailure(err);
+    }
+    const hadHead = (await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode === 0;
+    const empty = hadHead && (await git.probe(['diff', '--cached', '--quiet', 'HEAD', '--'])).exitCode === 0;
+    try {
+      // Hooks are skipped: a checkpoint is a safety net taken *before* risky work, and a failing
+      // lint/test hook must not prevent taking it. --allow-empty makes a checkpoint always exist.
+      await git.run(['commit', '--quiet', '--no-verify', '--allow-empty', '-m', subject]);
+    } catch (err) {
+      commitFailure(err);
+    }
+    const hash = (await git.run(['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
+    const previous = await git.probe(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    await git.run(['update-ref', '-m', `vpm checkpoint ${name}`, ref, hash]);
+    const file = join(deps.stateRoot, LAST_CHECKPOINT_FILE);
+    await writeFileAtomic(file, `${hash}\n`);
+    return {
+      name,
+      hash,
+      ref,
+      subject,
+      replaced: previous.exitCode === 0 && previous.stdout.trim() !== hash ? previous.stdout.trim() : null,
+      empty,
+      last_checkpoint_file: file,
+      created_at: deps.now().toISOString(),
+    };
+  });
+}
+
+/** Every `refs/vpm/checkpoints/*`, newest first. */
+export async function listCheckpoints(git: GitRunner): Promise<CheckpointInfo[]> {
+  const out = await git.run([
+    'for-each-ref',
+    '--sort=-committerdate',
+    '--sort=-creatordate',
+    '--format=%(refname)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)',
+    CHECKPOINT_REF_PREFIX,
+  ]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [ref, hash, unix, subject = ''] = line.split('\0');
+      return { name: ref.slice(CHECKPOINT_REF_PREFIX.length), hash, ref, date: new Date(Number(unix) * 1000).toISOString(), subject };
+    });
+}

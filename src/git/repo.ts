@@ -1,0 +1,103 @@
+/**
+ * Facts about the repository vpm operates on, and the rules shared by checkpoint and rollback:
+ * where vpm's own state lives, what counts as "an operation in progress", and the repo-level lock.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GitRunner } from '../adapters/git.js';
+import { RefusedError } from '../core/errors.js';
+import { withLock } from '../core/fs.js';
+
+export interface RepoInfo {
+  /** This worktree's git directory (MERGE_HEAD, rebase-merge/ … live here). */
+  gitDir: string;
+  /** The directory shared by all worktrees (refs, and vpm's lock). */
+  commonDir: string;
+  toplevel: string;
+  /** The state root (vpm's --cwd) relative to the top level: '' or 'sub/dir/'. */
+  prefix: string;
+}
+
+export const CHECKPOINT_REF_PREFIX = 'refs/vpm/checkpoints/';
+export const PRE_ROLLBACK_REF_PREFIX = 'refs/vpm/pre-rollback/';
+export const LAST_CHECKPOINT_FILE = join('logs', 'last_checkpoint.txt');
+
+/**
+ * vpm's own state, relative to the state root. A rollback never counts changes here as "dirty",
+ * never cleans them and puts them back as they were if git would overwrite them: chat logs, memory,
+ * the freeze flag and evidence are the record of what happened, and rolling the code back must not
+ * erase that record.
+ */
+export const STATE_PATHS = ['logs', 'memory.json', '.ops', 'reports'] as const;
+
+export function statePaths(repo: RepoInfo): string[] {
+  return STATE_PATHS.map((p) => `${repo.prefix}${p}`);
+}
+
+/** Pathspecs (from the top level) that leave vpm's state out of status/clean. */
+export function excludeStatePathspecs(repo: RepoInfo): string[] {
+  return statePaths(repo).map((p) => `:(exclude,literal)${p}`);
+}
+
+export async function locateRepo(git: GitRunner): Promise<RepoInfo> {
+  const r = await git.probe(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir', '--show-toplevel', '--show-prefix']);
+  if (r.exitCode !== 0) {
+    const reason = /not a git repository/i.test(r.stderr)
+      ? 'this directory is not inside a git repository'
+      : /must be run in a work tree/i.test(r.stderr)
+        ? 'this is a bare repository (there is no working tree to checkpoint or roll back)'
+        : r.stderr.trim() || `git rev-parse exited ${r.exitCode}`;
+    throw new RefusedError(`cannot use git here: ${reason}`, {
+      hint: 'run vpm inside a git working tree, or pass --cwd <repo>',
+    });
+  }
+  const [gitDir, commonDir, toplevel, prefix = ''] = r.stdout.replace(/\n$/, '').split('\n');
+  return { gitDir, commonDir, toplevel, prefix };
+}
+
+const IN_PROGRESS: Array<{ marker: string; what: string; resolve: string }> = [
+  { marker: 'MERGE_HEAD', what: 'a merge', resolve: 'git merge --continue or git merge --abort' },
+  { marker: 'rebase-merge', what: 'a rebase', resolve: 'git rebase --continue or git rebase --abort' },
+  { marker: 'rebase-apply', what: 'a rebase or git am', resolve: 'git rebase --continue / --abort (or git am --continue / --abort)' },
+  { marker: 'CHERRY_PICK_HEAD', what: 'a cherry-pick', resolve: 'git cherry-pick --continue or git cherry-pick --abort' },
+  { marker: 'REVERT_HEAD', what: 'a revert', resolve: 'git revert --continue or git revert --abort' },
+  { marker: 'BISECT_LOG', what: 'a bisect', resolve: 'git bisect reset' },
+];
+
+/** A merge, rebase, cherry-pick, revert, `git am` or bisect that has not finished, if any. */
+export function operationInProgress(repo: RepoInfo): (typeof IN_PROGRESS)[number] | undefined {
+  return IN_PROGRESS.find((op) => existsSync(join(repo.gitDir, op.marker)));
+}
+
+export function refuseIfOperationInProgress(repo: RepoInfo, verb: string): void {
+  const op = operationInProgress(repo);
+  if (op) {
+    throw new RefusedError(`cannot ${verb}: ${op.what} is in progress in ${repo.toplevel}`, {
+      hint: `finish or abort it first (${op.resolve})`,
+      details: { operation: op.what },
+    });
+  }
+}
+
+/**
+ * Serialises vpm's git mutations on one repository (all worktrees share it): a second vpm waits for
+ * the first instead of colliding on git's index.lock, and gives up clearly after `waitMs`.
+ */
+export function withRepoLock<T>(repo: RepoInfo, env: NodeJS.ProcessEnv, fn: () => Promise<T>): Promise<T> {
+  const fromEnv = Number(env.VPM_LOCK_WAIT_MS);
+  return withLock(join(repo.commonDir, 'vpm'), fn, {
+    waitMs: Number.isFinite(fromEnv) && fromEnv >= 0 && env.VPM_LOCK_WAIT_MS !== '' ? fromEnv : 60_000,
+    what: `the git repository ${repo.toplevel} (vpm's lock ${join(repo.commonDir, 'vpm.lock')})`,
+  });
+}
+
+/** Reads a commit's one-line subject and committer date, for messages and listings. */
+export async function describeCommit(git: GitRunner, hash: string): Promise<{ subject: string; date: string }> {
+  const out = await git.run(['show', '-s', '--format=%ct%x00%s', hash, '--']);
+  const [ct, subject = ''] = out.replace(/\n$/, '').split('\0');
+  return { subject, date: new Date(Number(ct) * 1000).toISOString() };
+}
+
+export function shortHash(hash: string): string {
+  return hash.slice(0, 12);
+}

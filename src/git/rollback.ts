@@ -1,0 +1,279 @@
+/**
+ * `vpm rollback`: move the current branch back to a checkpoint, safely.
+ *
+ * Preconditions (nothing is changed when one fails): no merge/rebase/… in progress, a clean working
+ * tree outside vpm's own state, and a target that is an ancestor of HEAD or a vpm checkpoint. Then,
+ * holding the repository lock: HEAD is saved as `refs/vpm/pre-rollback/<ts>` (the undo point), the
+ * remotes are fetched when there are any, `git reset --hard <target>` and `git clean -fd` run with
+ * vpm's state left out, and tracked state files are put back as they were.
+ *
+ * Because a dirty tree is refused, everything a rollback discards is in commits reachable from the
+ * pre-rollback ref: `git reset --hard refs/vpm/pre-rollback/<ts>` restores it all.
+ *
+ * The path is kept lean for big repositories: one `git status` over the tree, everything else is
+ * constant-cost and runs concurrently where it can.
+ */
+import { join } from 'node:path';
+import type { GitRunner } from '../adapters/git.js';
+import { GitCommandError } from '../adapters/git.js';
+import { OperationalError, RefusedError, UsageError } from '../core/errors.js';
+import { readTextIfExists } from '../core/fs.js';
+import { compactStamp } from '../core/ids.js';
+import {
+  CHECKPOINT_REF_PREFIX,
+  LAST_CHECKPOINT_FILE,
+  PRE_ROLLBACK_REF_PREFIX,
+  excludeStatePathspecs,
+  refuseIfOperationInProgress,
+  shortHash,
+  withRepoLock,
+  type RepoInfo,
+} from './repo.js';
+import { restoreStateFiles, snapshotStateFiles, stateFilesGitWouldTouch, type StateSnapshot } from './state-files.js';
+
+export interface RollbackDeps {
+  git: GitRunner;
+  repo: RepoInfo;
+  stateRoot: string;
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+  status(message: string): void;
+  /** Asks the user to go ahead; absent when running with --yes. */
+  confirm?(plan: RollbackPlan): Promise<boolean>;
+}
+
+export interface RollbackOptions {
+  /** A checkpoint name or any commit-ish; default: the hash in logs/last_checkpoint.txt. */
+  to?: string;
+  /** How long `git fetch` may stay silent before it is abandoned (ms). */
+  fetchIdleTimeoutMs?: number;
+}
+
+export interface RollbackPlan {
+  head: string;
+  /** Branch HEAD is on, or null when detached. */
+  branch: string | null;
+  target: string;
+  target_subject: string;
+  /** Checkpoint names pointing at the target. */
+  checkpoints: string[];
+  /** Where the target came from. */
+  source: 'to' | 'last_checkpoint';
+  /** Why the target is allowed. */
+  allowed_because: 'ancestor' | 'checkpoint';
+  /** Commits reachable from HEAD but not from the target: what the rollback takes off the branch. */
+  commits_undone: number;
+}
+
+export interface FetchOutcome {
+  status: 'ok' | 'failed' | 'skipped';
+  remotes: string[];
+  error?: string;
+}
+
+export interface RollbackDone extends RollbackPlan {
+  pre_rollback_ref: string;
+  undo_command: string;
+  fetch: FetchOutcome;
+  /** Untracked files `git clean -fd` removed. */
+  removed: string[];
+  /** vpm state files that git would have overwritten and were put back. */
+  kept_state: string[];
+}
+
+const HEX_HASH = /^[0-9a-f]{7,64}$/i;
+
+async function resolveTarget(deps: RollbackDeps, to: string | undefined): Promise<{ hash: string; source: RollbackPlan['source'] }> {
+  const { git } = deps;
+  if (to !== undefined) {
+    if (to.trim() === '') throw new UsageError('--to needs a checkpoint name or a commit hash');
+    const [asCheckpoint, asCommit] = await Promise.all([
+      git.probe(['rev-parse', '--verify', '--quiet', `${CHECKPOINT_REF_PREFIX}${to}^{commit}`]),
+      git.probe(['rev-parse', '--verify', '--quiet', '--end-of-options', `${to}^{commit}`]),
+    ]);
+    const hit = asCheckpoint.exitCode === 0 ? asCheckpoint : asCommit.exitCode === 0 ? asCommit : undefined;
+    if (!hit) {
+      throw new UsageError(`--to ${to}: no checkpoint or commit by that name in this repository`, {
+        hint: 'list checkpoints with vpm checkpoint list, or pass a commit hash from git log',
+      });
+    }
+    return { hash: hit.stdout.trim(), source: 'to' };
+  }
+  const file = join(deps.stateRoot, LAST_CHECKPOINT_FILE);
+  const recorded = readTextIfExists(file)?.trim();
+  if (!recorded) {
+    throw new RefusedError(`no rollback target: ${LAST_CHECKPOINT_FILE} does not exist or is empty`, {
+      hint: 'create a checkpoint first (vpm checkpoint NAME), or pass --to <checkpoint|hash>',
+    });
+  }
+  if (!HEX_HASH.test(recorded)) {
+    throw new RefusedError(`${LAST_CHECKPOINT_FILE} does not hold a commit hash (found "${recorded.slice(0, 80)}")`, {
+      hint: 'pass --to <checkpoint|hash>, or create a new checkpoint with vpm checkpoint NAME',
+    });
+  }
+  const r = await git.probe(['rev-parse', '--verify', '--quiet', `${recorded}^{commit}`]);
+  if (r.exitCode !== 0) {
+    throw new RefusedError(`the last checkpoint ${recorded} (from ${LAST_CHECKPOINT_FILE}) is not a commit in this repository`, {
+      hint: 'pick another target with --to (see vpm checkpoint list)',
+    });
+  }
+  return { hash: r.stdout.trim(), source: 'last_checkpoint' };
+}
+
+/** Paths with uncommitted changes or untracked files, vpm's own state excluded. */
+async function dirtyPaths(git: GitRunner, repo: RepoInfo): Promise<string[]> {
+  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=normal', '--', ...excludeStatePathspecs(repo)]);
+  const tokens = out.split('\0');
+  const paths: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.length < 4) continue;
+    paths.push(`${t.slice(0, 2).trim()} ${t.slice(3)}`);
+    // Renames and copies carry their source path as the next token.
+    if (t[0] === 'R' || t[0] === 'C') i++;
+  }
+  return paths;
+}
+
+/** Every precondition, read-only. Throws RefusedError/UsageError explaining the first one that fails. */
+export async function planRollback(deps: RollbackDeps, opts: RollbackOptions): Promise<RollbackPlan> {
+  const { git, repo } = deps;
+  refuseIfOperationInProgress(repo, 'roll back');
+  const [headR, branchR, target, dirty] = await Promise.all([
+    git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']),
+    git.probe(['symbolic-ref', '--quiet', '--short', 'HEAD']),
+    resolveTarget(deps, opts.to),
+    dirtyPaths(git, repo),
+  ]);
+  if (headR.exitCode !== 0) {
+    throw new RefusedError('cannot roll back: this repository has no commits yet', { hint: 'commit or checkpoint something first' });
+  }
+  if (dirty.length > 0) {
+    const shown = dirty.slice(0, 10).join('\n  ');
+    throw new RefusedError(
+      `the working tree has uncommitted changes (${dirty.length} path${dirty.length === 1 ? '' : 's'}); a rollback would destroy them:\n  ${shown}${dirty.length > 10 ? '\n  …' : ''}`,
+      {
+        hint: 'keep them in a checkpoint first (vpm checkpoint NAME), or stash them (git stash -u), then roll back',
+        details: { dirty_paths: dirty },
+      },
+    );
+  }
+  const head = headR.stdout.trim();
+  const [base, pointing, described, undone] = await Promise.all([
+    git.probe(['merge-base', target.hash, head]),
+    git.run(['for-each-ref', '--format=%(refname)', '--points-at', target.hash, CHECKPOINT_REF_PREFIX]),
+    git.run(['show', '-s', '--format=%s', target.hash, '--']),
+    git.run(['rev-list', '--count', `${target.hash}..${head}`]),
+  ]);
+  const checkpoints = pointing
+    .split('\n')
+    .filter(Boolean)
+    .map((r) => r.slice(CHECKPOINT_REF_PREFIX.length));
+  const isAncestor = base.exitCode === 0 && base.stdout.trim() === target.hash;
+  if (!isAncestor && checkpoints.length === 0) {
+    throw new RefusedError(
+      `refusing to roll back to ${shortHash(target.hash)}: it is not an ancestor of HEAD (${shortHash(head)}) and no vpm checkpoint points at it`,
+      {
+        hint:
+          'a rollback only moves back along the current history or to a checkpoint; pick one from vpm checkpoint list or git log --first-parent. ' +
+          'To move to unrelated work, use git switch / git reset yourself.',
+        details: { target: target.hash, head },
+      },
+    );
+  }
+  return {
+    head,
+    branch: branchR.exitCode === 0 ? branchR.stdout.trim() : null,
+    target: target.hash,
+    target_subject: described.replace(/\n$/, ''),
+    checkpoints,
+    source: target.source,
+    allowed_because: isAncestor ? 'ancestor' : 'checkpoint',
+    commits_undone: Number(undone.trim()),
+  };
+}
+
+/** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
+async function savePreRollbackRef(deps: RollbackDeps, plan: RollbackPlan): Promise<string> {
+  const stamp = compactStamp(deps.now());
+  for (let n = 1; n <= 20; n++) {
+    const ref = `${PRE_ROLLBACK_REF_PREFIX}${stamp}${n === 1 ? '' : `_${n}`}`;
+    // An empty old value makes update-ref fail when the ref already exists.
+    const r = await deps.git.probe(['update-ref', '-m', `vpm rollback: HEAD before rolling back to ${plan.target}`, ref, plan.head, '']);
+    if (r.exitCode === 0) return ref;
+    if (!/already exists|reference already exists|unable to lock|cannot lock/i.test(r.stderr)) {
+      throw new OperationalError(`could not save HEAD before the rollback: ${r.stderr.trim()}`, {
+        hint: 'nothing was changed; fix the problem git reports and retry',
+      });
+    }
+  }
+  throw new OperationalError('could not find a free refs/vpm/pre-rollback/ name', { hint: 'nothing was changed; retry in a second' });
+}
+
+async function fetchRemotes(deps: RollbackDeps, idleTimeoutMs: number): Promise<FetchOutcome> {
+  const remotes = (await deps.git.run(['remote'])).split('\n').filter(Boolean);
+  if (remotes.length === 0) return { status: 'skipped', remotes };
+  deps.status(`fetching ${remotes.join(', ')} …`);
+  try {
+    await deps.git.runRemote(['fetch', '--all', '--quiet'], idleTimeoutMs);
+    return { status: 'ok', remotes };
+  } catch (err) {
+    const reason = err instanceof GitCommandError ? err.stderr.trim() || err.message : (err as Error).message;
+    deps.status(`warning: git fetch failed (${reason.split('\n')[0]}); rolling back with what is in the local repository`);
+    return { status: 'failed', remotes, error: reason };
+  }
+}
+
+async function execute(deps: RollbackDeps, plan: RollbackPlan, opts: RollbackOptions): Promise<RollbackDone> {
+  const { git, repo } = deps;
+  const [preRef, touched] = await Promise.all([savePreRollbackRef(deps, plan), stateFilesGitWouldTouch(git, repo, plan.target)]);
+  const undo = `git reset --hard ${preRef}`;
+  deps.status(`saved HEAD ${shortHash(plan.head)} as ${preRef} (undo with: ${undo})`);
+
+  const fetch = await fetchRemotes(deps, opts.fetchIdleTimeoutMs ?? 60_000);
+
+  let snapshot: StateSnapshot | undefined;
+  if (touched.length > 0) {
+    snapshot = await snapshotStateFiles(repo, touched, join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`));
+  }
+  let removed: string[];
+  try {
+    await git.run(['reset', '--hard', '--quiet', plan.target]);
+    const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
+    removed = cleaned
+      .split('\n')
+      .filter((l) => l.startsWith('Removing '))
+      .map((l) => l.slice('Removing '.length));
+  } catch (err) {
+    throw new OperationalError(`the rollback failed part-way: ${(err as Error).message}`, {
+      hint: `your previous state is saved: ${undo}${snapshot ? `; vpm's state files are copied in ${snapshot.dir}` : ''}`,
+      cause: err,
+    });
+  }
+  if (snapshot) await restoreStateFiles(repo, snapshot);
+  return { ...plan, pre_rollback_ref: preRef, undo_command: undo, fetch, removed, kept_state: touched };
+}
+
+/**
+ * Plans, confirms (when `deps.confirm` is given) and performs the rollback under the repository lock.
+ * With a confirmation the plan is made before asking (so the question is concrete) and checked again
+ * under the lock, so nothing that changed meanwhile is rolled back unseen.
+ */
+export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): Promise<RollbackDone> {
+  let agreed: RollbackPlan | undefined;
+  if (deps.confirm) {
+    agreed = await planRollback(deps, opts);
+    if (!(await deps.confirm(agreed))) {
+      throw new UsageError('rollback cancelled; nothing was changed');
+    }
+  }
+  return withRepoLock(deps.repo, deps.env, async () => {
+    const plan = await planRollback(deps, opts);
+    if (agreed && (agreed.head !== plan.head || agreed.target !== plan.target)) {
+      throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
+        hint: 'run vpm rollback again to review the new state',
+      });
+    }
+    return execute(deps, plan, opts);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * Keeping vpm's own state (logs/, memory.json, .ops/, reports/) through `git reset --hard`.
+ *
+ * Untracked state survives on its own: `git clean` is told to leave those paths alone. Tracked state
+ * does not: reset rewrites every tracked file to the target's version and deletes files the target
+ * does not have. So the files git would touch — tracked now, or present in the target — are copied
+ * aside before the reset and put back exactly as they were after it (including "absent"). The copy
+ * lives under the git directory, not in memory, so a rollback killed half-way leaves it recoverable.
+ */
+import { copyFile, lstat, mkdir, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { GitRunner } from '../adapters/git.js';
+import { OperationalError } from '../core/errors.js';
+import { statePaths, type RepoInfo } from './repo.js';
+
+interface SavedEntry {
+  /** Relative to the top level, as git prints it. */
+  path: string;
+  kind: 'file' | 'symlink' | 'absent';
+  mode?: number;
+  link?: string;
+  /** File name of the copy inside the snapshot directory. */
+  copy?: string;
+}
+
+export interface StateSnapshot {
+  dir: string;
+  entries: SavedEntry[];
+}
+
+function splitZ(out: string): string[] {
+  return out.split('\0').filter(Boolean);
+}
+
+/** State files that `git reset --hard <target>` could overwrite or delete. */
+export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, target: string): Promise<string[]> {
+  const paths = statePaths(repo);
+  const [tracked, inTarget] = await Promise.all([
+    git.run(['ls-files', '-z', '--', ...paths.map((p) => `:(literal)${p}`)]),
+    git.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', target, '--', ...paths]),
+  ]);
+  return [...new Set([...splitZ(tracked), ...splitZ(inTarget)])].sort();
+}
+
+export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: string): Promise<StateSnapshot> {
+  await mkdir(dir, { recursive: true });
+  const entries: SavedEntry[] = [];
+  for (const [i, path] of paths.entries()) {
+    const abs = join(repo.toplevel, path);
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        entries.push({ path, kind: 'absent' });
+        continue;
+      }
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      entries.push({ path, kind: 'symlink', link: await readlink(abs) });
+    } else if (st.isFile()) {
+      const copy = `f${i}`;
+      await copyFile(abs, join(dir, copy));
+      entries.push({ path, kind: 'file', mode: st.mode & 0o777, copy });
+    } else {
+      // A directory where git has a file: git itself would refuse to overwrite it; leave it be.
+      continue;
+    }
+  }
+  await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(entries, null, 2)}\n`);
+  return { dir, entries };
+}
+
+/** Puts every saved state file back as it was before the reset, then drops the snapshot. */
+export async function restoreStateFiles(repo: RepoInfo, snapshot: StateSnapshot): Promise<void> {
+  try {
+    for (const e of snapshot.entries) {
+      const abs = join(repo.toplevel, e.path);
+      if (e.kind === 'absent') {
+        await rm(abs, { force: true, recursive: true });
+        continue;
+      }
+      await mkdir(dirname(abs), { recursive: true });
+      if (e.kind === 'symlink') {
+        await rm(abs, { force: true, recursive: true });
+        await symlink(e.link!, abs);
+        continue;
+      }
+      // Copy next to the destination and rename over it, so a reader never sees a half-written file.
+      const tmp = `${abs}.vpm-restore-${process.pid}`;
+      await copyFile(join(snapshot.dir, e.copy!), tmp);
+      await chmod(tmp, e.mode!);
+      const existing = await lstat(abs).catch(() => undefined);
+      if (existing?.isDirectory()) await rm(abs, { recursive: true, force: true });
+      await rename(tmp, abs);
+    }
+  } catch (err) {
+    throw new OperationalError(`the rollback was done, but vpm could not put its state files back: ${(err as Error).message}`, {
+      hint: `the saved copies are in ${snapshot.dir} (manifest.json maps them to their paths); copy them back by hand`,
+      cause: err,
+    });
+  }
+  await rm(snapshot.dir, { recursive: true, force: true });
+}
