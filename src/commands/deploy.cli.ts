@@ -34,12 +34,48 @@ export function registerDeployCommands(program: Command, act: ActionFactory): vo
     .description('show whether deploys are frozen')
     .action(act('freeze status', async () => (await import('./freeze.js')).freezeStatusCommand));
 
+  withFreezeOverride(
+    withKubeOptions(
+      program
+        .command('apply <overlay-or-file>')
+        .description('S5 apply lane: diff → server-side apply (field manager vpm) → get, with evidence')
+        .option('--dry-run', 'diff only: the API server validates, nothing changes'),
+    ),
+  ).action(act('apply', async () => (await import('./apply.js')).applyCommand));
+
   withKubeOptions(
     program
       .command('ready <ksvc>')
       .description('wait (watch) until the KService is Ready for its current generation')
       .option('--timeout <duration>', 'give up after this long (default 120s; exit 5)'),
   ).action(act('ready', async () => (await import('./ready.js')).readyCommand));
+
+  program
+    .command('sli [ksvc]')
+    .description('N HTTP requests to a KService URL (or --url): success rate, p50/p95/p99, error classes')
+    .option('--url <url>', 'probe this URL instead of a KService')
+    .option('-n, --requests <n>', 'number of requests (default 20)')
+    .option('--concurrency <n>', 'parallel requests (default 1)')
+    .option('--timeout <ms>', 'per-request timeout in ms (default 2000)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--namespace <ns>', 'namespace (-n means --requests here)')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .action(act('sli', async () => (await import('./sli.js')).sliCommand));
+
+  withKubeOptions(
+    program
+      .command('guard <ksvc>')
+      .description('after promotion: re-check the SLO through a window; NG → rollback, freeze, GitHub issue (exit 4)')
+      .option('--window <duration>', 'how long to watch (default 5m)')
+      .option('--interval <duration>', 'evaluation window (default 10s)')
+      .option('--slo <file>', 'SLO thresholds file')
+      .addOption(new Option('--provider <name>', 'where SLO data comes from').choices(['probe', 'prometheus']))
+      .option('--prometheus-url <url>', 'Prometheus base URL')
+      .option('--requests <n>', 'probe: request cap per window')
+      .option('--revision <rev>', 'revision to guard (default: the promoted canary candidate)')
+      .option('--previous <rev>', 'revision to roll back to (default: the canary stable)')
+      .option('--no-issue', 'do not open a GitHub issue on NG'),
+  ).action(act('guard', async () => (await import('./guard.js')).guardCommand));
 
   const canary = program.command('canary').description('canary rollout of a Knative Service with SLO gates');
   withFreezeOverride(
