@@ -172,6 +172,15 @@ function execArgv(step: RunnerStep): { argv: string[]; env: Record<string, strin
   return { argv: words.slice(i), env };
 }
 
+/** vpm's own credentials are not handed to the programs a job runs. */
+const WITHHELD_ENV = new Set(['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY']);
+
+function stepEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!WITHHELD_ENV.has(k)) out[k] = v;
+  return out;
+}
+
 function tail(text: string, max = 4000): string {
   return text.length > max ? `…${text.slice(-max)}` : text;
 }
@@ -347,7 +356,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       argv,
       cwd: deps.cwd,
       env: {
-        ...deps.env,
+        ...stepEnvironment(deps.env),
         ...stepEnv,
         VPM_JOB_ID: o.job.id,
         VPM_STEP: String(n),

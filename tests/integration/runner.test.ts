@@ -71,6 +71,19 @@ describe('dry and exec', () => {
   });
 });
 
+describe('step environment', () => {
+  it('steps get the job id and payload, not vpm\'s own credentials', async () => {
+    const cwd = repo(allowAll());
+    job(cwd, 'e1', { payload: { hello: 'world' }, steps: [{ name: 'env', argv: ['env'] }] });
+    const r = await vpm(['run', '--exec'], { cwd, env: { GITHUB_TOKEN: 'not-for-steps-123456' } });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const out = stepLog(cwd, 'e1', 1).stdout_tail as string;
+    expect(out).toContain('VPM_JOB_ID=e1');
+    expect(out).toContain('VPM_JOB_PAYLOAD={"hello":"world"}');
+    expect(out).not.toContain('GITHUB_TOKEN');
+  });
+});
+
 describe('deny / fatal_error / stopped', () => {
   const steps = [
     { name: 'first', argv: ['touch', 'one.txt'] },
