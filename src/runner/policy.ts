@@ -9,9 +9,10 @@
  *   globbing, newlines) makes the string denied unless it is allowlisted verbatim;
  * - leading `VAR=value` assignments are stripped (and loader/interpreter/git variables deny);
  * - argv0 spelled as a path is reduced to its basename (`/usr/bin/rm`, `../bin/rm` → `rm`);
- * - wrappers are unwrapped recursively (`env`, `sudo`, `doas`, `su -c`, `nice`, `ionice`,
- *   `timeout`, `nohup`, `xargs`, `command`, `builtin`, `exec`, `stdbuf`, `time`, `setsid`,
- *   `chroot`, `flock`, `watch`, `unbuffer`, `busybox`, `find -exec`), each with its own options;
+ * - wrappers are unwrapped recursively (`env`, `sudo`, `doas`, `su -c`, `runuser -c`, `nice`,
+ *   `ionice`, `timeout`, `nohup`, `xargs`, `command`, `builtin`, `exec`, `stdbuf`, `time`,
+ *   `setsid`, `chroot`, `flock`, `watch`, `script -c`, `ssh HOST CMD`, `strace`, `ltrace`,
+ *   `unbuffer`, `busybox`, `pkexec`, `find -exec`), each with its own options;
  *   an option a wrapper does not know is read both as a flag and as taking a value, and both
  *   readings are evaluated;
  * - `sh|bash|zsh|dash|ksh|… -c STRING` evaluates STRING as a string command, at any depth; a shell
@@ -272,6 +273,8 @@ const WRAPPERS: Record<string, WrapperSpec> = {
   caffeinate: W({ flagShort: 'dimsu', valueShort: 'tw' }),
   strace: W({ valueShort: 'abeEIoOpPsSuUX', flagShort: 'cCdDfFhiknqrtTvVwxyz', valueLong: ['--output', '--signal', '--trace', '--user'] }),
   ltrace: W({ valueShort: 'aAeElnopsuwxX', flagShort: 'bcCdfhiLrStTV', valueLong: ['--output'] }),
+  // ssh joins the remaining words into one string for the remote shell.
+  ssh: W({ valueShort: 'BbcDEeFIiJLlmOopQRSWw', flagShort: '46AaCfGgKkMNnqsTtVvXxYy', leadingPositionals: 1, joinsToShell: true }),
   proxychains: W({ valueShort: 'f', flagShort: 'q' }),
   proxychains4: W({ valueShort: 'f', flagShort: 'q' }),
 };
@@ -544,7 +547,8 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
   let norm = [name, ...args];
   const here = [...layers, norm];
 
-  if (name === 'su' || name === 'runuser') {
+  if (name === 'su' || name === 'runuser' || name === 'script') {
+    // The command is only ever a -c string (script's positional is its log file).
     pushCommand(w, { argv: norm, layers: here, covered, denyOnly: true });
     const strings = optionValuesAnywhere(args, 'c', ['--command', '--session-command']);
     for (const s of strings) normaliseString(s, depth + 1, here, covered, denyOnly, w);
@@ -582,6 +586,8 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
       }
       if (inner.length === 0) continue;
       ranSomething = true;
+      // A `--` where the command should start: read past it as well.
+      if (inner[0] === '--' && inner.length > 1) normaliseArgv(inner.slice(1), depth + 1, here, covered, denyOnly, w);
       if (shell || spec.joinsToShell) normaliseString(inner.join(' '), depth + 1, here, covered, denyOnly, w);
       normaliseArgv(inner, depth + 1, here, covered, denyOnly, w);
     }
