@@ -42,6 +42,8 @@
  *      vpm-sim/error-mode        `even` (default: exactly every 1/rate-th request) or `random`
  *      vpm-sim/latency-ms        added latency per request in ms (default 0)
  *      vpm-sim/latency-jitter-ms uniform extra latency 0..N ms (default 0)
+ *  - On the KService: `vpm-sim/route-down: "true"` resets every connection to its routes while the
+ *    status stays Ready (a broken ingress).
  *  - `metricsUrl` (`http://127.0.0.1:<port>/metrics`): queue-proxy style Prometheus metrics of all
  *    revisions of this cluster: counter `revision_request_count` and histogram (ms)
  *    `revision_request_latencies_{bucket,sum,count}`, labels namespace_name, service_name,
@@ -634,6 +636,12 @@ export class KnativeSim {
   }
 
   private serveRoute(key: string, tag: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): void {
+    // `vpm-sim/route-down: "true"` on the KService breaks its ingress route (connections are reset)
+    // while the control plane keeps reporting Ready: the "READY but unreachable" case.
+    if (this.services.cache.get(key)?.metadata.annotations?.['vpm-sim/route-down'] === 'true') {
+      req.socket.destroy();
+      return;
+    }
     const r = this.routes.get(key);
     const rev = r ? (tag ? r.tagTargets.get(tag) : this.pick(r)) : undefined;
     if (!r || !rev) {
