@@ -376,6 +376,64 @@ describe('crash safety and concurrency', () => {
   });
 });
 
+describe('re-runs and duplicates', () => {
+  it('a job that finished but was not moved (crash before the move) is moved without running again', async () => {
+    const cwd = repo(allowAll({ allowlist: ['echo once >> count.txt'] }));
+    job(cwd, 'm1', { steps: [{ name: 'append', command: 'echo once >> count.txt' }] });
+    expect((await vpm(['run', '--exec'], { cwd })).exitCode).toBe(0);
+    // Put the processed file back, as if the runner died between finishing and moving it.
+    writeFileSync(join(cwd, 'codex', 'inbox', 'm1.json'), readFileSync(join(cwd, 'codex', 'inbox', '_done', 'm1.json')));
+    const again = await vpmJson(['run', '--exec'], { cwd });
+    expect(again.result.exitCode).toBe(0);
+    expect(again.json.jobs[0]).toMatchObject({ job_id: 'm1', phase: 'done', resumed: true, moved_to: 'codex/inbox/_done/m1.1.json' });
+    expect(readFileSync(join(cwd, 'count.txt'), 'utf8')).toBe('once\n');
+  });
+
+  it('a second job file with an id already used goes to _failed', async () => {
+    const cwd = repo(allowAll());
+    job(cwd, 'same', { steps: [{ name: 'a', argv: ['echo', 'a'] }] }, 'first.json');
+    job(cwd, 'same', { steps: [{ name: 'b', argv: ['echo', 'b'] }] }, 'second.json');
+    const { result, json } = await vpmJson(['run'], { cwd });
+    expect(result.exitCode).toBe(1);
+    expect(json.jobs.map((j: { file: string }) => j.file)).toEqual(['first.json']);
+    expect(json.failed[0]).toMatchObject({ file: 'second.json', reason: expect.stringMatching(/^duplicate job id same/) });
+    expect(existsSync(join(cwd, 'codex', 'inbox', '_failed', 'second.error.json'))).toBe(true);
+  });
+
+  it('steps done in DRY are executed when the interrupted job is resumed with --exec', async () => {
+    const cwd = repo(allowAll());
+    job(cwd, 'x1', { steps: [{ name: 'a', argv: ['touch', 'a.txt'] }, { name: 'b', argv: ['touch', 'b.txt'] }] });
+    // A dry run that stopped after step 1: reproduce its state file.
+    mkdirSync(runDir(cwd, 'x1'), { recursive: true });
+    const now = new Date().toISOString();
+    writeFileSync(
+      join(runDir(cwd, 'x1'), 'phase_state.json'),
+      JSON.stringify({ v: 1, job_id: 'x1', job_file: 'x1.json', kind: 'exec', mode: 'dry', current_phase: 'running', step_count: 2, next_step: 2, steps: [{ step: 1, name: 'a', outcome: 'done', mode: 'dry' }, { step: 2, name: 'b', outcome: 'pending', mode: 'dry' }], job_index: null, finished: false, end_reason: null, started_at: now, updated_at: now, attempts: 1 }),
+    );
+    expect((await vpm(['run', '--exec'], { cwd })).exitCode).toBe(0);
+    expect(existsSync(join(cwd, 'a.txt'))).toBe(true);
+    expect(existsSync(join(cwd, 'b.txt'))).toBe(true);
+  });
+
+  it('a second runner is refused (exit 3) while the job loop is being advanced', async () => {
+    const cwd = repo({ ...allowAll(), job_loop: { enabled: true, max_jobs: 5 } });
+    job(cwd, 'w1', { steps: [{ name: 'hold', argv: ['sleep', '1.5'] }] });
+    job(cwd, 'w2', { steps: [{ name: 'a', argv: ['echo', 'a'] }] });
+    const first = vpm(['run', '--exec'], { cwd });
+    const state = join(runDir(cwd, 'w1'), 'phase_state.json');
+    const deadline = Date.now() + 20_000;
+    while (!(existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).steps[0].outcome === 'running')) {
+      if (Date.now() > deadline) throw new Error('first runner never started its step');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = await vpm(['run', '--exec'], { cwd });
+    expect(second.exitCode).toBe(3);
+    expect(String(second.stderr)).toMatch(/another vpm run is advancing the job loop/);
+    expect((await first).exitCode).toBe(0);
+    expect(existsSync(join(cwd, 'codex', 'inbox', 'w2.json'))).toBe(true);
+  });
+});
+
 describe('--json', () => {
   it('prints exactly one JSON document, also with an empty inbox', async () => {
     const cwd = repo();
