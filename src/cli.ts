@@ -11,6 +11,7 @@ import { registerMemoryCommands } from './commands/memory.cli.js';
 import { registerGitCommands } from './commands/git.cli.js';
 import { registerRunnerCommands } from './commands/runner.cli.js';
 import { registerDeployCommands } from './commands/deploy.cli.js';
+import { registerEvidenceCommands } from './commands/evidence.cli.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -53,6 +54,7 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
   registerGitCommands(program, act);
   registerRunnerCommands(program, act);
   registerDeployCommands(program, act);
+  registerEvidenceCommands(program, act);
 
   program
     .command('help [topic...]')

@@ -17,6 +17,14 @@ export const digestCommand: CommandHandler<{ date?: string; session?: string }> 
   const out = renderDigest({ cwd: ctx.cwd, date, session: opts.session, entries, memory: readMemory(ctx.cwd).entries });
   await writeFileAtomic(join(ctx.cwd, out.digestPath), out.digest);
   await writeFileAtomic(join(ctx.cwd, out.navPath), out.nav);
+  // When each digest was written: the healthcheck's summary → digest lag is measured against it.
+  await (await import('../healthcheck/digest-runs.js')).recordDigestRun(ctx.cwd, {
+    ts: ctx.now().toISOString(),
+    date,
+    session: opts.session ?? null,
+    digest: out.digestPath,
+    entries: out.stats.entries,
+  });
   ctx.status(`digest of ${out.stats.entries} turns written`);
   return {
     data: { date, session: opts.session ?? null, digest: out.digestPath, nav: out.navPath, stats: out.stats },

@@ -1,9 +1,20 @@
+/**
+ * Evidence: the common envelope and the registry of evidence kinds.
+ *
+ * Convention for adding an evidence kind (read by src/evidence/registry.ts):
+ *   1. Put it in `src/schemas/<area>-evidence.ts` (or `<area>-report.ts`): the registry imports
+ *      every module with those names, so no index needs editing.
+ *   2. `export const CanaryEvidence = defineEvidence('canary', 'reports/canary', { …body shape… })`
+ *      — kind is lower-case `[a-z_-]+`, the schema id becomes `vpm.evidence.<kind>/v1`, `dir` is where
+ *      its files live under the repo.
+ *   3. Write files only through `writeEvidence({ kind: CanaryEvidence, … })` (src/evidence/write.ts):
+ *      validated against the schema, secrets masked, never overwritten (a re-run gets a new run_id).
+ * `vpm schema export` writes every kind as JSON Schema; `vpm healthcheck` validates every
+ * JSON file under `reports/` whose `schema` names a registered kind.
+ */
 import { z } from 'zod';
 
-/**
- * The common envelope of every evidence file. Each evidence kind extends it with its own body
- * (see `defineEvidence`); `vpm schema export` writes all of them as JSON Schema.
- */
+/** The common envelope of every evidence file; each kind extends it with its own body. */
 export const EvidenceEnvelopeSchema = z.object({
   schema: z.string().regex(/^vpm\.evidence\.[a-z_-]+\/v\d+$/),
   run_id: z.string().min(1),
@@ -28,6 +39,11 @@ export interface EvidenceKind<B extends z.ZodRawShape = z.ZodRawShape> {
 }
 
 export const evidenceKinds = new Map<string, EvidenceKind>();
+
+export function evidenceKindBySchemaId(schemaId: string): EvidenceKind | undefined {
+  for (const k of evidenceKinds.values()) if (k.schemaId === schemaId) return k;
+  return undefined;
+}
 
 export function defineEvidence<B extends z.ZodRawShape>(kind: string, dir: string, body: B): EvidenceKind<B> & { schema: z.ZodObject<any> } {
   const schemaId = `vpm.evidence.${kind}/v1`;

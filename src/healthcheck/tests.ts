@@ -1,0 +1,82 @@
+/**
+ * Runs the project's test command: parsed into argv with shell-quote and executed with execa,
+ * never through a shell (shell operators are refused, not interpreted).
+ */
+import { parse } from 'shell-quote';
+import { UsageError } from '../core/errors.js';
+import { maskSecrets } from '../core/secrets.js';
+
+export interface TestRunResult {
+  command: string;
+  argv: string[];
+  exit_code: number | null;
+  ok: boolean;
+  duration_ms: number;
+  timed_out: boolean;
+  output_tail: string[];
+}
+
+const TAIL_LINES = 40;
+
+export function parseTestCommand(command: string): string[] {
+  // Variables stay literal ($HOME is passed as the text "$HOME"): there is no shell to expand them.
+  const words = parse(command, (name) => `$${name}`);
+  const bad = words.find((w) => typeof w !== 'string');
+  if (bad !== undefined) {
+    const op = (bad as { op?: string; comment?: string }).op ?? '#';
+    throw new UsageError(`test command '${command}' uses shell syntax (${op}); vpm runs it without a shell`, {
+      hint: "put the steps in a script (e.g. an npm script) and use that as test.command, or pass --test-cmd 'npm test'",
+    });
+  }
+  if (words.length === 0) throw new UsageError('the test command is empty', { hint: 'set test.command in vpm.config.yaml, or pass --no-test' });
+  return words as string[];
+}
+
+export async function runTestCommand(opts: {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  command: string;
+  timeoutMs: number;
+  /** Live output (e.g. to stderr); the tail is kept for the report either way. */
+  onOutput?: (chunk: string) => void;
+}): Promise<TestRunResult> {
+  const argv = parseTestCommand(opts.command);
+  const { execa } = await import('execa');
+  const started = performance.now();
+  const lines: string[] = [];
+  let partial = '';
+  const keep = (chunk: string) => {
+    opts.onOutput?.(chunk);
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    if (lines.length > TAIL_LINES * 4) lines.splice(0, lines.length - TAIL_LINES);
+  };
+  const child = execa(argv[0], argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+    timeout: opts.timeoutMs,
+    forceKillAfterDelay: 5_000,
+  });
+  child.all?.setEncoding('utf8');
+  child.all?.on('data', (c: string) => keep(c));
+  const result = await child;
+  if (partial) lines.push(partial);
+  const notFound = (result as { code?: string }).code === 'ENOENT';
+  if (notFound) lines.push(`${argv[0]}: command not found`);
+  return {
+    command: opts.command,
+    argv,
+    exit_code: typeof result.exitCode === 'number' ? result.exitCode : null,
+    ok: result.exitCode === 0 && !result.timedOut,
+    duration_ms: Math.round(performance.now() - started),
+    timed_out: Boolean(result.timedOut),
+    // eslint-disable-next-line no-control-regex
+    output_tail: lines.slice(-TAIL_LINES).map((l) => maskSecrets(l.replace(/\x1b\[[0-9;]*m/g, ''), opts.env)),
+  };
+}
