@@ -417,7 +417,7 @@ describe('re-runs and duplicates', () => {
 
   it('a second runner is refused (exit 3) while the job loop is being advanced', async () => {
     const cwd = repo({ ...allowAll(), job_loop: { enabled: true, max_jobs: 5 } });
-    job(cwd, 'w1', { steps: [{ name: 'hold', argv: ['sleep', '1.5'] }] });
+    job(cwd, 'w1', { steps: [{ name: 'hold', argv: ['sleep', '4'] }] });
     job(cwd, 'w2', { steps: [{ name: 'a', argv: ['echo', 'a'] }] });
     const first = vpm(['run', '--exec'], { cwd });
     const state = join(runDir(cwd, 'w1'), 'phase_state.json');

@@ -108,3 +108,23 @@ describe('policy property: wrappings of denied commands', () => {
     );
   });
 });
+
+describe('policy property: arbitrary input', () => {
+  const word = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('rm', 'git', 'push', 'sh', '-c', 'env', 'sudo', '--', '-', 'x=1', 'LD_PRELOAD=x', "'", '"', '\\', '$(', '`', ';', '|', '-S', 'xargs', 'timeout', 'find', '-exec', ';', 'eval'),
+  );
+  it('always returns a decision, never throws, and denies whatever it cannot read', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.array(word, { maxLength: 12 }).map((argv) => ({ argv })), fc.array(word, { maxLength: 12 }).map((w) => ({ command: w.join(' ') }))), (step) => {
+        const started = performance.now();
+        const d = evaluatePolicy(step, POLICY);
+        expect(['allow', 'deny']).toContain(d.decision);
+        expect(typeof d.matched_rule).toBe('string');
+        expect(performance.now() - started).toBeLessThan(250);
+        if ('argv' in step && step.argv.length === 0) expect(d.decision).toBe('deny');
+      }),
+      { numRuns: Number(process.env.VPM_PROPERTY_RUNS ?? 3000) },
+    );
+  });
+});
