@@ -81,6 +81,53 @@ export const SloSchema = z
   })
   .strict();
 
+/**
+ * `fleet`: where Argo CD runs and which clusters it deploys to (`vpm clusters status|sync`).
+ * Applications are read from `argocd_context` (default: the first of `contexts`), namespace
+ * `namespace`; every context in `contexts` is checked for reachability.
+ */
+export const FleetConfigSchema = z
+  .object({
+    argocd_context: z.string().min(1).optional(),
+    namespace: z.string().min(1).default('argocd'),
+    contexts: z.array(z.string().min(1)).min(1).default(['cluster-a', 'cluster-b']),
+    /** Label selector for the Applications vpm looks at (default: all in the namespace). */
+    selector: z.string().optional(),
+    /** Bound on each cluster's reachability check, ms. */
+    request_timeout_ms: z.number().int().positive().default(5_000),
+    /** How long `clusters sync` waits for the operation (and health), e.g. `5m`. */
+    sync_timeout: z.string().default('5m'),
+  })
+  .strict();
+
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * `failover`: edge failover through HAProxy's Runtime API (`vpm failover`). `socket` is the path of
+ * `stats socket <path> level admin`; `from`/`to` are server names in `backend`; `servers` maps each
+ * server name to the kube context of the cluster behind it (for the Argo CD status in the evidence).
+ * Probes go to `probe_url` (the edge, recommended) or, without it, to each server's own address +
+ * `probe_path`; a probe succeeds on a 2xx answer within `probe_timeout_ms`.
+ */
+export const FailoverConfigSchema = z
+  .object({
+    socket: z.string().min(1).optional(),
+    backend: z.string().regex(HAPROXY_NAME, 'must be an HAProxy backend name').default('edge'),
+    from: z.string().regex(HAPROXY_NAME, 'must be an HAProxy server name').optional(),
+    to: z.string().regex(HAPROXY_NAME, 'must be an HAProxy server name').optional(),
+    servers: z.record(z.string().regex(HAPROXY_NAME, 'must be an HAProxy server name'), z.string().min(1)).optional(),
+    probe_url: z.string().url().optional(),
+    probe_host: z.string().min(1).optional(),
+    probe_path: z.string().startsWith('/').default('/'),
+    probe_interval_ms: z.number().int().min(10).max(60_000).default(100),
+    probe_timeout_ms: z.number().int().positive().max(60_000).default(1_000),
+    fail_threshold: z.number().int().min(1).max(100).default(2),
+    steady_successes: z.number().int().min(1).max(1_000).default(10),
+    target_rto_ms: z.number().positive().default(1_500),
+    recovery_timeout_ms: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     test: z.object({ command: z.string().min(1).default('npm test') }).strict().default({ command: 'npm test' }),
@@ -108,15 +155,8 @@ export const ConfigSchema = z
       .strict()
       .optional(),
     github: z.object({ repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name').optional() }).strict().optional(),
-    failover: z
-      .object({
-        socket: z.string().optional(),
-        backend: z.string().default('edge'),
-        servers: z.record(z.string(), z.string()).optional(),
-        target_rto_ms: z.number().positive().optional(),
-      })
-      .strict()
-      .optional(),
+    fleet: FleetConfigSchema.optional(),
+    failover: FailoverConfigSchema.optional(),
   })
   .strict();
 
