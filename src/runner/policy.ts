@@ -35,8 +35,8 @@
  * - `allowlist` entries are command prefixes, matched strictly: the normalised command must
  *   start with exactly these words (`git status` allows `git status --short`, not `git push
  *   status`). An entry also allows, verbatim, a string command or `-c` string equal to it, which
- *   is the only way to let shell syntax (`ls | wc -l`) through. Privileged wrappers (`sudo`,
- *   `doas`, `su`, `runuser`, `chroot`, `pkexec`) need an allowlist entry of their own.
+ *   is the only way to let shell syntax (`ls | wc -l`) through. Privileged or remote wrappers (`sudo`,
+ *   `doas`, `su`, `runuser`, `chroot`, `pkexec`, `ssh`) need an allowlist entry of their own.
  * - `default_action` decides what neither a deny rule nor the allowlist decided.
  */
 import { parse as parseShell } from 'shell-quote';
@@ -171,7 +171,7 @@ const MAX_STRING = 65_536;
 
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'ash', 'mksh', 'rbash', 'yash', 'posh', 'fish', 'csh', 'tcsh', 'pwsh']);
 const EVALS = new Set(['eval', 'source', '.']);
-const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'runuser', 'chroot', 'pkexec']);
+const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'runuser', 'chroot', 'pkexec', 'ssh']);
 const INTERPRETER_INLINE: Array<[RegExp, Set<string>, string[]]> = [
   [/^python[0-9.]*$|^pypy[0-9.]*$/, new Set(['c']), []],
   [/^perl[0-9.]*$/, new Set(['e', 'E']), []],
@@ -224,7 +224,6 @@ const WRAPPERS: Record<string, WrapperSpec> = {
     flagLong: ['--askpass', '--background', '--bell', '--preserve-env', '--edit', '--set-home', '--remove-timestamp', '--reset-timestamp', '--list', '--non-interactive', '--preserve-groups', '--stdin', '--version', '--validate'],
     shellShort: 'si',
     shellLong: ['--shell', '--login'],
-    emptyIsShell: false,
   }),
   doas: W({ valueShort: 'Cu', flagShort: 'nL', shellShort: 's' }),
   pkexec: W({ valueLong: ['--user'], flagLong: ['--disable-internal-agent', '--keep-cwd'] }),
@@ -588,8 +587,13 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
       ranSomething = true;
       // A `--` where the command should start: read past it as well.
       if (inner[0] === '--' && inner.length > 1) normaliseArgv(inner.slice(1), depth + 1, here, covered, denyOnly, w);
-      if (shell || spec.joinsToShell) normaliseString(inner.join(' '), depth + 1, here, covered, denyOnly, w);
-      normaliseArgv(inner, depth + 1, here, covered, denyOnly, w);
+      if (shell || spec.joinsToShell) {
+        // What runs is the joined string; the word-by-word reading only feeds deny rules.
+        normaliseString(inner.join(' '), depth + 1, here, covered, denyOnly, w);
+        normaliseArgv(inner, depth + 1, here, covered, true, denyOnlyWalk(w));
+      } else {
+        normaliseArgv(inner, depth + 1, here, covered, denyOnly, w);
+      }
     }
     if (!ranSomething) {
       if (spec.emptyIsShell || shell) addViolation(w, `opaque_shell: ${name} starts an interactive shell`, lineOf(norm));
@@ -721,19 +725,15 @@ export function analyseStep(step: StepCommand, policy: PolicyConfig): Analysis {
 function matchesDeny(rule: TokenRule, argv: string[]): boolean {
   if (argv[0] !== rule.argv0) return false;
   if (rule.shortFlags.length > 0 || rule.longFlags.length > 0) {
-    let endOfOptions = argv.length;
+    // Flags in any spelling: `-rf`, `-r -f`, `-fr`; long flags alone or with `=value`.
     const shorts = new Set<string>();
     const longs: string[] = [];
     for (let k = 1; k < argv.length; k++) {
       const a = argv[k];
-      if (a === '--') {
-        endOfOptions = k;
-        break;
-      }
+      if (a === '--') break;
       if (a.startsWith('--')) longs.push(a);
       else if (a.startsWith('-')) for (let j = 1; j < a.length; j++) shorts.add(a[j]);
     }
-    void endOfOptions;
     for (const f of rule.shortFlags) if (!shorts.has(f)) return false;
     for (const f of rule.longFlags) if (!longs.some((l) => l === f || l.startsWith(`${f}=`))) return false;
   }

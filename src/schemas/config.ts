@@ -19,7 +19,7 @@ const PATTERN_SYNTAX = /[;&|<>()`$*?[\]{}\n\r]/;
  *   layer) written as its words joined by single spaces, e.g. `"^kubectl .*\\bdelete\\b"`.
  * - `allowlist`: command prefixes matched word by word (`git status` allows `git status --short`,
  *   not `git push`); an entry equal to a whole string command (or `sh -c` string) also allows it
- *   verbatim, which is the only way for shell syntax (`ls | wc -l`) to pass. sudo/doas/su/chroot
+ *   verbatim, which is the only way for shell syntax (`ls | wc -l`) to pass. sudo/doas/su/chroot/ssh
  *   need an entry of their own.
  * - `default_action`: for commands no rule decided (default deny).
  * - `stop_on_deny`: true stops the job at the first denied step (later steps are `stopped`); false

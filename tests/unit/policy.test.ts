@@ -125,3 +125,12 @@ describe('rule semantics', () => {
     expect(evaluatePolicy({ argv: ['timeout', '--future', 'v', '5', 'rm'] }, p).decision).toBe('deny');
   });
 });
+
+describe('joined-string wrappers under an allowlist', () => {
+  it('ssh HOST CMD and watch CMD are judged on the string they run', () => {
+    const p = policy({ default_action: 'deny', allowlist: ['ls', 'ssh'], deny_if_contains: ['rm'] });
+    expect(evaluatePolicy({ argv: ['ssh', 'host', 'ls -la'] }, p).decision).toBe('allow');
+    expect(evaluatePolicy({ argv: ['ssh', 'host', 'ls; rm -rf /'] }, p).decision).toBe('deny');
+    expect(evaluatePolicy({ argv: ['watch', '-n', '1', 'ls', '-la'] }, p).decision).toBe('allow');
+  });
+});
