@@ -79,7 +79,7 @@ export interface OpenGitOptions {
 }
 
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
-  const { simpleGit } = await import('simple-git');
+  const { simpleGit, GitError } = await import('simple-git');
   const env = gitEnvironment(opts.env ?? process.env);
 
   const make = (extra: { idleTimeoutMs?: number } = {}): SimpleGit => {
@@ -90,10 +90,11 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
       allowEnvironment: PASSED_GIT_ENV,
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       ...(extra.idleTimeoutMs ? { timeout: { block: extra.idleTimeoutMs } } : {}),
-      // Every non-zero exit is an error we can inspect (simple-git's default only fails when stderr is non-empty).
+      // Every non-zero exit is an error we can inspect (simple-git's default only fails when stderr is
+      // non-empty). It must be a GitError: simple-git wraps anything else and drops these fields.
       errors(error, result) {
         if (result.exitCode !== 0) {
-          return Object.assign(new Error('git exited non-zero'), {
+          return Object.assign(new GitError(undefined, 'git exited non-zero'), {
             exitCode: result.exitCode,
             stderrText: Buffer.concat(result.stdErr).toString('utf8'),
             stdoutText: Buffer.concat(result.stdOut).toString('utf8'),

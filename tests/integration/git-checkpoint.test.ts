@@ -1,0 +1,181 @@
+/**
+ * `vpm checkpoint NAME` and `vpm checkpoint list` against real git repositories, through the built
+ * CLI (`node bin/vpm.js`), as a user or a CI step runs them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { vpm, vpmJson } from '../helpers/cli.ts';
+import { makeGitRepo, type TempRepo } from '../helpers/gitrepo.ts';
+
+const repos: TempRepo[] = [];
+function repo(opts?: Parameters<typeof makeGitRepo>[0]): TempRepo {
+  const r = makeGitRepo(opts);
+  repos.push(r);
+  return r;
+}
+afterEach(() => {
+  for (const r of repos.splice(0)) r.cleanup();
+});
+
+describe('vpm checkpoint NAME', () => {
+  it('commits tracked edits, deletions and untracked files (not ignored ones) as CHECKPOINT <NAME>', async () => {
+    const r = repo({ gitignore: ['/logs/', '*.tmp'] });
+    const before = r.head();
+    r.write('src/index.js', 'export const answer = 43;\n');
+    r.remove('docs/guide.md');
+    r.write('src/new/feature.js', 'export const feature = true;\n');
+    r.write('scratch.tmp', 'ignored\n');
+
+    const res = await vpm(['checkpoint', 'S4_before_big_change'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    const hash = r.head();
+    expect(res.stdout).toBe(`checkpoint ${hash}`);
+    expect(r.git('log', '-1', '--format=%s').trim()).toBe('CHECKPOINT S4_before_big_change');
+    expect(r.git('rev-parse', 'HEAD~1').trim()).toBe(before);
+    const tree = r.git('ls-tree', '-r', '--name-only', 'HEAD').split('\n');
+    expect(tree).toContain('src/new/feature.js');
+    expect(tree).not.toContain('docs/guide.md');
+    expect(tree).not.toContain('scratch.tmp');
+    expect(r.git('show', 'HEAD:src/index.js')).toBe('export const answer = 43;\n');
+    // Everything is committed; only the ignored file is left outside.
+    expect(r.git('status', '--porcelain')).toBe('');
+    expect(r.read('logs/last_checkpoint.txt')).toBe(`${hash}\n`);
+    expect(r.git('rev-parse', 'refs/vpm/checkpoints/S4_before_big_change').trim()).toBe(hash);
+  });
+
+  it('creates an empty commit when nothing changed, so the checkpoint always exists', async () => {
+    const r = repo({ gitignore: ['/logs/'] });
+    const before = r.head();
+    const { result, json } = await vpmJson(['checkpoint', 'clean_tree'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.hash).toBe(r.head());
+    expect(json.hash).not.toBe(before);
+    expect(json.empty).toBe(true);
+    expect(r.git('rev-parse', 'HEAD^{tree}')).toBe(r.git('rev-parse', 'HEAD~1^{tree}'));
+  });
+
+  it('works in a repository without any commit yet', async () => {
+    const r = repo();
+    r.git('update-ref', '-d', 'HEAD');
+    r.git('rm', '-r', '-q', '--cached', '.');
+    const res = await vpm(['checkpoint', 'first'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.git('rev-list', '--count', 'HEAD').trim()).toBe('1');
+  });
+
+  it('--json prints exactly one JSON document describing the checkpoint', async () => {
+    const r = repo();
+    const { result, json } = await vpmJson(['checkpoint', 'S1'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json).toMatchObject({ name: 'S1', ref: 'refs/vpm/checkpoints/S1', subject: 'CHECKPOINT S1', hash: r.head(), replaced: null });
+  });
+
+  it('re-using a name moves the ref and says which commit it pointed at', async () => {
+    const r = repo();
+    const first = (await vpmJson(['checkpoint', 'again'], { cwd: r.dir })).json.hash;
+    r.write('README.md', 'changed\n');
+    const { json } = await vpmJson(['checkpoint', 'again'], { cwd: r.dir });
+    expect(json.replaced).toBe(first);
+    expect(r.git('rev-parse', 'refs/vpm/checkpoints/again').trim()).toBe(json.hash);
+  });
+
+  it.each([
+    ['a/b', 'contains "/"'],
+    ['bad..name', 'check-ref-format'],
+    ['has space', 'check-ref-format'],
+    ['ends.lock', 'check-ref-format'],
+    ['x@{y', 'check-ref-format'],
+  ])('refuses the name %j with exit 2 and commits nothing', async (name, why) => {
+    const r = repo();
+    r.write('README.md', 'edited\n');
+    const before = r.head();
+    const res = await vpm(['checkpoint', name], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('invalid checkpoint name');
+    expect(res.stderr).toContain(why);
+    expect(r.head()).toBe(before);
+    expect(r.git('status', '--porcelain')).toContain('README.md');
+    expect(r.gitStatus('for-each-ref', 'refs/vpm').stdout).toBe('');
+  });
+
+  it('requires a NAME (exit 2)', async () => {
+    const r = repo();
+    const res = await vpm(['checkpoint'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('missing checkpoint NAME');
+  });
+
+  it('refuses outside a git repository (exit 3)', async () => {
+    const r = repo();
+    r.remove('.git');
+    const res = await vpm(['checkpoint', 'x'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('not inside a git repository');
+  });
+
+  it('refuses during a merge (exit 3) without committing', async () => {
+    const r = repo();
+    r.git('checkout', '-q', '-b', 'side');
+    r.write('README.md', 'side\n');
+    r.commitAll('side');
+    r.git('checkout', '-q', 'main');
+    r.write('README.md', 'main\n');
+    r.commitAll('main');
+    expect(r.gitStatus('merge', 'side').status).not.toBe(0);
+    const before = r.head();
+    const res = await vpm(['checkpoint', 'mid_merge'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('a merge is in progress');
+    expect(r.head()).toBe(before);
+  });
+
+  it('--summary-file writes the JSON summary and its one-line .txt companion', async () => {
+    const r = repo({ gitignore: ['/logs/'] });
+    const res = await vpm(['checkpoint', 'S2', '--summary-file', 'logs/last_run_summary.json'], { cwd: r.dir });
+    expect(res.exitCode).toBe(0);
+    const summary = JSON.parse(readFileSync(join(r.dir, 'logs/last_run_summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ phase: 'checkpoint', step: r.head(), done: true, step_count: 1, end_reason: 'checkpoint S2 created' });
+    const txt = readFileSync(join(r.dir, 'logs/last_run_summary.txt'), 'utf8');
+    expect(txt).toMatch(new RegExp(`^phase=checkpoint step=${r.head()} done=true .*\\n$`));
+    expect(txt.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--summary-file records a refusal too', async () => {
+    const r = repo({ gitignore: ['/logs/'] });
+    const res = await vpm(['checkpoint', 'a/b', '--summary-file', 'logs/s.json'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    const summary = JSON.parse(r.read('logs/s.json'));
+    expect(summary).toMatchObject({ phase: 'checkpoint', done: false, step: null });
+    expect(summary.end_reason).toMatch(/^usage: invalid checkpoint name/);
+  });
+});
+
+describe('vpm checkpoint list', () => {
+  it('lists checkpoints newest first with name, hash, date and subject; --json too', async () => {
+    const r = repo();
+    const a = (await vpmJson(['checkpoint', 'alpha'], { cwd: r.dir })).json.hash;
+    r.git('commit', '-q', '--allow-empty', '-m', 'later', '--date', '2030-01-01T00:00:00Z');
+    // Make the second checkpoint strictly newer than the first (commit dates have 1 s resolution).
+    const b = (await vpmJson(['checkpoint', 'beta'], { cwd: r.dir, env: { GIT_COMMITTER_DATE: '2031-01-01T00:00:00Z' } })).json.hash;
+
+    const { result, json } = await vpmJson(['checkpoint', 'list'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.map((c: { name: string }) => c.name)).toEqual(['beta', 'alpha']);
+    expect(json[0]).toEqual({ name: 'beta', hash: b, ref: 'refs/vpm/checkpoints/beta', date: '2031-01-01T00:00:00.000Z', subject: 'CHECKPOINT beta' });
+    expect(json[1]).toMatchObject({ name: 'alpha', hash: a, subject: 'CHECKPOINT alpha' });
+    expect(json[1].date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const human = await vpm(['checkpoint', 'list'], { cwd: r.dir });
+    const lines = String(human.stdout).split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+COMMIT\s+DATE\s+SUBJECT$/);
+    expect(lines[1]).toMatch(new RegExp(`^beta\\s+${b.slice(0, 12)}\\s+2031-01-01T00:00:00.000Z\\s+CHECKPOINT beta$`));
+  });
+
+  it('prints [] with --json when there are none', async () => {
+    const r = repo();
+    const { result, json } = await vpmJson(['checkpoint', 'list'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json).toEqual([]);
+  });
+});

@@ -1,0 +1,505 @@
+/**
+ * `vpm rollback` against real git repositories, through the built CLI (`node bin/vpm.js`): what it
+ * restores, what it refuses, what it keeps, how it is undone, the test run after it, remotes, and
+ * the confirmation rules.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { vpm, vpmJson } from '../helpers/cli.ts';
+import { cloneOf, makeExecutable, makeGitRepo, modeOf, type TempRepo } from '../helpers/gitrepo.ts';
+import { join } from 'node:path';
+
+const repos: TempRepo[] = [];
+function repo(opts?: Parameters<typeof makeGitRepo>[0]): TempRepo {
+  const r = makeGitRepo(opts);
+  repos.push(r);
+  return r;
+}
+afterEach(() => {
+  for (const r of repos.splice(0)) r.cleanup();
+});
+
+const STATE = ['logs', 'memory.json', '.ops', 'reports'];
+const NODE = JSON.stringify(process.execPath);
+/** A test command that passes and leaves a marker, so a test can tell that it ran. */
+const passingTest = (marker: string) => `${NODE} -e "require('fs').writeFileSync('${marker}', 'ran')"`;
+const failingTest = `${NODE} -e "console.log('2 tests failed'); process.exit(3)"`;
+
+async function checkpoint(r: TempRepo, name: string): Promise<string> {
+  const res = await vpm(['checkpoint', name], { cwd: r.dir });
+  expect(res.exitCode, String(res.stderr)).toBe(0);
+  return String(res.stdout).replace(/^checkpoint /, '');
+}
+
+/** Work after a checkpoint: a tracked edit, a deletion, new files and a mode change, committed. */
+function doWork(r: TempRepo): void {
+  r.write('src/index.js', 'export const answer = "broken";\n');
+  r.remove('docs/guide.md');
+  r.write('src/new/feature.js', 'export const feature = 1;\n');
+  r.write('notes.txt', 'new top-level file\n');
+  makeExecutable(join(r.dir, 'src/util/math.js'));
+  r.commitAll('work after the checkpoint');
+}
+
+/** vpm's state written after the checkpoint. */
+function writeState(r: TempRepo, tag: string): Record<string, string> {
+  const state = {
+    'logs/2026-01-01.jsonl': `{"text":"${tag}"}\n`,
+    'memory.json': `{"version":1,"tag":"${tag}"}\n`,
+    '.ops/deploy_freeze.json': `{"frozen":true,"tag":"${tag}"}\n`,
+    'reports/coverage.json': `{"tag":"${tag}"}\n`,
+  };
+  for (const [p, c] of Object.entries(state)) r.write(p, c);
+  return state;
+}
+
+describe('vpm rollback: what it restores', () => {
+  it('restores the exact tree of the checkpoint (edits, deletions, new files, modes) and prints rollback <hash>', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    const atCheckpoint = r.files(STATE);
+    const mathMode = modeOf(join(r.dir, 'src/util/math.js'));
+    doWork(r);
+    const workHead = r.head();
+    expect(r.files(STATE)).not.toEqual(atCheckpoint);
+
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(res.stdout).toBe(`rollback ${cp}`);
+    expect(r.head()).toBe(cp);
+    expect(r.files(STATE)).toEqual(atCheckpoint);
+    expect(modeOf(join(r.dir, 'src/util/math.js'))).toBe(mathMode);
+    expect(r.git('status', '--porcelain', '--', ...STATE.map((p) => `:(exclude)${p}`))).toBe('');
+    expect(r.git('symbolic-ref', '--short', 'HEAD').trim()).toBe('main');
+    expect(res.stderr).toContain('refs/vpm/pre-rollback/');
+    expect(workHead).not.toBe(cp);
+  });
+
+  it('rolls back to an older checkpoint by name with --to, across later checkpoints', async () => {
+    const r = repo();
+    const s1 = await checkpoint(r, 'S1');
+    const atS1 = r.files(STATE);
+    doWork(r);
+    r.write('more.txt', 'more\n');
+    await checkpoint(r, 'S2');
+    const { result, json } = await vpmJson(['rollback', '--to', 'S1', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json).toMatchObject({ ok: true, rollback: s1, target: s1, checkpoints: ['S1'], source: 'to', allowed_because: 'ancestor', commits_undone: 2 });
+    expect(r.head()).toBe(s1);
+    expect(r.files(STATE)).toEqual(atS1);
+  });
+
+  it('accepts a commit hash with --to when it is an ancestor of HEAD', async () => {
+    const r = repo();
+    const initial = r.head();
+    doWork(r);
+    const res = await vpm(['rollback', '--to', initial.slice(0, 10), '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(res.stdout).toBe(`rollback ${initial}`);
+    expect(r.head()).toBe(initial);
+  });
+
+  it('git clean -fd runs: files untracked at the checkpoint are removed (here: ignored later, not at the checkpoint)', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    r.write('.gitignore', 'build/\n');
+    r.commitAll('ignore build output');
+    r.write('build/out.js', 'generated\n');
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(r.head()).toBe(cp);
+    expect(r.exists('build/out.js')).toBe(false);
+    expect(json.removed).toEqual(['build/']);
+  });
+
+  it('leaves ignored files alone (git clean without -x)', async () => {
+    const r = repo({ gitignore: ['node_modules/'] });
+    await checkpoint(r, 'S1');
+    r.write('node_modules/dep/index.js', 'dep\n');
+    doWork(r);
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.read('node_modules/dep/index.js')).toBe('dep\n');
+  });
+});
+
+describe('vpm rollback: vpm state survives', () => {
+  it('untracked, not ignored: logs/, memory.json, .ops/, reports/ written after the checkpoint survive', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const state = writeState(r, 'after');
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    for (const [p, c] of Object.entries(state)) expect(r.read(p), p).toBe(c);
+  });
+
+  it('gitignored: they survive too', async () => {
+    const r = repo({ gitignore: ['/logs/', '/memory.json', '/.ops/', '/reports/'] });
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const state = writeState(r, 'after');
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    for (const [p, c] of Object.entries(state)) expect(r.read(p), p).toBe(c);
+  });
+
+  it('tracked in git: their latest contents are kept although the checkpoint has older versions (and absent ones stay absent)', async () => {
+    const r = repo();
+    writeState(r, 'at-checkpoint');
+    r.write('.ops/only-at-checkpoint.json', '{}\n');
+    await checkpoint(r, 'S1');
+    r.remove('.ops/only-at-checkpoint.json');
+    doWork(r); // commits the removal
+    const committed = writeState(r, 'committed-later');
+    r.commitAll('state committed after the checkpoint');
+    const uncommitted = { ...committed, 'memory.json': '{"version":1,"tag":"uncommitted"}\n', 'logs/new.jsonl': 'new\n' };
+    for (const [p, c] of Object.entries(uncommitted)) r.write(p, c);
+
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    for (const [p, c] of Object.entries(uncommitted)) expect(r.read(p), p).toBe(c);
+    expect(r.exists('.ops/only-at-checkpoint.json')).toBe(false);
+    expect(json.kept_state).toEqual(expect.arrayContaining(['memory.json', 'logs/2026-01-01.jsonl', '.ops/only-at-checkpoint.json']));
+    // The code itself is back at the checkpoint.
+    expect(r.read('src/index.js')).toBe('export const answer = 42;\n');
+    expect(r.exists('src/new/feature.js')).toBe(false);
+    // No snapshot is left behind in the git directory.
+    expect(r.gitStatus('ls-files', '--others', '.git/vpm').stdout).toBe('');
+  });
+});
+
+describe('vpm rollback: refusals change nothing', () => {
+  it.each([
+    ['a tracked edit', (r: TempRepo) => r.write('README.md', 'uncommitted\n'), 'README.md'],
+    ['a staged change', (r: TempRepo) => (r.write('README.md', 'staged\n'), r.git('add', 'README.md')), 'README.md'],
+    ['an untracked file', (r: TempRepo) => r.write('src/untracked.js', 'x\n'), 'src/untracked.js'],
+    ['a deletion', (r: TempRepo) => r.remove('src/index.js'), 'src/index.js'],
+  ])('dirty tree (%s): exit 3, nothing changed, no pre-rollback ref', async (_what, dirty, path) => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    dirty(r);
+    const head = r.head();
+    const files = r.files();
+    // vpm's own request log (logs/vpm.log.jsonl) is the one thing every command writes.
+    const status = r.git('status', '--porcelain', '--', ':(exclude)logs');
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('uncommitted changes');
+    expect(res.stderr).toContain(path);
+    expect(r.head()).toBe(head);
+    expect(r.files(['logs'])).toEqual(Object.fromEntries(Object.entries(files).filter(([p]) => !p.startsWith('logs/'))));
+    expect(r.git('status', '--porcelain', '--', ':(exclude)logs')).toBe(status);
+    expect(r.git('for-each-ref', 'refs/vpm/pre-rollback')).toBe('');
+  });
+
+  it('changes only in vpm state do not count as dirty', async () => {
+    const r = repo();
+    writeState(r, 'tracked');
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    writeState(r, 'modified');
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.head()).toBe(cp);
+  });
+
+  it('a target that is neither an ancestor of HEAD nor a checkpoint: exit 3 with an explanation', async () => {
+    const r = repo();
+    r.git('checkout', '-q', '-b', 'side');
+    r.write('side.txt', 'side\n');
+    const side = r.commitAll('side work');
+    r.git('checkout', '-q', 'main');
+    doWork(r);
+    const head = r.head();
+    const res = await vpm(['rollback', '--to', side, '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('not an ancestor of HEAD');
+    expect(res.stderr).toContain('no vpm checkpoint points at it');
+    expect(r.head()).toBe(head);
+    expect(r.git('for-each-ref', 'refs/vpm/pre-rollback')).toBe('');
+  });
+
+  it('a checkpoint that is not an ancestor (taken on another branch) is allowed', async () => {
+    const r = repo();
+    r.git('checkout', '-q', '-b', 'side');
+    r.write('side.txt', 'side\n');
+    const side = await checkpoint(r, 'on_side');
+    r.git('checkout', '-q', 'main');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--to', 'on_side', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json.allowed_because).toBe('checkpoint');
+    expect(r.head()).toBe(side);
+    expect(r.read('side.txt')).toBe('side\n');
+  });
+
+  it('during a merge: exit 3', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    r.git('checkout', '-q', '-b', 'side');
+    r.write('README.md', 'side\n');
+    r.commitAll('side');
+    r.git('checkout', '-q', 'main');
+    r.write('README.md', 'main\n');
+    r.commitAll('main');
+    expect(r.gitStatus('merge', 'side').status).not.toBe(0);
+    const head = r.head();
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('a merge is in progress');
+    expect(r.head()).toBe(head);
+    expect(r.gitStatus('rev-parse', '-q', '--verify', 'MERGE_HEAD').status).toBe(0);
+  });
+
+  it('during a rebase: exit 3', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    r.git('checkout', '-q', '-b', 'side');
+    r.write('README.md', 'side\n');
+    r.commitAll('side');
+    r.git('checkout', '-q', 'main');
+    r.write('README.md', 'main\n');
+    r.commitAll('main');
+    r.git('checkout', '-q', 'side');
+    expect(r.gitStatus('rebase', 'main').status).not.toBe(0);
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('rebase');
+  });
+
+  it('without a recorded checkpoint and without --to: exit 3 saying what to do', async () => {
+    const r = repo();
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    expect(res.stderr).toContain('logs/last_checkpoint.txt');
+    expect(res.stderr).toContain('vpm checkpoint NAME');
+  });
+
+  it('an unknown --to: exit 2', async () => {
+    const r = repo();
+    const res = await vpm(['rollback', '--to', 'nope', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('no checkpoint or commit');
+  });
+
+  it('non-interactive without --yes: exit 2 before anything is looked at or changed', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const head = r.head();
+    const res = await vpm(['rollback', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('--yes');
+    expect(r.head()).toBe(head);
+    expect(r.git('for-each-ref', 'refs/vpm/pre-rollback')).toBe('');
+  });
+
+  it('a test command that needs a shell is refused (exit 2) before the rollback', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const head = r.head();
+    const res = await vpm(['rollback', '--yes', '--test-cmd', 'npm run build && npm test'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain('needs a shell');
+    expect(r.head()).toBe(head);
+  });
+});
+
+describe('vpm rollback: undo', () => {
+  it('git reset --hard refs/vpm/pre-rollback/<ts> brings the rolled-back work back', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const workHead = r.head();
+    const workFiles = r.files(STATE);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.pre_rollback_ref).toMatch(/^refs\/vpm\/pre-rollback\/\d{8}T\d{6}Z(_\d+)?$/);
+    expect(json.undo_command).toBe(`git reset --hard ${json.pre_rollback_ref}`);
+    expect(r.git('rev-parse', json.pre_rollback_ref).trim()).toBe(workHead);
+
+    r.git('reset', '-q', '--hard', json.pre_rollback_ref);
+    expect(r.head()).toBe(workHead);
+    expect(r.files(STATE)).toEqual(workFiles);
+  });
+
+  it('two rollbacks in the same second get distinct pre-rollback refs', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const a = (await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir })).json.pre_rollback_ref;
+    r.write('again.txt', 'x\n');
+    r.commitAll('again');
+    const b = (await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir })).json.pre_rollback_ref;
+    expect(a).not.toBe(b);
+    expect(r.git('for-each-ref', '--format=%(refname)', 'refs/vpm/pre-rollback').trim().split('\n')).toHaveLength(2);
+  });
+});
+
+describe('vpm rollback: the test run after it', () => {
+  it('runs the configured test command automatically (config test.command)', async () => {
+    const r = repo();
+    r.write('vpm.config.json', JSON.stringify({ test: { command: passingTest('tests-ran.txt') } }));
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json.test).toMatchObject({ status: 'passed', exit_code: 0 });
+    expect(r.read('tests-ran.txt')).toBe('ran');
+    expect(result.stderr).toContain('tests passed after the rollback');
+  });
+
+  it('a failing test command: the rollback is done, exit 1, and it says so', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const res = await vpm(['rollback', '--yes', '--test-cmd', failingTest], { cwd: r.dir });
+    expect(res.exitCode).toBe(1);
+    expect(res.stdout).toBe(`rollback ${cp}`);
+    expect(res.stderr).toContain('2 tests failed'); // the test's own output, on stderr
+    expect(res.stderr).toContain('tests failed after the rollback (exit 3)');
+    expect(r.head()).toBe(cp);
+  });
+
+  it('--json with a failing test: one JSON document, test.status failed, exit 1', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--test-cmd', failingTest], { cwd: r.dir });
+    expect(result.exitCode).toBe(1);
+    expect(json).toMatchObject({ ok: false, test: { status: 'failed', exit_code: 3 } });
+  });
+
+  it('--no-test skips it', async () => {
+    const r = repo();
+    r.write('vpm.config.json', JSON.stringify({ test: { command: passingTest('tests-ran.txt') } }));
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.test).toEqual({ status: 'skipped' });
+    expect(r.exists('tests-ran.txt')).toBe(false);
+  });
+
+  it('a test command that cannot start: exit 1', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--test-cmd', 'vpm-no-such-test-binary --all'], { cwd: r.dir });
+    expect(result.exitCode).toBe(1);
+    expect(json.test.status).toBe('error');
+  });
+
+  it('--summary-file records the rollback and the test outcome (JSON + .txt)', async () => {
+    const r = repo({ gitignore: ['/logs/'] });
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const res = await vpm(['rollback', '--yes', '--test-cmd', failingTest, '--summary-file', 'logs/last_run_summary.json'], { cwd: r.dir });
+    expect(res.exitCode).toBe(1);
+    const summary = JSON.parse(r.read('logs/last_run_summary.json'));
+    expect(summary).toMatchObject({ phase: 'rollback', step: cp, done: false, latest_step: 'test', end_reason: `rolled back to ${cp}; tests failed` });
+    expect(r.read('logs/last_run_summary.txt')).toMatch(new RegExp(`^phase=rollback step=${cp} done=false latest_step=test .*end_reason=rolled_back_to_${cp};_tests_failed\\n$`));
+  });
+
+  it('--summary-file records a refusal', async () => {
+    const r = repo({ gitignore: ['/logs/'] });
+    await checkpoint(r, 'S1');
+    r.write('README.md', 'dirty\n');
+    const res = await vpm(['rollback', '--yes', '--no-test', '--summary-file', 'logs/s.json'], { cwd: r.dir });
+    expect(res.exitCode).toBe(3);
+    const summary = JSON.parse(r.read('logs/s.json'));
+    expect(summary).toMatchObject({ phase: 'rollback', done: false, step: null, latest_step: 'preflight' });
+    expect(summary.end_reason).toMatch(/^refused: the working tree has uncommitted changes/);
+  });
+});
+
+describe('vpm rollback: remotes', () => {
+  it('with a bare remote: fetches it first, then rolls back locally', async () => {
+    const r = repo({ remote: true });
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    // Someone else pushes to origin; the rollback's fetch must bring that in.
+    const other = cloneOf(r.remote!);
+    repos.push(other);
+    other.write('upstream.txt', 'from elsewhere\n');
+    const upstream = other.commitAll('upstream work');
+    other.git('push', '-q', 'origin', 'main');
+
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json.fetch).toEqual({ status: 'ok', remotes: ['origin'] });
+    expect(r.git('rev-parse', 'refs/remotes/origin/main').trim()).toBe(upstream);
+    expect(r.head()).toBe(cp);
+  });
+
+  it('without a remote: no fetch', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.fetch).toEqual({ status: 'skipped', remotes: [] });
+  });
+
+  it('an unreachable remote is a warning, not a failure', async () => {
+    const r = repo();
+    r.git('remote', 'add', 'origin', join(r.dir, 'no-such-remote.git'));
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json.fetch.status).toBe('failed');
+    expect(result.stderr).toContain('warning: git fetch failed');
+    expect(r.head()).toBe(cp);
+  });
+});
+
+describe('vpm rollback: interactive confirmation', () => {
+  async function runInteractive(dir: string, answer: string) {
+    const { createContext } = await import('../../src/core/context.ts');
+    const { rollbackCommand } = await import('../../src/commands/rollback.ts');
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (d) => (err += d));
+    stdout.resume();
+    const io = { stdin, stdout, stderr, stdinIsTTY: true, stdoutIsTTY: true, stderrIsTTY: false };
+    const ctx = createContext({ cwd: dir }, io, { ...process.env });
+    const pending = rollbackCommand(ctx, { args: [], opts: { test: false } });
+    // Answer once the question has been asked.
+    for (let i = 0; i < 200 && !err.includes('[y/N]'); i++) await new Promise((res) => setTimeout(res, 25));
+    stdin.write(`${answer}\n`);
+    try {
+      return { result: await pending, stderr: err };
+    } catch (error) {
+      return { error: error as { exitCode: number; message: string }, stderr: err };
+    }
+  }
+
+  it('asks, and "n" changes nothing (exit 2)', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const head = r.head();
+    const out = await runInteractive(r.dir, 'n');
+    expect(out.stderr).toMatch(/Roll back branch main from [0-9a-f]{12} to [0-9a-f]{12} \(checkpoint S1\), taking 1 commit\(s\) off it\?/);
+    expect(out.error?.exitCode).toBe(2);
+    expect(out.error?.message).toContain('cancelled');
+    expect(r.head()).toBe(head);
+    expect(r.git('for-each-ref', 'refs/vpm/pre-rollback')).toBe('');
+  });
+
+  it('asks, and "y" rolls back', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const out = await runInteractive(r.dir, 'y');
+    expect(out.error).toBeUndefined();
+    expect(out.result?.human).toBe(`rollback ${cp}`);
+    expect(r.head()).toBe(cp);
+  });
+});
