@@ -15,6 +15,11 @@
  * default (HAProxy's defaults, for comparison) — pass `check: { inter: '200ms', fall: 2, rise: 1 }`
  * for fast tests. `hostHeader` rewrites the Host of forwarded requests (e.g. hello.default.example.com).
  * The ingress of the Knative simulator serves `defaultRoute` (hello.default) for unknown Hosts.
+ *
+ * Isolation: tests that change server state (maint/ready) should start their own instance with
+ * startHaproxy() pointing at their own KServices' `status.url` hosts (see
+ * tests/integration/testenv-haproxy.test.ts); `useTestenv({ haproxy: true })` gives one shared
+ * instance in front of both clusters' ingress (options of the first request win).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';

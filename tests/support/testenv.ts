@@ -607,8 +607,12 @@ export class Testenv {
       if (c.proc.child.pid) await killPid(c.proc.child.pid);
     }));
     if (this.etcd?.proc.child.pid) await killPid(this.etcd.proc.child.pid);
-    if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));
-    this.control?.closeAllConnections?.();
+    if (this.control) {
+      const closed = new Promise<void>((r) => this.control!.close(() => r()));
+      this.control.closeIdleConnections();
+      setTimeout(() => this.control?.closeAllConnections(), 1000).unref();
+      await closed;
+    }
     try {
       const st = JSON.parse(fs.readFileSync(this.statePath, 'utf8'));
       if (st.supervisorPid === process.pid) fs.rmSync(this.statePath, { force: true });
@@ -726,10 +730,9 @@ export function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
  */
 export function requireTestenv(needs: { prometheus?: boolean; haproxy?: boolean } = {}): boolean {
   const problems: string[] = [];
-  if (!process.env.VPM_TESTENV_CONTROL && !liveState()) {
-    const a = findAssets();
-    if ('missing' in a) problems.push(a.missing);
-  }
+  const a = findAssets();
+  if ('missing' in a) problems.push(a.missing);
+  if (!process.env.VPM_TESTENV_CONTROL && !liveState()) problems.push('no test environment supervisor (run under vitest with tests/support/global-setup.ts, or npm run testenv:up)');
   if (needs.prometheus && !findBinary('prometheus', ['/usr/bin/prometheus'])) problems.push('prometheus not installed (apt-get install prometheus)');
   if (needs.haproxy && !findBinary('haproxy', ['/usr/sbin/haproxy'])) problems.push('haproxy not installed (apt-get install haproxy)');
   if (!problems.length) return true;
