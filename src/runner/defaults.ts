@@ -2,13 +2,15 @@ import type { PolicyConfig } from './policy.js';
 
 /**
  * The policy used when vpm.config has no `execution_policy` section: deny by default, allow the
- * read-only and S5-apply commands the runner itself generates, deny deletions and pushes outright.
+ * read-only and S5-apply commands the runner itself generates (`vpm apply`, kubectl diff/apply/get),
+ * deny deletions and pushes outright.
  */
 export const DEFAULT_EXECUTION_POLICY: PolicyConfig & { timeout_s: number } = {
   default_action: 'deny',
   deny_if_contains: ['rm', 'git push', 'kubectl delete'],
   deny_patterns: [],
   allowlist: [
+    'vpm apply',
     'kubectl diff',
     'kubectl apply --server-side',
     'kubectl get',

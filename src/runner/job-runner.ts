@@ -6,6 +6,7 @@
  */
 import { appendFileSync, mkdirSync, readFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
 import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
 import { maskSecrets } from '../core/secrets.js';
@@ -24,7 +25,15 @@ export interface RunnerStep extends JobStep {
   stdout_file?: 'after.yaml';
   /** Append the step's output to apply.log. */
   apply_log?: boolean;
+  /**
+   * argv[0] `vpm` is this vpm (same Node, same CLI, `--json`); its apply.log and after.yaml are
+   * copied into the job's folder and its run id recorded.
+   */
+  vpm_handover?: boolean;
 }
+
+/** The CLI entry of this vpm, for steps handed over to a vpm command. */
+const VPM_ENTRY = fileURLToPath(new URL('../../bin/vpm.js', import.meta.url));
 
 export interface StepState {
   step: number;
@@ -130,13 +139,18 @@ export interface JobRunResult {
   resumed: boolean;
 }
 
-/** The steps of a job: apply jobs get kubectl diff → apply → get (until `vpm apply` takes them over). */
+/**
+ * The steps of a job. Apply jobs hand over to the deploy command (`vpm apply OVERLAY`), or with
+ * `apply.lane: kubectl` run kubectl diff → apply → get; either way through the policy.
+ */
 export function stepsOf(job: Job): RunnerStep[] {
   const steps: RunnerStep[] = [];
   if (job.kind === 'apply' && job.apply) {
     const target = ['-f', job.apply.overlay];
     const scope = [...(job.apply.context ? ['--context', job.apply.context] : []), ...(job.apply.namespace ? ['-n', job.apply.namespace] : [])];
-    steps.push(
+    if (job.apply.lane !== 'kubectl') {
+      steps.push({ name: 'vpm apply', argv: ['vpm', 'apply', job.apply.overlay, ...scope], vpm_handover: true });
+    } else steps.push(
       // kubectl diff exits 1 when there are differences: that is not a failure.
       { name: 'kubectl diff', argv: ['kubectl', 'diff', ...target, ...scope], ok_exit_codes: [0, 1], apply_log: true },
       { name: 'kubectl apply', argv: ['kubectl', 'apply', '--server-side', '--field-manager=vpm', ...target, ...scope], apply_log: true },
@@ -170,6 +184,36 @@ function execArgv(step: RunnerStep): { argv: string[]; env: Record<string, strin
     i++;
   }
   return { argv: words.slice(i), env };
+}
+
+/**
+ * After `vpm apply --json`: its run id and reports folder (from the result or the error details),
+ * and its apply.log / after.yaml copied into the job's folder, where the S5 evidence is expected.
+ */
+async function collectHandover(
+  stdout: string,
+  cwd: string,
+  paths: JobPaths,
+  write: (path: string, data: string) => Promise<void>,
+): Promise<{ run_id: string | null; reports_dir: string | null; status: string | null } | undefined> {
+  let doc: { run_id?: string; reports_dir?: string; status?: string; error?: { details?: { run_id?: string; reports_dir?: string } } };
+  try {
+    doc = JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+  const runId = doc.run_id ?? doc.error?.details?.run_id ?? null;
+  const reportsDir = doc.reports_dir ?? doc.error?.details?.reports_dir ?? null;
+  if (reportsDir && !reportsDir.split(/[\\/]/).includes('..')) {
+    for (const [from, to] of [['apply.log', paths.applyLog], ['after.yaml', paths.afterYaml]] as const) {
+      try {
+        await write(to, readFileSync(join(cwd, reportsDir, from), 'utf8'));
+      } catch {
+        // vpm apply failed before writing it: the step log says why.
+      }
+    }
+  }
+  return { run_id: runId, reports_dir: reportsDir, status: doc.status ?? (doc.error ? 'failed' : null) };
 }
 
 /** vpm's own credentials are not handed to the programs a job runs. */
@@ -349,7 +393,8 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     state.steps[i] = { step: n, name: step.name, outcome: 'running', mode: 'exec' };
     state.next_step = n;
     await saveState();
-    const { argv, env: stepEnv } = execArgv(step);
+    const { argv: plainArgv, env: stepEnv } = execArgv(step);
+    const argv = step.vpm_handover && plainArgv[0] === 'vpm' ? [process.execPath, VPM_ENTRY, '--cwd', deps.cwd, '--json', ...plainArgv.slice(1)] : plainArgv;
     const timeoutS = step.timeout_s ?? o.policy.timeout_s;
     deps.status?.(`[EXEC] ${display}`);
     const r = await deps.exec({
@@ -372,6 +417,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       appendDurable(paths.applyLog, maskSecrets(`$ ${display}\n${r.stdout}${r.stderr}\n→ ${exitText}\n\n`, deps.env));
     }
     if (step.stdout_file === 'after.yaml' && ok) await writeFileAtomic(paths.afterYaml, maskSecrets(r.stdout, deps.env));
+    const handover = step.vpm_handover ? await collectHandover(r.stdout, deps.cwd, paths, writeFileAtomic) : undefined;
     const outcome: StepOutcome = ok ? 'done' : 'fatal_error';
     await writeJsonAtomic(stepFile, {
       ...base,
@@ -387,6 +433,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       error: ok ? null : exitText,
       ok_exit_codes: okCodes,
       duration_ms: r.durationMs,
+      ...(step.vpm_handover ? { executed_argv: argv.map((a) => maskSecrets(a, deps.env)), handover: handover ?? null } : {}),
       stdout_tail: maskSecrets(tail(r.stdout), deps.env),
       stderr_tail: maskSecrets(tail(r.stderr), deps.env),
       finished_at: nowIso(),

@@ -52,6 +52,11 @@ export const ApplyBlockSchema = z
     namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name').optional(),
     env: z.string().regex(SAFE_NAME).optional(),
     target: z.string().regex(SAFE_NAME).optional(),
+    /**
+     * `vpm` (default): one step `vpm apply OVERLAY` (the deploy command: freeze check, server-side
+     * apply, evidence). `kubectl`: `kubectl diff -f`, `kubectl apply --server-side -f`, `kubectl get -f`.
+     */
+    lane: z.enum(['vpm', 'kubectl']).default('vpm'),
   })
   .strict();
 

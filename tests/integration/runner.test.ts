@@ -282,14 +282,25 @@ describe('vpm ask and apply jobs', () => {
       expect(String(r.stderr)).toMatch(/not a safe name/);
     }
 
-    // A fake kubectl on PATH shows what EXEC runs, with argv exactly as built.
+    // DRY: the apply job hands over to `vpm apply` (the deploy command), checked by the policy.
+    const dry = await vpm(['run'], { cwd });
+    expect(dry.exitCode, String(dry.stderr)).toBe(0);
+    expect(runLog(cwd, apply.json.id)).toMatch(/\[DRY\] vpm apply infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini\n/);
+    expect(stepLog(cwd, apply.json.id, 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: vpm apply', normalized_argv: ['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '--context', 'kind-vpm-mini'] });
+  });
+
+  it('apply.lane kubectl runs kubectl diff/apply/get (fake kubectl on PATH) and keeps apply.log and after.yaml', async () => {
+    const cwd = repo();
+    mkdirSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev'), { recursive: true });
+    writeFileSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n');
+    const id = 'apply_hello-ksvc_dev_x';
+    job(cwd, id, { kind: 'apply', apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', context: 'kind-vpm-mini', lane: 'kubectl' } });
     const bin = join(cwd, 'fakebin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'kubectl'), '#!/bin/sh\necho "kubectl $*"\nif [ "$1" = get ]; then echo "kind: ConfigMap"; fi\nif [ "$1" = diff ]; then exit 1; fi\nexit 0\n');
     chmodSync(join(bin, 'kubectl'), 0o755);
     const r = await vpmJson(['run', '--exec'], { cwd, env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
-    const id = apply.json.id;
     const log = runLog(cwd, id);
     expect(log).toMatch(/\[EXEC\] kubectl diff -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini → exit 1/);
     expect(log).toMatch(/\[EXEC\] kubectl apply --server-side --field-manager=vpm -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini → exit 0/);

@@ -73,7 +73,8 @@ describe('vpm ask job building', () => {
     const a = buildAskJob({ text: '/ask S5 apply: dev hello-ksvc.', source: { type: 'cli' } }, now, {});
     expect(a).toMatchObject({ kind: 'apply', apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', env: 'dev', target: 'hello-ksvc' } });
     expect(a.id).toMatch(/^apply_hello-ksvc_dev_20260304T050607Z_/);
-    expect(stepsOf(a).map((s) => s.argv)).toEqual([
+    expect(stepsOf(a).map((s) => s.argv)).toEqual([['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml']]);
+    expect(stepsOf({ ...a, apply: { ...a.apply!, lane: 'kubectl' } }).map((s) => s.argv)).toEqual([
       ['kubectl', 'diff', '-f', 'infra/k8s/overlays/dev/hello-ksvc.yaml'],
       ['kubectl', 'apply', '--server-side', '--field-manager=vpm', '-f', 'infra/k8s/overlays/dev/hello-ksvc.yaml'],
       ['kubectl', 'get', '-f', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '-o', 'yaml'],
