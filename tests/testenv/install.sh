@@ -27,6 +27,7 @@ command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(pr
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)  # vpm diagrams export renders Mermaid in headless Chromium
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # lints scripts/bootstrap-kind-knative.sh (tests/integration/fleet-manifests.test.ts)
 if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   log "apt-get install ${need[*]}"
