@@ -183,6 +183,10 @@ const INTERPRETER_INLINE: Array<[RegExp, Set<string>, string[]]> = [
   [/^Rscript$/, new Set(['e']), []],
 ];
 
+/** Cheap pre-check before the per-interpreter rules above. */
+const INTERPRETER_NAME = /^(?:python|pypy|perl|ruby|node|bun|deno|php|lua|tclsh|wish|Rscript)/;
+const AWK = /^(?:g|m|n|busybox)?awk$/;
+
 interface WrapperSpec {
   /** Short options taking a value (attached or next word). */
   valueShort: string;
@@ -554,7 +558,7 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
     if (strings.length === 0) addViolation(w, `opaque_shell: ${name} starts a shell`, lineOf(norm));
     return;
   }
-  const spec = WRAPPERS[name];
+  const spec = Object.hasOwn(WRAPPERS, name) ? WRAPPERS[name] : undefined;
   if (spec) {
     pushCommand(w, { argv: norm, layers: here, covered, denyOnly: true });
     if (name === 'env') {
@@ -616,10 +620,12 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
     if (args.length > 0) normaliseString(args.join(' '), depth + 1, here, covered, true, denyOnlyWalk(w));
     return;
   }
-  for (const [re, shorts, longs] of INTERPRETER_INLINE) {
-    if (re.test(name) && hasInlineFlag(args, shorts, longs)) addViolation(w, `inline_code: ${name}`, lineOf(norm));
+  if (INTERPRETER_NAME.test(name)) {
+    for (const [re, shorts, longs] of INTERPRETER_INLINE) {
+      if (re.test(name) && hasInlineFlag(args, shorts, longs)) addViolation(w, `inline_code: ${name}`, lineOf(norm));
+    }
   }
-  if (/^(?:g|m|n|busybox)?awk$/.test(name) && args.some((a) => /system|\||getline|>/.test(a))) {
+  if (name.endsWith('awk') && AWK.test(name) && args.some((a) => /system|\||getline|>/.test(a))) {
     addViolation(w, `inline_code: ${name}`, lineOf(norm));
   }
   if (name === 'git') {
@@ -648,7 +654,7 @@ function normaliseString(text: string, depth: number, layers: string[][], covere
   const special = SHELL_SPECIAL.exec(text);
   if (special) {
     const ch = special[0];
-    addViolation(w, `shell_syntax: ${SPECIAL_NAMES[ch] ?? `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`}`, key);
+    addViolation(w, `shell_syntax: ${(Object.hasOwn(SPECIAL_NAMES, ch) ? SPECIAL_NAMES[ch] : undefined) ?? `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`}`, key);
   }
   const inner = covered || verbatim;
   if (!special && !QUOTING.test(text)) {

@@ -119,6 +119,12 @@ describe('rule semantics', () => {
     const deep = [...Array.from({ length: 40 }, () => 'nohup'), 'ls'];
     expect(evaluatePolicy({ argv: deep }, p)).toMatchObject({ decision: 'deny', matched_rule: 'policy_error: command nesting deeper than 32' });
   });
+  it('command names that are Object.prototype keys are ordinary commands', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(evaluatePolicy({ argv: [name, 'x'] }, policy()), name).toMatchObject({ decision: 'allow', matched_rule: 'default_action: allow' });
+      expect(evaluatePolicy({ argv: [name, 'x'] }, policy({ deny_if_contains: [name] })).decision, name).toBe('deny');
+    }
+  });
   it('an unknown wrapper option is read both as a flag and as taking a value', () => {
     const p = policy({ deny_if_contains: ['rm'] });
     expect(evaluatePolicy({ argv: ['nice', '--future-option', 'rm', 'x'] }, p).decision).toBe('deny');
