@@ -33,9 +33,12 @@ export async function run({ durationMs = 1500 } = {}) {
   ];
   // Warm up (JIT, compiled-policy cache), then measure whole passes over the corpus.
   for (let i = 0; i < 200; i++) for (const p of policies) for (const s of steps) evaluatePolicy(s, p);
+  // Throughput per CPU-second of this (single-threaded) process: "on one core", and unaffected by
+  // other processes competing for the machine. Wall-clock throughput is reported alongside.
   let decisions = 0;
   let denied = 0;
   const started = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let elapsedMs = 0;
   while (elapsedMs < durationMs) {
     for (const p of policies) {
@@ -46,17 +49,21 @@ export async function run({ durationMs = 1500 } = {}) {
     }
     elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   }
-  const value = Math.round((decisions / elapsedMs) * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const value = Math.round((decisions / cpuMs) * 1000);
+  const wall = Math.round((decisions / elapsedMs) * 1000);
   // One figure, in the list form bench/run.js collects; the target is the baseline.
   return [
     {
       name: 'policy.decisions_per_second',
       value,
-      unit: 'decisions/s',
+      unit: 'decisions/cpu-s',
       baseline: TARGET,
       ratio: Number((value / TARGET).toFixed(2)),
       target: `>= ${TARGET}`,
       ok: value >= TARGET,
+      wall_decisions_per_second: wall,
       corpus_size: steps.length * policies.length,
       denied_share: Number((denied / decisions).toFixed(3)),
     },

@@ -787,8 +787,12 @@ export function evaluatePolicy(step: StepCommand, policy: PolicyConfig): PolicyD
     commands = primary.map((c) => c.argv);
     if (commands.length === 0 && analysis.commands.length > 0) commands = [analysis.commands[0].argv];
 
+    // Wrapper layers are shared between the commands they wrap: check each once.
+    const checked = new Set<string[]>();
     for (const cmd of analysis.commands) {
       for (const layer of cmd.layers) {
+        if (checked.has(layer)) continue;
+        checked.add(layer);
         const rules = compiledPolicy.denyByArgv0.get(layer[0]);
         if (rules) for (const rule of rules) if (matchesDeny(rule, layer)) return deny(`deny_if_contains: ${rule.text}`, commands);
         if (compiledPolicy.patterns.length > 0) {
