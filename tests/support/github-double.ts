@@ -32,6 +32,8 @@ export interface SeedFile {
   status?: 'added' | 'removed' | 'modified' | 'renamed' | 'copied' | 'changed' | 'unchanged';
   additions?: number;
   deletions?: number;
+  /** For renamed files. */
+  previous_filename?: string;
 }
 
 export interface SeedPull {
@@ -217,6 +219,8 @@ function normaliseNullable(node: any): any {
   if (!node || typeof node !== 'object') return node;
   const out: any = {};
   for (const [k, v] of Object.entries(node)) out[k] = normaliseNullable(v);
+  // OAS 3.0 `nullable` does not extend `enum`; GitHub's description relies on it (conclusion: null).
+  if (out.nullable === true && Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
   if (out.nullable === true && out.type === undefined) {
     const { nullable: _n, description, readOnly, ...rest } = out;
     if (Object.keys(rest).length === 0) return { ...(description ? { description } : {}) };
@@ -541,6 +545,7 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
         additions: f.additions ?? 1,
         deletions: f.deletions ?? 0,
         changes: (f.additions ?? 1) + (f.deletions ?? 0),
+        ...(f.previous_filename ? { previous_filename: f.previous_filename } : {}),
         blob_url: `${repoHtml(ctx.state)}/blob/${p.headSha}/${f.filename}`,
         raw_url: `${repoHtml(ctx.state)}/raw/${p.headSha}/${f.filename}`,
         contents_url: `${repoApi(ctx.state)}/contents/${f.filename}?ref=${p.headSha}`,
