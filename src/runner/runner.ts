@@ -12,7 +12,7 @@ import { RefusedError, TimeoutError } from '../core/errors.js';
 import { emptyJobLoop, writeSummaryFile, summaryTxtPath, type RunSummary } from '../core/summary-file.js';
 import { DEFAULT_EXECUTION_POLICY } from './defaults.js';
 import { escapesRepo, listInbox, moveToDone, moveToFailed, readJobFile, sortJobs, inboxFileExists, type FailedJob } from './inbox.js';
-import { readJobState, readPhaseSummary, runJob, type ExecMode, type JobLoopInfo, type JobPhase, type JobRunDeps, type JobRunResult } from './job-runner.js';
+import { readJobState, readPhaseSummary, runJob, stepsOf, type ExecMode, type JobLoopInfo, type JobPhase, type JobRunDeps, type JobRunResult } from './job-runner.js';
 import { INBOX_DIR, RUNNER_STATE, RUNS_DIR, jobPaths, stepFileName } from './paths.js';
 import { sanitisePayload, type SanitisedPayload } from './payload.js';
 import type { PolicyConfig } from './policy.js';
@@ -204,10 +204,21 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
           );
           return { kind: 'failed', failed };
         }
+        if (state && !state.finished && state.step_count !== stepsOf(job).length) {
+          // Its run started with other steps: resuming could repeat or skip real side effects.
+          const failed = await moveToFailed(
+            deps.cwd,
+            { ok: false, file, reason: `job ${job.id} changed since its run started (${state.step_count} steps then, ${stepsOf(job).length} now)`, issues: [{ path: 'steps', message: 'changed during an unfinished run' }] },
+            deps.now(),
+            deps.env,
+          );
+          return { kind: 'failed', failed };
+        }
         if (state?.finished) {
           // Finished before a crash kept it from moving: finish the move, run nothing again.
           const summary = readPhaseSummary(deps.cwd, job.id);
           const movedTo = moveToDone(deps.cwd, file) ?? null;
+          deps.status?.(`job ${job.id}: already processed (${RUNS_DIR}/${job.id}); moved to _done without running again — give it a new id to run it again`);
           if (summary) {
             const result: JobRunResult = {
               job_id: job.id,

@@ -411,6 +411,20 @@ describe('re-runs and duplicates', () => {
     expect(existsSync(join(cwd, 'codex', 'inbox', '_failed', 'second.error.json'))).toBe(true);
   });
 
+  it('a job whose steps changed during an unfinished run goes to _failed instead of resuming', async () => {
+    const cwd = repo(allowAll());
+    job(cwd, 'ch1', { steps: [{ name: 'a', argv: ['echo', 'a'] }] });
+    mkdirSync(runDir(cwd, 'ch1'), { recursive: true });
+    const now = new Date().toISOString();
+    writeFileSync(
+      join(runDir(cwd, 'ch1'), 'phase_state.json'),
+      JSON.stringify({ v: 1, job_id: 'ch1', job_file: 'ch1.json', kind: 'exec', mode: 'exec', current_phase: 'running', step_count: 3, next_step: 2, steps: [], job_index: null, finished: false, end_reason: null, started_at: now, updated_at: now, attempts: 1 }),
+    );
+    const { result, json } = await vpmJson(['run', '--exec'], { cwd });
+    expect(result.exitCode).toBe(1);
+    expect(json.failed[0].reason).toMatch(/changed since its run started/);
+  });
+
   it('steps done in DRY are executed when the interrupted job is resumed with --exec', async () => {
     const cwd = repo(allowAll());
     job(cwd, 'x1', { steps: [{ name: 'a', argv: ['touch', 'a.txt'] }, { name: 'b', argv: ['touch', 'b.txt'] }] });
