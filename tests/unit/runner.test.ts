@@ -101,7 +101,9 @@ describe('inbox', () => {
     writeFileSync(join(inbox, 'notes.txt'), '');
     mkdirSync(join(inbox, 'y.json.lock'));
     expect(listInbox(cwd).sort()).toEqual(['a.json', 'b.json', 'c.json']);
-    const jobs = listInbox(cwd).map((f) => readJobFile(cwd, f)).filter((r) => r.ok) as Array<{ file: string; job: never }>;
+    const jobs = listInbox(cwd)
+      .map((f) => readJobFile(cwd, f))
+      .flatMap((r) => (r.ok ? [r] : []));
     expect(sortJobs(jobs).map((j) => j.file)).toEqual(['c.json', 'a.json', 'b.json']);
   });
 });
