@@ -56,7 +56,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { Kube, KubeError, isConflict, retrying, type Informer, type KObj, keyOf } from './kube.ts';
+import { Kube, KubeError, retrying, type Informer, type KObj, keyOf } from './kube.ts';
 
 const GROUP = 'serving.knative.dev';
 const API = `${GROUP}/v1`;
@@ -410,13 +410,13 @@ export class KnativeSim {
         },
         spec: { containerConcurrency: 0, timeoutSeconds: 300, ...(template.spec ?? {}) },
       };
-      try {
-        latest = await this.kube.create(`${base}/revisions`, body);
+      // Server-side apply rather than POST: right after CRD creation kube-apiserver holds the first
+      // POST of a custom resource for ~2 s, apply is not affected.
+      const existing = await this.kube.getOrNull(`${base}/revisions/${revName}`);
+      latest = existing ?? (await this.kube.apply(body, MANAGER));
+      if (!existing) {
         await this.kube.patchStatus(`${base}/revisions/${revName}`, { status: revisionStatus(latest!, 'deploying') });
         this.log(`created revision ${ns}/${revName}`);
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-        latest = await this.kube.get(`${base}/revisions/${revName}`);
       }
     }
 
