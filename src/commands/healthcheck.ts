@@ -24,7 +24,7 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
   if (testCommand !== null) {
     // Refuse shell syntax before anything runs or is written.
     const { parseTestCommand } = await import('../healthcheck/tests.js');
-    parseTestCommand(testCommand);
+    parseTestCommand(testCommand, ctx.env);
   }
   const { runHealthcheck, renderHealthcheck } = await import('../healthcheck/run.js');
   const streamTests = !ctx.json && (ctx.verbose || ctx.io.stderrIsTTY);

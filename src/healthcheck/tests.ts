@@ -18,9 +18,17 @@ export interface TestRunResult {
 
 const TAIL_LINES = 40;
 
-export function parseTestCommand(command: string): string[] {
-  // Variables stay literal ($HOME is passed as the text "$HOME"): there is no shell to expand them.
-  const words = parse(command, (name) => `$${name}`);
+/**
+ * Splits the command into argv like a shell would, without one: quotes and `$VAR` (from `env`) are
+ * understood; operators, redirections and command substitution are refused rather than run.
+ */
+export function parseTestCommand(command: string, env: NodeJS.ProcessEnv = {}): string[] {
+  if (/`|\$\(/.test(command)) {
+    throw new UsageError(`test command '${command}' uses command substitution; vpm runs it without a shell`, {
+      hint: "put the steps in a script (e.g. an npm script) and use that as test.command, or pass --test-cmd 'npm test'",
+    });
+  }
+  const words = parse(command, (name) => env[name] ?? '');
   const bad = words.find((w) => typeof w !== 'string');
   if (bad !== undefined) {
     const op = (bad as { op?: string; comment?: string }).op ?? '#';
@@ -40,7 +48,7 @@ export async function runTestCommand(opts: {
   /** Live output (e.g. to stderr); the tail is kept for the report either way. */
   onOutput?: (chunk: string) => void;
 }): Promise<TestRunResult> {
-  const argv = parseTestCommand(opts.command);
+  const argv = parseTestCommand(opts.command, opts.env);
   const { execa } = await import('execa');
   const started = performance.now();
   const lines: string[] = [];
