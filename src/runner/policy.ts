@@ -287,7 +287,7 @@ const GIT_VALUE_SHORT = new Set(['-C', '-c']);
 const GIT_VALUE_LONG = new Set(['--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix', '--attr-source', '--list-cmds']);
 /** `-c` keys that make git run a program or redefine commands. */
 const GIT_EXEC_CONFIG =
-  /^(?:alias\.|core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\.|diff\.|difftool\.|merge\.|mergetool\.|filter\.|sequence\.editor|pager\.|uploadpack\.|receive\.procreceiverefs|remote\..*\.(?:receivepack|uploadpack|vcs|proxy)|gpg\.|ssh\.|protocol\.|include\.|includeif\.|http\..*proxy|instaweb\.|sendemail\.|submodule\.|init\.templatedir|trace2\.)/i;
+  /^(?:alias\.|core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\.|diff\.|difftool\.|merge\.|mergetool\.|filter\.|sequence\.editor|pager\.|uploadpack\.|receive\.procreceiverefs|remote\..*\.(?:receivepack|uploadpack|vcs|proxy)|gpg\.|ssh\.|protocol\.|include\.|includeif\.|http\..*proxy|instaweb\.|sendemail\.|submodule\.|init\.templatedir|trace2\.|help\.autocorrect)/i;
 
 interface Violation {
   rule: string;
