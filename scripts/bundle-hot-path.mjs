@@ -13,5 +13,7 @@ await build({
   target: 'node22',
   external: ['zod', 'yaml', 'write-file-atomic', 'yocto-spinner', './config.js'],
   banner: { js: "import { createRequire as __vpmCreateRequire } from 'node:module'; const require = __vpmCreateRequire(import.meta.url);" },
+  // Modules the hot path never needs at run time, swapped for tiny shims (see scripts/shims/).
+  alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs', 'thread-stream': './scripts/shims/thread-stream.cjs' },
   logLevel: 'warning',
 });
