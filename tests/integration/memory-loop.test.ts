@@ -185,6 +185,8 @@ describe('memory loop in a fresh repo', () => {
       join(cwd, 'STATE', 'current_state.md'),
       '---\nphase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n# Current state\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n- G-2: two\n\n## δ\n\nnext\n',
     );
+    // The loop's healthcheck stage runs the project's tests: give this repo a trivial test command.
+    writeFileSync(join(cwd, 'vpm.config.yaml'), 'test:\n  command: node -e 0\n');
     const commands = [
       ['chat', 'append', '--text', 'json please'],
       ['summary'],
