@@ -12,6 +12,7 @@ import { registerGitCommands } from './commands/git.cli.js';
 import { registerRunnerCommands } from './commands/runner.cli.js';
 import { registerDeployCommands } from './commands/deploy.cli.js';
 import { registerEvidenceCommands } from './commands/evidence.cli.js';
+import { registerFleetCommands } from './commands/fleet.cli.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -55,6 +56,7 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
   registerRunnerCommands(program, act);
   registerDeployCommands(program, act);
   registerEvidenceCommands(program, act);
+  registerFleetCommands(program, act);
 
   program
     .command('help [topic...]')
