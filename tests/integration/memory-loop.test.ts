@@ -205,4 +205,15 @@ describe('memory loop in a fresh repo', () => {
     expect(result.exitCode).toBe(2);
     expect(json.error.exit_code).toBe(2);
   });
+
+  it('loop stops at the first failing stage and names it', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'memory.json'), 'not json');
+    const r = await vpm(['loop', '--text', 'a turn'], { cwd });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/loop stopped at stage 'summary'/);
+    // The chat stage before it did run; the digest after it did not.
+    expect(readFileSync(join(cwd, 'logs', `${today()}.jsonl`), 'utf8')).toContain('a turn');
+    expect(existsSync(join(cwd, 'docs'))).toBe(false);
+  });
 });
