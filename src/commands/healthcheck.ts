@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandHandler } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 
@@ -20,7 +22,13 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
   const testTimeoutS = Number(opts.testTimeout ?? 1800);
   if (!Number.isFinite(testTimeoutS) || testTimeoutS <= 0) throw new UsageError(`--test-timeout must be a positive number of seconds, got '${opts.testTimeout}'`);
   const config = await ctx.config();
-  const testCommand = opts.test === false ? null : (opts.testCmd ?? config.test.command);
+  let testCommand = opts.test === false ? null : (opts.testCmd ?? config.test.command);
+  let testsNote: string | undefined;
+  if (testCommand === 'npm test' && opts.testCmd === undefined && !existsSync(join(ctx.cwd, 'package.json'))) {
+    // The default command cannot mean anything without a package.json: say so instead of failing.
+    testCommand = null;
+    testsNote = 'no tests configured: the default npm test needs a package.json (set test.command in vpm.config.yaml)';
+  }
   if (testCommand !== null) {
     // Refuse shell syntax before anything runs or is written.
     const { parseTestCommand } = await import('../healthcheck/tests.js');
@@ -33,6 +41,7 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
     env: ctx.env,
     now: () => ctx.now(),
     testCommand,
+    testsNote,
     testTimeoutMs: testTimeoutS * 1000,
     diagrams: opts.diagrams !== false,
     minGoalCoverage,

@@ -25,6 +25,8 @@ export interface HealthcheckOptions {
   now: () => Date;
   /** The test command, or null to skip the tests. */
   testCommand: string | null;
+  /** Why the tests are skipped (default: --no-test). */
+  testsNote?: string;
   testTimeoutMs: number;
   diagrams: boolean;
   /** Goal coverage below this ratio is red (default 0: gaps are reported, not failed). */
@@ -60,8 +62,8 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
   let tests: TestRunResult | null = null;
   let testsNote: string | null = null;
   if (opts.testCommand === null) {
-    testsNote = 'skipped (--no-test)';
-    checks.push({ name: 'tests', status: 'skipped', detail: 'skipped (--no-test)', problems: [] });
+    testsNote = opts.testsNote ?? 'skipped (--no-test)';
+    checks.push({ name: 'tests', status: 'skipped', detail: testsNote, problems: [] });
   } else {
     opts.status(`healthcheck: running tests: ${opts.testCommand}`);
     tests = await runTestCommand({ cwd: opts.cwd, env: opts.env, command: opts.testCommand, timeoutMs: opts.testTimeoutMs, onOutput: opts.onTestOutput });

@@ -196,6 +196,14 @@ describe('vpm healthcheck', () => {
     expect(existsSync(join(repo.dir, 'reports/coverage.json'))).toBe(false);
   });
 
+  it('skips the default npm test with a note when the repo has no package.json', async () => {
+    const repo = prepared();
+    repo.remove('reports/broken.json');
+    const { result, json } = await vpmJson(['healthcheck', '--no-diagrams'], { cwd: repo.dir });
+    expect(result.exitCode).toBe(0);
+    expect(json.checks.find((c: any) => c.name === 'tests')).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/default npm test needs a package\.json/) });
+  });
+
   it('is the last stage of vpm loop', async () => {
     const repo = prepared();
     repo.remove('reports/broken.json');
