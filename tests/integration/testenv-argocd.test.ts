@@ -114,3 +114,16 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
     expect(app.status.operationState.message).toMatch(/cluster-z/);
   });
 });
+
+describe('Argo CD simulator templating (pure)', () => {
+  it('renders fasttemplate and goTemplate placeholders, dotted paths included', async () => {
+    const { render, isSubset } = await import('../support/argocd-sim.ts');
+    const t = { metadata: { name: 'root-app-{{name}}' }, spec: { destination: { name: '{{ name }}' }, info: [{ value: '{{values.x}}' }] } };
+    expect(render(t, { name: 'cluster-a', values: { x: 1 } }, false)).toEqual({ metadata: { name: 'root-app-cluster-a' }, spec: { destination: { name: 'cluster-a' }, info: [{ value: '1' }] } });
+    expect(render('root-app-{{.name}}/{{ .values.x }}', { name: 'cluster-b', values: { x: 'y' } }, true)).toBe('root-app-cluster-b/y');
+    expect(() => render('{{.missing}}', {}, true)).toThrow(/missing/);
+    expect(render('{{missing}}', {}, false)).toBe('{{missing}}');
+    expect(isSubset({ a: [1, { b: 2 }] }, { a: [1, { b: 2, c: 3 }], d: 4 })).toBe(true);
+    expect(isSubset({ a: [1] }, { a: [1, 2] })).toBe(false);
+  });
+});

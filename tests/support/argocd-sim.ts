@@ -77,7 +77,7 @@ const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 export class ArgoCdSim {
   private readonly kube: Kube;
   private readonly ns: string;
-  private readonly clusters: ArgoCdSimOptions['clusters'];
+  private clusters: ArgoCdSimOptions['clusters'];
   private readonly inCluster: string;
   private readonly repoDir: string;
   private readonly refreshMs: number;
@@ -120,6 +120,12 @@ export class ArgoCdSim {
       for (const k of this.appsets.cache.keys()) this.enqueue(`set:${k}`);
     }, this.refreshMs);
     this.timer.unref();
+  }
+
+  /** Replaces the set of destination clusters (a cluster was added to the environment). */
+  setClusters(clusters: ArgoCdSimOptions['clusters']): void {
+    this.clusters = clusters;
+    for (const k of this.appsets?.cache.keys() ?? []) this.enqueue(`set:${k}`);
   }
 
   async stop(): Promise<void> {

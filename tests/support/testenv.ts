@@ -385,7 +385,7 @@ export class Testenv {
       this.writeKubeconfig();
       if (this.simWanted) {
         await Promise.all(missing.map((n) => this.startKnativeSim(n)));
-        await this.restartArgoCd();
+        await this.startOrUpdateArgoCd();
         await this.prometheus?.setTargets(this.scrapeTargets());
       }
     }
@@ -522,8 +522,10 @@ export class Testenv {
     if (!c) throw new Error(`no cluster ${name}`);
     const t0 = Date.now();
     const pid = c.proc.child.pid!;
+    // SIGTERM first; kube-apiserver then waits for open watch connections to go idle (which the
+    // simulators' never do), so after 2 s it is killed — like a crashed/evicted API server.
     c.proc.child.kill('SIGTERM');
-    const code = await Promise.race([c.proc.exited, sleep(10_000).then(() => 'timeout' as const)]);
+    const code = await Promise.race([c.proc.exited, sleep(2_000).then(() => 'timeout' as const)]);
     if (code === 'timeout') {
       c.proc.child.kill('SIGKILL');
       await c.proc.exited;
@@ -544,11 +546,11 @@ export class Testenv {
     c.info.knative = { ingressUrl: sim.ingressUrl, metricsUrl: sim.metricsUrl, domain: sim.domain };
   }
 
-  private async restartArgoCd(): Promise<void> {
-    await this.argocd?.stop();
+  private async startOrUpdateArgoCd(): Promise<void> {
     const mgmt = this.clusters.get(DEFAULT_CONTEXT)!;
     const clusters: Record<string, { kube: Kube; server: string }> = {};
     for (const [n, c] of this.clusters) clusters[n] = { kube: c.kube, server: c.info.server };
+    if (this.argocd) return this.argocd.setClusters(clusters);
     this.argocd = new ArgoCdSim({ kube: mgmt.kube, namespace: 'argocd', clusters, inCluster: DEFAULT_CONTEXT, repoDir: this.repoDir, log: (m) => this.log(`argocd-sim ${m}`) });
     await this.argocd.start();
   }
