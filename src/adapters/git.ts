@@ -76,6 +76,8 @@ const INDEX_LOCK_WAIT_MS = 3_000;
 
 export interface OpenGitOptions {
   env?: NodeJS.ProcessEnv;
+  /** Called with one line per git command (argv, exit code, ms): --debug shows them on stderr. */
+  trace?: (line: string) => void;
 }
 
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
@@ -114,7 +116,7 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
 
   const git = make();
 
-  const exec = async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
+  const execOnce = async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
     try {
       const stdout = await instance.raw(args);
       return { exitCode: 0, stdout, stderr: '' };
@@ -125,6 +127,15 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
       return { exitCode: -1, stdout: '', stderr: e.message };
     }
   };
+  const trace = opts.trace;
+  const exec = !trace
+    ? execOnce
+    : async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
+        const started = performance.now();
+        const r = await execOnce(instance, args);
+        trace(`git ${args.join(' ')} → exit ${r.exitCode} in ${Math.round(performance.now() - started)} ms`);
+        return r;
+      };
 
   const runChecked = async (instance: SimpleGit, args: string[]): Promise<string> => {
     const started = Date.now();

@@ -10,7 +10,7 @@ interface CheckpointOpts {
 async function session(ctx: Ctx) {
   if (!existsSync(ctx.cwd)) throw new UsageError(`--cwd ${ctx.cwd} does not exist`);
   const { openRepoSession } = await import('../git/session.js');
-  return openRepoSession(ctx.cwd, ctx.env);
+  return openRepoSession(ctx.cwd, ctx.env, { trace: ctx.debug ? (l) => ctx.status(`debug: ${l}`) : undefined });
 }
 
 export const checkpointCommand: CommandHandler<CheckpointOpts> = async (ctx, { args, opts }) => {

@@ -45,14 +45,22 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     }
 
     stage = 'preflight';
-    const [{ openRepoSession }, { rollback }] = await Promise.all([import('../git/session.js'), import('../git/rollback.js')]);
-    const { git, repo } = await openRepoSession(ctx.cwd, ctx.env);
+    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget }] = await Promise.all([
+      import('../git/session.js'),
+      import('../git/rollback.js'),
+    ]);
+    const spec = rollbackTargetSpec(ctx.cwd, opts.to);
+    const { git, repo, extra } = await openRepoSession(ctx.cwd, ctx.env, {
+      trace: ctx.debug ? (l) => ctx.status(`debug: ${l}`) : undefined,
+      extraRevParse: fastTargetRevParse(spec),
+    });
+    const target = await resolveTarget(git, spec, extra);
     const confirmPlan = opts.yes
       ? undefined
       : async (plan: RollbackPlan) => (await import('../core/progress.js')).confirm(ctx, question(plan));
     done = await rollback(
       { git, repo, stateRoot: ctx.cwd, env: ctx.env, now: ctx.now, status: (m) => ctx.status(m), confirm: confirmPlan },
-      { to: opts.to },
+      target,
     );
     stage = 'reset';
     const cp = done.checkpoints.length ? ` (checkpoint ${done.checkpoints.join(', ')})` : '';

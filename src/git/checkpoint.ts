@@ -103,8 +103,8 @@ export async function createCheckpoint(deps: CheckpointDeps, name: string): Prom
     } catch (err) {
       commitFailure(err);
     }
-    const hadHead = (await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode === 0;
-    const empty = hadHead && (await git.probe(['diff', '--cached', '--quiet', 'HEAD', '--'])).exitCode === 0;
+    // Exit 0: nothing staged against HEAD; 1: changes; 128: no HEAD yet (the first commit is not empty).
+    const empty = (await git.probe(['diff', '--cached', '--quiet', 'HEAD', '--'])).exitCode === 0;
     try {
       // Hooks are skipped: a checkpoint is a safety net taken *before* risky work, and a failing
       // lint/test hook must not prevent taking it. --allow-empty makes a checkpoint always exist.
@@ -112,8 +112,10 @@ export async function createCheckpoint(deps: CheckpointDeps, name: string): Prom
     } catch (err) {
       commitFailure(err);
     }
-    const hash = (await git.run(['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
-    const previous = await git.probe(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    const [hash, previous] = await Promise.all([
+      git.run(['rev-parse', '--verify', 'HEAD^{commit}']).then((h) => h.trim()),
+      git.probe(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]),
+    ]);
     await git.run(['update-ref', '-m', `vpm checkpoint ${name}`, ref, hash]);
     const file = join(deps.stateRoot, LAST_CHECKPOINT_FILE);
     await writeFileAtomic(file, `${hash}\n`);

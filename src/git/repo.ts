@@ -39,8 +39,22 @@ export function excludeStatePathspecs(repo: RepoInfo): string[] {
   return statePaths(repo).map((p) => `:(exclude,literal)${p}`);
 }
 
-export async function locateRepo(git: GitRunner): Promise<RepoInfo> {
-  const r = await git.probe(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir', '--show-toplevel', '--show-prefix']);
+const LOCATE_ARGS = ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir', '--show-toplevel', '--show-prefix'];
+
+/**
+ * Finds the repository. `extra` rev-parse arguments (revisions to resolve) ride along in the same
+ * git process — one spawn instead of several on hot paths; their output lines are returned, or
+ * undefined when any of them did not resolve (the caller then asks again, one at a time, to say why).
+ */
+export async function locateRepo(git: GitRunner, extra: string[] = []): Promise<{ repo: RepoInfo; extra?: string[] }> {
+  if (extra.length > 0) {
+    const r = await git.probe([...LOCATE_ARGS, ...extra]);
+    if (r.exitCode === 0) {
+      const lines = r.stdout.replace(/\n$/, '').split('\n');
+      return { repo: parseLocate(lines), extra: lines.slice(4) };
+    }
+  }
+  const r = await git.probe(LOCATE_ARGS);
   if (r.exitCode !== 0) {
     const reason = /not a git repository/i.test(r.stderr)
       ? 'this directory is not inside a git repository'
@@ -51,7 +65,10 @@ export async function locateRepo(git: GitRunner): Promise<RepoInfo> {
       hint: 'run vpm inside a git working tree, or pass --cwd <repo>',
     });
   }
-  const [gitDir, commonDir, toplevel, prefix = ''] = r.stdout.replace(/\n$/, '').split('\n');
+  return { repo: parseLocate(r.stdout.replace(/\n$/, '').split('\n')) };
+}
+
+function parseLocate([gitDir, commonDir, toplevel, prefix = '']: string[]): RepoInfo {
   return { gitDir, commonDir, toplevel, prefix };
 }
 

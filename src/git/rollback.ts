@@ -43,8 +43,6 @@ export interface RollbackDeps {
 }
 
 export interface RollbackOptions {
-  /** A checkpoint name or any commit-ish; default: the hash in logs/last_checkpoint.txt. */
-  to?: string;
   /** How long `git fetch` may stay silent before it is abandoned (ms). */
   fetchIdleTimeoutMs?: number;
 }
@@ -63,6 +61,8 @@ export interface RollbackPlan {
   allowed_because: 'ancestor' | 'checkpoint';
   /** Commits reachable from HEAD but not from the target: what the rollback takes off the branch. */
   commits_undone: number;
+  /** The repository's remotes (fetched before the reset). */
+  remotes: string[];
 }
 
 export interface FetchOutcome {
@@ -83,24 +83,28 @@ export interface RollbackDone extends RollbackPlan {
 
 const HEX_HASH = /^[0-9a-f]{7,64}$/i;
 
-async function resolveTarget(deps: RollbackDeps, to: string | undefined): Promise<{ hash: string; source: RollbackPlan['source'] }> {
-  const { git } = deps;
+/** Where the target comes from, known before git is asked anything. */
+export interface TargetSpec {
+  source: RollbackPlan['source'];
+  /** The --to value (a checkpoint name or a commit-ish). */
+  to?: string;
+  /** The hash recorded in logs/last_checkpoint.txt. */
+  recorded?: string;
+}
+
+export interface ResolvedTarget {
+  hash: string;
+  source: RollbackPlan['source'];
+  branch: string | null;
+}
+
+/** Reads the default target from logs/last_checkpoint.txt unless --to is given. Nothing is changed. */
+export function rollbackTargetSpec(stateRoot: string, to: string | undefined): TargetSpec {
   if (to !== undefined) {
     if (to.trim() === '') throw new UsageError('--to needs a checkpoint name or a commit hash');
-    const [asCheckpoint, asCommit] = await Promise.all([
-      git.probe(['rev-parse', '--verify', '--quiet', `${CHECKPOINT_REF_PREFIX}${to}^{commit}`]),
-      git.probe(['rev-parse', '--verify', '--quiet', '--end-of-options', `${to}^{commit}`]),
-    ]);
-    const hit = asCheckpoint.exitCode === 0 ? asCheckpoint : asCommit.exitCode === 0 ? asCommit : undefined;
-    if (!hit) {
-      throw new UsageError(`--to ${to}: no checkpoint or commit by that name in this repository`, {
-        hint: 'list checkpoints with vpm checkpoint list, or pass a commit hash from git log',
-      });
-    }
-    return { hash: hit.stdout.trim(), source: 'to' };
+    return { source: 'to', to };
   }
-  const file = join(deps.stateRoot, LAST_CHECKPOINT_FILE);
-  const recorded = readTextIfExists(file)?.trim();
+  const recorded = readTextIfExists(join(stateRoot, LAST_CHECKPOINT_FILE))?.trim();
   if (!recorded) {
     throw new RefusedError(`no rollback target: ${LAST_CHECKPOINT_FILE} does not exist or is empty`, {
       hint: 'create a checkpoint first (vpm checkpoint NAME), or pass --to <checkpoint|hash>',
@@ -111,13 +115,48 @@ async function resolveTarget(deps: RollbackDeps, to: string | undefined): Promis
       hint: 'pass --to <checkpoint|hash>, or create a new checkpoint with vpm checkpoint NAME',
     });
   }
-  const r = await git.probe(['rev-parse', '--verify', '--quiet', `${recorded}^{commit}`]);
-  if (r.exitCode !== 0) {
-    throw new RefusedError(`the last checkpoint ${recorded} (from ${LAST_CHECKPOINT_FILE}) is not a commit in this repository`, {
-      hint: 'pick another target with --to (see vpm checkpoint list)',
-    });
+  return { source: 'last_checkpoint', recorded };
+}
+
+/**
+ * rev-parse arguments that resolve the target and the branch in the same process that locates the
+ * repository (the common case: the recorded checkpoint). Undefined when a lookup needs the slower
+ * path (--to may name a checkpoint or a commit, so it is resolved in two steps).
+ */
+export function fastTargetRevParse(spec: TargetSpec): string[] | undefined {
+  return spec.recorded ? [`${spec.recorded}^{commit}`, '--abbrev-ref', 'HEAD'] : undefined;
+}
+
+/** Resolves the target to a commit hash: from the fast lookup's lines when it succeeded, else step by step. */
+export async function resolveTarget(git: GitRunner, spec: TargetSpec, fast?: string[]): Promise<ResolvedTarget> {
+  if (fast && fast.length >= 2) {
+    return { hash: fast[0], source: spec.source, branch: fast[1] === 'HEAD' ? null : fast[1] };
   }
-  return { hash: r.stdout.trim(), source: 'last_checkpoint' };
+  const branchP = git.probe(['symbolic-ref', '--quiet', '--short', 'HEAD']);
+  let hash: string;
+  if (spec.to !== undefined) {
+    const [asCheckpoint, asCommit] = await Promise.all([
+      git.probe(['rev-parse', '--verify', '--quiet', `${CHECKPOINT_REF_PREFIX}${spec.to}^{commit}`]),
+      git.probe(['rev-parse', '--verify', '--quiet', '--end-of-options', `${spec.to}^{commit}`]),
+    ]);
+    const hit = asCheckpoint.exitCode === 0 ? asCheckpoint : asCommit.exitCode === 0 ? asCommit : undefined;
+    if (!hit) {
+      throw new UsageError(`--to ${spec.to}: no checkpoint or commit by that name in this repository`, {
+        hint: 'list checkpoints with vpm checkpoint list, or pass a commit hash from git log',
+      });
+    }
+    hash = hit.stdout.trim();
+  } else {
+    const r = await git.probe(['rev-parse', '--verify', '--quiet', `${spec.recorded}^{commit}`]);
+    if (r.exitCode !== 0) {
+      throw new RefusedError(`the last checkpoint ${spec.recorded} (from ${LAST_CHECKPOINT_FILE}) is not a commit in this repository`, {
+        hint: 'pick another target with --to (see vpm checkpoint list)',
+      });
+    }
+    hash = r.stdout.trim();
+  }
+  const branch = await branchP;
+  return { hash, source: spec.source, branch: branch.exitCode === 0 ? branch.stdout.trim() : null };
 }
 
 /** Paths with uncommitted changes or untracked files, vpm's own state excluded. */
@@ -135,18 +174,33 @@ async function dirtyPaths(git: GitRunner, repo: RepoInfo): Promise<string[]> {
   return paths;
 }
 
-/** Every precondition, read-only. Throws RefusedError/UsageError explaining the first one that fails. */
-export async function planRollback(deps: RollbackDeps, opts: RollbackOptions): Promise<RollbackPlan> {
+/**
+ * Every precondition, read-only, reading HEAD as it is now (call it under the lock). Throws
+ * RefusedError explaining the first one that fails. Four git processes, run concurrently.
+ */
+export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): Promise<RollbackPlan> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [headR, branchR, target, dirty] = await Promise.all([
-    git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']),
-    git.probe(['symbolic-ref', '--quiet', '--short', 'HEAD']),
-    resolveTarget(deps, opts.to),
+  const [dirty, counts, info, remotes] = await Promise.all([
     dirtyPaths(git, repo),
+    git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
+    git.probe([
+      'log',
+      '--no-walk=unsorted',
+      '--decorate=full',
+      `--decorate-refs=${CHECKPOINT_REF_PREFIX}`,
+      '--format=%H%x00%s%x00%D',
+      'HEAD',
+      target.hash,
+      '--',
+    ]),
+    git.run(['remote']),
   ]);
-  if (headR.exitCode !== 0) {
-    throw new RefusedError('cannot roll back: this repository has no commits yet', { hint: 'commit or checkpoint something first' });
+  if (info.exitCode !== 0 || counts.exitCode !== 0) {
+    if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
+      throw new RefusedError('cannot roll back: this repository has no commits yet', { hint: 'commit or checkpoint something first' });
+    }
+    throw new OperationalError(`git could not compare HEAD with ${target.hash}: ${(info.stderr || counts.stderr).trim()}`);
   }
   if (dirty.length > 0) {
     const shown = dirty.slice(0, 10).join('\n  ');
@@ -158,19 +212,25 @@ export async function planRollback(deps: RollbackDeps, opts: RollbackOptions): P
       },
     );
   }
-  const head = headR.stdout.trim();
-  const [base, pointing, described, undone] = await Promise.all([
-    git.probe(['merge-base', target.hash, head]),
-    git.run(['for-each-ref', '--format=%(refname)', '--points-at', target.hash, CHECKPOINT_REF_PREFIX]),
-    git.run(['show', '-s', '--format=%s', target.hash, '--']),
-    git.run(['rev-list', '--count', `${target.hash}..${head}`]),
-  ]);
-  const checkpoints = pointing
+  // `git log --no-walk` prints HEAD first, then the target (once, if they are the same commit).
+  const commits = info.stdout
     .split('\n')
     .filter(Boolean)
-    .map((r) => r.slice(CHECKPOINT_REF_PREFIX.length));
-  const isAncestor = base.exitCode === 0 && base.stdout.trim() === target.hash;
-  if (!isAncestor && checkpoints.length === 0) {
+    .map((line) => {
+      const [hash, subject = '', deco = ''] = line.split('\0');
+      const checkpoints = deco
+        .split(', ')
+        .map((d) => d.replace(/^HEAD -> /, ''))
+        .filter((d) => d.startsWith(CHECKPOINT_REF_PREFIX))
+        .map((d) => d.slice(CHECKPOINT_REF_PREFIX.length))
+        .sort();
+      return { hash, subject, checkpoints };
+    });
+  const head = commits[0].hash;
+  const targetInfo = commits.find((c) => c.hash === target.hash) ?? commits[0];
+  const [undone, ahead] = counts.stdout.trim().split(/\s+/).map(Number);
+  const isAncestor = ahead === 0;
+  if (!isAncestor && targetInfo.checkpoints.length === 0) {
     throw new RefusedError(
       `refusing to roll back to ${shortHash(target.hash)}: it is not an ancestor of HEAD (${shortHash(head)}) and no vpm checkpoint points at it`,
       {
@@ -183,13 +243,14 @@ export async function planRollback(deps: RollbackDeps, opts: RollbackOptions): P
   }
   return {
     head,
-    branch: branchR.exitCode === 0 ? branchR.stdout.trim() : null,
+    branch: target.branch,
     target: target.hash,
-    target_subject: described.replace(/\n$/, ''),
-    checkpoints,
+    target_subject: targetInfo.subject,
+    checkpoints: targetInfo.checkpoints,
     source: target.source,
     allowed_because: isAncestor ? 'ancestor' : 'checkpoint',
-    commits_undone: Number(undone.trim()),
+    commits_undone: undone,
+    remotes: remotes.split('\n').filter(Boolean),
   };
 }
 
@@ -210,8 +271,7 @@ async function savePreRollbackRef(deps: RollbackDeps, plan: RollbackPlan): Promi
   throw new OperationalError('could not find a free refs/vpm/pre-rollback/ name', { hint: 'nothing was changed; retry in a second' });
 }
 
-async function fetchRemotes(deps: RollbackDeps, idleTimeoutMs: number): Promise<FetchOutcome> {
-  const remotes = (await deps.git.run(['remote'])).split('\n').filter(Boolean);
+async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs: number): Promise<FetchOutcome> {
   if (remotes.length === 0) return { status: 'skipped', remotes };
   deps.status(`fetching ${remotes.join(', ')} …`);
   try {
@@ -230,7 +290,7 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, opts: RollbackOpt
   const undo = `git reset --hard ${preRef}`;
   deps.status(`saved HEAD ${shortHash(plan.head)} as ${preRef} (undo with: ${undo})`);
 
-  const fetch = await fetchRemotes(deps, opts.fetchIdleTimeoutMs ?? 60_000);
+  const fetch = await fetchRemotes(deps, plan.remotes, opts.fetchIdleTimeoutMs ?? 60_000);
 
   let snapshot: StateSnapshot | undefined;
   if (touched.length > 0) {
@@ -256,20 +316,20 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, opts: RollbackOpt
 
 /**
  * Plans, confirms (when `deps.confirm` is given) and performs the rollback under the repository lock.
- * With a confirmation the plan is made before asking (so the question is concrete) and checked again
+ * With a confirmation the plan is made before asking (so the question is concrete) and made again
  * under the lock, so nothing that changed meanwhile is rolled back unseen.
  */
-export async function rollback(deps: RollbackDeps, opts: RollbackOptions = {}): Promise<RollbackDone> {
+export async function rollback(deps: RollbackDeps, target: ResolvedTarget, opts: RollbackOptions = {}): Promise<RollbackDone> {
   let agreed: RollbackPlan | undefined;
   if (deps.confirm) {
-    agreed = await planRollback(deps, opts);
+    agreed = await planRollback(deps, target);
     if (!(await deps.confirm(agreed))) {
       throw new UsageError('rollback cancelled; nothing was changed');
     }
   }
   return withRepoLock(deps.repo, deps.env, async () => {
-    const plan = await planRollback(deps, opts);
-    if (agreed && (agreed.head !== plan.head || agreed.target !== plan.target)) {
+    const plan = await planRollback(deps, target);
+    if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',
       });

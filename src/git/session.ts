@@ -5,13 +5,21 @@ export interface RepoSession {
   /** git running at the repository's top level (so clean/status cover the whole tree). */
   git: GitRunner;
   repo: RepoInfo;
+  /** Output lines of the extra rev-parse arguments, when they all resolved. */
+  extra?: string[];
+}
+
+export interface SessionOptions {
+  trace?: (line: string) => void;
+  /** rev-parse arguments resolved in the same process as the repository lookup. */
+  extraRevParse?: string[];
 }
 
 /** Finds the repository containing `cwd` and returns a git runner rooted at its top level. */
-export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv): Promise<RepoSession> {
+export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv, opts: SessionOptions = {}): Promise<RepoSession> {
   const { openGit } = await import('../adapters/git.js');
-  const here = await openGit(cwd, { env });
-  const repo = await locateRepo(here);
-  const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env });
-  return { git, repo };
+  const here = await openGit(cwd, { env, trace: opts.trace });
+  const { repo, extra } = await locateRepo(here, opts.extraRevParse);
+  const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env, trace: opts.trace });
+  return { git, repo, extra };
 }
