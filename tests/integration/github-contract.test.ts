@@ -25,6 +25,8 @@ beforeAll(async () => {
       { number: 15, head: 'reports/run-4', title: 'Renamed out of reports', files: [{ filename: 'docs/coverage.json', status: 'renamed', previous_filename: 'reports/coverage.json' }] },
       { number: 16, head: 'reports/run-5', title: 'Draft', files: ['reports/a.json'], draft: true },
       { number: 17, head: 'reports/run-6', title: 'No checks yet', files: ['reports/b.json'] },
+      // 250 files over three pages; the only one outside reports/ is on the last page.
+      { number: 18, head: 'reports/bulk', title: 'Many reports', files: [...Array.from({ length: 249 }, (_, i) => `reports/bulk/${String(i).padStart(3, '0')}.json`), 'scripts/deploy.sh'] },
     ],
     checks: {
       'reports/run-1': green,
@@ -33,6 +35,7 @@ beforeAll(async () => {
       'reports/run-3': { statuses: [{ context: 'ci/build', state: 'pending' }], checkRuns: [{ name: 'healthcheck', status: 'in_progress' }] },
       'reports/run-4': green,
       'reports/run-5': green,
+      'reports/bulk': green,
     },
   });
 });
@@ -96,6 +99,14 @@ describe('vpm contract check', () => {
     const draft = await vpmJson(['contract', 'check', '16'], { cwd, env: env() });
     expect(draft.result.exitCode).toBe(3);
     expect(draft.json.rules.filter((r: any) => !r.ok).map((r: any) => r.rule)).toEqual(['not_draft']);
+  });
+
+  it('reads every page of a large PR\'s files (the last page decides here)', async () => {
+    const { result, json } = await vpmJson(['contract', 'check', '18'], { cwd, env: env() });
+    expect(result.exitCode).toBe(3);
+    expect(json.files).toHaveLength(250);
+    expect(json.rules.find((r: any) => r.rule === 'only_reports')).toMatchObject({ ok: false, offending: ['scripts/deploy.sh'] });
+    expect(gh.requestsFor('pulls/list-files').map((r) => r.query.page ?? '1')).toEqual(['1', '2', '3']);
   });
 
   it('--apply labels the PR, enables auto-merge through GraphQL and writes evidence', async () => {

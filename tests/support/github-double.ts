@@ -131,6 +131,8 @@ export interface FaultRule {
 
 export interface HandlerContext {
   state: GithubState;
+  /** The full request URL as the double saw it (for link headers). */
+  url: string;
   params: Record<string, string>;
   query: Record<string, any>;
   body: any;
@@ -392,10 +394,22 @@ function buildState(seed: GithubSeed): GithubState {
   return state;
 }
 
-function paginate<T>(items: T[], query: Record<string, any>): T[] {
-  const perPage = Number(query.per_page ?? 30);
-  const page = Number(query.page ?? 1);
-  return items.slice((page - 1) * perPage, page * perPage);
+/** One page of `items` and GitHub's `link` header for the others (what Octokit's paginate follows). */
+function paginate<T>(items: T[], ctx: HandlerContext): { items: T[]; headers: Record<string, string> } {
+  const perPage = Math.min(100, Number(ctx.query.per_page ?? 30));
+  const page = Number(ctx.query.page ?? 1);
+  const last = Math.max(1, Math.ceil(items.length / perPage));
+  const link = (n: number, rel: string) => {
+    const u = new URL(ctx.url);
+    u.searchParams.set('per_page', String(perPage));
+    u.searchParams.set('page', String(n));
+    return `<${u.href}>; rel="${rel}"`;
+  };
+  const rels = [
+    ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
+    ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : []),
+  ];
+  return { items: items.slice((page - 1) * perPage, page * perPage), headers: rels.length ? { link: rels.join(', ') } : {} };
 }
 
 function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
@@ -523,7 +537,8 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       }
       if (base) list = list.filter((p) => p.base === base);
       const template = ctx.example()[0];
-      return { status: 200, body: paginate(list, ctx.query).map((p) => pullObject(ctx.state, p, template)) };
+      const pg = paginate(list, ctx);
+      return { status: 200, body: pg.items.map((p) => pullObject(ctx.state, p, template)), headers: pg.headers };
     },
     'pulls/get': (ctx) => {
       const bad = checkRepo(ctx);
@@ -550,7 +565,8 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
         raw_url: `${repoHtml(ctx.state)}/raw/${p.headSha}/${f.filename}`,
         contents_url: `${repoApi(ctx.state)}/contents/${f.filename}?ref=${p.headSha}`,
       }));
-      return { status: 200, body: paginate(files, ctx.query) };
+      const pg = paginate(files, ctx);
+      return { status: 200, body: pg.items, headers: pg.headers };
     },
     'repos/get-combined-status-for-ref': (ctx) => {
       const bad = checkRepo(ctx);
@@ -599,7 +615,8 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       });
       if (ctx.query.check_name) runs = runs.filter((r) => r.name === ctx.query.check_name);
       if (ctx.query.status) runs = runs.filter((r) => r.status === ctx.query.status);
-      return { status: 200, body: { total_count: runs.length, check_runs: paginate(runs, ctx.query) } };
+      const pg = paginate(runs, ctx);
+      return { status: 200, body: { total_count: runs.length, check_runs: pg.items }, headers: pg.headers };
     },
     'actions/list-workflow-runs-for-repo': (ctx) => {
       const bad = checkRepo(ctx);
@@ -630,7 +647,8 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
         head_repository: repoObject(ctx.state, template.head_repository),
         pull_requests: [],
       }));
-      return { status: 200, body: { total_count: body.length, workflow_runs: paginate(body, ctx.query) } };
+      const pg = paginate(body, ctx);
+      return { status: 200, body: { total_count: body.length, workflow_runs: pg.items }, headers: pg.headers };
     },
 
     'issues/list-for-repo': (ctx) => {
@@ -643,7 +661,8 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
         list = list.filter((i) => want.every((l) => i.labels.includes(l)));
       }
       const template = ctx.example()[0];
-      return { status: 200, body: paginate([...list].reverse(), ctx.query).map((i) => issueObject(ctx.state, i, template)) };
+      const pg = paginate([...list].reverse(), ctx);
+      return { status: 200, body: pg.items.map((i) => issueObject(ctx.state, i, template)), headers: pg.headers };
     },
     'issues/get': (ctx) => {
       const bad = checkRepo(ctx);
@@ -906,6 +925,7 @@ export async function startGithubDouble(seed: GithubSeed = {}): Promise<GithubDo
       const params = (api.router.parseRequest({ method, path: url.pathname, query, headers: req.headers as any, body }, operation).params ?? {}) as Record<string, string>;
       const hctx: HandlerContext = {
         state,
+        url: `${double.url}${req.url ?? '/'}`,
         params,
         query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v])),
         body,
