@@ -87,7 +87,7 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
   const make = (extra: { idleTimeoutMs?: number } = {}): SimpleGit => {
     const git = simpleGit({
       baseDir: dir,
-      maxConcurrentProcesses: 6,
+      maxConcurrentProcesses: 8,
       trimmed: false,
       allowEnvironment: PASSED_GIT_ENV,
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },

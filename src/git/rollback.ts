@@ -179,9 +179,13 @@ async function dirtyPaths(git: GitRunner, repo: RepoInfo): Promise<string[]> {
  * RefusedError explaining the first one that fails. Four git processes, run concurrently.
  */
 export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): Promise<RollbackPlan> {
+  return (await inspect(deps, target)).plan;
+}
+
+async function inspect(deps: RollbackDeps, target: ResolvedTarget): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [dirty, counts, info, remotes] = await Promise.all([
+  const [dirty, counts, info, remotes, stateAtRisk] = await Promise.all([
     dirtyPaths(git, repo),
     git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
     git.probe([
@@ -195,6 +199,7 @@ export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): 
       '--',
     ]),
     git.run(['remote']),
+    stateFilesGitWouldTouch(git, repo, target.hash),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -241,7 +246,7 @@ export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): 
       },
     );
   }
-  return {
+  const plan: RollbackPlan = {
     head,
     branch: target.branch,
     target: target.hash,
@@ -252,6 +257,7 @@ export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): 
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
   };
+  return { plan, stateAtRisk };
 }
 
 /** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
@@ -284,9 +290,9 @@ async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs
   }
 }
 
-async function execute(deps: RollbackDeps, plan: RollbackPlan, opts: RollbackOptions): Promise<RollbackDone> {
+async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[], opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
-  const [preRef, touched] = await Promise.all([savePreRollbackRef(deps, plan), stateFilesGitWouldTouch(git, repo, plan.target)]);
+  const preRef = await savePreRollbackRef(deps, plan);
   const undo = `git reset --hard ${preRef}`;
   deps.status(`saved HEAD ${shortHash(plan.head)} as ${preRef} (undo with: ${undo})`);
 
@@ -328,12 +334,12 @@ export async function rollback(deps: RollbackDeps, target: ResolvedTarget, opts:
     }
   }
   return withRepoLock(deps.repo, deps.env, async () => {
-    const plan = await planRollback(deps, target);
+    const { plan, stateAtRisk } = await inspect(deps, target);
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',
       });
     }
-    return execute(deps, plan, opts);
+    return execute(deps, plan, stateAtRisk, opts);
   });
 }

@@ -34,9 +34,13 @@ function splitZ(out: string): string[] {
 
 /** State files that `git reset --hard <target>` could overwrite or delete. */
 export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, target: string): Promise<string[]> {
-  // --with-tree lists the index and the target's tree together: one process for both.
-  const out = await git.run(['ls-files', '-z', `--with-tree=${target}`, '--', ...statePaths(repo).map((p) => `:(literal)${p}`)]);
-  return [...new Set(splitZ(out))].sort();
+  // Two small lookups rather than `ls-files --with-tree`, which reads the target's whole tree.
+  const paths = statePaths(repo);
+  const [tracked, inTarget] = await Promise.all([
+    git.run(['ls-files', '-z', '--', ...paths.map((p) => `:(literal)${p}`)]),
+    git.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', target, '--', ...paths]),
+  ]);
+  return [...new Set([...splitZ(tracked), ...splitZ(inTarget)])].sort();
 }
 
 export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: string): Promise<StateSnapshot> {
