@@ -503,3 +503,40 @@ describe('vpm rollback: interactive confirmation', () => {
     expect(r.head()).toBe(cp);
   });
 });
+
+describe('vpm rollback: --cwd below the top level', () => {
+  it('rolls back the whole repository and keeps the state under --cwd (the state root)', async () => {
+    const r = repo({ files: { 'app/package.json': '{}\n', 'lib/core.js': 'v1\n' } });
+    const app = join(r.dir, 'app');
+    const res1 = await vpm(['checkpoint', 'S1'], { cwd: app });
+    expect(res1.exitCode, String(res1.stderr)).toBe(0);
+    expect(r.read('app/logs/last_checkpoint.txt').trim()).toBe(r.head());
+    const cp = r.head();
+    r.write('lib/core.js', 'v2\n');
+    r.write('app/src/new.js', 'new\n');
+    r.commitAll('work');
+    r.write('app/memory.json', '{"kept":true}\n');
+    r.write('app/.ops/deploy_freeze.json', '{"frozen":false}\n');
+
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: app });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.head()).toBe(cp);
+    expect(r.read('lib/core.js')).toBe('v1\n');
+    expect(r.exists('app/src/new.js')).toBe(false);
+    expect(r.read('app/memory.json')).toBe('{"kept":true}\n');
+    expect(r.read('app/.ops/deploy_freeze.json')).toBe('{"frozen":false}\n');
+  });
+});
+
+describe('test command parsing (no shell)', () => {
+  it('splits quoted words, expands $VARS from the environment, and refuses shell syntax', async () => {
+    const { parseTestCommand } = await import('../../src/git/test-command.ts');
+    const env = { DIR: 'tests/unit', EMPTY: '' };
+    expect(await parseTestCommand('npm test', env, 'test.command')).toEqual(['npm', 'test']);
+    expect(await parseTestCommand(`npx vitest run "$DIR" --reporter 'dot' # comment`, env, 'x')).toEqual(['npx', 'vitest', 'run', 'tests/unit', '--reporter', 'dot']);
+    for (const bad of ['npm run build && npm test', 'npm test | tee log', 'npm test > out.txt', 'npm test; echo', 'rm *.log']) {
+      await expect(parseTestCommand(bad, env, '--test-cmd')).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('needs a shell') });
+    }
+    await expect(parseTestCommand('   ', env, 'test.command')).rejects.toMatchObject({ exitCode: 2 });
+  });
+});
