@@ -79,7 +79,13 @@ export function renderDigest(input: DigestInput & { date: string }): DigestOutpu
   const reportLinks = evidence.filter((p) => p.startsWith('reports/') && existsSync(join(cwd, p)));
 
   const title = session ? `Session digest — ${markdownInline(session)} (${date})` : `Session digest — ${date}`;
-  const list = (items: string[], render: (s: string) => string) => (items.length ? items.map((s) => `- ${render(s)}`).join('\n') : '- (none)');
+  // A digest stays readable on a busy day: each section keeps its newest items.
+  const list = (items: string[], render: (s: string) => string) => {
+    if (items.length === 0) return '- (none)';
+    const kept = items.slice(-MAX_ITEMS_PER_SECTION).map((s) => `- ${render(s)}`);
+    const omitted = items.length - MAX_ITEMS_PER_SECTION;
+    return (omitted > 0 ? [`- (${omitted} earlier items omitted)`, ...kept] : kept).join('\n');
+  };
   const roles = ['user', 'assistant', 'system', 'tool']
     .map((r) => [r, entries.filter((e) => e.role === r).length] as const)
     .filter(([, n]) => n > 0)
@@ -143,12 +149,17 @@ export function renderDigest(input: DigestInput & { date: string }): DigestOutpu
 }
 
 const MAX_TOPICS = 12;
+const MAX_ITEMS_PER_SECTION = 100;
 
 /** session → topics (each user turn opens one) → evidence and files mentioned in that exchange. */
 export function renderNavDiagram(date: string, session: string | undefined, entries: ChatEntry[]): string {
   const lines = ['flowchart LR'];
   const bySession = new Map<string, ChatEntry[]>();
-  for (const e of entries) bySession.set(e.session, [...(bySession.get(e.session) ?? []), e]);
+  for (const e of entries) {
+    const list = bySession.get(e.session);
+    if (list) list.push(e);
+    else bySession.set(e.session, [e]);
+  }
   const fileIds = new Map<string, string>();
   let s = 0;
   let t = 0;
