@@ -235,7 +235,9 @@ export function loadGithubDescription(): Promise<{ api: Backend; definition: any
   backendPromise ??= (async () => {
     const specPath = require.resolve('@octokit/openapi/generated/api.github.com.json');
     const definition = normaliseNullable(JSON.parse(readFileSync(specPath, 'utf8')));
-    const [{ OpenAPIBackend }, { default: addFormats }] = await Promise.all([import('openapi-backend'), import('ajv-formats')]);
+    const [{ OpenAPIBackend }, formats] = await Promise.all([import('openapi-backend'), import('ajv-formats')]);
+    // CommonJS default export: the plugin is `module.exports` (and also its `.default`).
+    const addFormats = ((formats as any).default ?? formats) as (ajv: any) => unknown;
     const api = new OpenAPIBackend({
       definition,
       quick: true,

@@ -1,8 +1,8 @@
 /** Evidence envelope, registry discovery, JSON Schema export and the healthcheck's pure parts. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import * as ajv2020 from 'ajv/dist/2020.js';
+import * as ajvFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tempDir, vpmJson } from '../helpers/cli.js';
@@ -45,6 +45,9 @@ describe('evidence registry', () => {
 describe('JSON Schema export', () => {
   it('every exported schema compiles as draft 2020-12, and real evidence validates against its exported schema', async () => {
     const files = await buildJsonSchemas();
+    // CommonJS modules: the class / plugin is the default export.
+    const Ajv2020 = (ajv2020 as any).default;
+    const addFormats = (ajvFormats as any).default;
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
     const kinds = await loadEvidenceKinds();
