@@ -89,6 +89,9 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
       baseDir: dir,
       maxConcurrentProcesses: 8,
       trimmed: false,
+      // Treat a child as finished on 'close' only. The default also arms a 50 ms timer on 'exit',
+      // which outlives the command and holds the process open for up to 50 ms before it can exit.
+      completion: { onClose: true, onExit: false },
       allowEnvironment: PASSED_GIT_ENV,
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       ...(extra.idleTimeoutMs ? { timeout: { block: extra.idleTimeoutMs } } : {}),
@@ -133,7 +136,7 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
     : async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
         const started = performance.now();
         const r = await execOnce(instance, args);
-        trace(`git ${args.join(' ')} → exit ${r.exitCode} in ${Math.round(performance.now() - started)} ms`);
+        trace(`+${Math.round(started)} ms: git ${args.join(' ')} → exit ${r.exitCode} in ${Math.round(performance.now() - started)} ms`);
         return r;
       };
 
