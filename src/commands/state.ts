@@ -31,6 +31,19 @@ export const stateCheckCommand: CommandHandler = async (ctx) => {
   return { data: { ok: true, file: STATE_FILE, goals: state.goals.length }, human: `${STATE_FILE}: ok (${state.goals.length} goals)` };
 };
 
+/** JSON pointers of `input` that `output` (the schema-parsed form) no longer has. */
+function droppedPaths(input: unknown, output: unknown, at = ''): string[] {
+  if (!input || typeof input !== 'object') return [];
+  if (!output || typeof output !== 'object') return [at || '/'];
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const next = `${at}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (!(key in output)) out.push(next);
+    else out.push(...droppedPaths(value, (output as Record<string, unknown>)[key], next));
+  }
+  return out;
+}
+
 export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean }> = async (ctx, { args, opts }) => {
   // Decide up front whether we may write: a non-interactive run without --yes fails before any work.
   if (!opts.yes && !opts.dryRun && !ctx.canPrompt()) {
@@ -39,7 +52,12 @@ export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean
     });
   }
   const patchFile = args[0];
-  const patchText = readTextIfExists(join(ctx.cwd, patchFile)) ?? readTextIfExists(patchFile);
+  let patchText: string | undefined;
+  try {
+    patchText = readTextIfExists(join(ctx.cwd, patchFile)) ?? readTextIfExists(patchFile);
+  } catch (err) {
+    throw new UsageError(`cannot read patch file ${patchFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'pass a JSON file holding an array of RFC 6902 operations' });
+  }
   if (patchText === undefined) throw new UsageError(`patch file ${patchFile} not found`);
   let ops: unknown;
   try {
@@ -54,16 +72,35 @@ export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean
 
   return withLock(path, async () => {
     const before = await readState(ctx.cwd);
-    const validationError = jsonpatch.validate(ops as any[], structuredClone(before));
-    if (validationError) {
-      throw new UsageError(`patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`, {
-        hint: 'check the JSON pointer paths against `vpm state show --json`',
-      });
+    const hint = 'check the JSON pointer paths against `vpm state show --json`';
+    let validationError: ReturnType<typeof jsonpatch.validate>;
+    try {
+      validationError = jsonpatch.validate(ops as any[], structuredClone(before));
+    } catch (err) {
+      throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
     }
-    const patched = jsonpatch.applyPatch(structuredClone(before), ops as any[], false, false).newDocument as Record<string, unknown>;
-    const touchesUpdatedAt = (ops as Array<{ path?: string }>).some((o) => o.path === '/updated_at');
+    if (validationError) {
+      throw new UsageError(`patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`, { hint });
+    }
+    // validate() passes some patches that applyPatch() still rejects or that leave no usable document
+    // (a `__proto__` path, moving a value into itself, replacing the root with a scalar, a copy into
+    // its own subtree); all of them are bad input, never an internal error.
+    let patched: Record<string, unknown>;
+    try {
+      const doc: unknown = jsonpatch.applyPatch(structuredClone(before), ops as any[], false, false).newDocument;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the patched document is not an object');
+      patched = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
+    }
+    const touchesUpdatedAt = (ops as Array<{ path?: string }>).some((o) => o?.path === '/updated_at');
     if (!touchesUpdatedAt) patched.updated_at = ctx.now().toISOString();
     const after = validateState(patched, `${STATE_FILE} after the patch`);
+    // A field STATE cannot hold would be dropped on write: refuse instead of losing it silently.
+    const dropped = droppedPaths(patched, after);
+    if (dropped.length) {
+      throw new UsageError(`the patch sets field(s) STATE/current_state.md cannot hold: ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ', …' : ''}`, { hint });
+    }
     const beforeText = readTextIfExists(path) ?? '';
     const afterText = renderStateMarkdown(after);
     const diff = createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 });
