@@ -32,15 +32,24 @@ function splitZ(out: string): string[] {
   return out.split('\0').filter(Boolean);
 }
 
-/** State files that `git reset --hard <target>` could overwrite or delete. */
+/**
+ * State files whose content `git reset --hard <target>` would change: `git diff <target>` compares
+ * the working tree (for every path in the index or in the target) with the target, so it names the
+ * tracked files reset would rewrite or delete and the target's files reset would write over
+ * whatever is there now. One small, pathspec-limited git process.
+ */
 export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, target: string): Promise<string[]> {
-  // Two small lookups rather than `ls-files --with-tree`, which reads the target's whole tree.
-  const paths = statePaths(repo);
-  const [tracked, inTarget] = await Promise.all([
-    git.run(['ls-files', '-z', '--', ...paths.map((p) => `:(literal)${p}`)]),
-    git.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', target, '--', ...paths]),
+  const out = await git.run([
+    'diff',
+    '--name-only',
+    '--no-renames',
+    '--no-ext-diff',
+    '-z',
+    target,
+    '--',
+    ...statePaths(repo).map((p) => `:(literal)${p}`),
   ]);
-  return [...new Set([...splitZ(tracked), ...splitZ(inTarget)])].sort();
+  return [...new Set(splitZ(out))].sort();
 }
 
 export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: string): Promise<StateSnapshot> {
