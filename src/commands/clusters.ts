@@ -143,7 +143,7 @@ function renderSync(outcomes: SyncOutcome[]): string {
 export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args, opts }) => {
   const config = await ctx.config();
   // Everything is validated before anything is changed.
-  const timeoutMs = parseDuration(opts.timeout ?? config.fleet?.sync_timeout ?? '5m', '--timeout');
+  const timeoutMs = parseDuration(opts.timeout ?? config.fleet?.sync_timeout ?? '5m', opts.timeout !== undefined ? '--timeout' : 'fleet.sync_timeout');
   const target = await resolveFleetTarget(ctx, opts, args);
   if (opts.revision !== undefined && !opts.revision.trim()) throw new UsageError('--revision must not be empty');
   const freeze = await assertNotFrozen(ctx.cwd, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `clusters sync ${args.join(' ')}`.trim() });
