@@ -173,7 +173,7 @@ describe('runFailover', () => {
     expect(out.verdict).toBe('ok');
     const ts = out.body.timestamps;
     expect(ts.t0).toBeGreaterThanOrEqual(aDownAt);
-    expect(ts.t0! - aDownAt).toBeLessThan(50);
+    expect(ts.t0! - aDownAt).toBeLessThan(500); // one probe interval (10 ms) plus scheduling jitter on a busy machine
     expect(ts.tDetect).toBeGreaterThan(ts.t0!);
     const failed = out.body.probes.filter((x) => x.phase === 'watch' && !x.ok);
     expect(failed.length).toBeGreaterThanOrEqual(2);
