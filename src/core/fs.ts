@@ -3,7 +3,7 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
@@ -34,29 +34,42 @@ export interface LockOptions {
   what?: string;
 }
 
-/**
- * Runs `fn` while holding an exclusive lock on `path` (a `<path>.lock` directory). A holder that
- * dies leaves a stale lock, which proper-lockfile reclaims after `stale` ms of no heartbeat.
- */
 // Kept beside the lock directory, not in it: proper-lockfile removes the directory with rmdir.
 const OWNER_SUFFIX = '.owner';
+/** A holder goes from mkdir to writing its owner file in microseconds; longer means it died in between. */
+const OWNERLESS_GRACE_MS = 5_000;
 
-function lockOwnerIsDead(lockDir: string): string | undefined {
-  // A lock whose recorded owner process no longer exists on this host is stale at once; this is
-  // what lets a run started right after a SIGKILLed one proceed without waiting for the mtime timeout.
-  let text: string;
+/** What identifies the current holder: its owner file, or the lock directory's mtime if it has none. */
+function lockToken(lockDir: string): string | undefined {
   try {
-    text = readFileSync(`${lockDir}${OWNER_SUFFIX}`, 'utf8');
+    return readFileSync(`${lockDir}${OWNER_SUFFIX}`, 'utf8');
   } catch {
-    return undefined;
+    try {
+      return `ownerless:${statSync(lockDir).mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * The holder's token when the lock is stale at once — its owner process is gone from this host, or
+ * it died between mkdir and writing its owner file — else undefined. This is what lets a run
+ * started right after a SIGKILLed one proceed without waiting for proper-lockfile's mtime timeout.
+ */
+function staleLockToken(lockDir: string): string | undefined {
+  const token = lockToken(lockDir);
+  if (token === undefined) return undefined;
+  if (token.startsWith('ownerless:')) {
+    return Date.now() - Number(token.slice('ownerless:'.length)) > OWNERLESS_GRACE_MS ? token : undefined;
   }
   try {
-    const owner = JSON.parse(text) as { pid: number; host: string };
+    const owner = JSON.parse(token) as { pid: number; host: string };
     if (owner.host !== hostname()) return undefined;
     process.kill(owner.pid, 0);
     return undefined;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? text : undefined;
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' || err instanceof SyntaxError ? token : undefined;
   }
 }
 
@@ -91,8 +104,9 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
         throw new OperationalError(`cannot lock ${opts.what ?? path}: ${(err as Error).message}`, { cause: err });
       }
-      const deadOwner = lockOwnerIsDead(lockDir);
-      if (deadOwner !== undefined && readTextIfExists(`${lockDir}${OWNER_SUFFIX}`) === deadOwner) {
+      const stale = staleLockToken(lockDir);
+      // Re-read just before removing: only that same stale holder's lock is ever removed.
+      if (stale !== undefined && lockToken(lockDir) === stale) {
         rmSync(`${lockDir}${OWNER_SUFFIX}`, { force: true });
         rmSync(lockDir, { recursive: true, force: true });
         continue;
