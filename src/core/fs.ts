@@ -3,7 +3,7 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
@@ -69,7 +69,19 @@ function staleLockToken(lockDir: string): string | undefined {
     process.kill(owner.pid, 0);
     return undefined;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH' || err instanceof SyntaxError ? token : undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return token;
+    // An owner file that does not parse may be one being written this instant: like an ownerless
+    // lock, it is stale only once the lock is older than the grace period.
+    if (err instanceof SyntaxError) return lockAgeMs(lockDir) > OWNERLESS_GRACE_MS ? token : undefined;
+    return undefined;
+  }
+}
+
+function lockAgeMs(lockDir: string): number {
+  try {
+    return Date.now() - statSync(lockDir).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
@@ -98,7 +110,10 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
         lockfilePath: lockDir,
         onCompromised: () => undefined,
       });
-      writeFileSync(`${lockDir}${OWNER_SUFFIX}`, JSON.stringify({ pid: process.pid, host: hostname() }));
+      // Written aside and renamed: a waiter never reads a half-written (empty) owner file.
+      const ownerTmp = `${lockDir}${OWNER_SUFFIX}.${process.pid}.tmp`;
+      writeFileSync(ownerTmp, JSON.stringify({ pid: process.pid, host: hostname() }));
+      renameSync(ownerTmp, `${lockDir}${OWNER_SUFFIX}`);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
