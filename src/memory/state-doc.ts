@@ -1,15 +1,17 @@
 /**
  * STATE/current_state.md ⇄ its parsed form. Front matter (YAML) carries `phase` and `updated_at`;
  * `## C` is where we are, `## G` the goals (`- G-1: text`), `## δ` direction and distance.
+ * Everything else in the file (other front-matter keys, text under the title, prose and sub-items in
+ * `## G`, checkboxes, other or repeated sections) is part of the parsed form too, so a patch that
+ * does not touch it writes it back unchanged.
  */
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { readTextIfExists } from '../core/fs.js';
 import { formatZodIssues } from '../core/zod-issues.js';
-import { StateSchema, type ProjectState } from '../schemas/state.js';
+import { GOAL_LINE, StateSchema, type ProjectState } from '../schemas/state.js';
 
 export const STATE_FILE = join('STATE', 'current_state.md');
-const GOAL_RE = /^\s*[-*]\s+(?:\[[ xX]\]\s+)?(G-\d+)\s*[:：.-]?\s*(.*)$/;
 
 export interface RawState {
   front: Record<string, unknown>;
@@ -28,34 +30,61 @@ export async function parseStateMarkdown(text: string): Promise<unknown> {
     throw new UsageError(`${STATE_FILE} front matter is not valid YAML: ${(err as Error).message}`);
   }
   const body = text.slice(fm[0].length);
-  const title = /^#\s+(.+)$/m.exec(body.split(/^## /m)[0])?.[1]?.trim() ?? 'Current state';
-  const sections = body
-    .split(/^## /m)
-    .slice(1)
-    .map((chunk) => {
-      const nl = chunk.indexOf('\n');
-      return { heading: (nl === -1 ? chunk : chunk.slice(0, nl)).trim(), body: nl === -1 ? '' : chunk.slice(nl + 1).trim() };
-    });
-  const section = (name: string) => sections.find((s) => s.heading === name);
-  const goalsBody = section('G')?.body ?? '';
-  const goals = goalsBody
-    .split(/\r?\n/)
-    .map((line) => GOAL_RE.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ id: m[1], text: m[2].trim() }));
-  const f = (front ?? {}) as Record<string, unknown>;
-  const missing = ['C', 'G', 'δ'].filter((h) => !section(h));
+  const [head, ...chunks] = body.split(/^## /m);
+  const titleMatch = /^#\s+(.+)$/m.exec(head);
+  const title = titleMatch?.[1]?.trim() ?? 'Current state';
+  const intro = (titleMatch ? head.slice(0, titleMatch.index) + head.slice(titleMatch.index + titleMatch[0].length) : head).trim();
+  const sections = chunks.map((chunk) => {
+    const nl = chunk.indexOf('\n');
+    return { heading: (nl === -1 ? chunk : chunk.slice(0, nl)).trim(), body: nl === -1 ? '' : chunk.slice(nl + 1).trim() };
+  });
+  // The first C, G and δ are the model; everything else (other sections, repeats) is kept verbatim.
+  const first = new Map<string, (typeof sections)[number]>();
+  for (const s of sections) if (['C', 'G', 'δ'].includes(s.heading) && !first.has(s.heading)) first.set(s.heading, s);
+  const missing = ['C', 'G', 'δ'].filter((h) => !first.has(h));
   if (missing.length) {
     throw new UsageError(`${STATE_FILE} is missing section(s) ${missing.map((h) => `## ${h}`).join(', ')}`);
   }
+  const { goalsIntro, goals } = parseGoals(first.get('G')!.body);
+  const f = front && typeof front === 'object' && !Array.isArray(front) ? (front as Record<string, unknown>) : {};
+  const extra = Object.fromEntries(Object.entries(f).filter(([k]) => k !== 'phase' && k !== 'updated_at'));
   return {
     phase: f.phase === undefined ? undefined : String(f.phase),
     updated_at: f.updated_at instanceof Date ? f.updated_at.toISOString() : f.updated_at,
     title,
-    current: section('C')!.body,
+    ...(Object.keys(extra).length ? { front_matter: jsonSafe(extra) } : {}),
+    ...(intro ? { intro } : {}),
+    current: first.get('C')!.body,
+    ...(goalsIntro ? { goals_intro: goalsIntro } : {}),
     goals,
-    delta: section('δ')!.body,
-    other_sections: sections.filter((s) => !['C', 'G', 'δ'].includes(s.heading)),
+    delta: first.get('δ')!.body,
+    other_sections: sections.filter((s) => first.get(s.heading) !== s),
+  };
+}
+
+function jsonSafe(value: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`${STATE_FILE} front matter cannot be kept: ${(err as Error).message.split('\n')[0]}`, { hint: 'use plain YAML values (no self-referencing anchors)' });
+  }
+}
+
+/** `## G`: text before the first goal, then each goal item with the lines under it (its notes). */
+function parseGoals(body: string): { goalsIntro: string; goals: Array<{ id: string; text: string; done?: boolean; notes?: string }> } {
+  const intro: string[] = [];
+  const goals: Array<{ id: string; text: string; done?: boolean; notes: string[] }> = [];
+  for (const line of body.split(/\r?\n/)) {
+    const m = GOAL_LINE.exec(line);
+    if (m) goals.push({ id: m[2], text: m[3].trim(), ...(m[1] ? { done: m[1][1] !== ' ' } : {}), notes: [] });
+    else (goals.length ? goals[goals.length - 1].notes : intro).push(line);
+  }
+  return {
+    goalsIntro: intro.join('\n').trim(),
+    goals: goals.map(({ notes, ...g }) => {
+      const text = notes.join('\n').replace(/\s+$/, '');
+      return text.trim() ? { ...g, notes: text } : g;
+    }),
   };
 }
 
@@ -78,21 +107,27 @@ export async function readState(cwd: string): Promise<ProjectState> {
   return validateState(await parseStateMarkdown(text));
 }
 
+const yamlKey = (k: string) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? k : JSON.stringify(k));
+
 export function renderStateMarkdown(state: ProjectState): string {
-  const block = (s: string) => (s.trim() === '' ? '' : `${s.trim()}\n\n`);
+  const block = (s: string | undefined) => (s === undefined || s.trim() === '' ? '' : `${s.trim()}\n\n`);
+  const goal = (g: ProjectState['goals'][number]) =>
+    `- ${g.done === undefined ? '' : g.done ? '[x] ' : '[ ] '}${g.id}: ${g.text.replace(/\s*\n\s*/g, ' ')}${g.notes?.trim() ? `\n${g.notes.replace(/\s+$/, '')}` : ''}`;
   return [
     '---',
     `phase: ${JSON.stringify(state.phase)}`,
     `updated_at: ${JSON.stringify(state.updated_at)}`,
+    // JSON is YAML: every extra front-matter value reads back as it was.
+    ...Object.entries(state.front_matter ?? {}).map(([k, v]) => `${yamlKey(k)}: ${JSON.stringify(v) ?? 'null'}`),
     '---',
     '',
     `# ${state.title}`,
     '',
-    '## C',
+    block(state.intro) + '## C',
     '',
     block(state.current) + '## G',
     '',
-    block(state.goals.map((g) => `- ${g.id}: ${g.text.replace(/\s*\n\s*/g, ' ')}`).join('\n')) + '## δ',
+    block(state.goals_intro) + block(state.goals.map(goal).join('\n')) + '## δ',
     '',
     block(state.delta) + state.other_sections.map((s) => `## ${s.heading}\n\n${block(s.body)}`).join(''),
   ]
