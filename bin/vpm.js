@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// Entry point kept tiny: enable V8's on-disk compile cache so repeated invocations start fast,
-// take the hot path for `chat append` when its flags are plain, else hand over to the full CLI.
-import module from 'node:module';
-module.enableCompileCache?.();
-const argv = process.argv.slice(2);
-let exitCode;
-if (argv.includes('chat') && argv.includes('append')) {
-  const { tryFastPath } = await import('../dist/fast-path.bundle.js');
-  exitCode = await tryFastPath(argv);
-}
-if (exitCode === undefined) {
+// Entry point, CommonJS on purpose (bin/package.json): the `chat append` hot path then runs
+// without initialising the ES module loader. V8's on-disk compile cache makes repeated
+// invocations start fast. Everything else hands over to the full CLI (ESM, dist/cli.js).
+'use strict';
+require('node:module').enableCompileCache?.();
+
+async function run(argv) {
+  if (argv.includes('chat') && argv.includes('append')) {
+    const { tryFastPath } = require('../dist/fast-path.bundle.cjs');
+    const code = await tryFastPath(argv);
+    if (code !== undefined) return code;
+  }
   const { main } = await import('../dist/cli.js');
-  exitCode = await main(argv);
+  return main(argv);
 }
-process.exitCode = exitCode;
+
+run(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
