@@ -43,7 +43,13 @@ export async function loadObjects(cwd: string, files: string[]): Promise<KObj[]>
     docs.forEach((doc, i) => {
       const where = `${relative(cwd, file)}${docs.length > 1 ? ` (document ${i + 1})` : ''}`;
       if (doc.errors.length) throw new UsageError(`${where} is not valid YAML: ${doc.errors[0].message}`);
-      const obj = doc.toJS() as KObj | null;
+      let obj: KObj | null;
+      try {
+        obj = doc.toJS() as KObj | null;
+      } catch (err) {
+        // e.g. the yaml library's guard against alias bombs ("Excessive alias count …").
+        throw new UsageError(`${where} cannot be read: ${(err as Error).message}`, { hint: 'write the manifest without YAML aliases that expand it' });
+      }
       if (obj === null) return;
       const missing = ['apiVersion', 'kind'].filter((k) => typeof (obj as Record<string, unknown>)[k] !== 'string');
       if (missing.length || typeof obj.metadata?.name !== 'string') {
