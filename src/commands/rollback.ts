@@ -23,12 +23,12 @@ function question(plan: RollbackPlan): string {
 }
 
 /**
- * Starts loading the modules the rest of the command needs (the lock, and the request log written at
- * the end) while the main thread would otherwise sit waiting for git; on a large repository this
- * takes their load time off the rollback's critical path. Failures surface later, where they are used.
+ * Starts loading the modules needed after the rollback (the request log written at the end) while
+ * the main thread would otherwise sit waiting for git status/reset; on a large repository this takes
+ * their load time off the critical path. Failures surface later, where the modules are used.
  */
 function warmUpModules(): void {
-  for (const load of [() => import('proper-lockfile'), () => import('../core/log.js'), () => import('pino')]) {
+  for (const load of [() => import('../core/log.js'), () => import('pino')]) {
     load().catch(() => undefined);
   }
 }
@@ -56,24 +56,29 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     }
 
     stage = 'preflight';
-    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget }] = await Promise.all([
+    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightStatusArgs, parseStatus }] = await Promise.all([
       import('../git/session.js'),
       import('../git/rollback.js'),
     ]);
     const spec = rollbackTargetSpec(ctx.cwd, opts.to);
-    warmUpModules();
-    const { git, repo, extra } = await openRepoSession(ctx.cwd, ctx.env, {
+    const { git, repo, extra, alongside } = await openRepoSession(ctx.cwd, ctx.env, {
       trace: ctx.debug ? (l) => ctx.status(`debug: ${l}`) : undefined,
       extraRevParse: fastTargetRevParse(spec),
+      alongside: preflightStatusArgs(),
     });
     const target = await resolveTarget(git, spec, extra);
+    const preflight = alongside?.then((r) => (r.exitCode === 0 ? parseStatus(r.stdout) : undefined));
     const confirmPlan = opts.yes
       ? undefined
       : async (plan: RollbackPlan) => (await import('../core/progress.js')).confirm(ctx, question(plan));
-    done = await rollback(
+    const rolling = rollback(
       { git, repo, stateRoot: ctx.cwd, env: ctx.env, now: ctx.now, status: (m) => ctx.status(m), confirm: confirmPlan },
       target,
+      {},
+      preflight,
     );
+    warmUpModules();
+    done = await rolling;
     stage = 'reset';
     const cp = done.checkpoints.length ? ` (checkpoint ${done.checkpoints.join(', ')})` : '';
     ctx.status(`rolled back to ${done.target.slice(0, 12)}${cp}: ${done.commits_undone} commit(s) taken off ${done.branch ?? 'HEAD'}`);

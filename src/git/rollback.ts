@@ -10,8 +10,8 @@
  * Because a dirty tree is refused, everything a rollback discards is in commits reachable from the
  * pre-rollback ref: `git reset --hard refs/vpm/pre-rollback/<ts>` restores it all.
  *
- * The path is kept lean for big repositories: one `git status` over the tree, everything else is
- * constant-cost and runs concurrently where it can.
+ * The path is kept lean for big repositories: one `git status` over the tree (run while the
+ * repository is being looked up), everything else is constant-cost and runs concurrently.
  */
 import { join } from 'node:path';
 import type { GitRunner } from '../adapters/git.js';
@@ -23,6 +23,7 @@ import {
   CHECKPOINT_REF_PREFIX,
   LAST_CHECKPOINT_FILE,
   PRE_ROLLBACK_REF_PREFIX,
+  STATE_PATHS,
   excludeStatePathspecs,
   refuseIfOperationInProgress,
   shortHash,
@@ -82,6 +83,9 @@ export interface RollbackDone extends RollbackPlan {
 }
 
 const HEX_HASH = /^[0-9a-f]{7,64}$/i;
+
+/** How long the lock may take to get before the early status is considered stale and taken again. */
+const EARLY_STATUS_MAX_WAIT_MS = 150;
 
 /** Where the target comes from, known before git is asked anything. */
 export interface TargetSpec {
@@ -159,34 +163,83 @@ export async function resolveTarget(git: GitRunner, spec: TargetSpec, fast?: str
   return { hash, source: spec.source, branch: branch.exitCode === 0 ? branch.stdout.trim() : null };
 }
 
-/** Paths with uncommitted changes or untracked files, vpm's own state excluded. */
-async function dirtyPaths(git: GitRunner, repo: RepoInfo): Promise<string[]> {
-  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=normal', '--', ...excludeStatePathspecs(repo)]);
+export interface WorktreeStatus {
+  /** The commit HEAD was at when the status was taken (null before the first commit). */
+  head: string | null;
+  /** Changed, staged, unmerged or untracked paths, as `XY path`. */
+  dirty: string[];
+}
+
+/**
+ * `git status` over the whole tree except vpm's own state (`pathspecs`), porcelain v2 with the HEAD
+ * it saw. Optional locks are off: status must never hold index.lock, since it may run next to another
+ * vpm command (see preflightStatusArgs).
+ */
+function statusArgs(pathspecs: string[]): string[] {
+  return ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--no-ahead-behind', '-z', '--untracked-files=normal', '--', ...pathspecs];
+}
+
+/**
+ * The dirty-tree check as a command run from the state root (vpm's --cwd) while the repository is
+ * still being looked up: `:/` covers the whole repository and the excludes are relative to the state
+ * root. On a large tree this is the one expensive read of the rollback; taking it off the critical
+ * path matters. Its HEAD is compared with HEAD under the lock, and the check is redone there if
+ * anything was committed in between.
+ */
+export function preflightStatusArgs(): string[] {
+  return statusArgs([':/', ...STATE_PATHS.map((p) => `:(exclude,literal)${p}`)]);
+}
+
+/** Parses `git status --porcelain=v2 --branch -z`. */
+export function parseStatus(out: string): WorktreeStatus {
   const tokens = out.split('\0');
-  const paths: string[] = [];
+  let head: string | null = null;
+  const dirty: string[] = [];
+  // Fields before the path, per entry type: ordinary, rename/copy, unmerged, untracked.
+  const fieldsBeforePath: Record<string, number> = { '1': 8, '2': 9, u: 10, '?': 1 };
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
-    if (t.length < 4) continue;
-    paths.push(`${t.slice(0, 2).trim()} ${t.slice(3)}`);
-    // Renames and copies carry their source path as the next token.
-    if (t[0] === 'R' || t[0] === 'C') i++;
+    if (t.startsWith('# branch.oid ')) {
+      const oid = t.slice('# branch.oid '.length);
+      head = /^[0-9a-f]+$/.test(oid) ? oid : null;
+      continue;
+    }
+    const n = fieldsBeforePath[t[0]];
+    if (n === undefined || t[1] !== ' ') continue;
+    const fields = t.split(' ');
+    const xy = t[0] === '?' ? '??' : fields[1].replace(/\./g, ' ').trim();
+    dirty.push(`${xy} ${fields.slice(n).join(' ')}`);
+    // A rename/copy carries its source path as the next token.
+    if (t[0] === '2') i++;
   }
-  return paths;
+  return { head, dirty };
+}
+
+async function worktreeStatus(git: GitRunner, repo: RepoInfo): Promise<WorktreeStatus> {
+  return parseStatus(await git.run(statusArgs(excludeStatePathspecs(repo))));
 }
 
 /**
  * Every precondition, read-only, reading HEAD as it is now (call it under the lock). Throws
  * RefusedError explaining the first one that fails. Four git processes, run concurrently.
  */
-export async function planRollback(deps: RollbackDeps, target: ResolvedTarget): Promise<RollbackPlan> {
-  return (await inspect(deps, target)).plan;
+export async function planRollback(
+  deps: RollbackDeps,
+  target: ResolvedTarget,
+  preflight?: Promise<WorktreeStatus | undefined>,
+): Promise<RollbackPlan> {
+  return (await inspect(deps, target, preflight)).plan;
 }
 
-async function inspect(deps: RollbackDeps, target: ResolvedTarget): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
+async function inspect(
+  deps: RollbackDeps,
+  target: ResolvedTarget,
+  preflight?: Promise<WorktreeStatus | undefined>,
+): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [dirty, counts, info, remotes, stateAtRisk] = await Promise.all([
-    dirtyPaths(git, repo),
+  const [early, counts, info, remotes, stateAtRisk] = await Promise.all([
+    preflight,
     git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
     git.probe([
       'log',
@@ -207,6 +260,12 @@ async function inspect(deps: RollbackDeps, target: ResolvedTarget): Promise<{ pl
     }
     throw new OperationalError(`git could not compare HEAD with ${target.hash}: ${(info.stderr || counts.stderr).trim()}`);
   }
+  // `git log --no-walk` prints HEAD first, then the target (once, if they are the same commit).
+  const head = info.stdout.slice(0, info.stdout.indexOf('\0'));
+  // Without an early status, or when something was committed since it was taken (another vpm
+  // checkpoint), the tree is looked at now, under the lock.
+  const status = early && early.head === head ? early : await worktreeStatus(git, repo);
+  const dirty = status.dirty;
   if (dirty.length > 0) {
     const shown = dirty.slice(0, 10).join('\n  ');
     throw new RefusedError(
@@ -217,7 +276,6 @@ async function inspect(deps: RollbackDeps, target: ResolvedTarget): Promise<{ pl
       },
     );
   }
-  // `git log --no-walk` prints HEAD first, then the target (once, if they are the same commit).
   const commits = info.stdout
     .split('\n')
     .filter(Boolean)
@@ -231,7 +289,6 @@ async function inspect(deps: RollbackDeps, target: ResolvedTarget): Promise<{ pl
         .sort();
       return { hash, subject, checkpoints };
     });
-  const head = commits[0].hash;
   const targetInfo = commits.find((c) => c.hash === target.hash) ?? commits[0];
   const [undone, ahead] = counts.stdout.trim().split(/\s+/).map(Number);
   const isAncestor = ahead === 0;
@@ -325,16 +382,25 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[]
  * With a confirmation the plan is made before asking (so the question is concrete) and made again
  * under the lock, so nothing that changed meanwhile is rolled back unseen.
  */
-export async function rollback(deps: RollbackDeps, target: ResolvedTarget, opts: RollbackOptions = {}): Promise<RollbackDone> {
+export async function rollback(
+  deps: RollbackDeps,
+  target: ResolvedTarget,
+  opts: RollbackOptions = {},
+  preflight?: Promise<WorktreeStatus | undefined>,
+): Promise<RollbackDone> {
   let agreed: RollbackPlan | undefined;
   if (deps.confirm) {
-    agreed = await planRollback(deps, target);
+    agreed = await planRollback(deps, target, preflight);
     if (!(await deps.confirm(agreed))) {
       throw new UsageError('rollback cancelled; nothing was changed');
     }
   }
+  const askedForLock = performance.now();
   return withRepoLock(deps.repo, deps.env, async () => {
-    const { plan, stateAtRisk } = await inspect(deps, target);
+    // The early status only stands in for one taken under the lock when it is that fresh: not after
+    // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
+    const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
+    const { plan, stateAtRisk } = await inspect(deps, target, fresh ? preflight : undefined);
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',

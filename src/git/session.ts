@@ -1,4 +1,4 @@
-import type { GitRunner } from '../adapters/git.js';
+import type { GitResult, GitRunner } from '../adapters/git.js';
 import { locateRepo, type RepoInfo } from './repo.js';
 
 export interface RepoSession {
@@ -7,19 +7,24 @@ export interface RepoSession {
   repo: RepoInfo;
   /** Output lines of the extra rev-parse arguments, when they all resolved. */
   extra?: string[];
+  /** The result of `alongside`, when asked for (still running: await it when it is needed). */
+  alongside?: Promise<GitResult>;
 }
 
 export interface SessionOptions {
   trace?: (line: string) => void;
   /** rev-parse arguments resolved in the same process as the repository lookup. */
   extraRevParse?: string[];
+  /** A read-only git command run from `cwd` at the same time as the lookup (its result is returned). */
+  alongside?: string[];
 }
 
 /** Finds the repository containing `cwd` and returns a git runner rooted at its top level. */
 export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv, opts: SessionOptions = {}): Promise<RepoSession> {
   const { openGit } = await import('../adapters/git.js');
   const here = await openGit(cwd, { env, trace: opts.trace });
+  const alongside = opts.alongside ? here.probe(opts.alongside) : undefined;
   const { repo, extra } = await locateRepo(here, opts.extraRevParse);
   const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env, trace: opts.trace });
-  return { git, repo, extra };
+  return { git, repo, extra, alongside };
 }

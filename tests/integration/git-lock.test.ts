@@ -104,3 +104,46 @@ describe('vpm git lock', () => {
     expect(res.stderr).not.toContain('fatal:');
   });
 });
+
+describe('vpm rollback while another vpm holds the lock', () => {
+  it('looks at the tree again after waiting: an edit made meanwhile is refused (exit 3), not destroyed', async () => {
+    const r = bigRepo(10);
+    const cp = (await vpm(['checkpoint', 'base'], { cwd: r.dir })).stdout.toString().replace('checkpoint ', '');
+    r.write('more.txt', 'more\n');
+    const head = r.commitAll('more');
+    let pending: ReturnType<typeof vpm> | undefined;
+    await withLock(join(r.dir, '.git', 'vpm'), async () => {
+      pending = vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+      // The rollback has looked at the (clean) tree and is waiting for the lock; now someone edits a file.
+      await new Promise((res) => setTimeout(res, 1500));
+      r.write('README.md', 'edited while vpm was waiting\n');
+    });
+    const res = await pending!;
+    expect(res.exitCode, String(res.stderr)).toBe(3);
+    expect(res.stderr).toContain('uncommitted changes');
+    expect(r.read('README.md')).toBe('edited while vpm was waiting\n');
+    expect(r.head()).toBe(head);
+    expect(head).not.toBe(cp);
+  });
+
+  it('a checkpoint committed while it waited is part of what it rolls back (and of the undo point)', async () => {
+    const r = bigRepo(10);
+    await vpm(['checkpoint', 'base'], { cwd: r.dir });
+    const cp = r.head();
+    r.write('more.txt', 'more\n');
+    r.commitAll('more');
+    let pending: ReturnType<typeof vpm> | undefined;
+    await withLock(join(r.dir, '.git', 'vpm'), async () => {
+      pending = vpm(['--json', 'rollback', '--yes', '--no-test', '--to', 'base'], { cwd: r.dir });
+      await new Promise((res) => setTimeout(res, 1500));
+      r.write('late.txt', 'late\n');
+      r.commitAll('committed while vpm waited');
+    });
+    const res = await pending!;
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    const json = JSON.parse(String(res.stdout));
+    expect(r.head()).toBe(cp);
+    expect(r.git('log', '-1', '--format=%s', json.pre_rollback_ref).trim()).toBe('committed while vpm waited');
+    expect(json.commits_undone).toBe(2);
+  });
+});
