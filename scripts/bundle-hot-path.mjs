@@ -15,13 +15,18 @@ await build({
   entryPoints: ['dist/fast-path.js'],
   outfile: 'dist/fast-path.bundle.cjs',
   bundle: true,
-  minify: true,
+  minify: process.env.VPM_BUNDLE_NO_MINIFY !== "1",
   platform: 'node',
   format: 'cjs',
   target: 'node22',
   external: ['zod', 'yaml', 'write-file-atomic', 'yocto-spinner'],
   plugins: [reRootCoreImports],
   // Modules the hot path never needs at run time, swapped for tiny shims (see scripts/shims/).
-  alias: { 'graceful-fs': './scripts/shims/graceful-fs.cjs', 'thread-stream': './scripts/shims/thread-stream.cjs' },
+  alias: {
+    'graceful-fs': './scripts/shims/graceful-fs.cjs',
+    'thread-stream': './scripts/shims/thread-stream.cjs',
+    assert: './scripts/shims/assert.cjs',
+    worker_threads: './scripts/shims/worker-threads.cjs',
+  },
   logLevel: 'warning',
 });

@@ -5,7 +5,7 @@
  * with commander's parsing and messages, takes over.
  */
 import { parseArgs } from 'node:util';
-import { createContext, processStreams } from './core/context.js';
+import { createContext, fdStreams } from './core/context.js';
 import { executeCommand } from './core/run-command.js';
 import { CHAT_ROLES } from './memory/chat-log.js';
 
@@ -33,7 +33,7 @@ export async function tryFastPath(argv: string[]): Promise<number | undefined> {
   const { positionals, values } = parsed;
   if (positionals.length !== 2 || positionals[0] !== 'chat' || positionals[1] !== 'append') return undefined;
   if (!(CHAT_ROLES as readonly string[]).includes(values.role)) return undefined; // commander words this error
-  const ctx = createContext(values, processStreams());
+  const ctx = createContext(values, fdStreams());
   return executeCommand(ctx, 'chat append', async () => (await import('./commands/chat-append.js')).chatAppendCommand, {
     args: [],
     opts: values,

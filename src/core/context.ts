@@ -5,6 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { resolve } from 'node:path';
+import { writeSync } from 'node:fs';
 import { uniqueSuffix } from './ids.js';
 import type { VpmConfig } from '../schemas/config.js';
 
@@ -70,13 +71,57 @@ export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.Pr
   };
 }
 
+/** isatty without importing node:tty up front (it pulls in node:net: ~8 ms of start-up). */
+function isTTY(fd: number): boolean {
+  const tty = process.getBuiltinModule('node:tty') as typeof import('node:tty');
+  return tty.isatty(fd);
+}
+
+/**
+ * The process's streams and TTY facts, each worked out only when first used: touching
+ * `process.stdin` (or a piped `process.stdout`) builds a net/tty stream, which would cost the
+ * chat-append hot path ~10 ms it does not need.
+ */
 export function processStreams(): IOStreams {
   return {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
-    stdoutIsTTY: Boolean(process.stdout.isTTY),
-    stderrIsTTY: Boolean(process.stderr.isTTY),
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get stdinIsTTY() {
+      return isTTY(0);
+    },
+    get stdoutIsTTY() {
+      return isTTY(1);
+    },
+    get stderrIsTTY() {
+      return isTTY(2);
+    },
   };
+}
+
+/**
+ * For the hot path: stdout/stderr written synchronously to the descriptors (as node's own stdout
+ * does for files and pipes) without constructing stream objects; everything else stays lazy.
+ */
+export function fdStreams(): IOStreams {
+  const fdWriter = (fd: number) =>
+    ({
+      write(chunk: string | Uint8Array): boolean {
+        if (typeof chunk === 'string') writeSync(fd, chunk);
+        else writeSync(fd, chunk);
+        return true;
+      },
+    }) as unknown as Writable;
+  const io = processStreams();
+  Object.defineProperties(io, {
+    stdout: { value: fdWriter(1) },
+    stderr: { value: fdWriter(2) },
+  });
+  return io;
 }

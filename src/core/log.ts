@@ -29,5 +29,4 @@ export async function logRequest(ctx: Ctx, line: RequestLine): Promise<void> {
   const streams = ctx.verbose ? multistream([{ stream: file }, { stream: destination({ fd: 2, sync: true }) }]) : file;
   const logger = pino({ base: { pid: process.pid }, timestamp: () => `,"time":"${ctx.now().toISOString()}"` }, streams);
   logger.info(maskDeep({ req_id: ctx.reqId, ...line }, ctx.env), 'vpm.request');
-  file.flushSync?.();
 }
