@@ -65,6 +65,8 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
       trace: ctx.debug ? (l) => ctx.status(`debug: ${l}`) : undefined,
       extraRevParse: fastTargetRevParse(spec),
       alongside: preflightStatusArgs(),
+      // The repository lock is taken next; load its module while git looks the repository up.
+      whileGitRuns: () => void import('proper-lockfile').catch(() => undefined),
     });
     const target = await resolveTarget(git, spec, extra);
     const preflight = alongside?.then((r) => (r.exitCode === 0 ? parseStatus(r.stdout) : undefined));

@@ -17,6 +17,8 @@ export interface SessionOptions {
   extraRevParse?: string[];
   /** A read-only git command run from `cwd` at the same time as the lookup (its result is returned). */
   alongside?: string[];
+  /** Called once the git processes have been started: work to overlap with waiting for them. */
+  whileGitRuns?: () => void;
 }
 
 /** Finds the repository containing `cwd` and returns a git runner rooted at its top level. */
@@ -24,7 +26,9 @@ export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv, opts:
   const { openGit } = await import('../adapters/git.js');
   const here = await openGit(cwd, { env, trace: opts.trace });
   const alongside = opts.alongside ? here.probe(opts.alongside) : undefined;
-  const { repo, extra } = await locateRepo(here, opts.extraRevParse);
+  const located = locateRepo(here, opts.extraRevParse);
+  opts.whileGitRuns?.();
+  const { repo, extra } = await located;
   const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env, trace: opts.trace });
   return { git, repo, extra, alongside };
 }
