@@ -58,7 +58,8 @@ export async function vpmProcess(args: string[], o: VpmRunOptions): Promise<VpmR
     timeout: o.timeoutMs ?? 120_000,
     stripFinalNewline: false,
   });
-  return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 128), stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}${r.timedOut ? '\n[harness] timed out' : ''}`, durationMs: Date.now() - t0 };
+  const harness = r.timedOut ? '\n[harness] timed out' : r.exitCode === undefined ? `\n[harness] could not run vpm: ${r.shortMessage ?? r.message}` : '';
+  return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 127), stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}${harness}`, durationMs: Date.now() - t0 };
 }
 
 type Main = (argv: string[], io: unknown, env: NodeJS.ProcessEnv) => Promise<number>;
@@ -115,7 +116,7 @@ export function spawnVpm(args: string[], o: VpmRunOptions): ResultPromise {
     env: baseEnv(o.env),
     extendEnv: false,
     detached: true, // its own process group: the kill takes its children (runner steps) too
-    stdin: 'ignore',
+    ...(o.input === undefined ? { stdin: 'ignore' as const } : { input: o.input }),
     reject: false,
     timeout: o.timeoutMs ?? 120_000,
   });
@@ -144,12 +145,13 @@ export async function killAt(child: ResultPromise, delayMs: number, when?: Promi
 }
 
 /**
- * Kill points: a quarter spread over the whole run (start-up included), three quarters in its second
- * half, where the reads and writes happen; up to 10% past the calibrated duration.
+ * Kill points: a fifth spread over the whole run (start-up included), the rest over its last 45%
+ * (node start-up takes the first half or more; the reads and writes come at the end), up to 5% past
+ * the calibrated duration.
  */
 export function killDelay(rand: () => number, durationMs: number): number {
   const u = rand();
-  return Math.round(u < 0.25 ? rand() * durationMs * 0.5 : durationMs * (0.5 + rand() * 0.6));
+  return Math.round(u < 0.2 ? rand() * durationMs : durationMs * (0.6 + rand() * 0.45));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ const zodProblem = (schema: import('zod').ZodType, v: unknown): string | undefin
 
 /**
  * Every state file vpm keeps in `cwd` parses and matches its schema: memory.json (and the 400-grapheme
- * cap), STATE, chat logs (no torn line), the request log, .ops/*.json, every JSON under reports/ (the
+ * cap), STATE, chat logs (no torn line), the request log, .ops/*.json(l), every JSON under reports/ (the
  * evidence kinds against their schema) and codex/ (jobs, unless `skipInbox`).
  */
 export async function integrityProblems(cwd: string, o: { skipInbox?: boolean } = {}): Promise<string[]> {
@@ -314,6 +316,7 @@ export async function integrityProblems(cwd: string, o: { skipInbox?: boolean } 
   }
   for (const rel of filesUnder(cwd, 'logs', /^\d{4}-\d{2}-\d{2}\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, (v) => zodProblem(s.chat, v)));
   if (existsSync(join(cwd, 'logs', 'vpm.log.jsonl'))) problems.push(...jsonLinesProblems(cwd, 'logs/vpm.log.jsonl'));
+  for (const rel of filesUnder(cwd, '.ops', /\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel));
   for (const rel of filesUnder(cwd, '.ops', /\.json$/)) {
     const v = readJson(rel);
     if (v !== undefined && rel === '.ops/deploy_freeze.json') {
