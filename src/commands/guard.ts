@@ -60,9 +60,12 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
         issue = { number: created.data.number, url: created.data.html_url, error: null };
         ctx.status(`issue opened: ${created.data.html_url}`);
       } catch (err) {
-        // The rollback and freeze stand even if GitHub cannot be told; say so in the evidence.
-        issue = { number: null, url: null, error: (err as Error).message };
-        ctx.status(`warning: could not open the GitHub issue: ${(err as Error).message}`);
+        // The rollback and freeze stand even if GitHub cannot be told; say so in the evidence,
+        // with the hint (e.g. when a rate limit resets) so someone can open it by hand.
+        const hint = (err as { hint?: string }).hint;
+        const why = `${(err as Error).message}${hint ? ` (${hint})` : ''}`;
+        issue = { number: null, url: null, error: why };
+        ctx.status(`warning: could not open the GitHub issue: ${why}`);
       }
     }
   }
