@@ -51,7 +51,7 @@ export default class ReliabilityReporter implements Reporter {
           failures.push(...r.failures);
         }
         if (result.state === 'skipped' && records.length === 0) {
-          cases.push({ area, case: test.fullName, trials: 0, failures: [], skipped: 'skipped (test environment unavailable)', notes: [], wall_ms: 0 });
+          cases.push({ area, case: test.fullName, trials: 0, failures: [], skipped: 'not run (filtered out, or its test environment is unavailable)', notes: [], wall_ms: 0 });
         }
         // A test that failed for a reason its trials did not record (set-up, harness, timeout).
         if (result.state === 'failed' && records.every((r) => r.failures.length === 0)) {
