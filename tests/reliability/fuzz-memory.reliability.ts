@@ -49,7 +49,7 @@ type ChatInput = typeof chatInput extends fc.Arbitrary<infer T> ? T : never;
 /** What vpm must do with a chat input, from the spec (§1 chat append). */
 function chatExpectation(i: ChatInput): 'accept' | 'reject' | 'either' {
   if (!ROLES.includes(i.role)) return 'reject';
-  const t = i.viaStdin ? i.text.replace(/\r?\n$/, '') : i.text;
+  const t = i.viaStdin ? i.text.toWellFormed().replace(/\r?\n$/, '') : i.text;
   if (t.trim() === '') return 'reject';
   if (i.meta !== undefined) {
     try {
@@ -84,7 +84,8 @@ async function chatTrial(t: import('./support/ledger.ts').Trial, i: ChatInput, r
     t.check(lines.pop() === '', 'chat log does not end with a newline');
     t.check(lines.length === 2, `expected exactly one new line, the log has ${lines.length - 1}`);
     const entry = JSON.parse(lines[1] ?? 'null');
-    const sentText = i.viaStdin ? i.text.replace(/\r?\n$/, '') : i.text;
+    // stdin carries bytes: a lone surrogate arrives as U+FFFD, like from any other program.
+    const sentText = i.viaStdin ? i.text.toWellFormed().replace(/\r?\n$/, '') : i.text;
     t.same(entry?.text, maskSecrets(sentText, {}), 'stored text (masked as vpm masks secrets)');
     t.same(entry?.role, i.role, 'stored role');
     if (i.session !== undefined) t.same(entry?.session, i.session.trim(), 'stored session');
