@@ -3,7 +3,7 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
@@ -156,19 +156,45 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
 
 /**
  * Appends bytes with a single write(2) on an O_APPEND descriptor. Callers hold the lock. No fsync:
- * a killed process cannot tear a completed write, and an fsync per chat turn would dominate the
- * hot path's cost for protection against power loss only.
+ * an fsync per chat turn would dominate the hot path's cost for protection against power loss only.
+ *
+ * A write can still be cut short: SIGKILL stops a large write(2) part-way (the kernel checks for a
+ * fatal signal between pages), leaving a torn last line, and the next append would be glued onto
+ * it. With `dropTornTail` (line-oriented files whose every writer holds the lock, so no live writer
+ * can be mid-write) a last line without its newline is cut off first: that write was never
+ * acknowledged to anyone, and readers never consume a line before its newline.
  */
-export function appendDurable(path: string, data: string): void {
+export function appendDurable(path: string, data: string, opts: { dropTornTail?: boolean } = {}): void {
   mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, 'a');
+  const fd = openSync(path, opts.dropTornTail ? 'a+' : 'a');
   try {
+    if (opts.dropTornTail) dropTornTail(fd);
     const buf = Buffer.from(data, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
   } finally {
     closeSync(fd);
   }
+}
+
+function dropTornTail(fd: number): void {
+  const size = fstatSync(fd).size;
+  if (size === 0) return;
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  if (readSync(fd, chunk, 0, 1, size - 1) === 1 && chunk[0] === 0x0a) return;
+  let end = size;
+  let keep = 0;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const nl = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (nl !== -1) {
+      keep = start + nl + 1;
+      break;
+    }
+    end = start;
+  }
+  ftruncateSync(fd, keep);
 }
 
 export { existsSync };

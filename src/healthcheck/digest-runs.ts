@@ -18,7 +18,7 @@ export interface DigestRun {
 
 export async function recordDigestRun(cwd: string, run: DigestRun): Promise<void> {
   const path = join(cwd, DIGEST_RUNS_FILE);
-  await withLock(path, () => appendDurable(path, `${JSON.stringify(run)}\n`), { what: DIGEST_RUNS_FILE });
+  await withLock(path, () => appendDurable(path, `${JSON.stringify(run)}\n`, { dropTornTail: true }), { what: DIGEST_RUNS_FILE });
 }
 
 export function readDigestRuns(cwd: string): DigestRun[] {

@@ -71,6 +71,6 @@ export async function appendChatEntry(cwd: string, input: AppendChatInput, now: 
     });
   }
   const path = chatLogPath(cwd, entry.ts.slice(0, 10));
-  await withLock(path, () => appendDurable(path, line), { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
+  await withLock(path, () => appendDurable(path, line, { dropTornTail: true }), { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
   return entry;
 }
