@@ -257,11 +257,11 @@ function filesUnder(cwd: string, dir: string, re: RegExp): string[] {
     .sort();
 }
 
-function jsonLinesProblems(cwd: string, rel: string, check?: (v: unknown) => string | undefined): string[] {
+function jsonLinesProblems(cwd: string, rel: string, check?: (v: unknown) => string | undefined, allowTornTail = false): string[] {
   const text = readFileSync(join(cwd, rel), 'utf8');
   if (text === '') return [];
   const problems: string[] = [];
-  if (!text.endsWith('\n')) problems.push(`${rel}: last line is torn (no trailing newline): ${clip(text.slice(text.lastIndexOf('\n') + 1), 120)}`);
+  if (!text.endsWith('\n') && !allowTornTail) problems.push(`${rel}: last line is torn (no trailing newline): ${clip(text.slice(text.lastIndexOf('\n') + 1), 120)}`);
   text.split('\n').slice(0, -1).forEach((line, i) => {
     let v: unknown;
     try {
@@ -285,8 +285,12 @@ const zodProblem = (schema: import('zod').ZodType, v: unknown): string | undefin
  * Every state file vpm keeps in `cwd` parses and matches its schema: memory.json (and the 400-grapheme
  * cap), STATE, chat logs (no torn line), the request log, .ops/*.json(l), every JSON under reports/ (the
  * evidence kinds against their schema) and codex/ (jobs, unless `skipInbox`).
+ *
+ * `allowTornTail` (right after a SIGKILL only): an append-only log may end in the unterminated
+ * remains of a write the kill cut short — readers skip a line until its newline and the next append
+ * cuts it off — but every complete line must still parse.
  */
-export async function integrityProblems(cwd: string, o: { skipInbox?: boolean } = {}): Promise<string[]> {
+export async function integrityProblems(cwd: string, o: { skipInbox?: boolean; allowTornTail?: boolean } = {}): Promise<string[]> {
   const s = await schemas();
   const problems: string[] = [];
   const readJson = (rel: string): unknown => {
@@ -314,9 +318,9 @@ export async function integrityProblems(cwd: string, o: { skipInbox?: boolean } 
       problems.push(`STATE/current_state.md: ${(e as Error).message}`);
     }
   }
-  for (const rel of filesUnder(cwd, 'logs', /^\d{4}-\d{2}-\d{2}\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, (v) => zodProblem(s.chat, v)));
-  if (existsSync(join(cwd, 'logs', 'vpm.log.jsonl'))) problems.push(...jsonLinesProblems(cwd, 'logs/vpm.log.jsonl'));
-  for (const rel of filesUnder(cwd, '.ops', /\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel));
+  for (const rel of filesUnder(cwd, 'logs', /^\d{4}-\d{2}-\d{2}\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, (v) => zodProblem(s.chat, v), o.allowTornTail));
+  if (existsSync(join(cwd, 'logs', 'vpm.log.jsonl'))) problems.push(...jsonLinesProblems(cwd, 'logs/vpm.log.jsonl', undefined, o.allowTornTail));
+  for (const rel of filesUnder(cwd, '.ops', /\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, undefined, o.allowTornTail));
   for (const rel of filesUnder(cwd, '.ops', /\.json$/)) {
     const v = readJson(rel);
     if (v !== undefined && rel === '.ops/deploy_freeze.json') {
