@@ -3,15 +3,44 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readdirSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { OperationalError, TimeoutError } from './errors.js';
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const { default: writeAtomic } = await import('write-file-atomic');
   await writeAtomic(path, data, { fsync: true });
+  sweepStaleTemps(path);
+}
+
+/** No live write of a state file takes this long: older temp files belong to killed writers. */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * write-file-atomic writes `<file>.<number>` and renames it; a writer killed in between leaves that
+ * temp file behind (it cleans up on exit, but SIGKILL gives it no chance). Left alone they pile up
+ * beside STATE and memory.json and show in `git status` (a dirty tree makes rollback refuse).
+ */
+function sweepStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
+    try {
+      const p = join(dir, name);
+      if (Date.now() - statSync(p).mtimeMs > STALE_TEMP_MS) rmSync(p, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
 }
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
