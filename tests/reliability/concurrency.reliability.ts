@@ -75,7 +75,7 @@ describe('concurrency', () => {
 
   it('summary racing appenders: every chat line summarised exactly once', async ({ task }) => {
     const c = openCase(task, 'concurrency', 'summary racing appenders');
-    for (let round = 0; round < scaled(3); round++) {
+    for (let round = 0; round < scaled(4); round++) {
       const cwd = tempRepo('summary-race');
       const ok = await c.trial(`round ${round}: 4 appenders × 10 while 2 × 3 vpm summary`, async (t) => {
         t.context.cwd = cwd;
@@ -101,7 +101,7 @@ describe('concurrency', () => {
 
   it('two runners on one inbox: no job runs twice, none is lost', async ({ task }) => {
     const c = openCase(task, 'concurrency', 'runners on one inbox');
-    for (let round = 0; round < scaled(5); round++) {
+    for (let round = 0; round < scaled(8); round++) {
       const ids = Array.from({ length: 6 }, (_, i) => `r${round}j${i}`);
       const runners = round % 2 === 0 ? 2 : 3;
       const cwd = tempRepo('runners', {
@@ -130,7 +130,7 @@ describe('concurrency', () => {
     const c = openCase(task, 'concurrency', 'checkpoints at once');
     const files: Record<string, string> = {};
     for (let i = 0; i < 400; i++) files[`src/m${i % 10}/f${i}.txt`] = `file ${i}\n`;
-    for (let round = 0; round < scaled(8); round++) {
+    for (let round = 0; round < scaled(12); round++) {
       const r = makeGitRepo({ files, gitignore: ['/logs/'] });
       const racingRollback = round % 4 === 3;
       const ok = await c.trial(racingRollback ? `round ${round}: checkpoint racing rollback` : `round ${round}: two checkpoints`, async (t) => {
@@ -170,7 +170,7 @@ describe('concurrency', () => {
 
   it('concurrent state patches: every patch applied and recorded', async ({ task }) => {
     const c = openCase(task, 'concurrency', 'state patches at once');
-    for (let round = 0; round < scaled(4); round++) {
+    for (let round = 0; round < scaled(6); round++) {
       const cwd = tempRepo('patches', { 'STATE/current_state.md': STATE_MD });
       for (let i = 0; i < 4; i++) writeFile(cwd, `p${i}.json`, JSON.stringify([{ op: 'add', path: '/goals/-', value: { id: `G-${10 + i}`, text: `goal ${i} of round ${round}` } }]));
       const ok = await c.trial(`round ${round}: 4 state patches + 2 summaries at once`, async (t) => {

@@ -90,7 +90,18 @@ describe('crash injection: memory loop', () => {
     }
     c.note(tally.toString());
     c.note(`${caught} kills caught an atomic write's temp file on disk (aimed trials)`);
-    c.note(`temp files left behind by killed writes: ${leftoverTempFiles(cwd).length}`);
+    const left = leftoverTempFiles(cwd);
+    c.note(`temp files left behind by killed writes: ${left.length}`);
+    if (left.length) {
+      await c.trial('temp files of killed writers are swept by a later write', async (t) => {
+        const { utimesSync } = await import('node:fs');
+        const old = (Date.now() - 120_000) / 1000;
+        for (const f of left) utimesSync(join(cwd, f), old, old);
+        addChat(10);
+        t.add(errorProblems(await vpmProcess(['summary'], { cwd }), { codes: [0] }));
+        t.same(leftoverTempFiles(cwd), [], 'temp files older than a minute after the next summary');
+      });
+    }
     if (c.record.failures.length === 0) removeDir(cwd);
     c.finish();
   });
