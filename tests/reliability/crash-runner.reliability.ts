@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { openCase } from './support/ledger.ts';
 import { rng, scaled } from './support/random.ts';
 import { calibrate, KillTally, runAndKill } from './support/crash.ts';
-import { errorProblems, integrityProblems, vpmProcess } from './support/vpm.ts';
+import { errorProblems, integrityProblems, killAt, spawnVpm, vpmProcess } from './support/vpm.ts';
 import { removeDir, tempRepo } from './support/tmp.ts';
 
 const STEPS = 4;
@@ -57,7 +57,30 @@ describe('crash injection: runner', () => {
       const cwd = repoWithJob(id);
       const phaseState = join(cwd, 'reports', 'codex_runs', id, 'phase_state.json');
       const ok = await c.trial('SIGKILL vpm run --exec', async (t) => {
-        const k = await runAndKill(['run', '--exec'], { cwd }, rand, duration);
+        // A quarter of the kills at a random time (start-up included); the rest once a random step
+        // has started, plus up to 60 ms — so kills spread over the steps however loaded the machine is.
+        let k;
+        if (i % 4 === 0) {
+          k = await runAndKill(['run', '--exec'], { cwd }, rand, duration);
+        } else {
+          const target = 1 + Math.floor(rand() * (2 * STEPS - 1));
+          const extra = Math.round(rand() * 60);
+          const child = spawnVpm(['run', '--exec'], { cwd });
+          let stop = false;
+          const reached = (async () => {
+            while (!stop) {
+              try {
+                const st = JSON.parse(readFileSync(phaseState, 'utf8'));
+                if (['running', 'done'].includes(st.steps?.[target - 1]?.outcome)) return;
+              } catch {
+                /* not written yet, or mid-rename */
+              }
+              await new Promise((r) => setTimeout(r, 5));
+            }
+          })();
+          k = { ...(await killAt(child, extra, reached)), delayMs: extra, target_step: target };
+          stop = true;
+        }
         t.context = { cwd, delay_ms: k.delayMs, killed: k.killed };
         const state = existsSync(phaseState) ? JSON.parse(readFileSync(phaseState, 'utf8')) : undefined;
         tally.record(k, state !== undefined);

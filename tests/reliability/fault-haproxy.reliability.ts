@@ -122,9 +122,13 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
         t.context = { cwd };
         const before = await adminStates();
         const child = spawnVpm(['--json', 'failover', '--from', 'a', '--to', 'b', '--auto', '--yes', '--socket', hp.socket, '--interval', '50ms', '--fail-after', '2', '--timeout', '30s', '--steady', '3'], { cwd, timeoutMs: 60_000 });
-        // Wait until it watches (its probes reach a), then take the socket away and fail a.
+        // Wait until it watches (its preflight is done and it prints so), then take the socket away and fail a.
         const seen = Date.now();
-        await sleep(1_500);
+        let err = '';
+        child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        for (let w = 0; w < 600 && !/watching edge\/a/.test(err); w++) await sleep(50);
+        t.check(/watching edge\/a/.test(err), `vpm failover --auto never started watching: ${err.slice(0, 300)}`);
+        await sleep(200);
         renameSync(hp.socket, `${hp.socket}.away`);
         a.fail(true);
         let r;
