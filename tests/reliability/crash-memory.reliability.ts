@@ -18,6 +18,8 @@ import { errorProblems, integrityProblems, vpmProcess } from './support/vpm.ts';
 import { removeDir, tempRepo, writeFile } from './support/tmp.ts';
 
 const RECOVERY_LIMIT_MS = 15_000;
+/** Kill points follow the machine's load: the calibrated span drifts toward each unkilled run's time. */
+const adapt = (duration: number, observedMs: number) => Math.round(0.7 * duration + 0.3 * observedMs);
 /** Every third trial waits for the atomic write's temp file and kills right then. */
 const aimed = (i: number) => i % 3 === 2;
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
@@ -61,7 +63,7 @@ describe('crash injection: memory loop', () => {
       lines += n;
     };
     addChat(2000);
-    const duration = await calibrate(async () => {
+    let duration = await calibrate(async () => {
       addChat(2000);
       await vpmProcess(['summary'], { cwd });
     });
@@ -81,6 +83,7 @@ describe('crash injection: memory loop', () => {
         if (!k.killed) t.check(k.exitCode === 0, `an unkilled run exited ${k.exitCode}: ${k.stderr.slice(0, 300)}`);
         t.add((await integrityProblems(cwd)).map((p) => `after the kill: ${p}`));
         const again = await vpmProcess(['summary'], { cwd });
+        duration = adapt(duration, again.durationMs);
         t.add(errorProblems(again, { codes: [0] }));
         t.add(recoveryProblems(again, 'the next vpm summary'));
         const totals = memoryTotals(cwd);
@@ -114,7 +117,7 @@ describe('crash injection: memory loop', () => {
     // The reference: a clean run on an identical copy.
     const ref = tempRepo('crash-digest-clean');
     cpSync(seed, ref, { recursive: true });
-    const duration = await calibrate(() => vpmProcess(['digest', '--date', '2026-01-01'], { cwd: ref }));
+    let duration = await calibrate(() => vpmProcess(['digest', '--date', '2026-01-01'], { cwd: ref }));
     const outputs = ['docs/sessions/2026-01-01_digest.md', 'diagrams/src/2026-01-01_nav.md'];
     const expected = outputs.map((o) => readFileSync(join(ref, o), 'utf8'));
     c.note(`calibrated run: ${duration} ms`);
@@ -137,6 +140,7 @@ describe('crash injection: memory loop', () => {
         outputs.forEach((o, j) => t.check(after[j] === before[j] || after[j] === expected[j], `${o} is neither the previous file nor the complete new one after the kill (${after[j]?.length ?? 'absent'} vs ${expected[j].length} chars)`));
         t.add((await integrityProblems(cwd)).map((p) => `after the kill: ${p}`));
         const again = await vpmProcess(['digest', '--date', '2026-01-01'], { cwd });
+        duration = adapt(duration, again.durationMs);
         t.add(errorProblems(again, { codes: [0] }));
         t.add(recoveryProblems(again, 'the next vpm digest'));
         outputs.forEach((o, j) => t.check(read(join(cwd, o)) === expected[j], `${o} differs from a clean run's after recovery`));
@@ -162,7 +166,7 @@ describe('crash injection: memory loop', () => {
       return `p${n}.json`;
     };
     const goalIds = async () => JSON.parse((await vpmProcess(['--json', 'state', 'show'], { cwd })).stdout).goals.map((g: { id: string }) => g.id) as string[];
-    const duration = await calibrate(async () => {
+    let duration = await calibrate(async () => {
       await vpmProcess(['state', 'patch', patch(10_000 + Math.floor(rand() * 1e6)), '--yes'], { cwd });
     });
     c.note(`calibrated run: ${duration} ms`);
@@ -187,6 +191,7 @@ describe('crash injection: memory loop', () => {
         else t.check(applied && after.includes(`phase: "S${i}"`), 'STATE changed but is not the patched document');
         // Recovery: the same patch again — applied now, or refused (exit 2) because it already was.
         const again = await vpmProcess(['state', 'patch', file, '--yes'], { cwd });
+        duration = adapt(duration, again.durationMs);
         t.add(errorProblems(again, { codes: applied ? [2] : [0] }));
         t.add(recoveryProblems(again, 'the next vpm state patch'));
         const final = await goalIds();
