@@ -41,7 +41,7 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv = process.e
     if (text === undefined) continue;
     source = name;
     try {
-      raw = name.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
+      raw = name.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text, { logLevel: 'error' });
     } catch (err) {
       throw new UsageError(`${name} is not valid ${name.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
         hint: `fix the syntax of ${name}`,

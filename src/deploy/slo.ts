@@ -63,7 +63,7 @@ export async function loadSlo(cwd: string, file: string | undefined, configured:
     const text = readTextIfExists(join(cwd, file)) ?? readTextIfExists(file);
     if (text === undefined) throw new UsageError(`SLO file ${file} not found`);
     try {
-      fromFile = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
+      fromFile = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text, { logLevel: 'error' });
     } catch (err) {
       throw new UsageError(`SLO file ${file} does not parse: ${(err as Error).message}`);
     }

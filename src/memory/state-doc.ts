@@ -25,7 +25,7 @@ export async function parseStateMarkdown(text: string): Promise<unknown> {
   const { parse } = await import('yaml');
   let front: unknown;
   try {
-    front = parse(fm[1]);
+    front = parse(fm[1], { logLevel: 'error' });
   } catch (err) {
     throw new UsageError(`${STATE_FILE} front matter is not valid YAML: ${(err as Error).message}`);
   }
