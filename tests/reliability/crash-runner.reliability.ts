@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { openCase } from './support/ledger.ts';
 import { rng, scaled } from './support/random.ts';
 import { calibrate, KillTally, runAndKill } from './support/crash.ts';
-import { errorProblems, integrityProblems, killAt, spawnVpm, vpmProcess } from './support/vpm.ts';
+import { errorProblems, integrityProblems, killAt, spawnVpm, vpmProcess, type KilledRun } from './support/vpm.ts';
 import { removeDir, tempRepo } from './support/tmp.ts';
 
 const STEPS = 4;
@@ -59,7 +59,7 @@ describe('crash injection: runner', () => {
       const ok = await c.trial('SIGKILL vpm run --exec', async (t) => {
         // A quarter of the kills at a random time (start-up included); the rest once a random step
         // has started, plus up to 60 ms — so kills spread over the steps however loaded the machine is.
-        let k;
+        let k: KilledRun & { delayMs: number; target_step?: number };
         if (i % 4 === 0) {
           k = await runAndKill(['run', '--exec'], { cwd }, rand, duration);
         } else {
