@@ -36,7 +36,11 @@ function makeActionFactory(io: IOStreams, env: NodeJS.ProcessEnv, state: RunStat
 export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunState): Command {
   const program = new Command('vpm')
     .description('Operations loop for AI-assisted development shipped through GitOps to Knative')
-    .version(VERSION, '-V, --version')
+    // Not commander's .version(): its listener fires wherever -V appears, so an option value such as
+    // `--session -Vx` or `--text --version` printed the version and exited 0 without doing the
+    // command. main() answers -V/--version only in the command's place (see versionRequested); no
+    // short flag is declared here, or commander would split a value like `-Vx` into -V and `-x`.
+    .option('--version', 'output the version number (also -V)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--cwd <dir>', 'repository to operate on (default: current directory)')
     .option('--verbose', 'also write structured logs to stderr')
@@ -79,8 +83,26 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
 
 export { Option };
 
+/** `vpm [--json] [--cwd DIR] [--verbose] [--debug] -V|--version`: the version flag where a command would be. */
+function versionRequested(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json' || a === '--verbose' || a === '--debug' || a.startsWith('--cwd=')) continue;
+    if (a === '--cwd') {
+      i++;
+      continue;
+    }
+    return a === '-V' || a === '--version';
+  }
+  return false;
+}
+
 export async function main(argv: string[], io: IOStreams = processStreams(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const state: RunState = { exitCode: ExitCode.ok };
+  if (versionRequested(argv)) {
+    io.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
   const program = buildProgram(io, env, state);
   if (argv.length === 0) {
     program.outputHelp();
