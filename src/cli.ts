@@ -33,6 +33,18 @@ function makeActionFactory(io: IOStreams, env: NodeJS.ProcessEnv, state: RunStat
     };
 }
 
+/** The global options on every command below the program (see enablePositionalOptions in buildProgram). */
+function addGlobalOptions(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    sub
+      .option('--json', 'print exactly one JSON document on stdout')
+      .option('--cwd <dir>', 'repository to operate on (default: current directory)')
+      .option('--verbose', 'also write structured logs to stderr')
+      .option('--debug', 'show stack traces on errors (or VPM_DEBUG=1)');
+    addGlobalOptions(sub);
+  }
+}
+
 export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunState): Command {
   const program = new Command('vpm')
     .description('Operations loop for AI-assisted development shipped through GitOps to Knative')
@@ -51,6 +63,11 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
+  // Global options are positional: the program reads them before the command only, and every leaf
+  // command declares them again (below) so `vpm state show --json` works. Left to commander's
+  // default, the program scanned the whole command line for them, so an option value that looks like
+  // one (`--session --cwd …`) was taken as that option: the command silently ran in another folder.
+  program.enablePositionalOptions();
   program.helpCommand(false);
   program.addHelpText('after', `\n${EXIT_CODES_HELP}\nRun 'vpm help exit-codes' for details, 'vpm <command> --help' for a command.`);
 
@@ -61,6 +78,8 @@ export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: RunSt
   registerDeployCommands(program, act);
   registerEvidenceCommands(program, act);
   registerFleetCommands(program, act);
+
+  addGlobalOptions(program);
 
   program
     .command('help [topic...]')
