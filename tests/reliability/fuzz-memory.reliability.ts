@@ -24,16 +24,19 @@ const { maskSecrets, maskDeep } = await import(pathToFileURL(join(REPO_ROOT, 'di
 // Chat entries
 
 const ROLES = ['user', 'assistant', 'system', 'tool'];
+/** Values that look like flags: the CLI may refuse them (exit 2) but must never act on them as flags. */
+const OPTION_LIKE = fc.constantFrom('-V', '-Vx', '--version', '-h', '--help', '--json', '--debug', '--cwd', '-', '--', '-n', '--role', '--text=x');
 const SECRETISH = fc.constantFrom('ghp_' + 'A1b2'.repeat(9), 'sk-test-' + 'x'.repeat(24), 'token abcdefghijklmnopqrstuvwxyz', 'password=hunter22222', 'AKIA' + 'ABCDEFGHIJKLMNOP');
 const text = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
   { weight: 1, arbitrary: fc.constantFrom('', ' ', '\n', '\r\n', '\t \u3000', '\u200b', '\ufeff', '\u0000', '\ud800', 'a\u0000b', '"}\n{"v":1', '🚀'.repeat(50), '日本語。テスト！') },
+  { weight: 1, arbitrary: OPTION_LIKE },
   { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), SECRETISH, fc.string({ maxLength: 20 })).map(([a, s, b]) => `${a} ${s} ${b}`) },
 );
 const chatInput = fc.record({
   role: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...ROLES) }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom('User', 'admin', '', ' user', 'user\n'), fc.string({ maxLength: 12 })) }),
-  session: fc.option(fc.oneof(fc.stringMatching(/^[\w.:-]{1,20}$/), fc.string({ maxLength: 30 }), fc.constant('x'.repeat(129))), { nil: undefined, freq: 3 }),
+  session: fc.option(fc.oneof(fc.stringMatching(/^[\w.:-]{1,20}$/), fc.string({ maxLength: 30 }), fc.constant('x'.repeat(129)), OPTION_LIKE, fc.stringMatching(/^-[\w.:-]{1,8}$/)), { nil: undefined, freq: 3 }),
   text,
   viaStdin: fc.boolean(),
   meta: fc.option(
@@ -49,6 +52,8 @@ type ChatInput = typeof chatInput extends fc.Arbitrary<infer T> ? T : never;
 /** What vpm must do with a chat input, from the spec (§1 chat append). */
 function chatExpectation(i: ChatInput): 'accept' | 'reject' | 'either' {
   if (!ROLES.includes(i.role)) return 'reject';
+  // A flag-like value (`--text --json`) may be refused as a missing argument, like kubectl or gh do.
+  const flagLike = [i.session, i.meta, i.viaStdin ? undefined : i.text].some((v) => v !== undefined && v.startsWith('-'));
   const t = i.viaStdin ? i.text.toWellFormed().replace(/\r?\n$/, '') : i.text;
   if (t.trim() === '') return 'reject';
   if (i.meta !== undefined) {
@@ -64,7 +69,7 @@ function chatExpectation(i: ChatInput): 'accept' | 'reject' | 'either' {
   const bytes = Buffer.byteLength(JSON.stringify(t));
   if (bytes > 1024 * 1024) return 'reject';
   if (bytes > 1024 * 1024 - 400) return 'either';
-  return 'accept';
+  return flagLike ? 'either' : 'accept';
 }
 
 async function chatTrial(t: import('./support/ledger.ts').Trial, i: ChatInput, run: (args: string[], o: { cwd: string; input?: string }) => Promise<VpmRun>): Promise<string> {
