@@ -46,6 +46,24 @@ export class KubeApiError extends OperationalError {
   }
 }
 
+/**
+ * What an answer's status says about the API server itself. The server's own text alone (e.g. "the
+ * request has been made before all known HTTP paths have been installed" while it starts) does not
+ * tell a user that the cluster, not their request, is the problem.
+ */
+function serverCondition(status: number): string | undefined {
+  if (status === 503) return 'API server unavailable';
+  if (status === 429) return 'API server is throttling requests';
+  if (status >= 500) return 'API server error';
+  return undefined;
+}
+
+/** Answers that mean "the server is up but not ready for you yet": worth a short wait on reads. */
+const isServerNotReady = (e: KubeApiError) => e.status === 503 || e.status === 429;
+
+/** Short retry for idempotent reads that meet a starting or throttling API server (≈3 s in all). */
+const READ_RETRY: RetryOptions = { attempts: 5, baseMs: 250, maxMs: 1_500, retryIf: isServerNotReady };
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Turns whatever client-node threw into a KubeApiError with the server's own message. */
@@ -62,7 +80,8 @@ export function toKubeError(err: unknown, what: string): KubeApiError {
       }
     }
     const message = typeof body === 'object' && body?.message ? String(body.message) : String(e.message ?? '').split('\n')[0];
-    return new KubeApiError(e.code, `${what}: ${message} (HTTP ${e.code})`, { reason: body?.reason, cause: err });
+    const condition = serverCondition(e.code);
+    return new KubeApiError(e.code, `${what}: ${condition ? `${condition}: ` : ''}${message} (HTTP ${e.code})`, { reason: body?.reason, cause: err });
   }
   const code = (typeof e?.code === 'string' ? e.code : undefined) ?? e?.cause?.code;
   if (code && NETWORK_CODES.has(code)) {
@@ -79,6 +98,8 @@ export interface RetryOptions {
   maxMs?: number;
   /** Deadline (epoch ms) after which no new attempt starts. */
   deadline?: number;
+  /** Narrows which retryable failures are retried (default: all of them). */
+  retryIf?: (err: KubeApiError) => boolean;
   onRetry?: (err: KubeApiError, attempt: number, delayMs: number) => void;
 }
 
@@ -92,7 +113,7 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}
       const kerr = err instanceof KubeApiError ? err : toKubeError(err, 'request');
       const delay = Math.min(opts.maxMs ?? 3_000, (opts.baseMs ?? 100) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       const outOfTime = opts.deadline !== undefined && Date.now() + delay > opts.deadline;
-      if (!kerr.retryable || attempt >= attempts || outOfTime) throw kerr;
+      if (!kerr.retryable || (opts.retryIf && !opts.retryIf(kerr)) || attempt >= attempts || outOfTime) throw kerr;
       opts.onRetry?.(kerr, attempt, Math.round(delay));
       await sleep(delay);
     }
@@ -148,13 +169,16 @@ export class KubeClient {
   }
 
   async get<T extends KObj = KObj>(ref: ObjRef): Promise<T | null> {
-    try {
-      return (await this.objects.read(this.header(ref))) as T;
-    } catch (err) {
-      const kerr = toKubeError(err, `get ${this.describe(ref)}`);
-      if (kerr.status === 404) return null;
-      throw kerr;
-    }
+    const read = async () => {
+      try {
+        return (await this.objects.read(this.header(ref))) as T;
+      } catch (err) {
+        const kerr = toKubeError(err, `get ${this.describe(ref)}`);
+        if (kerr.status === 404) return null;
+        throw kerr;
+      }
+    };
+    return withRetry(read, READ_RETRY);
   }
 
   async mustGet<T extends KObj = KObj>(ref: ObjRef): Promise<T> {
@@ -198,12 +222,15 @@ export class KubeClient {
   }
 
   async list<T extends KObj = KObj>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
-    try {
-      const res = await this.objects.list(apiVersion, kind, namespace ?? this.namespace, undefined, undefined, undefined, undefined, labelSelector);
-      return res.items as T[];
-    } catch (err) {
-      throw toKubeError(err, `list ${kind} in ${namespace ?? this.namespace} (context ${this.context})`);
-    }
+    const list = async () => {
+      try {
+        const res = await this.objects.list(apiVersion, kind, namespace ?? this.namespace, undefined, undefined, undefined, undefined, labelSelector);
+        return res.items as T[];
+      } catch (err) {
+        throw toKubeError(err, `list ${kind} in ${namespace ?? this.namespace} (context ${this.context})`);
+      }
+    };
+    return withRetry(list, READ_RETRY);
   }
 
   /** `/version` of the API server, with a client-side timeout (used as a reachability check). */
