@@ -42,7 +42,7 @@ function content(i, variant = '') {
   return `${lines.join('\n')}\n`;
 }
 
-function buildRepo() {
+export function buildRepo() {
   const dir = tempDir('vpm-bench-rollback-');
   git(dir, ['init', '-q', '-b', 'main']);
   for (const [k, v] of [
@@ -81,7 +81,7 @@ function buildRepo() {
 }
 
 /** Back to "HEAD = work commit, clean tree, index settled", with no refs left by earlier runs. */
-function resetState({ dir, work }) {
+export function resetState({ dir, work }) {
   git(dir, ['reset', '-q', '--hard', work]);
   git(dir, ['clean', '-fdq']);
   for (const ref of git(dir, ['for-each-ref', '--format=%(refname)', 'refs/vpm/pre-rollback']).split('\n').filter(Boolean)) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point, CommonJS on purpose (bin/package.json): the `chat append` hot path then runs
+// Entry point, CommonJS on purpose (bin/package.json): the hot paths (`chat append`, `rollback`) then run
 // without initialising the ES module loader. V8's on-disk compile cache makes repeated
 // invocations start fast. Everything else hands over to the full CLI (ESM, dist/cli.js).
 'use strict';
@@ -9,6 +9,10 @@ async function run(argv) {
   if (argv.includes('chat') && argv.includes('append')) {
     const { tryFastPath } = require('../dist/fast-path.bundle.cjs');
     const code = await tryFastPath(argv);
+    if (code !== undefined) return code;
+  } else if (argv.includes('rollback')) {
+    const { tryRollbackFastPath } = require('../dist/rollback-fast-path.bundle.cjs');
+    const code = await tryRollbackFastPath(argv);
     if (code !== undefined) return code;
   }
   const { main } = await import('../dist/cli.js');

@@ -1,6 +1,7 @@
-// Bundles the `chat append` hot path (dist/fast-path.js and the small libraries it loads) into one
-// minified CommonJS file: loading one file instead of ~40 modules, without the ES module loader,
-// is most of its start-up cost. Heavy, rarely needed modules stay external and load lazily.
+// Bundles the hot paths — `chat append` (dist/fast-path.js) and `rollback` (dist/rollback-fast-path.js)
+// — each with the libraries it loads, into one minified CommonJS file: loading one file instead of
+// dozens of modules, without the ES module loader, is most of their start-up cost. Heavy, rarely
+// needed modules stay external and load lazily. Two bundles, so chat append does not parse rollback's.
 import { build } from 'esbuild';
 
 /** The bundle sits in dist/, so relative imports that stay external are re-rooted from dist/core/. */
@@ -11,9 +12,14 @@ const reRootCoreImports = {
   },
 };
 
-await build({
-  entryPoints: ['dist/fast-path.js'],
-  outfile: 'dist/fast-path.bundle.cjs',
+const hotPaths = [
+  { entry: 'dist/fast-path.js', outfile: 'dist/fast-path.bundle.cjs' },
+  { entry: 'dist/rollback-fast-path.js', outfile: 'dist/rollback-fast-path.bundle.cjs' },
+];
+
+for (const { entry, outfile } of hotPaths) await build({
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   minify: process.env.VPM_BUNDLE_NO_MINIFY !== "1",
   platform: 'node',

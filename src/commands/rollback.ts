@@ -56,7 +56,7 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     }
 
     stage = 'preflight';
-    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightStatusArgs, parseStatus }] = await Promise.all([
+    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightCheckArgs, parseDirtyCheck }] = await Promise.all([
       import('../git/session.js'),
       import('../git/rollback.js'),
     ]);
@@ -64,12 +64,12 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     const { git, repo, extra, alongside } = await openRepoSession(ctx.cwd, ctx.env, {
       trace: ctx.debug ? (l) => ctx.status(`debug: ${l}`) : undefined,
       extraRevParse: fastTargetRevParse(spec),
-      alongside: preflightStatusArgs(),
+      alongside: preflightCheckArgs(),
       // The repository lock is taken next; load its module while git looks the repository up.
       whileGitRuns: () => void import('proper-lockfile').catch(() => undefined),
     });
     const target = await resolveTarget(git, spec, extra);
-    const preflight = alongside?.then((r) => (r.exitCode === 0 ? parseStatus(r.stdout) : undefined));
+    const preflight = alongside?.then(parseDirtyCheck);
     const confirmPlan = opts.yes
       ? undefined
       : async (plan: RollbackPlan) => (await import('../core/progress.js')).confirm(ctx, question(plan));

@@ -14,7 +14,7 @@
  * repository is being looked up), everything else is constant-cost and runs concurrently.
  */
 import { join } from 'node:path';
-import type { GitRunner } from '../adapters/git.js';
+import type { GitResult, GitRunner } from '../adapters/git.js';
 import { GitCommandError } from '../adapters/git.js';
 import { OperationalError, RefusedError, UsageError } from '../core/errors.js';
 import { readTextIfExists } from '../core/fs.js';
@@ -171,23 +171,37 @@ export interface WorktreeStatus {
 }
 
 /**
- * `git status` over the whole tree except vpm's own state (`pathspecs`), porcelain v2 with the HEAD
- * it saw. Optional locks are off: status must never hold index.lock, since it may run next to another
- * vpm command (see preflightStatusArgs).
+ * The dirty-tree check over the whole tree except vpm's own state (`pathspecs`), as two git
+ * processes run at the same time: `status` for tracked changes (it stats every tracked file, and
+ * reports the HEAD it saw) and `ls-files --others` for untracked files (it reads every directory).
+ * Together they are `git status --untracked-files=normal`; apart, on two cores, they cost the
+ * longer of the two walks instead of their sum. Optional locks are off: the check must never hold
+ * index.lock, since it may run next to another vpm command (see preflightCheckArgs).
  */
-function statusArgs(pathspecs: string[]): string[] {
-  return ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--no-ahead-behind', '-z', '--untracked-files=normal', '--', ...pathspecs];
+function dirtyCheckArgs(pathspecs: string[]): [status: string[], untracked: string[]] {
+  return [
+    ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--no-ahead-behind', '-z', '--untracked-files=no', '--', ...pathspecs],
+    ['--no-optional-locks', 'ls-files', '-z', '--full-name', '--others', '--exclude-standard', '--directory', '--no-empty-directory', '--', ...pathspecs],
+  ];
 }
 
 /**
- * The dirty-tree check as a command run from the state root (vpm's --cwd) while the repository is
+ * The dirty-tree check as commands run from the state root (vpm's --cwd) while the repository is
  * still being looked up: `:/` covers the whole repository and the excludes are relative to the state
  * root. On a large tree this is the one expensive read of the rollback; taking it off the critical
  * path matters. Its HEAD is compared with HEAD under the lock, and the check is redone there if
  * anything was committed in between.
  */
-export function preflightStatusArgs(): string[] {
-  return statusArgs([':/', ...STATE_PATHS.map((p) => `:(exclude,literal)${p}`)]);
+export function preflightCheckArgs(): string[][] {
+  return dirtyCheckArgs([':/', ...STATE_PATHS.map((p) => `:(exclude,literal)${p}`)]);
+}
+
+/** Combines the two halves of the dirty-tree check; undefined when either failed. */
+export function parseDirtyCheck([status, untracked]: GitResult[]): WorktreeStatus | undefined {
+  if (status?.exitCode !== 0 || untracked?.exitCode !== 0) return undefined;
+  const tracked = parseStatus(status.stdout);
+  const others = untracked.stdout.split('\0').filter(Boolean).map((path) => `?? ${path}`);
+  return { head: tracked.head, dirty: [...tracked.dirty, ...others] };
 }
 
 /** Parses `git status --porcelain=v2 --branch -z`. */
@@ -216,7 +230,13 @@ export function parseStatus(out: string): WorktreeStatus {
 }
 
 async function worktreeStatus(git: GitRunner, repo: RepoInfo): Promise<WorktreeStatus> {
-  return parseStatus(await git.run(statusArgs(excludeStatePathspecs(repo))));
+  const results = await Promise.all(dirtyCheckArgs(excludeStatePathspecs(repo)).map((args) => git.probe(args)));
+  const status = parseDirtyCheck(results);
+  if (!status) {
+    const failed = results.find((r) => r.exitCode !== 0)!;
+    throw new OperationalError(`git could not check the working tree: ${failed.stderr.trim() || `exit ${failed.exitCode}`}`);
+  }
+  return status;
 }
 
 /**
@@ -347,6 +367,29 @@ async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs
   }
 }
 
+/**
+ * `git reset --hard <target>` for a tree known to be clean, doing only the work that state needs:
+ * `git reset --keep` writes and deletes just the paths that differ between HEAD and the target
+ * (reset --hard re-checks every tracked file), and moves the branch, ORIG_HEAD and the reflog the
+ * same way. It checks every path before touching any and refuses to overwrite a file changed since
+ * the dirty-tree check; it also refuses when an index entry merely looks stale (a touched file), so
+ * on refusal — nothing changed yet — reset --hard runs: the check just showed the tree clean.
+ */
+async function resetToTarget(git: GitRunner, target: string): Promise<void> {
+  const kept = await git.probe(['reset', '--keep', '--quiet', target]);
+  if (kept.exitCode !== 0) await git.run(['reset', '--hard', '--quiet', target]);
+}
+
+/**
+ * Whether a `.gitignore` differs between HEAD and the target — files ignored now may be untracked
+ * after the rollback. A tree-to-tree diff (identical subtrees are skipped by hash); when it cannot
+ * tell, the answer is yes, so `git clean` runs.
+ */
+async function ignoreRulesChange(git: GitRunner, plan: RollbackPlan): Promise<boolean> {
+  const r = await git.probe(['diff-tree', '-r', '--name-only', '--no-renames', '-z', plan.head, plan.target, '--', ':(glob)**/.gitignore']);
+  return r.exitCode !== 0 || r.stdout.length > 0;
+}
+
 async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[], opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
   const preRef = await savePreRollbackRef(deps, plan);
@@ -359,14 +402,21 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[]
   if (touched.length > 0) {
     snapshot = await snapshotStateFiles(repo, touched, join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`));
   }
-  let removed: string[];
+  let removed: string[] = [];
+  // Asked now, answered while the reset works (it reads only commits, never the working tree).
+  const mayLeaveUntracked = ignoreRulesChange(git, plan);
   try {
-    await git.run(['reset', '--hard', '--quiet', plan.target]);
-    const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
-    removed = cleaned
-      .split('\n')
-      .filter((l) => l.startsWith('Removing '))
-      .map((l) => l.slice('Removing '.length));
+    await resetToTarget(git, plan.target);
+    // The tree was clean (no untracked files outside vpm's state) and reset only deletes tracked
+    // files, so `git clean -fd` can find something only where ignore rules changed: files ignored
+    // before the rollback and not after it. Elsewhere it would walk the whole tree to remove nothing.
+    if (await mayLeaveUntracked) {
+      const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
+      removed = cleaned
+        .split('\n')
+        .filter((l) => l.startsWith('Removing '))
+        .map((l) => l.slice('Removing '.length));
+    }
   } catch (err) {
     throw new OperationalError(`the rollback failed part-way: ${(err as Error).message}`, {
       hint: `your previous state is saved: ${undo}${snapshot ? `; vpm's state files are copied in ${snapshot.dir}` : ''}`,

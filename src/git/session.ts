@@ -7,16 +7,16 @@ export interface RepoSession {
   repo: RepoInfo;
   /** Output lines of the extra rev-parse arguments, when they all resolved. */
   extra?: string[];
-  /** The result of `alongside`, when asked for (still running: await it when it is needed). */
-  alongside?: Promise<GitResult>;
+  /** The results of `alongside`, when asked for (still running: await them when they are needed). */
+  alongside?: Promise<GitResult[]>;
 }
 
 export interface SessionOptions {
   trace?: (line: string) => void;
   /** rev-parse arguments resolved in the same process as the repository lookup. */
   extraRevParse?: string[];
-  /** A read-only git command run from `cwd` at the same time as the lookup (its result is returned). */
-  alongside?: string[];
+  /** Read-only git commands run from `cwd` at the same time as the lookup (their results are returned). */
+  alongside?: string[][];
   /** Called once the git processes have been started: work to overlap with waiting for them. */
   whileGitRuns?: () => void;
 }
@@ -25,7 +25,7 @@ export interface SessionOptions {
 export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv, opts: SessionOptions = {}): Promise<RepoSession> {
   const { openGit } = await import('../adapters/git.js');
   const here = await openGit(cwd, { env, trace: opts.trace });
-  const alongside = opts.alongside ? here.probe(opts.alongside) : undefined;
+  const alongside = opts.alongside ? Promise.all(opts.alongside.map((args) => here.probe(args))) : undefined;
   const located = locateRepo(here, opts.extraRevParse);
   opts.whileGitRuns?.();
   const { repo, extra } = await located;

@@ -39,16 +39,7 @@ function splitZ(out: string): string[] {
  * whatever is there now. One small, pathspec-limited git process.
  */
 export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, target: string): Promise<string[]> {
-  const out = await git.run([
-    'diff',
-    '--name-only',
-    '--no-renames',
-    '--no-ext-diff',
-    '-z',
-    target,
-    '--',
-    ...statePaths(repo).map((p) => `:(literal)${p}`),
-  ]);
+  const out = await git.run(['diff', '--name-only', '--no-renames', '--no-ext-diff', '-z', target, '--', ...statePaths(repo).map((p) => `:(literal)${p}`)]);
   return [...new Set(splitZ(out))].sort();
 }
 

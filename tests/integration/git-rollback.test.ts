@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { vpm, vpmJson } from '../helpers/cli.ts';
 import { cloneOf, makeExecutable, makeGitRepo, modeOf, type TempRepo } from '../helpers/gitrepo.ts';
 import { join } from 'node:path';
+import { utimesSync } from 'node:fs';
 
 const repos: TempRepo[] = [];
 function repo(opts?: Parameters<typeof makeGitRepo>[0]): TempRepo {
@@ -120,6 +121,62 @@ describe('vpm rollback: what it restores', () => {
     const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
     expect(res.exitCode, String(res.stderr)).toBe(0);
     expect(r.read('node_modules/dep/index.js')).toBe('dep\n');
+  });
+});
+
+describe('vpm rollback: how the reset is done', () => {
+  it('moves the branch like git reset: ORIG_HEAD is the old HEAD and the reflog records the move', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const workHead = r.head();
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.git('rev-parse', 'ORIG_HEAD').trim()).toBe(workHead);
+    expect(r.git('reflog', '-1', '--format=%H %gs', 'main').trim()).toBe(`${cp} reset: moving to ${cp}`);
+  });
+
+  it('a file touched since it was committed (same content, new mtime) does not stop the rollback', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    const atCheckpoint = r.files(STATE);
+    doWork(r);
+    // The index's stat data no longer matches, so git's own two-way reset refuses this path ("not
+    // uptodate"); the tree is still clean, and the rollback must go through.
+    const touched = join(r.dir, 'src/index.js');
+    utimesSync(touched, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+    const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(r.head()).toBe(cp);
+    expect(r.files(STATE)).toEqual(atCheckpoint);
+    expect(r.git('status', '--porcelain', '--', ...STATE.map((p) => `:(exclude)${p}`))).toBe('');
+  });
+
+  it('outside the usual flags the full CLI answers: --help, an unknown flag, a flag missing its value', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const head = r.head();
+    const help = await vpm(['rollback', '--help'], { cwd: r.dir });
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: vpm rollback [options]');
+    const unknown = await vpm(['rollback', '--yes', '--no-test', '--force'], { cwd: r.dir });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--force'");
+    // commander takes the next word as the value, as it does for every command: --yes is --to's.
+    const swallowed = await vpm(['rollback', '--to', '--yes', '--no-test'], { cwd: r.dir });
+    expect(swallowed.exitCode).toBe(2);
+    expect(swallowed.stderr).toContain('needs confirmation, but it cannot ask');
+    expect(r.head()).toBe(head);
+  });
+
+  it('short -y and flags before the command work as in the full CLI', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    doWork(r);
+    const res = await vpm(['--json', 'rollback', '-y', '--no-test'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    expect(JSON.parse(String(res.stdout))).toMatchObject({ ok: true, rollback: cp, test: { status: 'skipped' } });
   });
 });
 

@@ -1,0 +1,50 @@
+/**
+ * `vpm rollback` is run by hand and in CI the moment a test fails, on repositories of any size; its
+ * cost over a plain `git reset --hard` is what vpm adds (issue 3 holds it to ≤ 1.3×), and loading
+ * the command tree is a good part of that. So, like `chat append`, it skips commander: flags are
+ * parsed with node's parseArgs and the command runs through the same executeCommand as every
+ * command. Anything unusual (help, unknown or ambiguous flags) returns undefined and the full CLI,
+ * with commander's parsing and messages, takes over.
+ */
+import { parseArgs } from 'node:util';
+import { createContext, processStreams } from './core/context.js';
+import { executeCommand } from './core/run-command.js';
+
+export async function tryRollbackFastPath(argv: string[]): Promise<number | undefined> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        to: { type: 'string' },
+        yes: { type: 'boolean', short: 'y' },
+        'no-test': { type: 'boolean' },
+        'test-cmd': { type: 'string' },
+        'summary-file': { type: 'string' },
+        json: { type: 'boolean' },
+        cwd: { type: 'string' },
+        verbose: { type: 'boolean' },
+        debug: { type: 'boolean' },
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length !== 1 || positionals[0] !== 'rollback') return undefined;
+  // Real streams, not chat append's bare fd writers: the test command's output is piped into stderr.
+  const ctx = createContext(values, processStreams());
+  return executeCommand(ctx, 'rollback', async () => (await import('./commands/rollback.js')).rollbackCommand, {
+    args: [],
+    opts: {
+      to: values.to,
+      yes: values.yes,
+      // commander's --no-test: `test` is false when given, true otherwise.
+      test: !values['no-test'],
+      testCmd: values['test-cmd'],
+      summaryFile: values['summary-file'],
+    },
+  });
+}
