@@ -13,6 +13,7 @@
  * The path is kept lean for big repositories: one `git status` over the tree (run while the
  * repository is being looked up), everything else is constant-cost and runs concurrently.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitResult, GitRunner } from '../adapters/git.js';
 import { GitCommandError } from '../adapters/git.js';
@@ -30,7 +31,7 @@ import {
   withRepoLock,
   type RepoInfo,
 } from './repo.js';
-import { restoreStateFiles, snapshotStateFiles, stateFilesGitWouldTouch, type StateSnapshot } from './state-files.js';
+import { restoreStateFiles, snapshotStateFiles, stateFilesGitWouldTouch, treeChanges, type StateSnapshot, type TreeChanges } from './state-files.js';
 
 export interface RollbackDeps {
   git: GitRunner;
@@ -255,10 +256,10 @@ async function inspect(
   deps: RollbackDeps,
   target: ResolvedTarget,
   preflight?: Promise<WorktreeStatus | undefined>,
-): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
+): Promise<{ plan: RollbackPlan; changes: TreeChanges }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [early, counts, info, remotes, stateAtRisk] = await Promise.all([
+  const [early, counts, info, remotes, changes] = await Promise.all([
     preflight,
     git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
     git.probe([
@@ -272,7 +273,7 @@ async function inspect(
       '--',
     ]),
     git.run(['remote']),
-    stateFilesGitWouldTouch(git, repo, target.hash),
+    treeChanges(git, repo, 'HEAD', target.hash),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -334,7 +335,7 @@ async function inspect(
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
   };
-  return { plan, stateAtRisk };
+  return { plan, changes };
 }
 
 /** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
@@ -374,23 +375,12 @@ async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs
  * same way. It checks every path before touching any and refuses to overwrite a file changed since
  * the dirty-tree check; it also refuses when an index entry merely looks stale (a touched file), so
  * on refusal — nothing changed yet — reset --hard runs: the check just showed the tree clean.
+ *
+ * vpm's state files are copied aside first and put back afterwards. reset --keep only rewrites the
+ * ones the two commits have differently (`changes.stateFiles`); reset --hard also rewrites tracked
+ * ones edited since the last commit, so before it the set is taken again from the working tree.
  */
-async function resetToTarget(git: GitRunner, target: string): Promise<void> {
-  const kept = await git.probe(['reset', '--keep', '--quiet', target]);
-  if (kept.exitCode !== 0) await git.run(['reset', '--hard', '--quiet', target]);
-}
-
-/**
- * Whether a `.gitignore` differs between HEAD and the target — files ignored now may be untracked
- * after the rollback. A tree-to-tree diff (identical subtrees are skipped by hash); when it cannot
- * tell, the answer is yes, so `git clean` runs.
- */
-async function ignoreRulesChange(git: GitRunner, plan: RollbackPlan): Promise<boolean> {
-  const r = await git.probe(['diff-tree', '-r', '--name-only', '--no-renames', '-z', plan.head, plan.target, '--', ':(glob)**/.gitignore']);
-  return r.exitCode !== 0 || r.stdout.length > 0;
-}
-
-async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[], opts: RollbackOptions): Promise<RollbackDone> {
+async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChanges, opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
   const preRef = await savePreRollbackRef(deps, plan);
   const undo = `git reset --hard ${preRef}`;
@@ -398,19 +388,22 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[]
 
   const fetch = await fetchRemotes(deps, plan.remotes, opts.fetchIdleTimeoutMs ?? 60_000);
 
-  let snapshot: StateSnapshot | undefined;
-  if (touched.length > 0) {
-    snapshot = await snapshotStateFiles(repo, touched, join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`));
-  }
+  const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
+  let kept = changes.stateFiles;
+  let snapshot: StateSnapshot | undefined = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
   let removed: string[] = [];
-  // Asked now, answered while the reset works (it reads only commits, never the working tree).
-  const mayLeaveUntracked = ignoreRulesChange(git, plan);
   try {
-    await resetToTarget(git, plan.target);
+    const keep = await git.probe(['reset', '--keep', '--quiet', plan.target]);
+    if (keep.exitCode !== 0) {
+      kept = await stateFilesGitWouldTouch(git, repo, plan.target);
+      if (snapshot) await rm(snapshot.dir, { recursive: true, force: true });
+      snapshot = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
+      await git.run(['reset', '--hard', '--quiet', plan.target]);
+    }
     // The tree was clean (no untracked files outside vpm's state) and reset only deletes tracked
     // files, so `git clean -fd` can find something only where ignore rules changed: files ignored
     // before the rollback and not after it. Elsewhere it would walk the whole tree to remove nothing.
-    if (await mayLeaveUntracked) {
+    if (changes.ignoreRulesChange) {
       const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
       removed = cleaned
         .split('\n')
@@ -424,7 +417,7 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, touched: string[]
     });
   }
   if (snapshot) await restoreStateFiles(repo, snapshot);
-  return { ...plan, pre_rollback_ref: preRef, undo_command: undo, fetch, removed, kept_state: touched };
+  return { ...plan, pre_rollback_ref: preRef, undo_command: undo, fetch, removed, kept_state: kept };
 }
 
 /**
@@ -450,12 +443,12 @@ export async function rollback(
     // The early status only stands in for one taken under the lock when it is that fresh: not after
     // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
     const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
-    const { plan, stateAtRisk } = await inspect(deps, target, fresh ? preflight : undefined);
+    const { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',
       });
     }
-    return execute(deps, plan, stateAtRisk, opts);
+    return execute(deps, plan, changes, opts);
   });
 }

@@ -201,6 +201,28 @@ describe('vpm rollback: vpm state survives', () => {
     for (const [p, c] of Object.entries(state)) expect(r.read(p), p).toBe(c);
   });
 
+  it('tracked in git, nothing uncommitted: the versions committed after the checkpoint are kept; an edit to one both commits share stays', async () => {
+    const r = repo();
+    writeState(r, 'at-checkpoint');
+    r.write('reports/shared.json', '{"same":true}\n');
+    await checkpoint(r, 'S1');
+    doWork(r);
+    const committed = writeState(r, 'committed-later');
+    r.write('.ops/added-later.json', '{}\n');
+    r.commitAll('state committed after the checkpoint');
+    r.write('reports/shared.json', '{"same":false}\n'); // tracked, equal in both commits, edited now
+
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    for (const [p, c] of Object.entries(committed)) expect(r.read(p), p).toBe(c);
+    expect(r.read('.ops/added-later.json')).toBe('{}\n');
+    expect(r.read('reports/shared.json')).toBe('{"same":false}\n');
+    expect(json.kept_state).toEqual(expect.arrayContaining([...Object.keys(committed), '.ops/added-later.json']));
+    expect(json.kept_state).not.toContain('reports/shared.json'); // the reset never touched it
+    expect(r.read('src/index.js')).toBe('export const answer = 42;\n');
+    expect(r.gitStatus('ls-files', '--others', '.git/vpm').stdout).toBe('');
+  });
+
   it('tracked in git: their latest contents are kept although the checkpoint has older versions (and absent ones stay absent)', async () => {
     const r = repo();
     writeState(r, 'at-checkpoint');
