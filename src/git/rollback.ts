@@ -31,7 +31,7 @@ import {
   withRepoLock,
   type RepoInfo,
 } from './repo.js';
-import { restoreStateFiles, snapshotStateFiles, stateFilesGitWouldTouch, treeChanges, type StateSnapshot, type TreeChanges } from './state-files.js';
+import { restoreStateFiles, snapshotStateFiles, stateFilesBetween, stateFilesGitWouldTouch, type StateSnapshot } from './state-files.js';
 
 export interface RollbackDeps {
   git: GitRunner;
@@ -256,10 +256,10 @@ async function inspect(
   deps: RollbackDeps,
   target: ResolvedTarget,
   preflight?: Promise<WorktreeStatus | undefined>,
-): Promise<{ plan: RollbackPlan; changes: TreeChanges }> {
+): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [early, counts, info, remotes, changes] = await Promise.all([
+  const [early, counts, info, remotes, stateAtRisk] = await Promise.all([
     preflight,
     git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
     git.probe([
@@ -273,7 +273,7 @@ async function inspect(
       '--',
     ]),
     git.run(['remote']),
-    treeChanges(git, repo, 'HEAD', target.hash),
+    stateFilesBetween(git, repo, 'HEAD', target.hash),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -335,7 +335,7 @@ async function inspect(
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
   };
-  return { plan, changes };
+  return { plan, stateAtRisk };
 }
 
 /** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
@@ -377,10 +377,26 @@ async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs
  * on refusal — nothing changed yet — reset --hard runs: the check just showed the tree clean.
  *
  * vpm's state files are copied aside first and put back afterwards. reset --keep only rewrites the
- * ones the two commits have differently (`changes.stateFiles`); reset --hard also rewrites tracked
+ * ones the two commits have differently (`stateAtRisk`); reset --hard also rewrites tracked
  * ones edited since the last commit, so before it the set is taken again from the working tree.
  */
-async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChanges, opts: RollbackOptions): Promise<RollbackDone> {
+/**
+ * Whether a `.gitignore` differs between HEAD and the target: files ignored now may be untracked
+ * after the rollback. A tree-to-tree diff (subtrees with the same hash are skipped); when it cannot
+ * tell, the answer is yes, so `git clean` runs.
+ */
+async function ignoreRulesChange(git: GitRunner, plan: RollbackPlan): Promise<boolean> {
+  const r = await git.probe(['diff-tree', '-r', '--name-only', '--no-renames', '-z', plan.head, plan.target, '--', ':(glob)**/.gitignore']);
+  return r.exitCode !== 0 || r.stdout.length > 0;
+}
+
+/**
+ * Files are written by one checkout worker per core (git ≥ 2.32; older versions ignore the key)
+ * instead of git's default of one: on a large rollback most of the time goes to writing files.
+ */
+const PARALLEL_CHECKOUT = ['-c', 'checkout.workers=0'];
+
+async function execute(deps: RollbackDeps, plan: RollbackPlan, stateAtRisk: string[], opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
   const preRef = await savePreRollbackRef(deps, plan);
   const undo = `git reset --hard ${preRef}`;
@@ -389,21 +405,23 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChan
   const fetch = await fetchRemotes(deps, plan.remotes, opts.fetchIdleTimeoutMs ?? 60_000);
 
   const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
-  let kept = changes.stateFiles;
+  let kept = stateAtRisk;
   let snapshot: StateSnapshot | undefined = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
   let removed: string[] = [];
+  // Asked now, answered while the reset works (it reads only the two commits).
+  const mayLeaveUntracked = ignoreRulesChange(git, plan);
   try {
-    const keep = await git.probe(['reset', '--keep', '--quiet', plan.target]);
+    const keep = await git.probe([...PARALLEL_CHECKOUT, 'reset', '--keep', '--quiet', plan.target]);
     if (keep.exitCode !== 0) {
       kept = await stateFilesGitWouldTouch(git, repo, plan.target);
       if (snapshot) await rm(snapshot.dir, { recursive: true, force: true });
       snapshot = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
-      await git.run(['reset', '--hard', '--quiet', plan.target]);
+      await git.run([...PARALLEL_CHECKOUT, 'reset', '--hard', '--quiet', plan.target]);
     }
     // The tree was clean (no untracked files outside vpm's state) and reset only deletes tracked
     // files, so `git clean -fd` can find something only where ignore rules changed: files ignored
     // before the rollback and not after it. Elsewhere it would walk the whole tree to remove nothing.
-    if (changes.ignoreRulesChange) {
+    if (await mayLeaveUntracked) {
       const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
       removed = cleaned
         .split('\n')
@@ -443,12 +461,12 @@ export async function rollback(
     // The early status only stands in for one taken under the lock when it is that fresh: not after
     // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
     const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
-    const { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
+    const { plan, stateAtRisk } = await inspect(deps, target, fresh ? preflight : undefined);
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',
       });
     }
-    return execute(deps, plan, changes, opts);
+    return execute(deps, plan, stateAtRisk, opts);
   });
 }

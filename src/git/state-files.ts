@@ -43,27 +43,14 @@ export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, ta
   return [...new Set(splitZ(out))].sort();
 }
 
-export interface TreeChanges {
-  /** vpm state files the two commits have differently: a reset rewrites or deletes them. */
-  stateFiles: string[];
-  /** Whether a `.gitignore` differs: files ignored now may be untracked afterwards. */
-  ignoreRulesChange: boolean;
-}
-
 /**
- * What moving HEAD from `from` to `to` changes that a rollback handles itself, read from the two
- * commits alone — no index, no working tree, and subtrees with the same hash are skipped — so it
- * stays cheap on any tree size. One git process.
+ * vpm state files that commits `from` and `to` have differently — the ones a reset from one to the
+ * other rewrites or deletes — read from the two commits alone (no index, no working tree; only the
+ * state paths' subtrees are compared), so it stays cheap on any tree size. One git process.
  */
-export async function treeChanges(git: GitRunner, repo: RepoInfo, from: string, to: string): Promise<TreeChanges> {
-  const state = statePaths(repo);
-  const out = await git.run(['diff-tree', '-r', '--name-only', '--no-renames', '-z', from, to, '--', ...state.map((p) => `:(literal)${p}`), ':(glob)**/.gitignore']);
-  const changed = [...new Set(splitZ(out))].sort();
-  const isState = (path: string) => state.some((p) => path === p || path.startsWith(`${p}/`));
-  return {
-    stateFiles: changed.filter(isState),
-    ignoreRulesChange: changed.some((path) => !isState(path)),
-  };
+export async function stateFilesBetween(git: GitRunner, repo: RepoInfo, from: string, to: string): Promise<string[]> {
+  const out = await git.run(['diff-tree', '-r', '--name-only', '--no-renames', '-z', from, to, '--', ...statePaths(repo).map((p) => `:(literal)${p}`)]);
+  return [...new Set(splitZ(out))].sort();
 }
 
 export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: string): Promise<StateSnapshot> {
