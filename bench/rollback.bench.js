@@ -42,7 +42,7 @@ function content(i, variant = '') {
   return `${lines.join('\n')}\n`;
 }
 
-export function buildRepo() {
+function buildRepo() {
   const dir = tempDir('vpm-bench-rollback-');
   git(dir, ['init', '-q', '-b', 'main']);
   for (const [k, v] of [
@@ -81,7 +81,7 @@ export function buildRepo() {
 }
 
 /** Back to "HEAD = work commit, clean tree, index settled", with no refs left by earlier runs. */
-export function resetState({ dir, work }) {
+function resetState({ dir, work }) {
   git(dir, ['reset', '-q', '--hard', work]);
   git(dir, ['clean', '-fdq']);
   for (const ref of git(dir, ['for-each-ref', '--format=%(refname)', 'refs/vpm/pre-rollback']).split('\n').filter(Boolean)) {
@@ -100,7 +100,7 @@ function timed(fn) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-export async function run({ runs = 7 } = {}) {
+export async function run({ runs = 15 } = {}) {
   const state = buildRepo();
   try {
     const result = await compare({
