@@ -5,7 +5,7 @@
  * with commander's parsing and messages, takes over.
  */
 import { parseArgs } from 'node:util';
-import { createContext, fdStreams } from './core/context.js';
+import { createContext, fdStreams, GLOBAL_PARSE_ARGS_OPTIONS } from './core/context.js';
 import { executeCommand } from './core/run-command.js';
 import { CHAT_ROLES } from './memory/chat-log.js';
 
@@ -21,10 +21,7 @@ export async function tryFastPath(argv: string[]): Promise<number | undefined> {
         session: { type: 'string' },
         text: { type: 'string' },
         meta: { type: 'string' },
-        json: { type: 'boolean' },
-        cwd: { type: 'string' },
-        verbose: { type: 'boolean' },
-        debug: { type: 'boolean' },
+        ...GLOBAL_PARSE_ARGS_OPTIONS,
       },
     });
   } catch {

@@ -7,7 +7,7 @@
  * with commander's parsing and messages, takes over.
  */
 import { parseArgs } from 'node:util';
-import { createContext, processStreams } from './core/context.js';
+import { createContext, GLOBAL_PARSE_ARGS_OPTIONS, processStreams } from './core/context.js';
 import { executeCommand } from './core/run-command.js';
 
 export async function tryRollbackFastPath(argv: string[]): Promise<number | undefined> {
@@ -23,10 +23,7 @@ export async function tryRollbackFastPath(argv: string[]): Promise<number | unde
         'no-test': { type: 'boolean' },
         'test-cmd': { type: 'string' },
         'summary-file': { type: 'string' },
-        json: { type: 'boolean' },
-        cwd: { type: 'string' },
-        verbose: { type: 'boolean' },
-        debug: { type: 'boolean' },
+        ...GLOBAL_PARSE_ARGS_OPTIONS,
       },
     });
   } catch {

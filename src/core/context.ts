@@ -18,6 +18,17 @@ export interface IOStreams {
   stderrIsTTY: boolean;
 }
 
+/**
+ * The global options as node's parseArgs takes them, for the hot paths that skip commander
+ * (src/fast-path.ts, src/rollback-fast-path.ts); src/cli.ts declares the same ones for commander.
+ */
+export const GLOBAL_PARSE_ARGS_OPTIONS = {
+  json: { type: 'boolean' },
+  cwd: { type: 'string' },
+  verbose: { type: 'boolean' },
+  debug: { type: 'boolean' },
+} as const;
+
 export interface GlobalOptions {
   cwd?: string;
   json?: boolean;
