@@ -1,12 +1,14 @@
 // Issue 3: `vpm rollback --yes --no-test` vs plain `git reset --hard <checkpoint> && git clean -fd`
 // on the same state (target ≤ 1.3×).
 //
-// The repository: 20,000 files of 1–4 KiB in 400 directories (packed, as a clone would be), a vpm
-// checkpoint, then a commit on top of it that modifies 2,000 files and adds 2,000 new ones. That is
-// the realistic rollback: vpm refuses a dirty tree, so the work being rolled back is committed
-// (by an agent's commits or a later checkpoint). Before every timed run — vpm's and the baseline's
-// alike — the repository is put back in exactly that state (HEAD at the work commit, index settled),
-// and the two are measured alternately so machine noise hits both.
+// The state the issue names: 20,000 files of 1–4 KiB in 400 directories (packed, as a clone would
+// be), a vpm checkpoint, then 2,000 of those files modified (committed: vpm refuses uncommitted
+// changes to tracked files, so the work being rolled back is in commits, an agent's or a later
+// checkpoint's) and 2,000 untracked files (half in the existing directories, half in new ones),
+// which both sides take out of the tree: git clean deletes them, vpm moves them aside into
+// .git/vpm/untracked/. Before every timed run — vpm's and the baseline's alike — the repository is put
+// back in exactly that state (HEAD at the work commit, the untracked files written, the index
+// settled), and the two are measured alternately so machine noise hits both.
 //
 // Run alone: `node bench/rollback.bench.js [--runs N]` (after `npm run build`).
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,7 @@ import { compare, tempDir, VPM } from './lib.js';
 const FILES = 20_000;
 const DIRS = 400;
 const MODIFIED = 2_000;
-const ADDED = 2_000;
+const UNTRACKED = 2_000;
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 
@@ -67,11 +69,6 @@ function buildRepo() {
     const i = k * Math.floor(FILES / MODIFIED);
     writeFileSync(join(dir, 'src', `m${i % DIRS}`, `f${i}.ts`), content(i, ' modified'));
   }
-  for (let k = 0; k < ADDED; k++) {
-    const sub = k % 2 ? join('src', `m${k % DIRS}`) : join('src', 'added', `a${k % 100}`);
-    mkdirSync(join(dir, sub), { recursive: true });
-    writeFileSync(join(dir, sub, `new${k}.ts`), content(FILES + k, ' added'));
-  }
   git(dir, ['add', '-A']);
   git(dir, ['commit', '-q', '-m', 'work after the checkpoint']);
   const work = git(dir, ['rev-parse', 'HEAD']).trim();
@@ -80,10 +77,20 @@ function buildRepo() {
   return { dir, checkpoint, work };
 }
 
+function writeUntracked(dir) {
+  for (let k = 0; k < UNTRACKED; k++) {
+    const sub = k % 2 ? join('src', `m${k % DIRS}`) : join('src', 'added', `a${k % 100}`);
+    mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, sub, `new${k}.ts`), content(FILES + k, ' added'));
+  }
+}
+
 /** Back to "HEAD = work commit, clean tree, index settled", with no refs left by earlier runs. */
 function resetState({ dir, work }) {
   git(dir, ['reset', '-q', '--hard', work]);
   git(dir, ['clean', '-fdq']);
+  rmSync(join(dir, '.git', 'vpm', 'untracked'), { recursive: true, force: true });
+  writeUntracked(dir);
   for (const ref of git(dir, ['for-each-ref', '--format=%(refname)', 'refs/vpm/pre-rollback']).split('\n').filter(Boolean)) {
     git(dir, ['update-ref', '-d', ref]);
   }
@@ -130,7 +137,7 @@ export async function run({ runs = 15 } = {}) {
     if (git(state.dir, ['rev-parse', 'HEAD']).trim() !== state.checkpoint) throw new Error('baseline did not reach the checkpoint');
     return [
       {
-        name: `rollback --no-test (${FILES} files, ${MODIFIED} modified + ${ADDED} added since the checkpoint)`,
+        name: `rollback --no-test (${FILES} files, ${MODIFIED} modified since the checkpoint, ${UNTRACKED} untracked)`,
         baseline: 'git reset --hard && git clean -fd',
         target: '≤ 1.3×',
         ok: result.ratio <= 1.3,

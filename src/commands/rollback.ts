@@ -15,10 +15,13 @@ interface RollbackOpts {
 
 function question(plan: RollbackPlan): string {
   const where = plan.branch ? `branch ${plan.branch}` : 'detached HEAD';
+  const untracked = plan.untracked.length
+    ? ` and moving ${plan.untracked.length} untracked path(s) into .git/vpm/untracked/ (${plan.untracked.slice(0, 3).join(', ')}${plan.untracked.length > 3 ? ', …' : ''})`
+    : '';
   const label = plan.checkpoints.length ? `checkpoint ${plan.checkpoints.join(', ')}` : `"${plan.target_subject}"`;
   return (
     `Roll back ${where} from ${plan.head.slice(0, 12)} to ${plan.target.slice(0, 12)} (${label}), ` +
-    `taking ${plan.commits_undone} commit(s) off it? HEAD is saved under refs/vpm/pre-rollback/ first.`
+    `taking ${plan.commits_undone} commit(s) off it${untracked}? HEAD is saved under refs/vpm/pre-rollback/ first.`
   );
 }
 
@@ -56,7 +59,7 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     }
 
     stage = 'preflight';
-    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightCheckArgs, parseDirtyCheck }] = await Promise.all([
+    const [{ openRepoSession }, { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightCheckArgs, parseWorktreeCheck }] = await Promise.all([
       import('../git/session.js'),
       import('../git/rollback.js'),
     ]);
@@ -69,7 +72,7 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
       whileGitRuns: () => void import('proper-lockfile').catch(() => undefined),
     });
     const target = await resolveTarget(git, spec, extra);
-    const preflight = alongside?.then(parseDirtyCheck);
+    const preflight = alongside?.then((results) => parseWorktreeCheck(results, repo.prefix));
     const confirmPlan = opts.yes
       ? undefined
       : async (plan: RollbackPlan) => (await import('../core/progress.js')).confirm(ctx, question(plan));
@@ -84,7 +87,6 @@ export const rollbackCommand: CommandHandler<RollbackOpts> = async (ctx, { opts 
     stage = 'reset';
     const cp = done.checkpoints.length ? ` (checkpoint ${done.checkpoints.join(', ')})` : '';
     ctx.status(`rolled back to ${done.target.slice(0, 12)}${cp}: ${done.commits_undone} commit(s) taken off ${done.branch ?? 'HEAD'}`);
-    if (done.removed.length) ctx.status(`removed ${done.removed.length} untracked path(s)`);
     if (done.kept_state.length) ctx.status(`kept vpm state as it was: ${done.kept_state.join(', ')}`);
     ctx.requestFields.rollback_target = done.target;
 

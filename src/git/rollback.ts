@@ -1,19 +1,34 @@
 /**
  * `vpm rollback`: move the current branch back to a checkpoint, safely.
  *
- * Preconditions (nothing is changed when one fails): no merge/rebase/… in progress, a clean working
- * tree outside vpm's own state, and a target that is an ancestor of HEAD or a vpm checkpoint. Then,
- * holding the repository lock: HEAD is saved as `refs/vpm/pre-rollback/<ts>` (the undo point), the
- * remotes are fetched when there are any, `git reset --hard <target>` and `git clean -fd` run with
- * vpm's state left out, and tracked state files are put back as they were.
+ * Preconditions (nothing is changed when one fails): no merge/rebase/… in progress, no uncommitted
+ * change to a tracked file outside vpm's own state (a dirty tree, in git's sense: untracked files do
+ * not count), and a target that is an ancestor of HEAD or a vpm checkpoint. Then, holding the
+ * repository lock: HEAD is saved as `refs/vpm/pre-rollback/<ts>` (the undo point), the remotes are
+ * fetched when there are any, and the tree ends as `git reset --hard <target>` + `git clean -fd`
+ * leave it, with vpm's state left out and tracked state files put back as they were.
  *
- * Because a dirty tree is refused, everything a rollback discards is in commits reachable from the
- * pre-rollback ref: `git reset --hard refs/vpm/pre-rollback/<ts>` restores it all.
+ * Nothing is lost: the committed work is reachable from the pre-rollback ref, and the untracked
+ * files `git clean -fd` would delete are moved into `.git/vpm/untracked/<ts>/` instead (see
+ * untracked.ts). The undo command puts both back.
  *
- * The path is kept lean for big repositories: one `git status` over the tree (run while the
- * repository is being looked up), everything else is constant-cost and runs concurrently.
+ * The path is kept lean for big repositories: the two tree walks (tracked changes, untracked files)
+ * run side by side while the repository is being looked up, everything else is constant-cost and
+ * runs concurrently.
  */
 import { rm } from 'node:fs/promises';
+import {
+  RESTORE_SCRIPT,
+  cleanDryRunArgs,
+  moveAside,
+  parseCleanDryRun,
+  removeDirectoriesLeftEmpty,
+  removeEmptyDirectories,
+  shellQuote,
+  splitByChangedPaths,
+  splitEmptyDirectories,
+  type SavedUntracked,
+} from './untracked.js';
 import { join } from 'node:path';
 import type { GitResult, GitRunner } from '../adapters/git.js';
 import { GitCommandError } from '../adapters/git.js';
@@ -31,7 +46,15 @@ import {
   withRepoLock,
   type RepoInfo,
 } from './repo.js';
-import { restoreStateFiles, snapshotStateFiles, stateFilesBetween, stateFilesGitWouldTouch, type StateSnapshot } from './state-files.js';
+import {
+  restoreStateFiles,
+  snapshotStateFiles,
+  stateFilesAmong,
+  stateFilesGitWouldTouch,
+  treeChanges,
+  type StateSnapshot,
+  type TreeChange,
+} from './state-files.js';
 
 export interface RollbackDeps {
   git: GitRunner;
@@ -65,6 +88,13 @@ export interface RollbackPlan {
   commits_undone: number;
   /** The repository's remotes (fetched before the reset). */
   remotes: string[];
+  /**
+   * Untracked paths (relative to the top level; directories end with `/`) that `git clean -fd` would
+   * remove: the rollback moves them aside instead.
+   */
+  untracked: string[];
+  /** Untracked directories with no files in them: removed after the reset unless it fills them. */
+  empty_untracked_dirs: string[];
 }
 
 export interface FetchOutcome {
@@ -77,8 +107,13 @@ export interface RollbackDone extends RollbackPlan {
   pre_rollback_ref: string;
   undo_command: string;
   fetch: FetchOutcome;
-  /** Untracked files `git clean -fd` removed. */
+  /**
+   * Untracked paths taken out of the tree, as `git clean -fd` would: moved into `untracked_saved_to`,
+   * or removed when they were directories with no files.
+   */
   removed: string[];
+  /** Where the removed untracked paths are kept (absolute), or null when there were none. */
+  untracked_saved_to: string | null;
   /** vpm state files that git would have overwritten and were put back. */
   kept_state: string[];
 }
@@ -167,22 +202,24 @@ export async function resolveTarget(git: GitRunner, spec: TargetSpec, fast?: str
 export interface WorktreeStatus {
   /** The commit HEAD was at when the status was taken (null before the first commit). */
   head: string | null;
-  /** Changed, staged, unmerged or untracked paths, as `XY path`. */
+  /** Changed, staged or unmerged tracked paths, as `XY path`. */
   dirty: string[];
+  /** What `git clean -fd` would remove, relative to the top level. */
+  untracked: string[];
 }
 
 /**
- * The dirty-tree check over the whole tree except vpm's own state (`pathspecs`), as two git
+ * The working-tree check over the whole tree except vpm's own state (`pathspecs`), as two git
  * processes run at the same time: `status` for tracked changes (it stats every tracked file, and
- * reports the HEAD it saw) and `ls-files --others` for untracked files (it reads every directory).
- * Together they are `git status --untracked-files=normal`; apart, on two cores, they cost the
- * longer of the two walks instead of their sum. Optional locks are off: the check must never hold
- * index.lock, since it may run next to another vpm command (see preflightCheckArgs).
+ * reports the HEAD it saw) and `clean --dry-run -d` for the untracked paths to take out (it reads
+ * every directory). On two cores they cost the longer of the two walks instead of their sum.
+ * Optional locks are off: the check must never hold index.lock, since it may run next to another
+ * vpm command (see preflightCheckArgs).
  */
-function dirtyCheckArgs(pathspecs: string[]): [status: string[], untracked: string[]] {
+function worktreeCheckArgs(pathspecs: string[]): [status: string[], untracked: string[]] {
   return [
     ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--no-ahead-behind', '-z', '--untracked-files=no', '--', ...pathspecs],
-    ['--no-optional-locks', 'ls-files', '-z', '--full-name', '--others', '--exclude-standard', '--directory', '--no-empty-directory', '--', ...pathspecs],
+    ['--no-optional-locks', ...cleanDryRunArgs(pathspecs)],
   ];
 }
 
@@ -194,19 +231,20 @@ function dirtyCheckArgs(pathspecs: string[]): [status: string[], untracked: stri
  * anything was committed in between.
  */
 export function preflightCheckArgs(): string[][] {
-  return dirtyCheckArgs([':/', ...STATE_PATHS.map((p) => `:(exclude,literal)${p}`)]);
+  return worktreeCheckArgs([':/', ...STATE_PATHS.map((p) => `:(exclude,literal)${p}`)]);
 }
 
-/** Combines the two halves of the dirty-tree check; undefined when either failed. */
-export function parseDirtyCheck([status, untracked]: GitResult[]): WorktreeStatus | undefined {
+/**
+ * Combines the two halves of the working-tree check; undefined when either failed. `prefix` is
+ * where they ran, relative to the top level (git clean prints paths relative to it).
+ */
+export function parseWorktreeCheck([status, untracked]: GitResult[], prefix = ''): WorktreeStatus | undefined {
   if (status?.exitCode !== 0 || untracked?.exitCode !== 0) return undefined;
-  const tracked = parseStatus(status.stdout);
-  const others = untracked.stdout.split('\0').filter(Boolean).map((path) => `?? ${path}`);
-  return { head: tracked.head, dirty: [...tracked.dirty, ...others] };
+  return { ...parseStatus(status.stdout), untracked: parseCleanDryRun(untracked.stdout, prefix) };
 }
 
 /** Parses `git status --porcelain=v2 --branch -z`. */
-export function parseStatus(out: string): WorktreeStatus {
+export function parseStatus(out: string): Omit<WorktreeStatus, 'untracked'> {
   const tokens = out.split('\0');
   let head: string | null = null;
   const dirty: string[] = [];
@@ -231,8 +269,8 @@ export function parseStatus(out: string): WorktreeStatus {
 }
 
 async function worktreeStatus(git: GitRunner, repo: RepoInfo): Promise<WorktreeStatus> {
-  const results = await Promise.all(dirtyCheckArgs(excludeStatePathspecs(repo)).map((args) => git.probe(args)));
-  const status = parseDirtyCheck(results);
+  const results = await Promise.all(worktreeCheckArgs(excludeStatePathspecs(repo)).map((args) => git.probe(args)));
+  const status = parseWorktreeCheck(results);
   if (!status) {
     const failed = results.find((r) => r.exitCode !== 0)!;
     throw new OperationalError(`git could not check the working tree: ${failed.stderr.trim() || `exit ${failed.exitCode}`}`);
@@ -256,10 +294,10 @@ async function inspect(
   deps: RollbackDeps,
   target: ResolvedTarget,
   preflight?: Promise<WorktreeStatus | undefined>,
-): Promise<{ plan: RollbackPlan; stateAtRisk: string[] }> {
+): Promise<{ plan: RollbackPlan; changes: TreeChange[] }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
-  const [early, counts, info, remotes, stateAtRisk] = await Promise.all([
+  const [early, counts, info, remotes, changes] = await Promise.all([
     preflight,
     git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
     git.probe([
@@ -273,7 +311,7 @@ async function inspect(
       '--',
     ]),
     git.run(['remote']),
-    stateFilesBetween(git, repo, 'HEAD', target.hash),
+    treeChanges(git, 'HEAD', target.hash).catch((err: Error) => err),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -281,6 +319,7 @@ async function inspect(
     }
     throw new OperationalError(`git could not compare HEAD with ${target.hash}: ${(info.stderr || counts.stderr).trim()}`);
   }
+  if (changes instanceof Error) throw new OperationalError(`git could not compare HEAD with ${target.hash}: ${changes.message}`);
   // `git log --no-walk` prints HEAD first, then the target (once, if they are the same commit).
   const head = info.stdout.slice(0, info.stdout.indexOf('\0'));
   // Without an early status, or when something was committed since it was taken (another vpm
@@ -292,7 +331,7 @@ async function inspect(
     throw new RefusedError(
       `the working tree has uncommitted changes (${dirty.length} path${dirty.length === 1 ? '' : 's'}); a rollback would destroy them:\n  ${shown}${dirty.length > 10 ? '\n  …' : ''}`,
       {
-        hint: 'keep them in a checkpoint first (vpm checkpoint NAME), or stash them (git stash -u), then roll back',
+        hint: 'keep them in a checkpoint first (vpm checkpoint NAME), or stash them (git stash), then roll back',
         details: { dirty_paths: dirty },
       },
     );
@@ -334,8 +373,14 @@ async function inspect(
     allowed_because: isAncestor ? 'ancestor' : 'checkpoint',
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
+    ...(await classifyUntracked(repo, status.untracked)),
   };
-  return { plan, stateAtRisk };
+  return { plan, changes };
+}
+
+async function classifyUntracked(repo: RepoInfo, paths: string[]): Promise<Pick<RollbackPlan, 'untracked' | 'empty_untracked_dirs'>> {
+  const { withFiles, empty } = await splitEmptyDirectories(repo.toplevel, paths);
+  return { untracked: withFiles, empty_untracked_dirs: empty };
 }
 
 /** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
@@ -369,25 +414,11 @@ async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs
 }
 
 /**
- * `git reset --hard <target>` for a tree known to be clean, doing only the work that state needs:
- * `git reset --keep` writes and deletes just the paths that differ between HEAD and the target
- * (reset --hard re-checks every tracked file), and moves the branch, ORIG_HEAD and the reflog the
- * same way. It checks every path before touching any and refuses to overwrite a file changed since
- * the dirty-tree check; it also refuses when an index entry merely looks stale (a touched file), so
- * on refusal — nothing changed yet — reset --hard runs: the check just showed the tree clean.
- *
- * vpm's state files are copied aside first and put back afterwards. reset --keep only rewrites the
- * ones the two commits have differently (`stateAtRisk`); reset --hard also rewrites tracked
- * ones edited since the last commit, so before it the set is taken again from the working tree.
- */
-/**
  * Whether a `.gitignore` differs between HEAD and the target: files ignored now may be untracked
- * after the rollback. A tree-to-tree diff (subtrees with the same hash are skipped); when it cannot
- * tell, the answer is yes, so `git clean` runs.
+ * after the rollback, and `git clean -fd` would then remove them.
  */
-async function ignoreRulesChange(git: GitRunner, plan: RollbackPlan): Promise<boolean> {
-  const r = await git.probe(['diff-tree', '-r', '--name-only', '--no-renames', '-z', plan.head, plan.target, '--', ':(glob)**/.gitignore']);
-  return r.exitCode !== 0 || r.stdout.length > 0;
+function ignoreRulesChange(changes: TreeChange[]): boolean {
+  return changes.some((c) => c.path === '.gitignore' || c.path.endsWith('/.gitignore'));
 }
 
 /**
@@ -396,46 +427,95 @@ async function ignoreRulesChange(git: GitRunner, plan: RollbackPlan): Promise<bo
  */
 const PARALLEL_CHECKOUT = ['-c', 'checkout.workers=0'];
 
-async function execute(deps: RollbackDeps, plan: RollbackPlan, stateAtRisk: string[], opts: RollbackOptions): Promise<RollbackDone> {
+/** The command that undoes the rollback: the branch back to the saved HEAD, the untracked files back in place. */
+function undoCommand(preRef: string, untrackedDir: string | null): string {
+  const reset = `git reset --hard ${preRef}`;
+  return untrackedDir ? `${reset} && sh ${shellQuote(join(untrackedDir, RESTORE_SCRIPT))}` : reset;
+}
+
+async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChange[], opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
   const preRef = await savePreRollbackRef(deps, plan);
-  const undo = `git reset --hard ${preRef}`;
+  // Paired with the ref by name: refs/vpm/pre-rollback/<ts> ↔ .git/vpm/untracked/<ts>/.
+  const untrackedDir = join(repo.commonDir, 'vpm', 'untracked', preRef.slice(PRE_ROLLBACK_REF_PREFIX.length));
+  let undo = undoCommand(preRef, plan.untracked.length > 0 ? untrackedDir : null);
   deps.status(`saved HEAD ${shortHash(plan.head)} as ${preRef} (undo with: ${undo})`);
 
   const fetch = await fetchRemotes(deps, plan.remotes, opts.fetchIdleTimeoutMs ?? 60_000);
 
   const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
-  let kept = stateAtRisk;
+  let kept = stateFilesAmong(repo, changes);
   let snapshot: StateSnapshot | undefined = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
-  let removed: string[] = [];
-  // Asked now, answered while the reset works (it reads only the two commits).
-  const mayLeaveUntracked = ignoreRulesChange(git, plan);
+  // Untracked paths moved aside, and empty untracked directories removed.
+  let saved: SavedUntracked[] = [];
+  const emptied: string[] = [];
+
+  /**
+   * `git reset --hard <target>` for a tree known to be clean, doing only the work that state needs:
+   * `git reset --keep` writes and deletes just the paths that differ between HEAD and the target
+   * (reset --hard re-checks every tracked file), and moves the branch, ORIG_HEAD and the reflog the
+   * same way. It checks every path before touching any and refuses to overwrite a file changed since
+   * the dirty-tree check; it also refuses when an index entry merely looks stale (a touched file), so
+   * on refusal — nothing changed yet — reset --hard runs: the check just showed the tree clean.
+   *
+   * vpm's state files are copied aside first and put back afterwards. reset --keep only rewrites the
+   * ones the two commits have differently; reset --hard also rewrites tracked ones edited since the
+   * last commit, so before it the set is taken again from the working tree.
+   */
+  const resetTo = async (target: string): Promise<void> => {
+    const keep = await git.probe([...PARALLEL_CHECKOUT, 'reset', '--keep', '--quiet', target]);
+    if (keep.exitCode === 0) return;
+    kept = await stateFilesGitWouldTouch(git, repo, target);
+    if (snapshot) await rm(snapshot.dir, { recursive: true, force: true });
+    snapshot = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
+    await git.run([...PARALLEL_CHECKOUT, 'reset', '--hard', '--quiet', target]);
+  };
   try {
-    const keep = await git.probe([...PARALLEL_CHECKOUT, 'reset', '--keep', '--quiet', plan.target]);
-    if (keep.exitCode !== 0) {
-      kept = await stateFilesGitWouldTouch(git, repo, plan.target);
-      if (snapshot) await rm(snapshot.dir, { recursive: true, force: true });
-      snapshot = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
-      await git.run([...PARALLEL_CHECKOUT, 'reset', '--hard', '--quiet', plan.target]);
+    // Untracked paths where the reset writes are moved out of its way first; the others, which it
+    // never looks at, while it runs.
+    const { inTheWay, clear } = splitByChangedPaths(
+      plan.untracked,
+      changes.map((c) => c.path),
+    );
+    if (inTheWay.length > 0) saved = await moveAside(repo.toplevel, inTheWay, untrackedDir);
+    const movingTheRest = clear.length > 0 ? moveAside(repo.toplevel, clear, untrackedDir, saved) : Promise.resolve(saved);
+    const [reset, moved] = await Promise.allSettled([resetTo(plan.target), movingTheRest]);
+    if (moved.status === 'fulfilled') saved = moved.value;
+    if (reset.status === 'rejected') throw reset.reason;
+    if (moved.status === 'rejected') throw moved.reason;
+    if (clear.length > 0) {
+      const deleted = changes.filter((c) => c.status === 'D').map((c) => c.path);
+      await removeDirectoriesLeftEmpty(repo.toplevel, clear, deleted);
     }
-    // The tree was clean (no untracked files outside vpm's state) and reset only deletes tracked
-    // files, so `git clean -fd` can find something only where ignore rules changed: files ignored
-    // before the rollback and not after it. Elsewhere it would walk the whole tree to remove nothing.
-    if (await mayLeaveUntracked) {
-      const cleaned = await git.run(['clean', '-f', '-d', '--', ...excludeStatePathspecs(repo)]);
-      removed = cleaned
-        .split('\n')
-        .filter((l) => l.startsWith('Removing '))
-        .map((l) => l.slice('Removing '.length));
+    // The untracked paths are out and reset only deletes tracked files, so `git clean -fd` can find
+    // something only where ignore rules changed: files ignored before the rollback and not after it.
+    // Elsewhere it would walk the whole tree to find nothing.
+    if (ignoreRulesChange(changes)) {
+      const unignored = await classifyUntracked(repo, parseCleanDryRun(await git.run(cleanDryRunArgs(excludeStatePathspecs(repo)))));
+      if (unignored.untracked.length > 0) saved = await moveAside(repo.toplevel, unignored.untracked, untrackedDir, saved);
+      emptied.push(...(await removeEmptyDirectories(repo.toplevel, unignored.empty_untracked_dirs)));
     }
+    emptied.push(...(await removeEmptyDirectories(repo.toplevel, plan.empty_untracked_dirs)));
   } catch (err) {
     throw new OperationalError(`the rollback failed part-way: ${(err as Error).message}`, {
-      hint: `your previous state is saved: ${undo}${snapshot ? `; vpm's state files are copied in ${snapshot.dir}` : ''}`,
+      hint: `your previous state is saved: ${undoCommand(preRef, plan.untracked.length + saved.length > 0 ? untrackedDir : null)}${snapshot ? `; vpm's state files are copied in ${snapshot.dir}` : ''}`,
       cause: err,
     });
   }
   if (snapshot) await restoreStateFiles(repo, snapshot);
-  return { ...plan, pre_rollback_ref: preRef, undo_command: undo, fetch, removed, kept_state: kept };
+  if (saved.length > 0) {
+    undo = undoCommand(preRef, untrackedDir);
+    deps.status(`moved ${saved.length} untracked path(s) out of the tree into ${untrackedDir}`);
+  }
+  return {
+    ...plan,
+    pre_rollback_ref: preRef,
+    undo_command: undo,
+    fetch,
+    removed: [...saved.map((e) => e.path), ...emptied],
+    untracked_saved_to: saved.length > 0 ? untrackedDir : null,
+    kept_state: kept,
+  };
 }
 
 /**
@@ -461,12 +541,12 @@ export async function rollback(
     // The early status only stands in for one taken under the lock when it is that fresh: not after
     // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
     const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
-    const { plan, stateAtRisk } = await inspect(deps, target, fresh ? preflight : undefined);
+    const { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',
       });
     }
-    return execute(deps, plan, stateAtRisk, opts);
+    return execute(deps, plan, changes, opts);
   });
 }

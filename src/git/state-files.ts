@@ -43,14 +43,31 @@ export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, ta
   return [...new Set(splitZ(out))].sort();
 }
 
+/** A path two commits have differently: `A`dded, `D`eleted, `M`odified, `T`ype changed (from → to). */
+export interface TreeChange {
+  status: string;
+  path: string;
+}
+
 /**
- * vpm state files that commits `from` and `to` have differently — the ones a reset from one to the
- * other rewrites or deletes — read from the two commits alone (no index, no working tree; only the
- * state paths' subtrees are compared), so it stays cheap on any tree size. One git process.
+ * Every path commits `from` and `to` have differently — what a reset from one to the other writes
+ * or deletes — read from the two commits alone (no index, no working tree; subtrees with the same
+ * hash are skipped), so it costs what the difference is, not what the tree is. One git process.
  */
-export async function stateFilesBetween(git: GitRunner, repo: RepoInfo, from: string, to: string): Promise<string[]> {
-  const out = await git.run(['diff-tree', '-r', '--name-only', '--no-renames', '-z', from, to, '--', ...statePaths(repo).map((p) => `:(literal)${p}`)]);
-  return [...new Set(splitZ(out))].sort();
+export async function treeChanges(git: GitRunner, from: string, to: string): Promise<TreeChange[]> {
+  const fields = splitZ(await git.run(['diff-tree', '-r', '--name-status', '--no-renames', '-z', from, to]));
+  const changes: TreeChange[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) changes.push({ status: fields[i], path: fields[i + 1] });
+  return changes;
+}
+
+/** The vpm state files among the changes: the ones a reset between the two commits rewrites or deletes. */
+export function stateFilesAmong(repo: RepoInfo, changes: TreeChange[]): string[] {
+  const roots = statePaths(repo);
+  return changes
+    .map((c) => c.path)
+    .filter((path) => roots.some((root) => path === root || path.startsWith(`${root}/`)))
+    .sort();
 }
 
 export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: string): Promise<StateSnapshot> {

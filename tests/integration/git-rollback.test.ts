@@ -8,7 +8,8 @@ import { PassThrough } from 'node:stream';
 import { vpm, vpmJson } from '../helpers/cli.ts';
 import { cloneOf, makeExecutable, makeGitRepo, modeOf, type TempRepo } from '../helpers/gitrepo.ts';
 import { join } from 'node:path';
-import { utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, utimesSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 
 const repos: TempRepo[] = [];
 function repo(opts?: Parameters<typeof makeGitRepo>[0]): TempRepo {
@@ -52,6 +53,18 @@ function writeState(r: TempRepo, tag: string): Record<string, string> {
   };
   for (const [p, c] of Object.entries(state)) r.write(p, c);
   return state;
+}
+
+/** Copies of vpm state files a rollback set aside and did not clean up (there should be none). */
+function leftoverStateCopies(r: TempRepo): string[] {
+  const dir = join(r.dir, '.git', 'vpm');
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('rollback-state-')) : [];
+}
+
+/** Runs a printed undo command the way a user pastes it into a POSIX shell. */
+function runInShell(r: TempRepo, command: string): void {
+  const res = spawnSync('sh', ['-c', command], { cwd: r.dir, encoding: 'utf8' });
+  expect(res.status, res.stderr).toBe(0);
 }
 
 describe('vpm rollback: what it restores', () => {
@@ -111,6 +124,57 @@ describe('vpm rollback: what it restores', () => {
     expect(r.head()).toBe(cp);
     expect(r.exists('build/out.js')).toBe(false);
     expect(json.removed).toEqual(['build/']);
+    // Kept, not deleted: the undo command brings it back.
+    runInShell(r, json.undo_command);
+    expect(r.read('build/out.js')).toBe('generated\n');
+  });
+
+  it('untracked files do not make the tree dirty: they leave it as git clean -fd would take them, kept in .git/vpm/untracked/<ts>/', async () => {
+    const r = repo({ gitignore: ['node_modules/'] });
+    const cp = await checkpoint(r, 'S1');
+    const atCheckpoint = r.files(STATE);
+    doWork(r);
+    const workHead = r.head();
+    const untracked: Record<string, string> = {
+      'src/scratch.js': 'in a tracked directory\n',
+      'tmp/deep/out.txt': 'in a new directory\n',
+      'weird "name"\nü.txt': 'a name git quotes\n',
+    };
+    for (const [p, c] of Object.entries(untracked)) r.write(p, c);
+    mkdirSync(join(r.dir, 'empty-dir'));
+    r.write('node_modules/dep/index.js', 'ignored\n');
+    r.write('nested/README.md', 'a repository of its own\n');
+    r.git('-C', 'nested', 'init', '-q');
+    const beforeRollback = r.files([...STATE, 'nested/.git']);
+
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(r.head()).toBe(cp);
+    // The tree is the checkpoint's; ignored files and a nested repository stay, as with git clean -fd.
+    expect(r.files([...STATE, 'node_modules', 'nested'])).toEqual(atCheckpoint);
+    expect(r.exists('empty-dir')).toBe(false);
+    expect(r.read('node_modules/dep/index.js')).toBe('ignored\n');
+    expect(r.read('nested/README.md')).toBe('a repository of its own\n');
+    expect([...json.removed].sort()).toEqual(['empty-dir/', 'src/scratch.js', 'tmp/', 'weird "name"\nü.txt']);
+    expect(result.stderr).toContain('moved 3 untracked path(s) out of the tree'); // the empty directory is just removed
+
+    // Nothing is lost: the files sit next to the pre-rollback ref, under the same name, with a script
+    // that puts them back.
+    const stamp = json.pre_rollback_ref.replace('refs/vpm/pre-rollback/', '');
+    expect(json.untracked_saved_to).toBe(join(realpathSync(r.dir), '.git', 'vpm', 'untracked', stamp));
+    const keptContents = readdirSync(json.untracked_saved_to, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name !== 'restore.sh')
+      .map((e) => readFileSync(join(e.parentPath, e.name), 'utf8'))
+      .sort();
+    expect(keptContents).toEqual(Object.values(untracked).sort());
+
+    // The printed undo command brings back the commits and the untracked files.
+    expect(json.undo_command).toBe(`git reset --hard ${json.pre_rollback_ref} && sh ${join(json.untracked_saved_to, 'restore.sh')}`);
+    runInShell(r, json.undo_command);
+    expect(r.head()).toBe(workHead);
+    expect(r.files([...STATE, 'nested/.git'])).toEqual(beforeRollback);
+    // An empty directory holds nothing to keep (git does not track directories): it stays removed.
+    expect(r.exists('empty-dir')).toBe(false);
   });
 
   it('leaves ignored files alone (git clean without -x)', async () => {
@@ -220,7 +284,7 @@ describe('vpm rollback: vpm state survives', () => {
     expect(json.kept_state).toEqual(expect.arrayContaining([...Object.keys(committed), '.ops/added-later.json']));
     expect(json.kept_state).not.toContain('reports/shared.json'); // the reset never touched it
     expect(r.read('src/index.js')).toBe('export const answer = 42;\n');
-    expect(r.gitStatus('ls-files', '--others', '.git/vpm').stdout).toBe('');
+    expect(leftoverStateCopies(r)).toEqual([]);
   });
 
   it('tracked in git: their latest contents are kept although the checkpoint has older versions (and absent ones stay absent)', async () => {
@@ -244,7 +308,7 @@ describe('vpm rollback: vpm state survives', () => {
     expect(r.read('src/index.js')).toBe('export const answer = 42;\n');
     expect(r.exists('src/new/feature.js')).toBe(false);
     // No snapshot is left behind in the git directory.
-    expect(r.gitStatus('ls-files', '--others', '.git/vpm').stdout).toBe('');
+    expect(leftoverStateCopies(r)).toEqual([]);
   });
 });
 
@@ -252,7 +316,6 @@ describe('vpm rollback: refusals change nothing', () => {
   it.each([
     ['a tracked edit', (r: TempRepo) => r.write('README.md', 'uncommitted\n'), 'README.md'],
     ['a staged change', (r: TempRepo) => (r.write('README.md', 'staged\n'), r.git('add', 'README.md')), 'README.md'],
-    ['an untracked file', (r: TempRepo) => r.write('src/untracked.js', 'x\n'), 'src/untracked.js'],
     ['a deletion', (r: TempRepo) => r.remove('src/index.js'), 'src/index.js'],
   ])('dirty tree (%s): exit 3, nothing changed, no pre-rollback ref', async (_what, dirty, path) => {
     const r = repo();

@@ -1,0 +1,229 @@
+/**
+ * Untracked files and a rollback.
+ *
+ * A rollback ends with the tree `git clean -fd` leaves: untracked files and directories (not ignored
+ * ones, not vpm's state, not nested repositories) are gone. vpm does not delete them: it moves them
+ * into `.git/vpm/untracked/<stamp>/`, next to the `refs/vpm/pre-rollback/<stamp>` ref that keeps the
+ * committed work, so the rollback can be undone whole. Which paths those are is git's own answer:
+ * `git clean -n -d` lists exactly what `git clean -fd` would remove (whole directories as `dir/`).
+ *
+ * The saved entries sit side by side under numbers, not in a copy of the tree: creating the copy's
+ * directories costs more than the moves themselves (on a large tree, more than `git clean -fd`
+ * takes). Beside them, `restore.sh` — a plain POSIX shell script, written before anything is moved —
+ * moves each one back to its path; the undo command vpm prints runs it.
+ */
+import { cp, mkdir, rename, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+
+/** `git clean --dry-run -d` over the given pathspecs; its paths are relative to where it runs. */
+export function cleanDryRunArgs(pathspecs: string[]): string[] {
+  return ['-c', 'core.quotePath=false', 'clean', '--dry-run', '-d', '--', ...pathspecs];
+}
+
+const WOULD_REMOVE = 'Would remove ';
+
+/**
+ * The paths in `git clean -n` output, relative to the top level: `prefix` is where git ran, relative
+ * to the top level ('' or 'sub/dir/'). Directories keep their trailing slash.
+ */
+export function parseCleanDryRun(out: string, prefix = ''): string[] {
+  return out
+    .split('\n')
+    .filter((line) => line.startsWith(WOULD_REMOVE))
+    .map((line) => {
+      const path = unquoteCPath(line.slice(WOULD_REMOVE.length));
+      const fromTop = posix.normalize(prefix + path);
+      return path.endsWith('/') && !fromTop.endsWith('/') ? `${fromTop}/` : fromTop;
+    });
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+
+/** Undoes git's C-style path quoting ("a\"b\n", octal bytes for non-ASCII); plain paths pass through. */
+export function unquoteCPath(s: string): string {
+  if (!(s.startsWith('"') && s.endsWith('"') && s.length >= 2)) return s;
+  const bytes: number[] = [];
+  const body = s.slice(1, -1);
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i];
+    if (ch !== '\\') {
+      bytes.push(...Buffer.from(ch, 'utf8'));
+      continue;
+    }
+    const next = body[++i];
+    if (next >= '0' && next <= '7') {
+      bytes.push(parseInt(body.slice(i, i + 3), 8));
+      i += 2;
+    } else {
+      bytes.push(C_ESCAPES[next] ?? next.charCodeAt(0));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** `a/b/c` → `a`, `a/b`. */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
+}
+
+/**
+ * Splits untracked paths into those in the way of a reset that changes `changed` (the same path, a
+ * directory over a changed path, or a path under a changed one: the reset would write over them or
+ * trip on them) and those it never looks at, which can be moved while it runs.
+ */
+export function splitByChangedPaths(untracked: string[], changed: string[]): { inTheWay: string[]; clear: string[] } {
+  const paths = new Set(changed);
+  const dirs = new Set(changed.flatMap(ancestors));
+  const inTheWay: string[] = [];
+  const clear: string[] = [];
+  for (const entry of untracked) {
+    const p = entry.replace(/\/$/, '');
+    const blocked = paths.has(p) || dirs.has(p) || ancestors(p).some((a) => paths.has(a));
+    (blocked ? inTheWay : clear).push(entry);
+  }
+  return { inTheWay, clear };
+}
+
+/**
+ * Directories the reset emptied of tracked files while untracked ones were being moved out of them:
+ * git removes a directory it empties only if nothing else is in it at that moment, and `git clean -fd`
+ * would then have removed it as wholly untracked. Removes those now empty (rmdir: never one with
+ * anything in it), deepest first.
+ */
+export async function removeDirectoriesLeftEmpty(toplevel: string, moved: string[], deleted: string[]): Promise<void> {
+  const emptiedByReset = new Set(deleted.flatMap(ancestors));
+  const candidates = [...new Set(moved.flatMap((m) => ancestors(m.replace(/\/$/, ''))))].filter((d) => emptiedByReset.has(d));
+  candidates.sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const dir of candidates) await rmdir(join(toplevel, dir)).catch(() => undefined);
+}
+
+/** One untracked path kept aside: `name` inside the saved directory, `path` relative to the top level. */
+export interface SavedUntracked {
+  name: string;
+  path: string;
+}
+
+export const RESTORE_SCRIPT = 'restore.sh';
+
+/**
+ * Moves the paths (relative to `toplevel`) into `dir`, numbered after the `already` saved there, and
+ * (re)writes its restore script for all of them first, so a rollback killed half-way still leaves a
+ * script that puts back whatever was moved. Renames within one file system (the usual case: the git
+ * directory is inside the working tree) cost one metadata update per entry, whole directories
+ * included; across file systems the entry is copied, then removed. A path gone by now is skipped.
+ * Returns every entry now saved in `dir`.
+ */
+export async function moveAside(toplevel: string, paths: string[], dir: string, already: SavedUntracked[] = []): Promise<SavedUntracked[]> {
+  const next = already.reduce((n, e) => Math.max(n, Number(e.name) + 1), 0);
+  const planned = paths.map((path, i) => ({ name: String(next + i), path }));
+  await mkdir(dir, { recursive: true });
+  // Replaced whole (rename), not fsynced: it is a convenience next to the saved entries themselves.
+  const script = join(dir, RESTORE_SCRIPT);
+  await writeFile(`${script}.tmp`, restoreScript(toplevel, [...already, ...planned]), { mode: 0o755 });
+  await rename(`${script}.tmp`, script);
+  const moved = await Promise.all(planned.map(async (e) => ((await moveEntry(join(toplevel, e.path.replace(/\/$/, '')), join(dir, e.name))) ? e : undefined)));
+  return [...already, ...moved.filter((e): e is SavedUntracked => e !== undefined)];
+}
+
+/** Single-quoted for a POSIX shell (any byte but NUL survives, newlines included). */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The script that puts the saved entries back: run from anywhere, it moves each one to its path
+ * under the top level, creating parent directories, and never overwrites: a path that exists again
+ * is reported and its saved copy left in place (exit 1).
+ */
+export function restoreScript(toplevel: string, entries: SavedUntracked[]): string {
+  const lines = entries.map((e) => {
+    const path = e.path.replace(/\/$/, '');
+    return `put ${e.name} ${shellQuote(posix.dirname(path))} ${shellQuote(path)}`;
+  });
+  return [
+    '#!/bin/sh',
+    '# Written by vpm rollback: moves the untracked files it took out of the working tree back into it.',
+    '# Run it after `git reset --hard refs/vpm/pre-rollback/<same stamp>` (vpm prints both as one undo command).',
+    'set -u',
+    'saved=$(cd "$(dirname "$0")" && pwd) || exit 1',
+    `cd ${shellQuote(toplevel)} || exit 1`,
+    'status=0',
+    'put() {',
+    '  [ -e "$saved/$1" ] || [ -L "$saved/$1" ] || return 0',
+    '  if [ -e "$3" ] || [ -L "$3" ]; then',
+    '    printf "vpm: not restoring %s: it exists (the saved copy is %s)\\n" "$3" "$saved/$1" >&2; status=1; return 0',
+    '  fi',
+    '  mkdir -p -- "$2" && mv -- "$saved/$1" "$3" || status=1',
+    '}',
+    ...lines,
+    'exit $status',
+    '',
+  ].join('\n');
+}
+
+async function moveEntry(from: string, to: string): Promise<boolean> {
+  try {
+    await rename(from, to);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code === 'EXDEV') {
+      await cp(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+      await rm(from, { recursive: true, force: true });
+      return true;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Splits `git clean -n -d` paths into those with files somewhere in them, which are moved aside, and
+ * directories holding nothing but (possibly nested) empty directories: git does not track those, so
+ * there is nothing to keep; they are removed after the reset if the reset did not put files in them
+ * (a directory emptied by a committed deletion is filled again by the rollback).
+ */
+export async function splitEmptyDirectories(toplevel: string, paths: string[]): Promise<{ withFiles: string[]; empty: string[] }> {
+  const empty = await Promise.all(paths.map((p) => (p.endsWith('/') ? holdsNoFiles(join(toplevel, p)) : false)));
+  return { withFiles: paths.filter((_, i) => !empty[i]), empty: paths.filter((_, i) => empty[i]) };
+}
+
+async function holdsNoFiles(dir: string): Promise<boolean> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory() || !(await holdsNoFiles(join(dir, e.name)))) return false;
+  }
+  return true;
+}
+
+/**
+ * Removes the directories (relative to `toplevel`) that still hold no files, bottom-up with rmdir so
+ * that a file written meanwhile is never deleted; returns those removed.
+ */
+export async function removeEmptyDirectories(toplevel: string, paths: string[]): Promise<string[]> {
+  const removed = await Promise.all(paths.map(async (p) => ((await removeIfEmpty(join(toplevel, p))) ? p : undefined)));
+  return removed.filter((p): p is string => p !== undefined);
+}
+
+async function removeIfEmpty(dir: string): Promise<boolean> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => removeIfEmpty(join(dir, e.name))));
+  try {
+    await rmdir(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
