@@ -4,6 +4,7 @@
  * environment they see, how a non-zero exit becomes an error and how `index.lock` contention is
  * reported.
  */
+import { spawn } from 'node:child_process';
 import type { SimpleGit } from 'simple-git';
 import { OperationalError } from '../core/errors.js';
 
@@ -80,6 +81,39 @@ export interface OpenGitOptions {
   trace?: (line: string) => void;
 }
 
+/** Read-only git commands started ahead of time, by working directory and argv (see prestartGitProbes). */
+const prestarted = new Map<string, Promise<GitResult>>();
+const prestartKey = (dir: string, args: string[]): string => `${dir}\0${args.join('\0')}`;
+
+/**
+ * Starts read-only git commands before the rest of a command has even loaded: on a hot path whose
+ * first step is a walk over a large tree, the walk then overlaps the start-up instead of following
+ * it. A later `probe` of the same argv in the same directory takes the result instead of running git
+ * again. Only for commands without side effects: a result nobody asks for is simply dropped.
+ */
+export function prestartGitProbes(dir: string, env: NodeJS.ProcessEnv, argsList: string[][]): void {
+  const childEnv = gitEnvironment(env);
+  for (const args of argsList) {
+    const result = new Promise<GitResult>((done) => {
+      const child = spawn('git', args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => err.push(c));
+      child.on('error', (e) => done({ exitCode: -1, stdout: '', stderr: e.message }));
+      child.on('close', (code) => done({ exitCode: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    });
+    prestarted.set(prestartKey(dir, args), result);
+  }
+}
+
+function takePrestarted(dir: string, args: string[]): Promise<GitResult> | undefined {
+  const key = prestartKey(dir, args);
+  const result = prestarted.get(key);
+  prestarted.delete(key);
+  return result;
+}
+
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
   const { simpleGit, GitError } = await import('simple-git');
   const env = gitEnvironment(opts.env ?? process.env);
@@ -120,6 +154,8 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
   const git = make();
 
   const execOnce = async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
+    const early = instance === git ? takePrestarted(dir, args) : undefined;
+    if (early) return early;
     try {
       const stdout = await instance.raw(args);
       return { exitCode: 0, stdout, stderr: '' };

@@ -2,7 +2,7 @@
  * Facts about the repository vpm operates on, and the rules shared by checkpoint and rollback:
  * where vpm's own state lives, what counts as "an operation in progress", and the repo-level lock.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GitRunner } from '../adapters/git.js';
 import { RefusedError } from '../core/errors.js';
@@ -46,9 +46,14 @@ const LOCATE_ARGS = ['rev-parse', '--path-format=absolute', '--git-dir', '--git-
  * git process — one spawn instead of several on hot paths; their output lines are returned, or
  * undefined when any of them did not resolve (the caller then asks again, one at a time, to say why).
  */
+/** The argv locateRepo runs first (exported so a hot path can start it early, see prestartGitProbes). */
+export function locateRepoArgs(extra: string[] = []): string[] {
+  return [...LOCATE_ARGS, ...extra];
+}
+
 export async function locateRepo(git: GitRunner, extra: string[] = []): Promise<{ repo: RepoInfo; extra?: string[] }> {
   if (extra.length > 0) {
-    const r = await git.probe([...LOCATE_ARGS, ...extra]);
+    const r = await git.probe(locateRepoArgs(extra));
     if (r.exitCode === 0) {
       const lines = r.stdout.replace(/\n$/, '').split('\n');
       return { repo: parseLocate(lines), extra: lines.slice(4) };
@@ -106,6 +111,41 @@ export function withRepoLock<T>(repo: RepoInfo, env: NodeJS.ProcessEnv, fn: () =
     waitMs: Number.isFinite(fromEnv) && fromEnv >= 0 && env.VPM_LOCK_WAIT_MS !== '' ? fromEnv : 60_000,
     what: `the git repository ${repo.toplevel} (vpm's lock ${join(repo.commonDir, 'vpm.lock')})`,
   });
+}
+
+const OBJECT_ID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/**
+ * The commit HEAD points at now. Read from the ref files when they are plain (HEAD → a branch → a
+ * loose or packed ref): this runs on the rollback's hot path under the lock, where a git process
+ * costs more than the rest of the check. Anything else (symbolic ref chains, reftable, unborn
+ * branch) is asked of git.
+ */
+export async function currentHead(git: GitRunner, repo: RepoInfo): Promise<string | undefined> {
+  const fromFiles = headFromRefFiles(repo);
+  if (fromFiles) return fromFiles;
+  const r = await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+function headFromRefFiles(repo: RepoInfo): string | undefined {
+  try {
+    const head = readFileSync(join(repo.gitDir, 'HEAD'), 'utf8').trim();
+    if (OBJECT_ID.test(head)) return head;
+    const ref = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1];
+    if (!ref) return undefined;
+    const loose = join(repo.commonDir, ref);
+    if (existsSync(loose)) {
+      const value = readFileSync(loose, 'utf8').trim();
+      return OBJECT_ID.test(value) ? value : undefined;
+    }
+    const packed = readFileSync(join(repo.commonDir, 'packed-refs'), 'utf8');
+    const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
+    const value = line?.slice(0, line.indexOf(' '));
+    return value && OBJECT_ID.test(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a commit's one-line subject and committer date, for messages and listings. */

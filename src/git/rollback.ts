@@ -44,6 +44,7 @@ import {
   refuseIfOperationInProgress,
   shortHash,
   withRepoLock,
+  currentHead,
   type RepoInfo,
 } from './repo.js';
 import {
@@ -52,6 +53,7 @@ import {
   stateFilesAmong,
   stateFilesGitWouldTouch,
   treeChanges,
+  treeChangesArgs,
   type StateSnapshot,
   type TreeChange,
 } from './state-files.js';
@@ -290,6 +292,22 @@ export async function planRollback(
   return (await inspect(deps, target, preflight)).plan;
 }
 
+/**
+ * The read-only commands the plan is made from, besides the working-tree check: commits between
+ * HEAD and the target, both commits' hashes, subjects and checkpoint names, the remotes, and the
+ * paths the two commits have differently. None depends on where git runs, so a hot path may start
+ * them before the repository is even located (see prestartGitProbes); a plan made from such early
+ * reads is checked against HEAD as it is under the lock.
+ */
+export function planProbeArgs(target: string): string[][] {
+  return [
+    ['rev-list', '--left-right', '--count', `HEAD...${target}`],
+    ['log', '--no-walk=unsorted', '--decorate=full', `--decorate-refs=${CHECKPOINT_REF_PREFIX}`, '--format=%H%x00%s%x00%D', 'HEAD', target, '--'],
+    ['remote'],
+    treeChangesArgs('HEAD', target),
+  ];
+}
+
 async function inspect(
   deps: RollbackDeps,
   target: ResolvedTarget,
@@ -297,20 +315,12 @@ async function inspect(
 ): Promise<{ plan: RollbackPlan; changes: TreeChange[] }> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
+  const [countArgs, logArgs, remoteArgs] = planProbeArgs(target.hash);
   const [early, counts, info, remotes, changes] = await Promise.all([
     preflight,
-    git.probe(['rev-list', '--left-right', '--count', `HEAD...${target.hash}`]),
-    git.probe([
-      'log',
-      '--no-walk=unsorted',
-      '--decorate=full',
-      `--decorate-refs=${CHECKPOINT_REF_PREFIX}`,
-      '--format=%H%x00%s%x00%D',
-      'HEAD',
-      target.hash,
-      '--',
-    ]),
-    git.run(['remote']),
+    git.probe(countArgs),
+    git.probe(logArgs),
+    git.run(remoteArgs),
     treeChanges(git, 'HEAD', target.hash).catch((err: Error) => err),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
@@ -435,7 +445,20 @@ function undoCommand(preRef: string, untrackedDir: string | null): string {
 
 async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChange[], opts: RollbackOptions): Promise<RollbackDone> {
   const { git, repo } = deps;
-  const preRef = await savePreRollbackRef(deps, plan);
+  // vpm's state files that the reset rewrites are copied aside while HEAD is being saved.
+  const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
+  let kept = stateFilesAmong(repo, changes);
+  const [savedRef, savedState] = await Promise.allSettled([
+    savePreRollbackRef(deps, plan),
+    kept.length > 0 ? snapshotStateFiles(repo, kept, snapshotDir) : Promise.resolve(undefined),
+  ]);
+  if (savedRef.status === 'rejected' || savedState.status === 'rejected') {
+    await rm(snapshotDir, { recursive: true, force: true });
+    if (savedRef.status === 'fulfilled') await git.probe(['update-ref', '-d', savedRef.value]);
+    throw savedRef.status === 'rejected' ? savedRef.reason : savedState.status === 'rejected' ? savedState.reason : undefined;
+  }
+  const preRef = savedRef.value;
+  let snapshot: StateSnapshot | undefined = savedState.value;
   // Paired with the ref by name: refs/vpm/pre-rollback/<ts> ↔ .git/vpm/untracked/<ts>/.
   const untrackedDir = join(repo.commonDir, 'vpm', 'untracked', preRef.slice(PRE_ROLLBACK_REF_PREFIX.length));
   let undo = undoCommand(preRef, plan.untracked.length > 0 ? untrackedDir : null);
@@ -443,9 +466,6 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChan
 
   const fetch = await fetchRemotes(deps, plan.remotes, opts.fetchIdleTimeoutMs ?? 60_000);
 
-  const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
-  let kept = stateFilesAmong(repo, changes);
-  let snapshot: StateSnapshot | undefined = kept.length > 0 ? await snapshotStateFiles(repo, kept, snapshotDir) : undefined;
   // Untracked paths moved aside, and empty untracked directories removed.
   let saved: SavedUntracked[] = [];
   const emptied: string[] = [];
@@ -541,7 +561,10 @@ export async function rollback(
     // The early status only stands in for one taken under the lock when it is that fresh: not after
     // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
     const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
-    const { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
+    let { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
+    // Reads started before the lock (a hot path's) describe HEAD as it was then: another vpm may have
+    // committed since. Then everything is read again, now.
+    if ((await currentHead(deps.git, deps.repo)) !== plan.head) ({ plan, changes } = await inspect(deps, target));
     if (agreed && agreed.head !== plan.head) {
       throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
         hint: 'run vpm rollback again to review the new state',

@@ -54,8 +54,12 @@ export interface TreeChange {
  * or deletes — read from the two commits alone (no index, no working tree; subtrees with the same
  * hash are skipped), so it costs what the difference is, not what the tree is. One git process.
  */
+export function treeChangesArgs(from: string, to: string): string[] {
+  return ['diff-tree', '-r', '--name-status', '--no-renames', '-z', from, to];
+}
+
 export async function treeChanges(git: GitRunner, from: string, to: string): Promise<TreeChange[]> {
-  const fields = splitZ(await git.run(['diff-tree', '-r', '--name-status', '--no-renames', '-z', from, to]));
+  const fields = splitZ(await git.run(treeChangesArgs(from, to)));
   const changes: TreeChange[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) changes.push({ status: fields[i], path: fields[i + 1] });
   return changes;

@@ -116,17 +116,21 @@ describe('vpm rollback while another vpm holds the lock', () => {
       pending = vpm(['rollback', '--yes', '--no-test'], { cwd: r.dir });
       // The rollback has looked at the (clean) tree and is waiting for the lock; now someone edits a file.
       await new Promise((res) => setTimeout(res, 1500));
-      r.write('README.md', 'edited while vpm was waiting\n');
+      r.write('src/m0/f0.txt', 'edited while vpm was waiting\n'); // a tracked file
     });
     const res = await pending!;
     expect(res.exitCode, String(res.stderr)).toBe(3);
     expect(res.stderr).toContain('uncommitted changes');
-    expect(r.read('README.md')).toBe('edited while vpm was waiting\n');
+    expect(r.read('src/m0/f0.txt')).toBe('edited while vpm was waiting\n');
     expect(r.head()).toBe(head);
     expect(head).not.toBe(cp);
   });
 
-  it('a checkpoint committed while it waited is part of what it rolls back (and of the undo point)', async () => {
+  it.each([
+    ['--to base', ['--to', 'base']],
+    // The recorded checkpoint: the plan's reads start before the lock and must be taken again.
+    ['the recorded checkpoint', []],
+  ])('a commit made while it waited is part of what it rolls back (and of the undo point): %s', async (_what, target) => {
     const r = bigRepo(10);
     await vpm(['checkpoint', 'base'], { cwd: r.dir });
     const cp = r.head();
@@ -134,7 +138,7 @@ describe('vpm rollback while another vpm holds the lock', () => {
     r.commitAll('more');
     let pending: ReturnType<typeof vpm> | undefined;
     await withLock(join(r.dir, '.git', 'vpm'), async () => {
-      pending = vpm(['--json', 'rollback', '--yes', '--no-test', '--to', 'base'], { cwd: r.dir });
+      pending = vpm(['--json', 'rollback', '--yes', '--no-test', ...target], { cwd: r.dir });
       await new Promise((res) => setTimeout(res, 1500));
       r.write('late.txt', 'late\n');
       r.commitAll('committed while vpm waited');

@@ -177,6 +177,23 @@ describe('vpm rollback: what it restores', () => {
     expect(r.exists('empty-dir')).toBe(false);
   });
 
+  it('an untracked file where the checkpoint has a file of the same name is kept, and the checkpoint\'s version is written', async () => {
+    const r = repo();
+    const cp = await checkpoint(r, 'S1');
+    const guide = r.read('docs/guide.md');
+    doWork(r); // deletes docs/guide.md in a commit
+    const workHead = r.head();
+    r.write('docs/guide.md', 'an untracked draft at the same path\n');
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(r.head()).toBe(cp);
+    expect(r.read('docs/guide.md')).toBe(guide);
+    expect(json.removed).toEqual(['docs/']); // wholly untracked, as git clean -fd names it
+    runInShell(r, json.undo_command);
+    expect(r.head()).toBe(workHead);
+    expect(r.read('docs/guide.md')).toBe('an untracked draft at the same path\n');
+  });
+
   it('leaves ignored files alone (git clean without -x)', async () => {
     const r = repo({ gitignore: ['node_modules/'] });
     await checkpoint(r, 'S1');
