@@ -11,6 +11,8 @@ async function run(argv) {
     const code = await tryFastPath(argv);
     if (code !== undefined) return code;
   } else if (argv.includes('rollback')) {
+    // Starts the rollback's first git reads (a walk over the whole tree) before the command loads.
+    require('../dist/rollback-prestart.bundle.cjs').prestartRollback(argv);
     const { tryRollbackFastPath } = require('../dist/rollback-fast-path.bundle.cjs');
     const code = await tryRollbackFastPath(argv);
     if (code !== undefined) return code;

@@ -4,9 +4,9 @@
  * environment they see, how a non-zero exit becomes an error and how `index.lock` contention is
  * reported.
  */
-import { spawn } from 'node:child_process';
 import type { SimpleGit } from 'simple-git';
 import { OperationalError } from '../core/errors.js';
+import { MAX_BATCH, runBatch, type BatchResult } from './shell-batch.js';
 
 /** A git process that exited non-zero (or could not start). */
 export class GitCommandError extends Error {
@@ -81,37 +81,39 @@ export interface OpenGitOptions {
   trace?: (line: string) => void;
 }
 
-/** Read-only git commands started ahead of time, by working directory and argv (see prestartGitProbes). */
-const prestarted = new Map<string, Promise<GitResult>>();
+/**
+ * Read-only git commands started ahead of time, by working directory and argv (see
+ * prestartGitProbes). Kept on globalThis: the rollback's prestart is bundled apart from the command
+ * (see bin/vpm.js), and the two copies of this module must share one table.
+ */
+const PRESTARTED = Symbol.for('vpm.prestartedGitProbes');
+const prestarted: Map<string, Promise<BatchResult>> = ((globalThis as { [PRESTARTED]?: Map<string, Promise<BatchResult>> })[PRESTARTED] ??= new Map());
 const prestartKey = (dir: string, args: string[]): string => `${dir}\0${args.join('\0')}`;
 
 /**
  * Starts read-only git commands before the rest of a command has even loaded: on a hot path whose
  * first step is a walk over a large tree, the walk then overlaps the start-up instead of following
- * it. A later `probe` of the same argv in the same directory takes the result instead of running git
- * again. Only for commands without side effects: a result nobody asks for is simply dropped.
+ * it. They run through one shell per batch (see shell-batch.ts), so starting them costs the main
+ * thread one spawn. A later `probe` of the same argv in the same directory takes the result
+ * instead of running git again — when it succeeded; the batch keeps no stderr, so a failed command
+ * runs again to say why. Only for commands without side effects: a result nobody asks for is
+ * simply dropped.
  */
 export function prestartGitProbes(dir: string, env: NodeJS.ProcessEnv, argsList: string[][]): void {
   const childEnv = gitEnvironment(env);
-  for (const args of argsList) {
-    const result = new Promise<GitResult>((done) => {
-      const child = spawn('git', args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
-      child.on('error', (e) => done({ exitCode: -1, stdout: '', stderr: e.message }));
-      child.on('close', (code) => done({ exitCode: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    });
-    prestarted.set(prestartKey(dir, args), result);
+  for (let from = 0; from < argsList.length; from += MAX_BATCH) {
+    const batch = argsList.slice(from, from + MAX_BATCH);
+    runBatch('git', batch, { cwd: dir, env: childEnv }).forEach((result, i) => prestarted.set(prestartKey(dir, batch[i]), result));
   }
 }
 
-function takePrestarted(dir: string, args: string[]): Promise<GitResult> | undefined {
+async function takePrestarted(dir: string, args: string[]): Promise<GitResult | undefined> {
   const key = prestartKey(dir, args);
   const result = prestarted.get(key);
+  if (!result) return undefined;
   prestarted.delete(key);
-  return result;
+  const { exitCode, stdout } = await result;
+  return exitCode === 0 ? { exitCode, stdout, stderr: '' } : undefined;
 }
 
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
@@ -154,7 +156,7 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
   const git = make();
 
   const execOnce = async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
-    const early = instance === git ? takePrestarted(dir, args) : undefined;
+    const early = instance === git ? await takePrestarted(dir, args) : undefined;
     if (early) return early;
     try {
       const stdout = await instance.raw(args);

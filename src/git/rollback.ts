@@ -497,12 +497,22 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChan
       plan.untracked,
       changes.map((c) => c.path),
     );
-    if (inTheWay.length > 0) saved = await moveAside(repo.toplevel, inTheWay, untrackedDir);
-    const movingTheRest = clear.length > 0 ? moveAside(repo.toplevel, clear, untrackedDir, saved) : Promise.resolve(saved);
-    const [reset, moved] = await Promise.allSettled([resetTo(plan.target), movingTheRest]);
-    if (moved.status === 'fulfilled') saved = moved.value;
-    if (reset.status === 'rejected') throw reset.reason;
-    if (moved.status === 'rejected') throw moved.reason;
+    if (inTheWay.length > 0) saved = moveAside(repo.toplevel, inTheWay, untrackedDir);
+    const resetting = resetTo(plan.target);
+    // Its failure is reported below, after the moves; until then it must not count as unhandled.
+    resetting.catch(() => undefined);
+    let moving: unknown;
+    if (clear.length > 0) {
+      // One turn of the event loop first: git starts only once simple-git's promises have run.
+      await new Promise((started) => setImmediate(started));
+      try {
+        saved = moveAside(repo.toplevel, clear, untrackedDir, saved);
+      } catch (err) {
+        moving = err;
+      }
+    }
+    await resetting;
+    if (moving) throw moving;
     if (clear.length > 0) {
       const deleted = changes.filter((c) => c.status === 'D').map((c) => c.path);
       await removeDirectoriesLeftEmpty(repo.toplevel, clear, deleted);
@@ -512,7 +522,7 @@ async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChan
     // Elsewhere it would walk the whole tree to find nothing.
     if (ignoreRulesChange(changes)) {
       const unignored = await classifyUntracked(repo, parseCleanDryRun(await git.run(cleanDryRunArgs(excludeStatePathspecs(repo)))));
-      if (unignored.untracked.length > 0) saved = await moveAside(repo.toplevel, unignored.untracked, untrackedDir, saved);
+      if (unignored.untracked.length > 0) saved = moveAside(repo.toplevel, unignored.untracked, untrackedDir, saved);
       emptied.push(...(await removeEmptyDirectories(repo.toplevel, unignored.empty_untracked_dirs)));
     }
     emptied.push(...(await removeEmptyDirectories(repo.toplevel, plan.empty_untracked_dirs)));

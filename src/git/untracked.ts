@@ -12,7 +12,8 @@
  * takes). Beside them, `restore.sh` — a plain POSIX shell script, written before anything is moved —
  * moves each one back to its path; the undo command vpm prints runs it.
  */
-import { cp, mkdir, rename, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
 /** `git clean --dry-run -d` over the given pathspecs; its paths are relative to where it runs. */
@@ -114,17 +115,20 @@ export const RESTORE_SCRIPT = 'restore.sh';
  * directory is inside the working tree) cost one metadata update per entry, whole directories
  * included; across file systems the entry is copied, then removed. A path gone by now is skipped.
  * Returns every entry now saved in `dir`.
+ *
+ * Synchronous on purpose: the rollback runs it while git resets the tree and the main thread has
+ * nothing else to do; a thousand renames one after another cost a fraction of a thousand promises
+ * sent through the thread pool, CPU the reset's checkout workers need.
  */
-export async function moveAside(toplevel: string, paths: string[], dir: string, already: SavedUntracked[] = []): Promise<SavedUntracked[]> {
+export function moveAside(toplevel: string, paths: string[], dir: string, already: SavedUntracked[] = []): SavedUntracked[] {
   const next = already.reduce((n, e) => Math.max(n, Number(e.name) + 1), 0);
   const planned = paths.map((path, i) => ({ name: String(next + i), path }));
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   // Replaced whole (rename), not fsynced: it is a convenience next to the saved entries themselves.
   const script = join(dir, RESTORE_SCRIPT);
-  await writeFile(`${script}.tmp`, restoreScript(toplevel, [...already, ...planned]), { mode: 0o755 });
-  await rename(`${script}.tmp`, script);
-  const moved = await Promise.all(planned.map(async (e) => ((await moveEntry(join(toplevel, e.path.replace(/\/$/, '')), join(dir, e.name))) ? e : undefined)));
-  return [...already, ...moved.filter((e): e is SavedUntracked => e !== undefined)];
+  writeFileSync(`${script}.tmp`, restoreScript(toplevel, [...already, ...planned]), { mode: 0o755 });
+  renameSync(`${script}.tmp`, script);
+  return [...already, ...planned.filter((e) => moveEntry(join(toplevel, e.path.replace(/\/$/, '')), join(dir, e.name)))];
 }
 
 /** Single-quoted for a POSIX shell (any byte but NUL survives, newlines included). */
@@ -163,16 +167,16 @@ export function restoreScript(toplevel: string, entries: SavedUntracked[]): stri
   ].join('\n');
 }
 
-async function moveEntry(from: string, to: string): Promise<boolean> {
+function moveEntry(from: string, to: string): boolean {
   try {
-    await rename(from, to);
+    renameSync(from, to);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return false;
     if (code === 'EXDEV') {
-      await cp(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
-      await rm(from, { recursive: true, force: true });
+      cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+      rmSync(from, { recursive: true, force: true });
       return true;
     }
     throw err;
@@ -227,3 +231,4 @@ async function removeIfEmpty(dir: string): Promise<boolean> {
     return false;
   }
 }
+
