@@ -20,7 +20,7 @@ export interface IOStreams {
 
 /**
  * The global options as node's parseArgs takes them, for the hot paths that skip commander
- * (src/fast-path.ts, src/rollback-fast-path.ts); src/cli.ts declares the same ones for commander.
+ * (see hot-path-args.ts); src/cli.ts declares the same ones for commander.
  */
 export const GLOBAL_PARSE_ARGS_OPTIONS = {
   json: { type: 'boolean' },

@@ -12,7 +12,7 @@
  * takes). Beside them, `restore.sh` — a plain POSIX shell script, written before anything is moved —
  * moves each one back to its path; the undo command vpm prints runs it.
  */
-import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
@@ -194,13 +194,14 @@ export async function splitEmptyDirectories(toplevel: string, paths: string[]): 
   return { withFiles: paths.filter((_, i) => !empty[i]), empty: paths.filter((_, i) => empty[i]) };
 }
 
+/** A directory's entries, or undefined when it cannot be read (gone, or not a directory). */
+async function entriesOf(dir: string): Promise<Dirent[] | undefined> {
+  return readdir(dir, { withFileTypes: true }).catch(() => undefined);
+}
+
 async function holdsNoFiles(dir: string): Promise<boolean> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return false;
-  }
+  const entries = await entriesOf(dir);
+  if (!entries) return false;
   for (const e of entries) {
     if (!e.isDirectory() || !(await holdsNoFiles(join(dir, e.name)))) return false;
   }
@@ -217,12 +218,8 @@ export async function removeEmptyDirectories(toplevel: string, paths: string[]):
 }
 
 async function removeIfEmpty(dir: string): Promise<boolean> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return false;
-  }
+  const entries = await entriesOf(dir);
+  if (!entries) return false;
   await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => removeIfEmpty(join(dir, e.name))));
   try {
     await rmdir(dir);
