@@ -4,9 +4,10 @@
  * Preconditions (nothing is changed when one fails): no merge/rebase/… in progress, no uncommitted
  * change to a tracked file outside vpm's own state (a dirty tree, in git's sense: untracked files do
  * not count), and a target that is an ancestor of HEAD or a vpm checkpoint. Then, holding the
- * repository lock: HEAD is saved as `refs/vpm/pre-rollback/<ts>` (the undo point), the remotes are
- * fetched when there are any, and the tree ends as `git reset --hard <target>` + `git clean -fd`
- * leave it, with vpm's state left out and tracked state files put back as they were.
+ * repository lock: HEAD is saved as `refs/vpm/pre-rollback/<ts>` (the undo point; saved while the
+ * preconditions are checked, and deleted again when one fails), the remotes are fetched when there
+ * are any, and the tree ends as `git reset --hard <target>` + `git clean -fd` leave it, with vpm's
+ * state left out and tracked state files put back as they were.
  *
  * Nothing is lost: the committed work is reachable from the pre-rollback ref, and the untracked
  * files `git clean -fd` would delete are moved into `.git/vpm/untracked/<ts>/` instead (see
@@ -394,12 +395,12 @@ async function classifyUntracked(repo: RepoInfo, paths: string[]): Promise<Pick<
 }
 
 /** Creates `refs/vpm/pre-rollback/<ts>` at HEAD; never overwrites an existing one. */
-async function savePreRollbackRef(deps: RollbackDeps, plan: RollbackPlan): Promise<string> {
+async function savePreRollbackRef(deps: RollbackDeps, head: string, target: string): Promise<string> {
   const stamp = compactStamp(deps.now());
   for (let n = 1; n <= 20; n++) {
     const ref = `${PRE_ROLLBACK_REF_PREFIX}${stamp}${n === 1 ? '' : `_${n}`}`;
     // An empty old value makes update-ref fail when the ref already exists.
-    const r = await deps.git.probe(['update-ref', '-m', `vpm rollback: HEAD before rolling back to ${plan.target}`, ref, plan.head, '']);
+    const r = await deps.git.probe(['update-ref', '-m', `vpm rollback: HEAD before rolling back to ${target}`, ref, head, '']);
     if (r.exitCode === 0) return ref;
     if (!/already exists|reference already exists|unable to lock|cannot lock/i.test(r.stderr)) {
       throw new OperationalError(`could not save HEAD before the rollback: ${r.stderr.trim()}`, {
@@ -443,13 +444,42 @@ function undoCommand(preRef: string, untrackedDir: string | null): string {
   return untrackedDir ? `${reset} && sh ${shellQuote(join(untrackedDir, RESTORE_SCRIPT))}` : reset;
 }
 
-async function execute(deps: RollbackDeps, plan: RollbackPlan, changes: TreeChange[], opts: RollbackOptions): Promise<RollbackDone> {
+/**
+ * Saves `refs/vpm/pre-rollback/<ts>` at HEAD as it is now, while the plan is being made: the plan's
+ * check of the working tree is the slow part, and the ref costs a git process of its own. The ref is
+ * only used when the plan turns out to be for that same HEAD; otherwise — a refusal, or HEAD moved
+ * meanwhile — `discard` deletes it again (only if it still points there), so a refused rollback
+ * leaves nothing behind.
+ */
+async function saveUndoPointEarly(deps: RollbackDeps, target: string): Promise<{ head: string; ref: Promise<string>; discard(): Promise<void> } | undefined> {
+  const head = await currentHead(deps.git, deps.repo);
+  if (!head) return undefined;
+  const ref = savePreRollbackRef(deps, head, target);
+  // A failure surfaces where the ref is used (execute), or not at all when the plan is refused first.
+  ref.catch(() => undefined);
+  return {
+    head,
+    ref,
+    async discard() {
+      const saved = await ref.catch(() => undefined);
+      if (saved) await deps.git.probe(['update-ref', '-d', saved, head]);
+    },
+  };
+}
+
+async function execute(
+  deps: RollbackDeps,
+  plan: RollbackPlan,
+  changes: TreeChange[],
+  opts: RollbackOptions,
+  undoRef: Promise<string> = savePreRollbackRef(deps, plan.head, plan.target),
+): Promise<RollbackDone> {
   const { git, repo } = deps;
   // vpm's state files that the reset rewrites are copied aside while HEAD is being saved.
   const snapshotDir = join(repo.gitDir, 'vpm', `rollback-state-${compactStamp(deps.now())}-${process.pid}`);
   let kept = stateFilesAmong(repo, changes);
   const [savedRef, savedState] = await Promise.allSettled([
-    savePreRollbackRef(deps, plan),
+    undoRef,
     kept.length > 0 ? snapshotStateFiles(repo, kept, snapshotDir) : Promise.resolve(undefined),
   ]);
   if (savedRef.status === 'rejected' || savedState.status === 'rejected') {
@@ -571,15 +601,27 @@ export async function rollback(
     // The early status only stands in for one taken under the lock when it is that fresh: not after
     // a confirmation prompt, nor after waiting for another vpm's lock (files may have been edited meanwhile).
     const fresh = !agreed && performance.now() - askedForLock < EARLY_STATUS_MAX_WAIT_MS;
-    let { plan, changes } = await inspect(deps, target, fresh ? preflight : undefined);
-    // Reads started before the lock (a hot path's) describe HEAD as it was then: another vpm may have
-    // committed since. Then everything is read again, now.
-    if ((await currentHead(deps.git, deps.repo)) !== plan.head) ({ plan, changes } = await inspect(deps, target));
-    if (agreed && agreed.head !== plan.head) {
-      throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
-        hint: 'run vpm rollback again to review the new state',
-      });
+    const early = await saveUndoPointEarly(deps, target.hash);
+    let inspected;
+    try {
+      inspected = await inspect(deps, target, fresh ? preflight : undefined);
+      // Reads started before the lock (a hot path's) describe HEAD as it was then: another vpm may have
+      // committed since. Then everything is read again, now.
+      if ((await currentHead(deps.git, deps.repo)) !== inspected.plan.head) inspected = await inspect(deps, target);
+      if (agreed && agreed.head !== inspected.plan.head) {
+        throw new RefusedError('the repository changed while waiting for confirmation; nothing was changed', {
+          hint: 'run vpm rollback again to review the new state',
+        });
+      }
+    } catch (err) {
+      await early?.discard();
+      throw err;
     }
-    return execute(deps, plan, changes, opts);
+    const { plan, changes } = inspected;
+    if (early && early.head !== plan.head) {
+      await early.discard();
+      return execute(deps, plan, changes, opts);
+    }
+    return execute(deps, plan, changes, opts, early?.ref);
   });
 }

@@ -124,6 +124,8 @@ describe('vpm rollback while another vpm holds the lock', () => {
     expect(r.read('src/m0/f0.txt')).toBe('edited while vpm was waiting\n');
     expect(r.head()).toBe(head);
     expect(head).not.toBe(cp);
+    // The undo point saved while the tree was checked is gone again with the refusal.
+    expect(r.git('for-each-ref', 'refs/vpm/pre-rollback')).toBe('');
   });
 
   it.each([
