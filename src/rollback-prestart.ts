@@ -20,14 +20,13 @@ export function prestartRollback(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!values?.yes) return;
   const cwd = resolve(values.cwd ?? env.VPM_CWD ?? process.cwd());
   if (!existsSync(cwd)) return;
-  let extra: string[] | undefined;
+  let spec;
   try {
-    extra = fastTargetRevParse(rollbackTargetSpec(cwd, values.to));
+    spec = rollbackTargetSpec(cwd, values.to);
   } catch {
     return;
   }
   // The plan's reads too, when the target is the recorded checkpoint (a full hash, as vpm writes it).
-  const recorded = extra?.[0]?.replace(/\^\{commit\}$/, '');
-  const plan = recorded && /^[0-9a-f]{40}$/.test(recorded) ? planProbeArgs(recorded) : [];
-  prestartGitProbes(cwd, env, [...preflightCheckArgs(), locateRepoArgs(extra), ...plan]);
+  const plan = spec.recorded && /^[0-9a-f]{40}$/.test(spec.recorded) ? planProbeArgs(spec.recorded) : [];
+  prestartGitProbes(cwd, env, [...preflightCheckArgs(), locateRepoArgs(fastTargetRevParse(spec)), ...plan]);
 }

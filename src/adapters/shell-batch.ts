@@ -12,6 +12,7 @@
  * on its own when it fails.
  */
 import { spawn } from 'node:child_process';
+import { shellQuote } from '../core/posix-shell.js';
 
 export interface BatchResult {
   /** The command's exit status; -1 when it could not be run or its status was lost. */
@@ -21,8 +22,6 @@ export interface BatchResult {
 
 /** Descriptors 3–9 are free for the commands' stdout. */
 export const MAX_BATCH = 7;
-
-const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The shell script for one batch: every command runs in the background in a subshell that reports
@@ -39,7 +38,7 @@ export function batchScript(program: string, argsList: string[][]): string {
       .filter((other) => other !== fd)
       .map((other) => `${other}>&-`)
       .join(' ');
-    const command = [program, ...args].map(quote).join(' ');
+    const command = [program, ...args].map(shellQuote).join(' ');
     return `(${command} >&${fd} 2>/dev/null ${closeOthers}; echo "${i} $?") ${closeOthers} &\nexec ${fd}>&-`;
   });
   return `${lines.join('\n')}\nwait\n`;

@@ -41,16 +41,16 @@ export function excludeStatePathspecs(repo: RepoInfo): string[] {
 
 const LOCATE_ARGS = ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir', '--show-toplevel', '--show-prefix'];
 
-/**
- * Finds the repository. `extra` rev-parse arguments (revisions to resolve) ride along in the same
- * git process — one spawn instead of several on hot paths; their output lines are returned, or
- * undefined when any of them did not resolve (the caller then asks again, one at a time, to say why).
- */
 /** The argv locateRepo runs first (exported so a hot path can start it early, see prestartGitProbes). */
 export function locateRepoArgs(extra: string[] = []): string[] {
   return [...LOCATE_ARGS, ...extra];
 }
 
+/**
+ * Finds the repository. `extra` rev-parse arguments (revisions to resolve) ride along in the same
+ * git process — one spawn instead of several on hot paths; their output lines are returned, or
+ * undefined when any of them did not resolve (the caller then asks again, one at a time, to say why).
+ */
 export async function locateRepo(git: GitRunner, extra: string[] = []): Promise<{ repo: RepoInfo; extra?: string[] }> {
   if (extra.length > 0) {
     const r = await git.probe(locateRepoArgs(extra));

@@ -25,7 +25,6 @@ import {
   parseCleanDryRun,
   removeDirectoriesLeftEmpty,
   removeEmptyDirectories,
-  shellQuote,
   splitByChangedPaths,
   splitEmptyDirectories,
   type SavedUntracked,
@@ -36,6 +35,7 @@ import { GitCommandError } from '../adapters/git.js';
 import { OperationalError, RefusedError, UsageError } from '../core/errors.js';
 import { readTextIfExists } from '../core/fs.js';
 import { compactStamp } from '../core/ids.js';
+import { shellQuote } from '../core/posix-shell.js';
 import {
   CHECKPOINT_REF_PREFIX,
   LAST_CHECKPOINT_FILE,
@@ -411,6 +411,11 @@ async function savePreRollbackRef(deps: RollbackDeps, head: string, target: stri
   throw new OperationalError('could not find a free refs/vpm/pre-rollback/ name', { hint: 'nothing was changed; retry in a second' });
 }
 
+/** Deletes an undo ref vpm just saved, only while it still points at `head`. */
+async function deletePreRollbackRef(deps: RollbackDeps, ref: string, head: string): Promise<void> {
+  await deps.git.probe(['update-ref', '-d', ref, head]);
+}
+
 async function fetchRemotes(deps: RollbackDeps, remotes: string[], idleTimeoutMs: number): Promise<FetchOutcome> {
   if (remotes.length === 0) return { status: 'skipped', remotes };
   deps.status(`fetching ${remotes.join(', ')} …`);
@@ -462,7 +467,7 @@ async function saveUndoPointEarly(deps: RollbackDeps, target: string): Promise<{
     ref,
     async discard() {
       const saved = await ref.catch(() => undefined);
-      if (saved) await deps.git.probe(['update-ref', '-d', saved, head]);
+      if (saved) await deletePreRollbackRef(deps, saved, head);
     },
   };
 }
@@ -484,7 +489,7 @@ async function execute(
   ]);
   if (savedRef.status === 'rejected' || savedState.status === 'rejected') {
     await rm(snapshotDir, { recursive: true, force: true });
-    if (savedRef.status === 'fulfilled') await git.probe(['update-ref', '-d', savedRef.value]);
+    if (savedRef.status === 'fulfilled') await deletePreRollbackRef(deps, savedRef.value, plan.head);
     throw savedRef.status === 'rejected' ? savedRef.reason : savedState.status === 'rejected' ? savedState.reason : undefined;
   }
   const preRef = savedRef.value;
@@ -618,10 +623,8 @@ export async function rollback(
       throw err;
     }
     const { plan, changes } = inspected;
-    if (early && early.head !== plan.head) {
-      await early.discard();
-      return execute(deps, plan, changes, opts);
-    }
-    return execute(deps, plan, changes, opts, early?.ref);
+    const earlyFits = early?.head === plan.head;
+    if (early && !earlyFits) await early.discard();
+    return execute(deps, plan, changes, opts, earlyFits ? early?.ref : undefined);
   });
 }

@@ -15,6 +15,7 @@
 import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { shellQuote } from '../core/posix-shell.js';
 
 /** `git clean --dry-run -d` over the given pathspecs; its paths are relative to where it runs. */
 export function cleanDryRunArgs(pathspecs: string[]): string[] {
@@ -129,11 +130,6 @@ export function moveAside(toplevel: string, paths: string[], dir: string, alread
   writeFileSync(`${script}.tmp`, restoreScript(toplevel, [...already, ...planned]), { mode: 0o755 });
   renameSync(`${script}.tmp`, script);
   return [...already, ...planned.filter((e) => moveEntry(join(toplevel, e.path.replace(/\/$/, '')), join(dir, e.name)))];
-}
-
-/** Single-quoted for a POSIX shell (any byte but NUL survives, newlines included). */
-export function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
 import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
+import { shellQuote } from '../core/posix-shell.js';
 import { maskSecrets } from '../core/secrets.js';
 import { evaluatePolicy, commandWords, needsShell, type PolicyConfig, type PolicyDecision } from './policy.js';
 import type { Executor } from './executor.js';
@@ -161,13 +162,8 @@ export function stepsOf(job: Job): RunnerStep[] {
   return steps;
 }
 
-/** A word as a POSIX shell would need it written (for logs only; nothing is run through a shell). */
-function displayWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
-  return maskSecrets(step.argv ? step.argv.map(displayWord).join(' ') : (step.command ?? ''), env).replace(/[\r\n]+/g, ' ');
+  return maskSecrets(step.argv ? step.argv.map(shellQuote).join(' ') : (step.command ?? ''), env).replace(/[\r\n]+/g, ' ');
 }
 
 /** What is actually executed: leading VAR=value words become environment, strings become words. */
