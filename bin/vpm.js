@@ -1,23 +1,40 @@
 #!/usr/bin/env node
-// Entry point, CommonJS on purpose (bin/package.json): the hot paths (`chat append`, `rollback`) then run
-// without initialising the ES module loader. V8's on-disk compile cache makes repeated
-// invocations start fast. Everything else hands over to the full CLI (ESM, dist/cli.js).
+// Entry point, CommonJS on purpose (bin/package.json): the start-up fast paths (`--version`, `chat
+// append`, `rollback`) then run without initialising the ES module loader, and the Node.js version
+// check below parses on any Node. Everything else hands over to the full CLI (ESM, dist/cli/main.js).
+// This file and src/cli/main.ts are the only places that set the process's exit code.
 'use strict';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  process.stderr.write(`vpm needs Node.js 22 or newer; this is ${process.versions.node}\n`);
+  process.exitCode = 2;
+  return;
+}
 require('node:module').enableCompileCache?.();
 
+/** `vpm --version` / `-V` alone: answered before anything else loads. */
+function versionOnly(argv) {
+  return argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V');
+}
+
 async function run(argv) {
+  if (versionOnly(argv)) {
+    process.stdout.write(`${require('../package.json').version}\n`);
+    return 0;
+  }
+  // The fast paths check the command line against the command's spec and return undefined for
+  // anything they are not sure of; the full CLI then takes over.
   if (argv.includes('chat') && argv.includes('append')) {
-    const { tryFastPath } = require('../dist/fast-path.bundle.cjs');
-    const code = await tryFastPath(argv);
+    const code = await require('../dist/fast/chat-append.cjs').runFast(argv);
     if (code !== undefined) return code;
   } else if (argv.includes('rollback')) {
     // Starts the rollback's first git reads (a walk over the whole tree) before the command loads.
-    require('../dist/rollback-prestart.bundle.cjs').prestartRollback(argv);
-    const { tryRollbackFastPath } = require('../dist/rollback-fast-path.bundle.cjs');
-    const code = await tryRollbackFastPath(argv);
+    const prefetched = require('../dist/fast/rollback-prestart.cjs').prestartRollback(argv);
+    const code = await require('../dist/fast/rollback.cjs').runFast(argv, prefetched);
     if (code !== undefined) return code;
   }
-  const { main } = await import('../dist/cli.js');
+  const { main } = await import('../dist/cli/main.js');
   return main(argv);
 }
 

@@ -6,22 +6,26 @@
 // loads first to start the rollback's git reads while the big one loads.
 import { build } from 'esbuild';
 
-/** The bundle sits in dist/, so relative imports that stay external are re-rooted from dist/core/. */
+/** The bundles sit in dist/fast/, so relative imports that stay external are re-rooted from dist/core/. */
 const reRootCoreImports = {
   name: 're-root-core-imports',
   setup(b) {
-    b.onResolve({ filter: /^\.\/config\.js$/ }, () => ({ path: './core/config.js', external: true }));
+    b.onResolve({ filter: /^\.\/config\.js$/ }, () => ({ path: '../core/config.js', external: true }));
+    // The context's factory builds clients no hot path uses; dist/core/ and dist/fast/ are both one
+    // level down, so the same relative path loads them (as ES modules) if one ever does.
+    b.onResolve({ filter: /^\.\.\/adapters\/(kube|github|haproxy|exec)\.js$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 
 const hotPaths = [
-  { entry: 'dist/fast-path.js', outfile: 'dist/fast-path.bundle.cjs' },
-  { entry: 'dist/rollback-fast-path.js', outfile: 'dist/rollback-fast-path.bundle.cjs' },
+  { entry: 'dist/cli/fast/chat-append.js', outfile: 'dist/fast/chat-append.cjs' },
+  { entry: 'dist/cli/fast/rollback.js', outfile: 'dist/fast/rollback.cjs' },
   // Loaded before the one above, to start rollback's git reads while that one loads.
-  { entry: 'dist/rollback-prestart.js', outfile: 'dist/rollback-prestart.bundle.cjs' },
+  // It parses the command line with the rollback spec but never runs it: the command's code stays out.
+  { entry: 'dist/cli/fast/rollback-prestart.js', outfile: 'dist/fast/rollback-prestart.cjs', leaveOut: /\.handlers\.js$/ },
 ];
 
-for (const { entry, outfile } of hotPaths) await build({
+for (const { entry, outfile, leaveOut } of hotPaths) await build({
   entryPoints: [entry],
   outfile,
   bundle: true,
@@ -30,7 +34,7 @@ for (const { entry, outfile } of hotPaths) await build({
   format: 'cjs',
   target: 'node22',
   external: ['zod', 'yaml', 'write-file-atomic', 'yocto-spinner'],
-  plugins: [reRootCoreImports],
+  plugins: [reRootCoreImports, ...(leaveOut ? [{ name: 'leave-out', setup: (b) => b.onResolve({ filter: leaveOut }, (args) => ({ path: args.path, external: true })) }] : [])],
   // Modules the hot path never needs at run time, swapped for tiny shims (see scripts/shims/).
   alias: {
     'graceful-fs': './scripts/shims/graceful-fs.cjs',
@@ -42,3 +46,14 @@ for (const { entry, outfile } of hotPaths) await build({
   },
   logLevel: 'warning',
 });
+
+// What `vpm version` reports as the commit vpm was built from (none when built outside git).
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+let gitSha = null;
+try {
+  gitSha = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+} catch {
+  // not a git checkout (a tarball): no commit to report
+}
+writeFileSync('dist/build-info.json', `${JSON.stringify({ git_sha: gitSha })}\n`);

@@ -79,41 +79,43 @@ export interface OpenGitOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with one line per git command (argv, exit code, ms): --debug shows them on stderr. */
   trace?: (line: string) => void;
+  /** Reads started before the command loaded; used only when they were started in `dir`. */
+  prefetched?: PrefetchedReads;
 }
 
 /**
- * Read-only git commands started ahead of time, by working directory and argv (see
- * prestartGitProbes). Kept on globalThis: the rollback's prestart is bundled apart from the command
- * (see bin/vpm.js), and the two copies of this module must share one table.
+ * Read-only git commands started ahead of time by a start-up fast path (see src/cli/fast/), keyed by
+ * argv: on a hot path whose first step is a walk over a large tree, the walk then overlaps the
+ * start-up instead of following it. They run through one shell per batch (see shell-batch.ts), so
+ * starting them costs the main thread one spawn. The object is handed explicitly to the git runner
+ * of the same directory; a `probe` of the same argv takes the result instead of running git again —
+ * when it succeeded (the batch keeps no stderr, so a failed command runs again to say why), and
+ * only once. Only for commands without side effects: a result nobody asks for is simply dropped.
  */
-const PRESTARTED = Symbol.for('vpm.prestartedGitProbes');
-const prestarted: Map<string, Promise<BatchResult>> = ((globalThis as { [PRESTARTED]?: Map<string, Promise<BatchResult>> })[PRESTARTED] ??= new Map());
-const prestartKey = (dir: string, args: string[]): string => `${dir}\0${args.join('\0')}`;
+export class PrefetchedReads {
+  private readonly results = new Map<string, Promise<BatchResult>>();
 
-/**
- * Starts read-only git commands before the rest of a command has even loaded: on a hot path whose
- * first step is a walk over a large tree, the walk then overlaps the start-up instead of following
- * it. They run through one shell per batch (see shell-batch.ts), so starting them costs the main
- * thread one spawn. A later `probe` of the same argv in the same directory takes the result
- * instead of running git again — when it succeeded; the batch keeps no stderr, so a failed command
- * runs again to say why. Only for commands without side effects: a result nobody asks for is
- * simply dropped.
- */
-export function prestartGitProbes(dir: string, env: NodeJS.ProcessEnv, argsList: string[][]): void {
-  const childEnv = gitEnvironment(env);
-  for (let from = 0; from < argsList.length; from += MAX_BATCH) {
-    const batch = argsList.slice(from, from + MAX_BATCH);
-    runBatch('git', batch, { cwd: dir, env: childEnv }).forEach((result, i) => prestarted.set(prestartKey(dir, batch[i]), result));
+  constructor(
+    readonly dir: string,
+    env: NodeJS.ProcessEnv,
+    argsList: string[][],
+  ) {
+    const childEnv = gitEnvironment(env);
+    for (let from = 0; from < argsList.length; from += MAX_BATCH) {
+      const batch = argsList.slice(from, from + MAX_BATCH);
+      runBatch('git', batch, { cwd: dir, env: childEnv }).forEach((result, i) => this.results.set(batch[i].join('\0'), result));
+    }
   }
-}
 
-async function takePrestarted(dir: string, args: string[]): Promise<GitResult | undefined> {
-  const key = prestartKey(dir, args);
-  const result = prestarted.get(key);
-  if (!result) return undefined;
-  prestarted.delete(key);
-  const { exitCode, stdout } = await result;
-  return exitCode === 0 ? { exitCode, stdout, stderr: '' } : undefined;
+  /** The prefetched result of `args`, once; undefined when it was not prefetched or failed. */
+  async take(args: string[]): Promise<GitResult | undefined> {
+    const key = args.join('\0');
+    const result = this.results.get(key);
+    if (!result) return undefined;
+    this.results.delete(key);
+    const { exitCode, stdout } = await result;
+    return exitCode === 0 ? { exitCode, stdout, stderr: '' } : undefined;
+  }
 }
 
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
@@ -154,9 +156,10 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
   };
 
   const git = make();
+  const prefetched = opts.prefetched?.dir === dir ? opts.prefetched : undefined;
 
   const execOnce = async (instance: SimpleGit, args: string[]): Promise<GitResult> => {
-    const early = instance === git ? await takePrestarted(dir, args) : undefined;
+    const early = instance === git ? await prefetched?.take(args) : undefined;
     if (early) return early;
     try {
       const stdout = await instance.raw(args);

@@ -1,13 +1,20 @@
 /**
  * The one seam between commands and the outside world (the Factory/IOStreams idea from gh and
  * Vercel's Client): streams, TTY facts, cwd, env, clock and lazily loaded config. Commands never
- * touch `process.*` directly, so tests can run them in-process.
+ * touch `process.*` directly or build their own clients, so tests can run them in-process.
  */
-import type { Readable, Writable } from 'node:stream';
-import { resolve } from 'node:path';
 import { writeSync } from 'node:fs';
-import { uniqueSuffix } from './ids.js';
+import { resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { GithubClient } from '../adapters/github.js';
+import type { HaproxyRuntime, HaproxyRuntimeOptions } from '../adapters/haproxy.js';
+import type { KubeClient } from '../adapters/kube.js';
+import type { Executor } from '../adapters/exec.js';
+import type { RepoNeed, GlobalFlags } from '../cli/spec.js';
+import type { RepoSession, SessionOptions } from '../git/session.js';
 import type { VpmConfig } from '../schemas/config.js';
+import { uniqueSuffix } from './ids.js';
+import { findRepoRoot, NotInRepositoryError, startDirectory } from './repo-root.js';
 
 export interface IOStreams {
   stdin: Readable;
@@ -18,26 +25,24 @@ export interface IOStreams {
   stderrIsTTY: boolean;
 }
 
-/**
- * The global options as node's parseArgs takes them, for the hot paths that skip commander
- * (see hot-path-args.ts); src/cli.ts declares the same ones for commander.
- */
-export const GLOBAL_PARSE_ARGS_OPTIONS = {
-  json: { type: 'boolean' },
-  cwd: { type: 'string' },
-  verbose: { type: 'boolean' },
-  debug: { type: 'boolean' },
-} as const;
+export interface ContextOptions extends GlobalFlags {
+  /** Whether the command needs a repository (see RepoNeed). */
+  repo?: RepoNeed;
+  /** The process's working directory (tests pass their own). */
+  processCwd?: string;
+}
 
-export interface GlobalOptions {
-  cwd?: string;
-  json?: boolean;
-  verbose?: boolean;
-  debug?: boolean;
+export interface KubeFlags {
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
 }
 
 export interface Ctx {
-  readonly cwd: string;
+  /** The repository root: every state path (logs/, memory.json, STATE/, .ops/, reports/, codex/) is relative to it. */
+  readonly root: string;
+  /** Where vpm was started (or --cwd): user-given relative paths are resolved from here. */
+  readonly startDir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly io: IOStreams;
   readonly json: boolean;
@@ -47,6 +52,8 @@ export interface Ctx {
   /** The clock; tests may replace it. */
   now(): Date;
   config(): Promise<VpmConfig>;
+  /** A path the user gave (argument or flag), resolved as their shell would: from startDir. */
+  userPath(path: string): string;
   /** Prompts are allowed only with a TTY on both ends and never in --json mode. */
   canPrompt(): boolean;
   colorEnabled(): boolean;
@@ -54,32 +61,75 @@ export interface Ctx {
   status(message: string): void;
   /** Extra fields for this command's `vpm.request` log line (token counts, ratios, …). */
   readonly requestFields: Record<string, unknown>;
+
+  // The factory: the only way commands reach the outside. Each client is built on first use.
+  /** git at the repository's top level (simple-git); options for hot paths (see SessionOptions). */
+  git(opts?: SessionOptions): Promise<RepoSession>;
+  /** A Kubernetes client for one context: flag > VPM_* env / config > the kubeconfig's own default. */
+  kube(flags: KubeFlags): Promise<KubeClient>;
+  /** The GitHub REST client (repo: explicit owner/name from a --repo flag). */
+  github(opts?: { repo?: string; timeoutMs?: number }): Promise<GithubClient>;
+  /** HAProxy's Runtime API on an admin socket. */
+  haproxy(socket: string, opts?: HaproxyRuntimeOptions): Promise<HaproxyRuntime>;
+  /** Runs programs (argv, never a shell) with a filtered environment. */
+  exec(): Promise<Executor>;
 }
 
-export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
-  const cwd = resolve(opts.cwd ?? env.VPM_CWD ?? process.cwd());
+export function createContext(opts: ContextOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+  const startDir = startDirectory(opts.cwd, env, opts.processCwd ?? process.cwd());
+  const need = opts.repo ?? 'optional';
+  const found = need === 'none' ? undefined : findRepoRoot(startDir);
+  if (need === 'required' && found === undefined) throw new NotInRepositoryError(startDir);
+  const root = found ?? startDir;
   let configPromise: Promise<VpmConfig> | undefined;
   const json = Boolean(opts.json);
-  return {
-    cwd,
+  const debug = Boolean(opts.debug) || env.VPM_DEBUG === '1';
+  const ctx: Ctx = {
+    root,
+    startDir,
     env,
     io,
     json,
     verbose: Boolean(opts.verbose),
-    debug: Boolean(opts.debug) || env.VPM_DEBUG === '1',
+    debug,
     reqId: `req_${uniqueSuffix()}`,
     now: () => new Date(),
     config() {
-      configPromise ??= import('./config.js').then((m) => m.loadConfig(cwd, env));
+      configPromise ??= import('./config.js').then((m) => m.loadConfig(root, env));
       return configPromise;
     },
+    userPath: (path) => resolve(startDir, path),
     canPrompt: () => io.stdinIsTTY && io.stdoutIsTTY && !json,
     colorEnabled: () => io.stderrIsTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb',
     status(message: string) {
       io.stderr.write(`${message}\n`);
     },
     requestFields: {},
+    async git(o = {}) {
+      const { openRepoSession } = await import('../git/session.js');
+      return openRepoSession(root, env, { trace: debug ? (l) => ctx.status(`debug: ${l}`) : undefined, ...o });
+    },
+    async kube(flags) {
+      const [config, { KubeClient }] = await Promise.all([ctx.config(), import('../adapters/kube.js')]);
+      return KubeClient.connect({
+        context: flags.context ?? config.kube?.context,
+        namespace: flags.namespace ?? config.kube?.namespace,
+        kubeconfig: flags.kubeconfig === undefined ? undefined : ctx.userPath(flags.kubeconfig),
+      });
+    },
+    async github(o = {}) {
+      const [config, { createGithubClient }] = await Promise.all([ctx.config(), import('../adapters/github.js')]);
+      return createGithubClient({ env, config, repo: o.repo, timeoutMs: o.timeoutMs });
+    },
+    async haproxy(socket, o) {
+      const { HaproxyRuntime } = await import('../adapters/haproxy.js');
+      return new HaproxyRuntime(socket, o);
+    },
+    async exec() {
+      return (await import('../adapters/exec.js')).execaExecutor;
+    },
   };
+  return ctx;
 }
 
 /** isatty without importing node:tty up front (it pulls in node:net: ~8 ms of start-up). */

@@ -22,10 +22,10 @@ export interface RequestLine {
 
 export async function logRequest(ctx: Ctx, line: RequestLine): Promise<void> {
   const { pino, destination, multistream } = await import('pino');
-  const dir = join(ctx.cwd, 'logs');
+  const dir = join(ctx.root, 'logs');
   mkdirSync(dir, { recursive: true });
   // O_APPEND + sync writes: lines from concurrent vpm processes never interleave.
-  const file = destination({ dest: join(ctx.cwd, LOG_FILE), sync: true, append: true });
+  const file = destination({ dest: join(ctx.root, LOG_FILE), sync: true, append: true });
   const streams = ctx.verbose ? multistream([{ stream: file }, { stream: destination({ fd: 2, sync: true }) }]) : file;
   const logger = pino({ base: { pid: process.pid }, timestamp: () => `,"time":"${ctx.now().toISOString()}"` }, streams);
   logger.info(maskDeep({ req_id: ctx.reqId, ...line }, ctx.env), 'vpm.request');

@@ -1,4 +1,4 @@
-import type { GitResult, GitRunner } from '../adapters/git.js';
+import type { GitResult, GitRunner, PrefetchedReads } from '../adapters/git.js';
 import { locateRepo, type RepoInfo } from './repo.js';
 
 export interface RepoSession {
@@ -19,16 +19,18 @@ export interface SessionOptions {
   alongside?: string[][];
   /** Called once the git processes have been started: work to overlap with waiting for them. */
   whileGitRuns?: () => void;
+  /** Reads a fast path started before the command loaded (see src/cli/fast/). */
+  prefetched?: PrefetchedReads;
 }
 
 /** Finds the repository containing `cwd` and returns a git runner rooted at its top level. */
 export async function openRepoSession(cwd: string, env: NodeJS.ProcessEnv, opts: SessionOptions = {}): Promise<RepoSession> {
   const { openGit } = await import('../adapters/git.js');
-  const here = await openGit(cwd, { env, trace: opts.trace });
+  const here = await openGit(cwd, { env, trace: opts.trace, prefetched: opts.prefetched });
   const alongside = opts.alongside ? Promise.all(opts.alongside.map((args) => here.probe(args))) : undefined;
   const located = locateRepo(here, opts.extraRevParse);
   opts.whileGitRuns?.();
   const { repo, extra } = await located;
-  const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env, trace: opts.trace });
+  const git = repo.prefix === '' ? here : await openGit(repo.toplevel, { env, trace: opts.trace, prefetched: opts.prefetched });
   return { git, repo, extra, alongside };
 }

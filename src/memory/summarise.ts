@@ -50,8 +50,8 @@ async function runProvider(ctx: Ctx, turns: SummaryInputTurn[], providerFlag?: s
 
 export async function summariseNewChat(ctx: Ctx, providerFlag?: string): Promise<SummaryOutcome> {
   const config = await ctx.config();
-  return updateMemory<SummaryOutcome>(ctx.cwd, async (memory) => {
-    const read = readChatSince(ctx.cwd, memory.cursor);
+  return updateMemory<SummaryOutcome>(ctx.root, async (memory) => {
+    const read = readChatSince(ctx.root, memory.cursor);
     if (read.entries.length === 0) {
       const moved = JSON.stringify(read.cursor) !== JSON.stringify(memory.cursor);
       return {

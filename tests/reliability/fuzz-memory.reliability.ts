@@ -243,7 +243,7 @@ describe('fuzz: memory-loop inputs', () => {
     const inputs = fc.sample(chatInput, { numRuns: scaled(250), seed: seedFor('chat') });
     for (const [n, i] of inputs.entries()) {
       // Most inputs in-process (fast, and argv-impossible strings); every 8th through a real process,
-      // where `chat append` takes its hot path (src/fast-path.ts).
+      // where `chat append` takes its hot path (src/cli/fast/chat-append.ts).
       const real = n % 8 === 0;
       const input = real ? { ...i, text: i.text.replace(/\0/g, '').toWellFormed(), role: i.role.replace(/\0/g, ''), session: i.session?.replace(/\0/g, ''), meta: i.meta?.replace(/\0/g, '') } : i;
       let cwd = '';

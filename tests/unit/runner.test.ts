@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sanitisePayload, PAYLOAD_LIMIT } from '../../src/runner/payload.js';
-import { resolveExecMode } from '../../src/commands/run.js';
+import { resolveExecMode } from '../../src/commands/runner/run.handlers.js';
 import { JobSchema } from '../../src/schemas/job.js';
 import { ExecutionPolicySchema, JobLoopSchema } from '../../src/schemas/config.js';
 import { buildAskJob } from '../../src/runner/ask.js';

@@ -2,7 +2,7 @@
  * Running vpm for the reliability suite, and the invariants every run must keep.
  *
  * - `vpmProcess`: the built CLI as a real child process (`node bin/vpm.js`), like users run it.
- * - `vpmInProcess`: the same `main()` of dist/cli.js called in this process with captured streams —
+ * - `vpmInProcess`: the same `main()` of dist/cli/main.js called in this process with captured streams —
  *   thousands of fuzz inputs per minute, and inputs argv cannot carry (lone surrogates, NUL).
  * - `spawnVpm` + `killAt`: a child in its own process group, SIGKILLed (with its steps) at a chosen
  *   moment.
@@ -67,7 +67,7 @@ let mainPromise: Promise<Main> | undefined;
 
 /** `main()` of the built CLI, in this process. */
 export async function vpmInProcess(args: string[], o: VpmRunOptions): Promise<VpmRun> {
-  mainPromise ??= import(dist('cli.js')).then((m) => m.main as Main);
+  mainPromise ??= import(dist('cli/main.js')).then((m) => m.main as Main);
   const main = await mainPromise;
   const out: Buffer[] = [];
   const err: Buffer[] = [];

@@ -1,0 +1,153 @@
+/**
+ * The full command line: a commander tree generated from the command specs (src/commands/), with
+ * the global options, help with examples, and the one error → exit code path (execute.ts). Parse
+ * errors (unknown command or option, missing argument) are usage errors, exit 2, and with --json
+ * they are the same `{ok:false,error}` document as any other error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { processStreams, type IOStreams } from '../core/context.js';
+import { EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
+import { VERSION } from '../version.js';
+import { COMMANDS, GROUPS } from '../commands/index.js';
+import { executeSpec, renderError } from './execute.js';
+import { type AnyCommandSpec, type FlagDecl, type FlagDecls, GLOBAL_FLAGS, flagDefault, flagLongName } from './spec.js';
+
+function toOption(key: string, decl: FlagDecl): Option {
+  const long = `--${flagLongName(key, decl)}`;
+  const flags = `${decl.short ? `-${decl.short}, ` : ''}${long}${decl.type === 'string' ? ` ${decl.placeholder ?? '<value>'}` : ''}`;
+  const option = new Option(flags, decl.description);
+  if (decl.choices) option.choices(decl.choices);
+  if (decl.type === 'string' && decl.default !== undefined) option.default(decl.default);
+  if (decl.required) option.makeOptionMandatory(true);
+  return option;
+}
+
+/** The help section every command has: what to type, and what it does. */
+export function examplesHelp(spec: AnyCommandSpec): string {
+  const width = Math.max(...spec.examples.map((e) => e.command.length));
+  return `\nExamples:\n${spec.examples.map((e) => `  $ ${e.command.padEnd(width)}  # ${e.description}`).join('\n')}\n`;
+}
+
+/** Commander's values → the typed flag record a spec's parse takes (defaults applied, keys as declared). */
+function flagValues(flags: FlagDecls, opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, decl] of Object.entries(flags)) out[key] = opts[key] ?? flagDefault(decl);
+  return out;
+}
+
+function addLeaf(parent: Command, spec: AnyCommandSpec, io: IOStreams, env: NodeJS.ProcessEnv, state: { exitCode: number }): void {
+  const name = spec.path[spec.path.length - 1];
+  const existing = parent.commands.find((c) => c.name() === name);
+  const cmd = existing ?? parent.command(name);
+  cmd.description(spec.summary);
+  for (const arg of spec.args ?? []) {
+    const label = `${arg.name}${arg.variadic ? '...' : ''}`;
+    cmd.argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
+  }
+  for (const [key, decl] of Object.entries(spec.flags)) cmd.addOption(toOption(key, decl));
+  for (const [key, decl] of Object.entries(GLOBAL_FLAGS)) cmd.addOption(toOption(key, decl));
+  cmd.addHelpText('after', `${spec.details ? `\n${spec.details.trimEnd()}\n` : ''}${examplesHelp(spec)}`);
+  cmd.action(async (...params: unknown[]) => {
+    const command = params[params.length - 1] as Command;
+    const opts = command.opts();
+    const args = (command.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
+    const globals = { json: Boolean(opts.json), cwd: opts.cwd as string | undefined, verbose: Boolean(opts.verbose), debug: Boolean(opts.debug) };
+    // biome-ignore lint/suspicious/noExplicitAny: the flag record is typed by each spec's declaration
+    state.exitCode = await executeSpec(spec, { args, flags: flagValues(spec.flags, opts) as any }, { io, env, globals });
+  });
+}
+
+export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: { exitCode: number }): Command {
+  const program = new Command('vpm')
+    .description('Operations loop for AI-assisted development shipped through GitOps to Knative')
+    .usage('[options] <command>')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  // The global options are positional: the program reads them before the command only, and every
+  // leaf declares them again so `vpm state show --json` works. Left to commander's default, the
+  // program scanned the whole command line, so an option value that looks like one (`--session
+  // --cwd`) was taken as that option and the command silently ran in another folder.
+  program.enablePositionalOptions();
+  for (const [key, decl] of Object.entries(GLOBAL_FLAGS)) program.addOption(toOption(key, decl));
+  // Not commander's .version(): its listener fires wherever -V appears, so an option value such as
+  // `--session -Vx` printed the version and exited 0 without doing the command (see versionRequested).
+  program.option('-V, --version', 'print the version (same as: vpm version)');
+  program.helpCommand(false);
+  program.addHelpText('after', `\n${EXIT_CODES_HELP}\nRun 'vpm help exit-codes' for details, 'vpm <command> --help' for a command.`);
+
+  for (const spec of COMMANDS) {
+    let parent = program;
+    for (const word of spec.path.slice(0, -1)) {
+      parent = parent.commands.find((c) => c.name() === word) ?? parent.command(word).description(GROUPS[word] ?? '');
+    }
+    addLeaf(parent, spec, io, env, state);
+  }
+
+  program
+    .command('help [topic...]')
+    .description('show help for a command, or a topic: exit-codes')
+    .action((topic: string[] = []) => {
+      if (topic[0] === 'exit-codes') {
+        io.stdout.write(EXIT_CODES_HELP);
+        return;
+      }
+      let target: Command = program;
+      for (const word of topic) {
+        const next = target.commands.find((c) => c.name() === word);
+        if (!next) throw new UsageError(`unknown help topic '${topic.join(' ')}'`, { hint: "run 'vpm --help' for the commands" });
+        target = next;
+      }
+      target.outputHelp();
+    });
+  return program;
+}
+
+/** `vpm [--json] [--cwd DIR] [--verbose] [--debug] -V|--version`: the version flag where a command would be. */
+function versionRequested(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json' || a === '--verbose' || a === '--debug' || a.startsWith('--cwd=')) continue;
+    if (a === '--cwd') {
+      i++;
+      continue;
+    }
+    return a === '-V' || a === '--version';
+  }
+  return false;
+}
+
+/** --json anywhere before a `--` separator: parse errors must answer in JSON too. */
+function jsonRequested(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+export async function main(argv: string[], io: IOStreams = processStreams(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const state = { exitCode: ExitCode.ok as number };
+  if (versionRequested(argv)) {
+    io.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const program = buildProgram(io, env, state);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return ExitCode.ok;
+  }
+  const json = jsonRequested(argv);
+  const debug = argv.includes('--debug') || env.VPM_DEBUG === '1';
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      // Commander printed its message on stderr already; with --json, stdout gets the error document.
+      const message = err.message.replace(/^error: /, '');
+      if (json) renderError({ ...io, stderr: { write: () => true } as unknown as IOStreams['stderr'] }, new UsageError(message), { json, debug: false });
+      return ExitCode.usage;
+    }
+    renderError(io, err, { json, debug });
+    return err instanceof UsageError ? ExitCode.usage : ExitCode.failure;
+  }
+  return state.exitCode;
+}

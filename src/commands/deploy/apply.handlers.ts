@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import type { CommandHandler } from '../../core/command.js';
+import { VpmError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/fs.js';
+import { makeId } from '../../core/ids.js';
+import { applyObjects, cleanForDiff, loadObjects, resolveManifest, type ApplyObjectResult } from '../../deploy/apply.js';
+import { assertNotFrozen } from '../../deploy/freeze.js';
+import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import { writeEvidence } from '../../evidence/write.js';
+import { ApplyEvidence } from '../../schemas/deploy-evidence.js';
+
+interface ApplyFlags extends KubeFlags {
+  dryRun?: boolean;
+  forceFreeze?: boolean;
+  reason?: string;
+}
+
+/** `vpm apply`: diff → apply → get, with apply.log, after.yaml, run.log and an evidence record. */
+export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts }) => {
+  const source = resolveManifest(ctx.root, args[0]);
+  const objects = await loadObjects(ctx.root, source.files);
+  if (!opts.dryRun) await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
+  const kube = await connectKube(ctx, opts);
+  const started = ctx.now();
+  const runId = makeId('apply', started);
+  const reportsDir = join('reports', 'codex_runs', runId);
+  const log: string[] = [];
+  const runLog: string[] = [`${started.toISOString()} vpm apply ${source.manifest}${opts.dryRun ? ' --dry-run' : ''} (context ${kube.context}, namespace ${kube.namespace}, run ${runId})`];
+  let results: ApplyObjectResult[] = [];
+  let failure: VpmError | undefined;
+  try {
+    results = await applyObjects(kube, objects, { dryRun: Boolean(opts.dryRun), log: (l) => log.push(l) });
+  } catch (err) {
+    if (!(err instanceof VpmError)) throw err;
+    failure = err;
+  }
+  const { stringify } = await import('yaml');
+  for (const r of results) if (r.diff) log.push(r.diff);
+  await writeFileAtomic(join(ctx.root, reportsDir, 'apply.log'), `${log.join('\n')}\n`);
+  await writeFileAtomic(join(ctx.root, reportsDir, 'after.yaml'), results.map((r) => stringify(cleanForDiff(r.after ?? null))).join('---\n'));
+  runLog.push(`${new Date().toISOString()} ${failure ? `failed: ${failure.message}` : `${opts.dryRun ? 'dry-run' : 'applied'}: ${results.map((r) => `${r.kind}/${r.name} ${r.action}`).join(', ')}`}`);
+  await writeFileAtomic(join(ctx.root, reportsDir, 'run.log'), `${runLog.join('\n')}\n`);
+  const status = failure ? 'failed' : opts.dryRun ? 'dry-run' : 'applied';
+  await writeEvidence({
+    kind: ApplyEvidence,
+    cwd: ctx.root,
+    runId,
+    startedAt: started,
+    status,
+    path: `${runId}/evidence.json`,
+    env: ctx.env,
+    body: {
+      context: kube.context,
+      namespace: kube.namespace,
+      reports_dir: reportsDir,
+      manifest: source.manifest,
+      dry_run: Boolean(opts.dryRun),
+      ts: new Date().toISOString(),
+      objects: failure
+        ? objects.map((o) => ({ kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace ?? null, action: 'failed' as const, error: failure!.message }))
+        : results.map((r) => ({ kind: r.kind, name: r.name, namespace: r.namespace, action: r.action })),
+    },
+  });
+  if (failure) {
+    Object.assign(failure, { details: { ...(failure.details as object), run_id: runId, reports_dir: reportsDir } });
+    throw failure;
+  }
+  if (!ctx.json) for (const r of results) if (r.diff) ctx.io.stderr.write(r.diff);
+  return {
+    data: { run_id: runId, reports_dir: reportsDir, manifest: source.manifest, dry_run: Boolean(opts.dryRun), status, objects: results.map(({ after: _a, ...r }) => r) },
+    human: [...results.map((r) => `${r.kind.toLowerCase()}/${r.name} ${r.action}`), `evidence: ${reportsDir}/`].join('\n'),
+  };
+};

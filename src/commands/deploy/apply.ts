@@ -1,0 +1,17 @@
+import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
+
+export const apply = defineCommand({
+  path: ['apply'],
+  summary: 'diff → server-side apply (field manager vpm) → get, with evidence in reports/codex_runs/',
+  args: [{ name: 'overlay-or-file', description: 'a manifest file, a directory, or an overlay under infra/k8s/overlays/ (dev/hello-ksvc)', required: true }],
+  flags: {
+    dryRun: { type: 'boolean', description: 'diff only: the API server validates, nothing changes' },
+    ...KUBE_FLAGS,
+    ...FREEZE_OVERRIDE_FLAGS,
+  },
+  examples: [
+    { command: 'vpm apply dev/hello-ksvc --dry-run', description: 'what would change' },
+    { command: 'vpm apply infra/k8s/overlays/dev/hello-ksvc.yaml --context kind-vpm-mini', description: 'apply a file' },
+  ],
+  run: async (ctx, input) => (await import('./apply.handlers.js')).applyCommand(ctx, input),
+});

@@ -1,0 +1,149 @@
+import type { CommandHandler } from '../../core/command.js';
+import type { Ctx } from '../../core/context.js';
+import { UsageError, RefusedError } from '../../core/errors.js';
+import { makeId } from '../../core/ids.js';
+import { CanaryRun, readProgress, validateSteps, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
+import { parseDuration } from '../../deploy/duration.js';
+import { assertNotFrozen } from '../../deploy/freeze.js';
+import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
+import { loadSlo } from '../../deploy/slo.js';
+import { buildProvider, type ProviderFlags } from '../../deploy/provider-factory.js';
+import { writeEvidence } from '../../evidence/write.js';
+import { CanaryEvidence } from '../../schemas/deploy-evidence.js';
+
+interface StartFlags extends KubeFlags, ProviderFlags {
+  candidate?: string;
+  stable?: string;
+  steps?: string;
+  interval?: string;
+  slo?: string;
+  settleTimeout?: string;
+  maxHolds?: string;
+  forceFreeze?: boolean;
+  reason?: string;
+}
+
+function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
+  const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
+  const problem = validateSteps(steps);
+  if (problem) throw new UsageError(`--steps ${value ?? steps.join(',')}: ${problem}`, { hint: 'e.g. --steps 10,50,100' });
+  return steps;
+}
+
+export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args, opts }) => {
+  const ksvc = args[0];
+  const config = await ctx.config();
+  // Validate every flag before touching anything.
+  const steps = parseSteps(opts.steps, config.canary?.steps);
+  const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
+  const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
+  const maxHolds = Number(opts.maxHolds ?? 3);
+  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
+  const slo = await loadSlo(ctx.root, opts.slo, config.canary?.slo);
+  const provider = await buildProvider(ctx, opts, slo, intervalMs);
+  await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` });
+
+  const kube = await connectKube(ctx, opts);
+  const runId = makeId('canary', ctx.now());
+  const startedAt = ctx.now();
+  const run = new CanaryRun(
+    { kube, provider, status: (l) => ctx.status(l) },
+    { ksvc, candidate: opts.candidate, stable: opts.stable, steps, intervalMs, slo, settleTimeoutMs, maxHolds, runId },
+  );
+  const outcome: CanaryOutcome = await run.run();
+  const { path } = await writeEvidence({
+    kind: CanaryEvidence,
+    cwd: ctx.root,
+    runId,
+    startedAt,
+    status: outcome.result,
+    path: `${ksvc}/${runId}.json`,
+    env: ctx.env,
+    body: {
+      context: kube.context,
+      namespace: kube.namespace,
+      ksvc,
+      stable: outcome.stable,
+      candidate: outcome.candidate,
+      steps,
+      interval_ms: intervalMs,
+      provider: provider.name,
+      resumed_from: outcome.resumedFrom,
+      result: outcome.result,
+      reason: outcome.reason,
+      checks: outcome.checks,
+      timeline: outcome.timeline,
+      detect_to_restore_ms: outcome.detectToRestoreMs,
+      traffic_final: outcome.trafficFinal as unknown as Record<string, unknown>[],
+    },
+  });
+  ctx.status(`evidence: ${path.slice(ctx.root.length + 1)}`);
+  if (outcome.error) {
+    const e = outcome.error as Error & { details?: unknown };
+    Object.assign(e, { details: { evidence: path.slice(ctx.root.length + 1), result: outcome.result } });
+    throw e;
+  }
+  return {
+    data: { run_id: runId, ksvc, result: outcome.result, stable: outcome.stable, candidate: outcome.candidate, evidence: path.slice(ctx.root.length + 1), checks: outcome.checks.length },
+    human: `promoted ${outcome.candidate}: 100% of ${ksvc} (${outcome.checks.filter((c) => c.decision === 'pass').length} gates passed)`,
+  };
+};
+
+function describeTraffic(list: TrafficTarget[] | undefined): string {
+  return (list ?? []).map((t) => `${t.revisionName ?? (t.latestRevision ? 'latest' : '?')}=${t.percent ?? 0}%${t.tag ? `(${t.tag})` : ''}`).join(' ');
+}
+
+export const canaryStatusCommand: CommandHandler<KubeFlags> = async (ctx, { args, opts }) => {
+  const kube = await connectKube(ctx, opts);
+  const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
+  const progress = readProgress(obj);
+  const data = {
+    ksvc: args[0],
+    namespace: kube.namespace,
+    context: kube.context,
+    progress,
+    spec_traffic: obj.spec?.traffic ?? [],
+    status_traffic: obj.status?.traffic ?? [],
+    ready: (obj.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Ready') ?? null,
+    latest_ready_revision: obj.status?.latestReadyRevisionName ?? null,
+  };
+  const human = [
+    `${args[0]} (${kube.namespace}, context ${kube.context})`,
+    progress
+      ? `canary ${progress.run_id}: ${progress.phase} at step ${progress.step_index + 1}/${progress.steps.length} (${progress.steps[progress.step_index]}%), stable ${progress.stable}, candidate ${progress.candidate}${progress.reason ? ` — ${progress.reason}` : ''}`
+      : 'no canary recorded',
+    `spec traffic:   ${describeTraffic(obj.spec?.traffic)}`,
+    `status traffic: ${describeTraffic(obj.status?.traffic)}`,
+    `ready: ${data.ready?.status ?? 'Unknown'}${data.ready?.reason ? ` (${data.ready.reason})` : ''}`,
+  ].join('\n');
+  return { data, human };
+};
+
+async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100, phase: 'aborted' | 'promoted', reason: string) {
+  const kube = await connectKube(ctx, opts);
+  const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
+  const progress = readProgress(obj);
+  if (!progress) throw new RefusedError(`${ksvc} has no canary recorded (annotation ${CANARY_ANNOTATION})`, { hint: `start one: vpm canary start ${ksvc}` });
+  const traffic = splitTraffic(progress.stable, progress.candidate, percent);
+  await writeCanaryTraffic(kube, ksvc, traffic, { ...progress, phase, updated_at: ctx.now().toISOString(), reason }, (l) => ctx.status(l));
+  return { kube, progress, traffic };
+}
+
+export const canaryAbortCommand: CommandHandler<KubeFlags> = async (ctx, { args, opts }) => {
+  // Abort lowers risk, so it is allowed while deploys are frozen.
+  const { progress, traffic } = await rewrite(ctx, args[0], opts, 0, 'aborted', 'aborted by hand');
+  return {
+    data: { ksvc: args[0], action: 'aborted', run_id: progress.run_id, traffic },
+    human: `aborted canary ${progress.run_id}: set traffic ${describeTraffic(traffic)}`,
+  };
+};
+
+export const canaryPromoteCommand: CommandHandler<KubeFlags & { forceFreeze?: boolean; reason?: string }> = async (ctx, { args, opts }) => {
+  await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary promote ${args[0]}` });
+  const { progress, traffic } = await rewrite(ctx, args[0], opts, 100, 'promoted', 'promoted by hand (remaining gates skipped)');
+  return {
+    data: { ksvc: args[0], action: 'promoted', run_id: progress.run_id, traffic },
+    human: `promoted canary ${progress.run_id}: set traffic ${describeTraffic(traffic)}`,
+  };
+};

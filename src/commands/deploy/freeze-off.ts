@@ -1,0 +1,9 @@
+import { defineCommand } from '../../cli/spec.js';
+
+export const freezeOff = defineCommand({
+  path: ['freeze', 'off'],
+  summary: 'lift the deploy freeze',
+  flags: {},
+  examples: [{ command: 'vpm freeze off', description: 'deploys allowed again' }],
+  run: async (ctx, input) => (await import('./freeze.handlers.js')).freezeOffCommand(ctx, input),
+});

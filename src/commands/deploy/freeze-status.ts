@@ -1,0 +1,14 @@
+import { defineCommand } from '../../cli/spec.js';
+
+export const freezeStatus = defineCommand({
+  path: ['freeze', 'status'],
+  summary: 'show whether deploys are frozen',
+  flags: {
+    exitCode: { type: 'boolean', description: 'exit 3 when deploys are frozen (a gate for CI scripts)' },
+  },
+  examples: [
+    { command: 'vpm freeze status', description: 'frozen or not, by whom and why' },
+    { command: 'vpm freeze status --exit-code || echo "deploys are frozen"', description: 'gate a CI step' },
+  ],
+  run: async (ctx, input) => (await import('./freeze.handlers.js')).freezeStatusCommand(ctx, input),
+});

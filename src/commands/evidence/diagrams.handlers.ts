@@ -1,0 +1,16 @@
+import type { CommandHandler } from '../../core/command.js';
+
+async function run(ctx: Parameters<CommandHandler>[0], write: boolean) {
+  const { checkAndExportDiagrams, formatDiagramProblem } = await import('../../diagrams/export.js');
+  const out = await checkAndExportDiagrams({ cwd: ctx.root, env: ctx.env, write });
+  const lines = out.invalid.map(formatDiagramProblem);
+  if (write) lines.push(...out.exported.map((p) => `exported ${p}`), ...out.unchanged.map((p) => `unchanged ${p}`));
+  lines.push(`${out.checked} diagram(s) checked, ${out.invalid.length} invalid`);
+  return { data: { ok: out.invalid.length === 0, ...out }, human: lines.join('\n'), exitCode: out.invalid.length ? 1 : 0 };
+}
+
+/** `vpm diagrams check`: validate every Mermaid diagram under diagrams/src/ (file:line on errors). */
+export const diagramsCheckCommand: CommandHandler = async (ctx) => run(ctx, false);
+
+/** `vpm diagrams export`: validate and write SVGs to diagrams/export/. */
+export const diagramsExportCommand: CommandHandler = async (ctx) => run(ctx, true);

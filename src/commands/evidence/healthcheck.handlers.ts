@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandHandler } from '../../core/command.js';
+import { UsageError } from '../../core/errors.js';
+
+export interface HealthcheckFlags {
+  testCmd?: string;
+  /** Commander's --no-test sets this to false. */
+  test?: boolean;
+  diagrams?: boolean;
+  minGoalCoverage?: string;
+  coverageSummary?: string;
+  testTimeout?: string;
+}
+
+/** Also the `healthcheck` stage of `vpm loop` (called with no flags: config defaults apply). */
+export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, { opts }) => {
+  const minGoalCoverage = Number(opts.minGoalCoverage ?? ctx.env.VPM_MIN_GOAL_COVERAGE ?? 0);
+  if (!Number.isFinite(minGoalCoverage) || minGoalCoverage < 0 || minGoalCoverage > 1) {
+    throw new UsageError(`--min-goal-coverage must be a ratio between 0 and 1, got '${opts.minGoalCoverage}'`);
+  }
+  const testTimeoutS = Number(opts.testTimeout ?? 1800);
+  if (!Number.isFinite(testTimeoutS) || testTimeoutS <= 0) throw new UsageError(`--test-timeout must be a positive number of seconds, got '${opts.testTimeout}'`);
+  const config = await ctx.config();
+  let testCommand = opts.test === false ? null : (opts.testCmd ?? config.test.command);
+  let testsNote: string | undefined;
+  if (testCommand === 'npm test' && opts.testCmd === undefined && !existsSync(join(ctx.root, 'package.json'))) {
+    // The default command cannot mean anything without a package.json: say so instead of failing.
+    testCommand = null;
+    testsNote = 'no tests configured: the default npm test needs a package.json (set test.command in vpm.config.yaml)';
+  }
+  if (testCommand !== null) {
+    // Refuse shell syntax before anything runs or is written.
+    const { parseTestCommand } = await import('../../healthcheck/tests.js');
+    parseTestCommand(testCommand, ctx.env);
+  }
+  const { runHealthcheck, renderHealthcheck } = await import('../../healthcheck/run.js');
+  const streamTests = !ctx.json && (ctx.verbose || ctx.io.stderrIsTTY);
+  const result = await runHealthcheck({
+    cwd: ctx.root,
+    env: ctx.env,
+    now: () => ctx.now(),
+    testCommand,
+    testsNote,
+    testTimeoutMs: testTimeoutS * 1000,
+    diagrams: opts.diagrams !== false,
+    minGoalCoverage,
+    coverageSummary: opts.coverageSummary ?? 'coverage/coverage-summary.json',
+    status: (line) => ctx.status(line),
+    onTestOutput: streamTests ? (chunk) => ctx.io.stderr.write(chunk) : undefined,
+  });
+  return { data: result, human: renderHealthcheck(result), exitCode: result.ok ? 0 : 1 };
+};

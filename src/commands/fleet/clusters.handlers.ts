@@ -1,0 +1,135 @@
+/**
+ * `vpm clusters status|sync`: thin layer between flags and src/fleet/. Flags are resolved and
+ * validated (durations, contexts) before anything is read or changed.
+ */
+import { userInfo } from 'node:os';
+import type { CommandHandler } from '../../core/command.js';
+import type { Ctx } from '../../core/context.js';
+import { OperationalError, UsageError } from '../../core/errors.js';
+import { parseDuration } from '../../deploy/duration.js';
+import { assertNotFrozen } from '../../deploy/freeze.js';
+import type { KubeClient } from '../../adapters/kube.js';
+import { appLine, collectFleetStatus, renderFleetTable, ARGO_API, type FleetStatus } from '../../fleet/apps.js';
+import { fleetDeps, resolveFleetTarget, vpmUsername } from '../../fleet/target.js';
+import { syncApps, type SyncOutcome } from '../../fleet/sync.js';
+
+interface KubeFlags {
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
+}
+
+interface StatusFlags extends KubeFlags {
+  contexts?: string;
+  selector?: string;
+  requestTimeout?: string;
+  watch?: boolean;
+  interval?: string;
+  timeout?: string;
+}
+
+interface SyncFlags extends KubeFlags {
+  contexts?: string;
+  selector?: string;
+  revision?: string;
+  prune?: boolean;
+  timeout?: string;
+  forceFreeze?: boolean;
+  reason?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const clustersStatusCommand: CommandHandler<StatusFlags> = async (ctx, { args, opts }) => {
+  const target = await resolveFleetTarget(ctx, opts, args);
+  const intervalMs = parseDuration(opts.interval ?? '2s', '--interval');
+  const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : undefined;
+  if (timeoutMs !== undefined && !opts.watch) throw new UsageError('--timeout only applies with --watch', { hint: 'use --request-timeout to bound each cluster check' });
+  const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
+
+  let status: FleetStatus = await collectFleetStatus(deps, target);
+  if (opts.watch) {
+    const started = Date.now();
+    const seen = new Map<string, string>();
+    const report = (s: FleetStatus) => {
+      for (const c of s.clusters) {
+        const line = `${c.context}\t${c.reachable ? 'reachable' : `UNREACHABLE ${c.error}`}`;
+        if (seen.get(`cluster:${c.context}`) !== line) ctx.status(`${s.checked_at}  cluster ${line.replace('\t', ' ')}`);
+        seen.set(`cluster:${c.context}`, line);
+      }
+      for (const a of s.apps) {
+        const line = appLine(a);
+        // Only changes are printed (like `kubectl argo rollouts status --watch`).
+        if (seen.get(a.name) !== line) {
+          const text = `${s.checked_at}  ${line.replace(/\t/g, '  ').trimEnd()}`;
+          if (ctx.json) ctx.status(text);
+          else ctx.io.stdout.write(`${text}\n`);
+        }
+        seen.set(a.name, line);
+      }
+    };
+    report(status);
+    while (!status.ok) {
+      if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
+        return { data: { ...status, timed_out: true }, human: `timed out after ${timeoutMs} ms: not every app is Synced and Healthy`, exitCode: 5 };
+      }
+      await sleep(intervalMs);
+      status = await collectFleetStatus(deps, target);
+      report(status);
+    }
+    return { data: { ...status, timed_out: false }, human: 'all apps Synced and Healthy', exitCode: 0 };
+  }
+
+  if (!status.apps.length && status.argocd.reachable) ctx.status(`warning: no Applications in namespace ${target.namespace} on ${target.argocdContext}${target.selector ? ` matching ${target.selector}` : ''}`);
+  return { data: status, human: renderFleetTable(status), exitCode: status.ok ? 0 : 1 };
+};
+
+function renderSync(outcomes: SyncOutcome[]): string {
+  return outcomes
+    .map((o) => `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}`)
+    .join('\n');
+}
+
+export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args, opts }) => {
+  const config = await ctx.config();
+  // Everything is validated before anything is changed.
+  const timeoutMs = parseDuration(opts.timeout ?? config.fleet?.sync_timeout ?? '5m', opts.timeout !== undefined ? '--timeout' : 'fleet.sync_timeout');
+  const target = await resolveFleetTarget(ctx, opts, args);
+  if (opts.revision !== undefined && !opts.revision.trim()) throw new UsageError('--revision must not be empty');
+  const freeze = await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `clusters sync ${args.join(' ')}`.trim() });
+
+  const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
+  const client = await deps.client(target.argocdContext);
+  const ping = await deps.ping(client, target.requestTimeoutMs);
+  if (!ping.reachable) {
+    throw new OperationalError(`cannot reach Argo CD's cluster (context ${target.argocdContext}): ${ping.error}`, { retryable: true, hint: 'check the context with `kubectl --context … get --raw /version`, or pick another with --context' });
+  }
+  let apps = target.apps;
+  if (!apps) {
+    apps = (await client.list(ARGO_API, 'Application', target.namespace, target.selector)).map((a) => a.metadata.name).sort();
+    if (!apps.length) {
+      throw new OperationalError(`no Applications to sync in namespace ${target.namespace} (context ${target.argocdContext})${target.selector ? ` matching ${target.selector}` : ''}`, {
+        hint: 'apply infra/argocd/ (kubectl --context cluster-a apply -f infra/argocd/), or name the apps',
+      });
+    }
+  }
+  const requestId = ctx.reqId;
+  const outcomes = await syncApps(
+    client,
+    { apps, namespace: target.namespace, revision: opts.revision, prune: Boolean(opts.prune), timeoutMs, username: vpmUsername(ctx.env), requestId, waitHealthy: true },
+    {
+      onRequested: (name, op) => ctx.status(`sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`),
+      onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
+    },
+  );
+  const failed = outcomes.filter((o) => o.phase === 'Failed' || o.phase === 'Error' || (o.phase === 'Succeeded' && o.health === 'Degraded'));
+  const timedOut = outcomes.filter((o) => !o.ok && !failed.includes(o));
+  const exitCode = failed.length ? 1 : timedOut.length ? 5 : 0;
+  ctx.requestFields.apps = apps.length;
+  return {
+    data: { request_id: requestId, argocd: { context: target.argocdContext, namespace: target.namespace }, freeze_overridden: freeze.overridden, ok: exitCode === 0, apps: outcomes },
+    human: renderSync(outcomes),
+    exitCode,
+    retryable: exitCode === 5,
+  };
+};

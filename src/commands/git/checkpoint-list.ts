@@ -1,0 +1,10 @@
+import { defineCommand } from '../../cli/spec.js';
+
+export const checkpointList = defineCommand({
+  path: ['checkpoint', 'list'],
+  repo: 'required',
+  summary: 'list checkpoints (refs/vpm/checkpoints/*), newest first',
+  flags: {},
+  examples: [{ command: 'vpm checkpoint list --json', description: 'name, commit, date and subject of each' }],
+  run: async (ctx, input) => (await import('./checkpoint.handlers.js')).checkpointListCommand(ctx, input),
+});

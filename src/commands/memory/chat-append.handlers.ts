@@ -1,0 +1,42 @@
+import type { CommandHandler } from '../../core/command.js';
+import type { Ctx } from '../../core/context.js';
+import { UsageError } from '../../core/errors.js';
+import { appendChatEntry } from '../../memory/chat-log.js';
+
+interface ChatAppendOptions {
+  role: string;
+  session?: string;
+  text?: string;
+  meta?: string;
+}
+
+async function readStdin(ctx: Ctx): Promise<string> {
+  if (ctx.io.stdinIsTTY) {
+    throw new UsageError('no chat text given', { hint: 'pass --text "…" or pipe the text on stdin' });
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function parseMeta(meta: string | undefined): Record<string, unknown> | undefined {
+  if (meta === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(meta);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through to the usage error
+  }
+  throw new UsageError('--meta must be a JSON object', { hint: `e.g. --meta '{"tool":"codex"}'` });
+}
+
+export const chatAppendCommand: CommandHandler<ChatAppendOptions> = async (ctx, { opts }) => {
+  const text = opts.text ?? (await readStdin(ctx));
+  const entry = await appendChatEntry(
+    ctx.root,
+    { role: opts.role, session: opts.session, text, meta: parseMeta(opts.meta) },
+    ctx.now(),
+    ctx.env,
+  );
+  return { data: { id: entry.id, ts: entry.ts, session: entry.session, role: entry.role, file: `logs/${entry.ts.slice(0, 10)}.jsonl` }, human: entry.id };
+};

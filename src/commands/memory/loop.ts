@@ -1,0 +1,18 @@
+import { defineCommand } from '../../cli/spec.js';
+import type { CommandResult } from '../../core/command.js';
+
+export const loop = defineCommand({
+  path: ['loop'],
+  summary: 'chat append (--text or piped stdin) → summary → digest → healthcheck; stops at the first failing stage',
+  flags: {
+    text: { type: 'string', placeholder: '<text>', description: 'append this chat turn first (or pipe it on stdin)' },
+    role: { type: 'string', placeholder: '<role>', description: 'role for the appended turn', choices: ['user', 'assistant', 'system', 'tool'], default: 'user' },
+    session: { type: 'string', placeholder: '<id>', description: 'session id' },
+  },
+  examples: [
+    { command: 'vpm loop', description: 'summary → digest → healthcheck' },
+    { command: 'vpm loop --text "switched the gate to prometheus"', description: 'record a turn first' },
+    { command: 'echo "done for today" | vpm loop', description: 'the turn from stdin' },
+  ],
+  run: async (ctx, input): Promise<CommandResult> => (await import('./loop.handlers.js')).loopCommand(ctx, input),
+});

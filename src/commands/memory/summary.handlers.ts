@@ -1,0 +1,14 @@
+import type { CommandHandler } from '../../core/command.js';
+import { summariseNewChat } from '../../memory/summarise.js';
+
+export const summaryCommand: CommandHandler<{ provider?: string }> = async (ctx, { opts }) => {
+  const outcome = await summariseNewChat(ctx, opts.provider);
+  for (const bad of outcome.invalid_lines) {
+    ctx.status(`warning: skipped an invalid chat line in logs/${bad.file} at byte ${bad.offset}: ${bad.reason}`);
+  }
+  ctx.status(outcome.message);
+  return {
+    data: { created: outcome.created, invalid_lines: outcome.invalid_lines, message: outcome.message },
+    human: outcome.created ? outcome.created.summary : '',
+  };
+};

@@ -1,0 +1,46 @@
+/**
+ * Where vpm works: the directory it was started in (or `--cwd`), and the repository root found by
+ * walking up from there to `.git`, as git and gh do. All of vpm's state (logs/, memory.json, STATE/,
+ * .ops/, reports/, codex/, vpm.config.*) lives at the root, so running vpm from a subdirectory sees
+ * the same freeze, checkpoints and memory as running it at the top.
+ */
+import { statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+
+/** The starting directory: `--cwd` (which must name an existing directory), else VPM_CWD, else the process's. */
+export function startDirectory(cwdFlag: string | undefined, env: NodeJS.ProcessEnv, processCwd: string): string {
+  const given = cwdFlag ?? env.VPM_CWD;
+  if (given === undefined) return processCwd;
+  const dir = resolve(processCwd, given);
+  const what = cwdFlag !== undefined ? `--cwd ${given}` : `VPM_CWD=${given}`;
+  let stat;
+  try {
+    stat = statSync(dir);
+  } catch {
+    throw new UsageError(`${what}: no such directory`, { hint: 'name an existing directory inside your repository' });
+  }
+  if (!stat.isDirectory()) throw new UsageError(`${what}: not a directory`, { hint: 'name a directory inside your repository, not a file' });
+  return dir;
+}
+
+/** The nearest directory at or above `start` that holds `.git` (a directory, or a file in a worktree); undefined when none does. */
+export function findRepoRoot(start: string): string | undefined {
+  for (let dir = start; ; dir = dirname(dir)) {
+    try {
+      statSync(join(dir, '.git'));
+      return dir;
+    } catch {
+      // not here; keep walking up
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export class NotInRepositoryError extends UsageError {
+  constructor(start: string) {
+    super(`not inside a git repository: no .git in ${start} or any directory above it`, {
+      hint: 'run vpm inside your repository, pass --cwd DIR, or create one with: git init && npx vpm init',
+    });
+  }
+}
