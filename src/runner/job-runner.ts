@@ -511,7 +511,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     phase = 'deny';
     endReason = o.policy.stop_on_deny
       ? `deny: step ${denied[0].step} (${denied[0].name}) ${denied[0].matched_rule ?? ''}`.trim()
-      : `deny: ${denied.length} step(s) denied, ${doneCount} done (stop_on_deny=false)`;
+      : `deny: ${denied.length} step(s) denied, ${doneCount} ${dry ? 'allowed (dry run, nothing executed)' : 'done'} (stop_on_deny=false)`;
   } else if (dry) {
     // Phase done = every step is allowed; the reason must not read as if anything ran.
     phase = 'done';
