@@ -18,6 +18,8 @@ export interface RunSummary {
   phase: string;
   step: string | null;
   done: boolean;
+  /** Set by a dry `vpm run`: a preview, nothing executed or consumed (`done` is then false). */
+  dry_run?: boolean;
   latest_step: string | null;
   step_count: number;
   phase_summary_exists: boolean;
@@ -41,6 +43,7 @@ export function summaryLine(s: RunSummary): string {
     `phase=${v(s.phase)}`,
     `step=${v(s.step)}`,
     `done=${s.done}`,
+    ...(s.dry_run ? ['dry_run=true'] : []),
     `latest_step=${v(s.latest_step)}`,
     `step_count=${s.step_count}`,
     `phase_summary=${s.phase_summary_exists ? 'exists' : 'none'}`,

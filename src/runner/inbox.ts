@@ -1,6 +1,7 @@
 /**
- * The inbox: `codex/inbox/*.json`, oldest first (created_at, then file name). A file that is not a
- * valid job goes to `_failed/` with `<name>.error.json` beside it; nothing is dropped silently.
+ * The inbox: `codex/inbox/*.json`, oldest first (created_at, then file name). After an exec run a
+ * processed job goes to `_done/` and a file that is not a valid job to `_failed/` with
+ * `<name>.error.json` beside it; nothing is dropped silently. A dry run only reads the inbox.
  */
 import { readdirSync, readFileSync, realpathSync, renameSync, existsSync, statSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
@@ -112,13 +113,25 @@ function freeName(dir: string, file: string): string {
 
 export interface FailedJob {
   file: string;
-  moved_to: string;
-  error_file: string;
+  /** Where the file went; null when a dry run reported it and left it in the inbox. */
+  moved_to: string | null;
+  error_file: string | null;
   reason: string;
   issues: JobIssue[];
 }
 
-/** Moves a bad job to `_failed/` and writes `<name>.error.json` beside it. */
+/** A bad job as a dry run reports it: the same reason, nothing moved and no error file written. */
+export function describeFailed(result: Extract<JobFileResult, { ok: false }>, env: NodeJS.ProcessEnv): FailedJob {
+  return {
+    file: result.file,
+    moved_to: null,
+    error_file: null,
+    reason: maskSecrets(result.reason, env),
+    issues: result.issues.map((i) => ({ path: i.path, message: maskSecrets(i.message, env) })),
+  };
+}
+
+/** Moves a bad job to `_failed/` and writes `<name>.error.json` beside it (exec runs only). */
 export async function moveToFailed(cwd: string, result: Extract<JobFileResult, { ok: false }>, now: Date, env: NodeJS.ProcessEnv): Promise<FailedJob | undefined> {
   const dir = join(cwd, FAILED_DIR);
   mkdirSync(dir, { recursive: true });
@@ -126,8 +139,7 @@ export async function moveToFailed(cwd: string, result: Extract<JobFileResult, {
   const from = join(cwd, INBOX_DIR, result.file);
   const movedTo = join(FAILED_DIR, `${stem}.json`);
   const errorFile = join(FAILED_DIR, `${stem}.error.json`);
-  const reason = maskSecrets(result.reason, env);
-  const issues = result.issues.map((i) => ({ path: i.path, message: maskSecrets(i.message, env) }));
+  const { reason, issues } = describeFailed(result, env);
   // Error file first: if we die between the two steps the job is still in the inbox and retried.
   await writeJsonAtomic(join(cwd, errorFile), {
     file: result.file,
@@ -146,7 +158,7 @@ export async function moveToFailed(cwd: string, result: Extract<JobFileResult, {
   return { file: result.file, moved_to: movedTo, error_file: errorFile, reason, issues };
 }
 
-/** Moves a processed job to `_done/`; returns its new repo-relative path. */
+/** Moves a job an exec run processed to `_done/`; returns its new repo-relative path. */
 export function moveToDone(cwd: string, file: string): string | undefined {
   const dir = join(cwd, DONE_DIR);
   mkdirSync(dir, { recursive: true });

@@ -1,10 +1,12 @@
 /**
  * Runs one job: every step goes through the execution policy, then is either logged (`[DRY]`) or
- * executed (`[EXEC]`). After every step the job's phase_state.json is rewritten atomically, so a
- * runner killed mid-job resumes where it stopped and never runs a `done` step twice (the step that
- * was running when it died is run again: at-least-once for that one, exactly-once for done ones).
+ * executed (`[EXEC]`). After every step of an exec run the job's phase_state.json is rewritten
+ * atomically, so a runner killed mid-job resumes where it stopped and never runs a `done` step twice
+ * (the step that was running when it died is run again: at-least-once for that one, exactly-once for
+ * done ones). A dry run is a preview and keeps its records apart (`<job_id>/dry/`, see paths.ts): it
+ * never reads its own earlier previews and never writes the exec state.
  */
-import { appendFileSync, mkdirSync, readFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
@@ -80,8 +82,10 @@ export interface PhaseSummary {
   end_reason: string;
   step_count: number;
   done_count: number;
-  /** Steps that ended done (stopped and denied steps never count). */
+  /** Steps that ended done (stopped and denied steps never count); in a dry run, the ones allowed. */
   success_count: number;
+  /** Steps really executed, over all attempts of the run (0 for a dry run, whose `done` means "allowed"). */
+  executed_count: number;
   denied_steps: StepRef[];
   denied_count: number;
   fatal_error_steps: StepRef[];
@@ -123,6 +127,11 @@ export interface JobRunOptions {
   payload?: SanitisedPayload;
   /** A job-level failure found before any step ran (e.g. a required job_input missing). */
   preflightError?: string;
+  /**
+   * Dry runs only: the exec state an exec run would resume (see resumableState), read and never
+   * written, so the preview marks the steps that run already executed instead of offering them again.
+   */
+  execState?: JobPhaseState;
 }
 
 export interface JobRunResult {
@@ -241,6 +250,20 @@ export function readPhaseSummary(cwd: string, jobId: string): PhaseSummary | und
   return readJson<PhaseSummary>(jobPaths(cwd, jobId).phaseSummary);
 }
 
+/** An exec state that ended for real: the job was processed and must not run again. */
+export function execFinished(state: JobPhaseState | undefined): boolean {
+  return Boolean(state?.finished && state.mode === 'exec');
+}
+
+/**
+ * The exec state an exec run of these steps resumes: one that did not finish for real — a run
+ * interrupted mid-job, or one an older vpm finished in DRY (its dry "done" steps then run for real,
+ * its really executed ones are not repeated). A state of other steps is not resumed.
+ */
+export function resumableState(state: JobPhaseState | undefined, stepCount: number): JobPhaseState | undefined {
+  return state && !execFinished(state) && state.step_count === stepCount ? state : undefined;
+}
+
 function freshState(o: JobRunOptions, steps: RunnerStep[], startedAt: string): JobPhaseState {
   return {
     v: 1,
@@ -284,22 +307,29 @@ function reportWriters(durable: boolean) {
 
 /** Runs (or resumes) one job and writes its reports. Never throws for a step's failure. */
 export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRunResult> {
-  const paths = jobPaths(deps.cwd, o.job.id);
+  const dry = o.mode === 'dry';
+  const paths = jobPaths(deps.cwd, o.job.id, o.mode);
+  // Every preview is whole: no step record of an earlier, longer preview may linger.
+  if (dry) rmSync(paths.dir, { recursive: true, force: true });
   mkdirSync(paths.stepsDir, { recursive: true });
   const steps = stepsOf(o.job);
   const nowIso = () => deps.now().toISOString();
-  const { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable } = reportWriters(o.mode === 'exec');
+  const { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable } = reportWriters(!dry);
   const log = (line: string) => appendDurable(paths.runLog, `${nowIso()} ${maskSecrets(line, deps.env)}\n`);
 
-  let state = readJson<JobPhaseState>(paths.phaseState);
-  const resumed = Boolean(state && !state.finished && state.step_count === steps.length);
-  if (!state || !resumed) {
+  let state = dry ? undefined : resumableState(readJson<JobPhaseState>(paths.phaseState), steps.length);
+  const resumed = Boolean(state);
+  const executedBefore = dry ? o.execState : undefined;
+  if (!state) {
     state = freshState(o, steps, nowIso());
     await writeJsonAtomic(paths.jobCopy, JSON.parse(maskSecrets(JSON.stringify(o.job), deps.env)));
-    log(`[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode})`);
+    log(`[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode}${dry ? ': a preview, nothing is executed and the inbox is left as it is' : ''})`);
   } else {
     state.attempts += 1;
     state.mode = o.mode;
+    state.finished = false;
+    state.current_phase = 'running';
+    state.end_reason = null;
     log(`[RESUME] job ${o.job.id} at step ${state.next_step} (attempt ${state.attempts}, mode ${o.mode})`);
   }
   const saveState = () => {
@@ -318,9 +348,9 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     const n = i + 1;
     const step = steps[i];
     const prev = state.steps[i];
-    // Exactly once: a step that completed for real is never run again; a dry "done" is redone
-    // only when this run executes for real.
-    if (prev.outcome === 'done' && (prev.mode === 'exec' || o.mode === 'dry') && resumed) continue;
+    // Exactly once: a step that completed for real is never run again; a dry "done" (left by an
+    // older vpm) is run for real.
+    if (resumed && prev.outcome === 'done' && prev.mode === 'exec') continue;
     const stepFile = join(paths.stepsDir, stepFileName(n));
     const started = nowIso();
     const base = {
@@ -353,6 +383,16 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       });
       log(`[STOPPED] ${display}`);
       state.steps[i] = { step: n, name: step.name, outcome: 'stopped', mode: o.mode };
+      state.next_step = n + 1;
+      await saveState();
+      continue;
+    }
+
+    const before = executedBefore?.steps[i];
+    if (before?.outcome === 'done' && before.mode === 'exec') {
+      log(`[SKIP] ${display} (executed by an earlier exec run; --exec resumes after it)`);
+      await writeJsonAtomic(stepFile, { ...base, phase: 'done', outcome: 'done', stopped: false, executed: false, already_executed: true, decision: null, matched_rule: null, normalized_argv: null, finished_at: nowIso() });
+      state.steps[i] = { step: n, name: step.name, outcome: 'done', mode: 'dry' };
       state.next_step = n + 1;
       await saveState();
       continue;
@@ -458,6 +498,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   const fatal = refs('fatal_error');
   const stopped = refs('stopped');
   const doneCount = state.steps.filter((s) => s.outcome === 'done').length;
+  const executedCount = dry ? 0 : state.steps.filter((s) => s.mode === 'exec' && (s.outcome === 'done' || s.outcome === 'fatal_error')).length;
   let phase: JobPhase;
   let endReason: string;
   if (o.preflightError) {
@@ -470,7 +511,12 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     phase = 'deny';
     endReason = o.policy.stop_on_deny
       ? `deny: step ${denied[0].step} (${denied[0].name}) ${denied[0].matched_rule ?? ''}`.trim()
-      : `deny: ${denied.length} step(s) denied, ${doneCount} done (stop_on_deny=false)`;
+      : `deny: ${denied.length} step(s) denied, ${doneCount} ${dry ? 'allowed (dry run, nothing executed)' : 'done'} (stop_on_deny=false)`;
+  } else if (dry) {
+    // Phase done = every step is allowed; the reason must not read as if anything ran.
+    phase = 'done';
+    const loopPart = o.jobLoop.enabled && o.jobLoop.current_job_index !== null ? `job ${o.jobLoop.current_job_index}/${o.jobLoop.max_jobs}, ` : '';
+    endReason = `dry run: ${loopPart}${steps.length === 0 ? 'no steps' : `${doneCount}/${steps.length} step(s) allowed`}, nothing executed`;
   } else {
     phase = 'done';
     endReason = o.jobLoop.enabled && o.jobLoop.current_job_index !== null
@@ -490,6 +536,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     step_count: steps.length,
     done_count: doneCount,
     success_count: doneCount,
+    executed_count: executedCount,
     denied_steps: denied,
     denied_count: denied.length,
     fatal_error_steps: fatal,
@@ -526,10 +573,6 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     summary,
     resumed,
   };
-}
-
-export function jobReportsExist(cwd: string, jobId: string): boolean {
-  return existsSync(jobPaths(cwd, jobId).dir);
 }
 
 export type { JobPaths };

@@ -52,7 +52,7 @@ export const ExecutionPolicySchema = z
 
 /**
  * `job_loop`: one inbox job per `vpm run`; `job_index` (persisted in
- * reports/codex_runs/phase_state.json) starts at 1 and grows after each job that ends `done`; when it
+ * reports/codex_runs/phase_state.json) starts at 1 and grows after each job an exec run ends `done` (a dry run never moves it); when it
  * exceeds `max_jobs` the run ends in phase `job_loop_complete` (exit 0) and writes `job_result.path`.
  * `job_input.path` (optional JSON object) overrides `job_name` and is passed to each step as the
  * payload (secrets masked, control characters stripped, at most 2000 characters).

@@ -15,6 +15,8 @@ const runDir = (cwd: string, id: string) => join(cwd, 'reports', 'codex_runs', i
 const runLog = (cwd: string, id: string) => readFileSync(join(runDir(cwd, id), 'run.log'), 'utf8');
 const stepLog = (cwd: string, id: string, n: number) => readJson(join(runDir(cwd, id), 'steps', `step_${String(n).padStart(3, '0')}.json`));
 const phaseSummary = (cwd: string, id: string) => readJson(join(runDir(cwd, id), 'phase_summary.json'));
+/** A dry run's preview records, kept apart from the exec state (see tests/integration/runner-dry.test.ts). */
+const dryStepLog = (cwd: string, id: string, n: number) => readJson(join(runDir(cwd, id), 'dry', 'steps', `step_${String(n).padStart(3, '0')}.json`));
 
 function repo(config?: unknown): string {
   const cwd = tempDir('vpm-runner-');
@@ -34,7 +36,7 @@ const allowAll = (extra: Record<string, unknown> = {}) => ({
 });
 
 describe('dry and exec', () => {
-  it('a DRY run executes nothing and logs [DRY] lines; the job moves to _done', async () => {
+  it('a DRY run executes nothing and logs [DRY] lines; the job stays queued', async () => {
     const cwd = repo(allowAll());
     job(cwd, 'j1', { steps: [{ name: 'create', argv: ['touch', 'created.txt'] }, { name: 'list', command: 'ls -la' }] });
     const r = await vpm(['run'], { cwd });
@@ -44,10 +46,11 @@ describe('dry and exec', () => {
     expect(log).toMatch(/\[DRY\] touch created\.txt\n/);
     expect(log).toMatch(/\[DRY\] ls -la\n/);
     expect(log).not.toMatch(/\[EXEC\]/);
-    expect(stepLog(cwd, 'j1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'default_action: allow', normalized_argv: ['touch', 'created.txt'], outcome: 'done', executed: false, mode: 'dry' });
-    expect(existsSync(join(cwd, 'codex', 'inbox', '_done', 'j1.json'))).toBe(true);
-    expect(existsSync(join(cwd, 'codex', 'inbox', 'j1.json'))).toBe(false);
-    expect(readJson(join(runDir(cwd, 'j1'), 'phase_state.json'))).toMatchObject({ current_phase: 'done', finished: true, mode: 'dry' });
+    expect(dryStepLog(cwd, 'j1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'default_action: allow', normalized_argv: ['touch', 'created.txt'], outcome: 'done', executed: false, mode: 'dry' });
+    expect(existsSync(join(cwd, 'codex', 'inbox', '_done'))).toBe(false);
+    expect(existsSync(join(cwd, 'codex', 'inbox', 'j1.json'))).toBe(true);
+    expect(readJson(join(runDir(cwd, 'j1'), 'dry', 'phase_state.json'))).toMatchObject({ current_phase: 'done', finished: true, mode: 'dry' });
+    expect(existsSync(join(runDir(cwd, 'j1'), 'phase_state.json'))).toBe(false);
   });
 
   it('RUN_MODE=exec and --exec execute and log [EXEC] lines with exit codes; --dry-run wins over RUN_MODE', async () => {
@@ -141,8 +144,8 @@ describe('deny / fatal_error / stopped', () => {
     job(cwd, 'p1', { steps: [{ name: 'ls', argv: ['ls'] }, { name: 'curl', argv: ['curl', 'http://example.invalid'] }] });
     const r = await vpm(['run'], { cwd });
     expect(r.exitCode).toBe(1);
-    expect(stepLog(cwd, 'p1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: ls' });
-    expect(stepLog(cwd, 'p1', 2)).toMatchObject({ decision: 'deny', matched_rule: 'default_action: deny' });
+    expect(dryStepLog(cwd, 'p1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: ls' });
+    expect(dryStepLog(cwd, 'p1', 2)).toMatchObject({ decision: 'deny', matched_rule: 'default_action: deny' });
   });
 });
 
@@ -159,7 +162,8 @@ describe('malformed jobs', () => {
     job(cwd, 'e_symlink', { kind: 'apply', apply: { overlay: 'infra/escape/x.yaml' } }, 'e_symlink.json');
     job(cwd, 'z_good', { steps: [{ name: 'ok', argv: ['echo', 'fine'] }] });
 
-    const { result, json } = await vpmJson(['run'], { cwd });
+    // An exec run moves them (a dry run reports them and leaves them: runner-dry.test.ts).
+    const { result, json } = await vpmJson(['run', '--exec'], { cwd });
     expect(result.exitCode).toBe(1); // invalid job files are an operational failure, reported
     expect(json.jobs.map((j: { job_id: string }) => j.job_id)).toEqual(['z_good']);
     expect(json.failed).toHaveLength(5);
@@ -183,7 +187,7 @@ describe('summary file', () => {
   it('writes the JSON fields and the one-line TXT', async () => {
     const cwd = repo(allowAll());
     job(cwd, 's1', { steps: [{ name: 'a', argv: ['echo', 'a'] }, { name: 'b', argv: ['echo', 'b'] }] });
-    const r = await vpm(['run', '--summary-file', 'logs/last_run_summary.json'], { cwd });
+    const r = await vpm(['run', '--exec', '--summary-file', 'logs/last_run_summary.json'], { cwd });
     expect(r.exitCode).toBe(0);
     const s = readJson(join(cwd, 'logs', 'last_run_summary.json'));
     for (const key of ['phase', 'step', 'done', 'latest_step', 'step_count', 'phase_summary_exists', 'job_result_exists', 'job_result_written', 'job_result_path', 'job_payload_present', 'job_payload_size', 'job_loop', 'end_reason']) {
@@ -207,8 +211,9 @@ describe('job loop', () => {
     job(cwd, 'L2', { steps: [{ name: 'b', argv: ['echo', 'b'] }] });
     job(cwd, 'L3', { steps: [{ name: 'c', argv: ['echo', 'c'] }] });
 
+    // The loop advances on exec runs only (a dry run's preview: runner-dry.test.ts).
     // Run 1 in test mode without job_input: warnings on stderr, exit code unchanged.
-    const r1 = await vpm(['run', '--mode', 'test'], { cwd });
+    const r1 = await vpm(['run', '--exec', '--mode', 'test'], { cwd });
     expect(r1.exitCode).toBe(0);
     expect(String(r1.stderr)).toMatch(/WARNING: job_loop enabled but not completed/);
     expect(String(r1.stderr)).toMatch(/WARNING: job_payload_present=false/);
@@ -218,7 +223,7 @@ describe('job loop', () => {
     mkdirSync(join(cwd, 'workspace'));
     const secret = 'ghp_' + 'A'.repeat(36);
     writeFileSync(join(cwd, 'workspace', 'job_input.json'), JSON.stringify({ job_name: 'custom_job', token: secret, note: 'bell\u0007here', filler: 'x'.repeat(5000) }));
-    const r2 = await vpm(['run', '--summary-file', 'out/s.json'], { cwd });
+    const r2 = await vpm(['run', '--exec', '--summary-file', 'out/s.json'], { cwd });
     expect(r2.exitCode).toBe(0);
     const step = stepLog(cwd, 'L2', 1);
     expect(step).toMatchObject({ job_loop_enabled: true, job_name: 'custom_job', job_index: 2 });
@@ -232,7 +237,7 @@ describe('job loop', () => {
     expect(readFileSync(join(cwd, 'out', 's.txt'), 'utf8')).toMatch(/job_loop=enabled job_name=custom_job job_index=3 max_jobs=2/);
 
     // Run 3: job_index 3 > max_jobs 2 → job_loop_complete, not an error; L3 stays queued.
-    const r3 = await vpmJson(['run', '--mode', 'test', '--summary-file', 'out/s.json'], { cwd });
+    const r3 = await vpmJson(['run', '--exec', '--mode', 'test', '--summary-file', 'out/s.json'], { cwd });
     expect(r3.result.exitCode).toBe(0);
     expect(r3.json.phase).toBe('job_loop_complete');
     expect(String(r3.result.stderr)).toMatch(/WARNING: job_index \(3\) > max_jobs \(2\)/);
@@ -244,7 +249,7 @@ describe('job loop', () => {
     expect(existsSync(join(cwd, 'codex', 'inbox', 'L3.json'))).toBe(true);
 
     // cleanrun clears the loop state and the job result: the loop starts over at 1.
-    const r4 = await vpm(['run', '--mode', 'cleanrun'], { cwd });
+    const r4 = await vpm(['run', '--exec', '--mode', 'cleanrun'], { cwd });
     expect(r4.exitCode).toBe(0);
     expect(existsSync(join(cwd, 'workspace', 'job_result.json'))).toBe(false);
     expect(readJson(join(cwd, 'reports', 'codex_runs', 'phase_state.json'))).toMatchObject({ job_index: 2, jobs_executed: 1 });
@@ -254,7 +259,7 @@ describe('job loop', () => {
   it('a required job_input that is missing is a fatal_error of the job', async () => {
     const cwd = repo({ ...allowAll(), job_loop: { enabled: true, max_jobs: 3, job_input: { path: 'in.json', required: true } } });
     job(cwd, 'R1', { steps: [{ name: 'a', argv: ['echo', 'a'] }] });
-    const { result, json } = await vpmJson(['run'], { cwd });
+    const { result, json } = await vpmJson(['run', '--exec'], { cwd });
     expect(result.exitCode).toBe(1);
     expect(json.phase).toBe('fatal_error');
     expect(phaseSummary(cwd, 'R1').end_reason).toMatch(/job_input in\.json is required but missing/);
@@ -286,7 +291,7 @@ describe('vpm ask and apply jobs', () => {
     const dry = await vpm(['run'], { cwd });
     expect(dry.exitCode, String(dry.stderr)).toBe(0);
     expect(runLog(cwd, apply.json.id)).toMatch(/\[DRY\] vpm apply infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini\n/);
-    expect(stepLog(cwd, apply.json.id, 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: vpm apply', normalized_argv: ['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '--context', 'kind-vpm-mini'] });
+    expect(dryStepLog(cwd, apply.json.id, 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: vpm apply', normalized_argv: ['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '--context', 'kind-vpm-mini'] });
   });
 
   it('apply.lane kubectl runs kubectl diff/apply/get (fake kubectl on PATH) and keeps apply.log and after.yaml', async () => {
@@ -404,7 +409,12 @@ describe('re-runs and duplicates', () => {
     const cwd = repo(allowAll());
     job(cwd, 'same', { steps: [{ name: 'a', argv: ['echo', 'a'] }] }, 'first.json');
     job(cwd, 'same', { steps: [{ name: 'b', argv: ['echo', 'b'] }] }, 'second.json');
-    const { result, json } = await vpmJson(['run'], { cwd });
+    // A dry run reports the duplicate and leaves it in the inbox.
+    const dry = await vpmJson(['run'], { cwd });
+    expect(dry.result.exitCode).toBe(1);
+    expect(dry.json.failed[0]).toMatchObject({ file: 'second.json', moved_to: null, reason: expect.stringMatching(/^duplicate job id same/) });
+    expect(existsSync(join(cwd, 'codex', 'inbox', 'second.json'))).toBe(true);
+    const { result, json } = await vpmJson(['run', '--exec'], { cwd });
     expect(result.exitCode).toBe(1);
     expect(json.jobs.map((j: { file: string }) => j.file)).toEqual(['first.json']);
     expect(json.failed[0]).toMatchObject({ file: 'second.json', reason: expect.stringMatching(/^duplicate job id same/) });

@@ -1,8 +1,10 @@
 /**
- * Bad-input fuzzing of the runner's inputs with fast-check: inbox job files (`vpm run`, DRY mode only —
- * fuzzed steps are never executed) and config files (`vpm.config.yaml|json`, read by `vpm run` and
- * `vpm summary`). Every job file ends in `_done/` or `_failed/` (with an error file) byte-identical,
- * never dropped; a bad config is exit 2 naming every problem's dot path, and nothing is touched.
+ * Bad-input fuzzing of the runner's inputs with fast-check: inbox job files and config files
+ * (`vpm.config.yaml|json`, read by `vpm run` and `vpm summary`). A DRY run leaves every job file in
+ * the inbox byte-identical; an EXEC run under a policy that denies every step (so no fuzzed step is
+ * ever executed) then moves every job file to `_done/` or `_failed/` (with an error file)
+ * byte-identical, never dropped; a bad config is exit 2 naming every problem's dot path, and nothing
+ * is touched.
  */
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
@@ -22,7 +24,8 @@ const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 // ---------------------------------------------------------------------------------------------
 // Job files
 
-const POLICY = { execution_policy: { default_action: 'allow', deny_if_contains: ['rm', 'git push'] } };
+// Deny everything: the exec run below moves job files without executing any fuzzed step.
+const POLICY = { execution_policy: { default_action: 'deny', deny_if_contains: ['rm', 'git push'], allowlist: [] } };
 const GOOD_JOB = { id: 'zz_good', kind: 'exec', created_at: '2026-01-01T00:00:00.000Z', source: 'fuzz', steps: [{ name: 'hello', argv: ['echo', 'hello'] }] };
 
 const jobBase = () => ({
@@ -138,19 +141,26 @@ async function configOracle(name: string, text: string, env: Record<string, stri
 }
 
 describe('fuzz: runner inputs', () => {
-  it('job files: every file ends in _done/ or _failed/ byte-identical (with an error file), or stays if the inbox ignores its name; exit 0/1, never a crash', async ({ task }) => {
+  it('job files: a dry run leaves every file in the inbox byte-identical; an exec run moves each to _done/ or _failed/ byte-identical (with an error file), or leaves it if the inbox ignores its name; exit 0/1, never a crash', async ({ task }) => {
     const c = openCase(task, 'fuzz', 'job files');
     const cases = fc.sample(inbox, { numRuns: scaled(150), seed: seedFor('jobs') });
     const tally = { done: 0, failed: 0, ignored: 0 };
     for (const [n, files] of cases.entries()) {
       const all = [...files, { name: 'zz_good.json', text: JSON.stringify(GOOD_JOB) }];
       const cwd = tempRepo('jobs', { 'vpm.config.json': JSON.stringify(POLICY), ...Object.fromEntries(all.map((f) => [`codex/inbox/${f.name}`, f.text])) });
-      const ok = await c.trial('vpm run (dry)', async (t) => {
+      const ok = await c.trial('vpm run (dry, then exec with every step denied)', async (t) => {
         t.context = { cwd, files };
         const run = n % 10 === 0 ? vpmProcess : vpmInProcess;
-        const r = await run(['--json', 'run', '--dry-run'], { cwd });
-        t.add(errorProblems(r, { codes: [0, 1], json: true, silentOk: true }));
         const inboxDir = join(cwd, 'codex', 'inbox');
+        const dry = await run(['--json', 'run', '--dry-run'], { cwd });
+        t.add(errorProblems(dry, { codes: [0, 1], json: true, silentOk: true }));
+        for (const f of all) {
+          const kept = existsSync(join(inboxDir, f.name)) && sha(readFileSync(join(inboxDir, f.name))) === sha(f.text);
+          t.check(kept, `${f.name}: a dry run changed or moved it`);
+        }
+        t.check(!existsSync(join(inboxDir, '_done')) && !existsSync(join(inboxDir, '_failed')), 'a dry run created _done/ or _failed/');
+        const r = await run(['--json', 'run', '--exec'], { cwd });
+        t.add(errorProblems(r, { codes: [0, 1], json: true, silentOk: true }));
         const listed = (d: string) => (existsSync(d) ? readdirSync(d).filter((f) => !f.endsWith('.error.json') && f.endsWith('.json')) : []);
         const hashes = (d: string) => new Map(listed(d).map((f) => [sha(readFileSync(join(d, f))), f]));
         const done = hashes(join(inboxDir, '_done'));

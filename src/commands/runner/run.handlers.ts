@@ -28,7 +28,7 @@ function render(report: RunReport): string {
   for (const j of report.jobs) {
     lines.push(`${j.job_id}\t${j.phase}\t${j.end_reason}\t${j.reports_dir}`);
   }
-  for (const f of report.failed) lines.push(`${f.file}\tinvalid\t${f.reason}\t${f.moved_to}`);
+  for (const f of report.failed) lines.push(`${f.file}\tinvalid\t${f.reason}\t${f.moved_to ?? 'left in the inbox (dry run)'}`);
   for (const s of report.skipped) lines.push(`${s.file}\tskipped\t${s.reason}`);
   lines.push(`phase=${report.phase} mode=${report.exec_mode} end_reason=${report.end_reason}`);
   return lines.join('\n');
