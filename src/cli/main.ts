@@ -50,8 +50,15 @@ function addLeaf(parent: Command, spec: AnyCommandSpec, io: IOStreams, env: Node
   cmd.action(async (...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const opts = command.opts();
+    // Global options given before the command (`vpm --json --cwd X run`) belong to the program.
+    const withGlobals = command.optsWithGlobals();
     const args = (command.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a])) as string[];
-    const globals = { json: Boolean(opts.json), cwd: opts.cwd as string | undefined, verbose: Boolean(opts.verbose), debug: Boolean(opts.debug) };
+    const globals = {
+      json: Boolean(withGlobals.json),
+      cwd: withGlobals.cwd as string | undefined,
+      verbose: Boolean(withGlobals.verbose),
+      debug: Boolean(withGlobals.debug),
+    };
     // biome-ignore lint/suspicious/noExplicitAny: the flag record is typed by each spec's declaration
     state.exitCode = await executeSpec(spec, { args, flags: flagValues(spec.flags, opts) as any }, { io, env, globals });
   });

@@ -106,11 +106,11 @@ describe('vpm checkpoint NAME', () => {
     expect(res.stderr).toContain('missing checkpoint NAME');
   });
 
-  it('refuses outside a git repository (exit 3)', async () => {
+  it('refuses outside a git repository (exit 2: a usage error, like git)', async () => {
     const r = repo();
     r.remove('.git');
     const res = await vpm(['checkpoint', 'x'], { cwd: r.dir });
-    expect(res.exitCode).toBe(3);
+    expect(res.exitCode).toBe(2);
     expect(res.stderr).toContain('not inside a git repository');
   });
 

@@ -619,7 +619,7 @@ describe('vpm rollback: remotes', () => {
 describe('vpm rollback: interactive confirmation', () => {
   async function runInteractive(dir: string, answer: string) {
     const { createContext } = await import('../../src/core/context.ts');
-    const { rollbackCommand } = await import('../../src/commands/rollback.ts');
+    const { rollback } = await import('../../src/commands/git/rollback.ts');
     const stdin = new PassThrough();
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -628,7 +628,8 @@ describe('vpm rollback: interactive confirmation', () => {
     stdout.resume();
     const io = { stdin, stdout, stderr, stdinIsTTY: true, stdoutIsTTY: true, stderrIsTTY: false };
     const ctx = createContext({ cwd: dir }, io, { ...process.env });
-    const pending = rollbackCommand(ctx, { args: [], opts: { test: false } });
+    // The spec's own parse and run, as the CLI calls them (prompting needs a TTY the CLI cannot fake).
+    const pending = rollback.run(ctx, rollback.parse({ args: [], flags: { to: undefined, yes: false, test: false, testCmd: undefined, summaryFile: undefined } }));
     // Answer once the question has been asked.
     for (let i = 0; i < 200 && !err.includes('[y/N]'); i++) await new Promise((res) => setTimeout(res, 25));
     stdin.write(`${answer}\n`);
@@ -664,26 +665,28 @@ describe('vpm rollback: interactive confirmation', () => {
 });
 
 describe('vpm rollback: --cwd below the top level', () => {
-  it('rolls back the whole repository and keeps the state under --cwd (the state root)', async () => {
+  it('rolls back the whole repository and keeps the state at the repository root (run from a subdirectory)', async () => {
     const r = repo({ files: { 'app/package.json': '{}\n', 'lib/core.js': 'v1\n' } });
     const app = join(r.dir, 'app');
     const res1 = await vpm(['checkpoint', 'S1'], { cwd: app });
     expect(res1.exitCode, String(res1.stderr)).toBe(0);
-    expect(r.read('app/logs/last_checkpoint.txt').trim()).toBe(r.head());
+    // The state is the repository's, wherever vpm runs: no stray app/logs/.
+    expect(r.read('logs/last_checkpoint.txt').trim()).toBe(r.head());
+    expect(r.exists('app/logs')).toBe(false);
     const cp = r.head();
     r.write('lib/core.js', 'v2\n');
     r.write('app/src/new.js', 'new\n');
     r.commitAll('work');
-    r.write('app/memory.json', '{"kept":true}\n');
-    r.write('app/.ops/deploy_freeze.json', '{"frozen":false}\n');
+    r.write('memory.json', '{"kept":true}\n');
+    r.write('.ops/deploy_freeze.json', '{"frozen":false}\n');
 
     const res = await vpm(['rollback', '--yes', '--no-test'], { cwd: app });
     expect(res.exitCode, String(res.stderr)).toBe(0);
     expect(r.head()).toBe(cp);
     expect(r.read('lib/core.js')).toBe('v1\n');
     expect(r.exists('app/src/new.js')).toBe(false);
-    expect(r.read('app/memory.json')).toBe('{"kept":true}\n');
-    expect(r.read('app/.ops/deploy_freeze.json')).toBe('{"frozen":false}\n');
+    expect(r.read('memory.json')).toBe('{"kept":true}\n');
+    expect(r.read('.ops/deploy_freeze.json')).toBe('{"frozen":false}\n');
   });
 });
 

@@ -5,7 +5,7 @@ export const run = defineCommand({
   summary: 'run inbox jobs (codex/inbox/*.json) under the execution policy; dry unless --exec or RUN_MODE=exec',
   details: `Outcomes per step: done, deny (policy), fatal_error (non-zero exit, timeout, cannot start), stopped
 (not run because the job halted). Exit 1 when any step is denied or fails, or a job file is invalid.
-A dry run changes nothing in the inbox: jobs move to codex/inbox/_done/ only after --exec.
+A dry run changes nothing in the inbox (jobs move to codex/inbox/_done/ only after --exec); its previews go to reports/codex_runs/<job_id>/dry/.
 Reports: reports/codex_runs/<job_id>/{run.log, steps/step_NNN.json, phase_state.json, phase_summary.json}.`,
   flags: {
     mode: { type: 'string', placeholder: '<mode>', description: 'run | test (run, then verify outputs and warn) | cleanrun (clear state first)', choices: ['run', 'test', 'cleanrun'], default: 'run' },
