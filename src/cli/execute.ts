@@ -4,17 +4,25 @@
  * to the exit code and writes the command's `vpm.request` log line. Free of commander so a fast path
  * can use it without loading the command tree.
  */
-import type { CommandResult } from '../core/command.js';
+import type { CommandResult, Outcome } from '../core/command.js';
 import { type Ctx, createContext, type IOStreams } from '../core/context.js';
 import { ExitCode, VpmError } from '../core/errors.js';
 import type { AnyCommandSpec, GlobalFlags, ParsedInput } from './spec.js';
+
+const OUTCOME_EXIT: Record<Outcome, number> = {
+  ok: ExitCode.ok,
+  failed: ExitCode.failure,
+  refused: ExitCode.refused,
+  gate_failed: ExitCode.sloGate,
+  timed_out: ExitCode.timeout,
+};
 
 /**
  * The one exit-code decision: a command's outcome (a result, or what it threw) → the process's exit
  * code. Typed errors carry theirs; anything else is a bug in vpm (exit 1).
  */
 export function exitCodeFor(outcome: { result: CommandResult } | { error: unknown }): number {
-  if ('result' in outcome) return outcome.result.exitCode ?? ExitCode.ok;
+  if ('result' in outcome) return OUTCOME_EXIT[outcome.result.outcome ?? 'ok'];
   return outcome.error instanceof VpmError ? outcome.error.exitCode : ExitCode.failure;
 }
 

@@ -9,7 +9,7 @@ import { processStreams, type IOStreams } from '../core/context.js';
 import { EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
 import { VERSION } from '../version.js';
 import { COMMANDS, GROUPS } from '../commands/index.js';
-import { executeSpec, renderError } from './execute.js';
+import { executeSpec, exitCodeFor, renderError } from './execute.js';
 import { type AnyCommandSpec, type FlagDecl, type FlagDecls, GLOBAL_FLAGS, flagDefault, flagLongName } from './spec.js';
 
 function toOption(key: string, decl: FlagDecl): Option {
@@ -149,12 +149,12 @@ export async function main(argv: string[], io: IOStreams = processStreams(), env
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
       // Commander printed its message on stderr already; with --json, stdout gets the error document.
-      const message = err.message.replace(/^error: /, '');
-      if (json) renderError({ ...io, stderr: { write: () => true } as unknown as IOStreams['stderr'] }, new UsageError(message), { json, debug: false });
-      return ExitCode.usage;
+      const usage = new UsageError(err.message.replace(/^error: /, ''));
+      if (json) renderError({ ...io, stderr: { write: () => true } as unknown as IOStreams['stderr'] }, usage, { json, debug: false });
+      return exitCodeFor({ error: usage });
     }
     renderError(io, err, { json, debug });
-    return err instanceof UsageError ? ExitCode.usage : ExitCode.failure;
+    return exitCodeFor({ error: err });
   }
   return state.exitCode;
 }

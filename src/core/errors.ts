@@ -1,5 +1,5 @@
 /**
- * Typed errors. Domain code throws these; only the entry point (cli.ts) turns them into exit codes.
+ * Typed errors. Domain code throws these; only src/cli/execute.ts (exitCodeFor) turns them into exit codes.
  * Every message says what failed, why, and what to do next (`hint`).
  */
 export const ExitCode = {
@@ -63,16 +63,6 @@ export class SloGateError extends VpmError {
 export class TimeoutError extends VpmError {
   constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
     super(message, { ...opts, exitCode: ExitCode.timeout, retryable: true });
-  }
-}
-
-/**
- * A command that already rendered its own (failed) result and only needs a non-zero exit code,
- * e.g. `healthcheck` with red checks: reports are written, output is printed, nothing more to say.
- */
-export class SilentExit extends VpmError {
-  constructor(exitCode: ExitCodeValue, message = 'command reported failure') {
-    super(message, { exitCode });
   }
 }
 

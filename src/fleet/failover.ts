@@ -12,6 +12,7 @@
  * outcome after the preflight is returned as a verdict (and written as evidence by the caller);
  * only preflight problems — nothing changed yet — are thrown.
  */
+import type { Outcome } from '../core/command.js';
 import type { EdgeProbe, EdgeProbeTarget } from '../adapters/edge-probe.js';
 import { assertHaproxyName, type AdminState, type HaproxyRuntime, type SentCommand, type ServerState, type StatRow } from '../adapters/haproxy.js';
 import { OperationalError, UsageError } from '../core/errors.js';
@@ -420,14 +421,15 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
   return finish('ok', `${legs.map((l) => `${l.direction} RTO ${l.rto_ms} ms`).join(', ')} (target ${o.targetRtoMs} ms)`);
 }
 
-export const VERDICT_EXIT: Record<FailoverVerdict, number> = {
-  ok: 0,
-  noop: 0,
-  'no-failure': 0,
-  'rto-exceeded': 1,
-  'switch-failed': 1,
-  aborted: 1,
-  'not-recovered': 5,
-  'standby-unhealthy': 3,
-  'refused-frozen': 3,
+/** How each verdict ends the command (src/cli/execute.ts maps outcomes to exit codes). */
+export const VERDICT_OUTCOME: Record<FailoverVerdict, Outcome> = {
+  ok: 'ok',
+  noop: 'ok',
+  'no-failure': 'ok',
+  'rto-exceeded': 'failed',
+  'switch-failed': 'failed',
+  aborted: 'failed',
+  'not-recovered': 'timed_out',
+  'standby-unhealthy': 'refused',
+  'refused-frozen': 'refused',
 };

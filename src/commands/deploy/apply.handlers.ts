@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandHandler } from '../../core/command.js';
 import { VpmError } from '../../core/errors.js';
@@ -17,7 +18,9 @@ interface ApplyFlags extends KubeFlags {
 
 /** `vpm apply`: diff → apply → get, with apply.log, after.yaml, run.log and an evidence record. */
 export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts }) => {
-  const source = resolveManifest(ctx.root, args[0]);
+  // A path as the user typed it (from where vpm was started) wins; else an overlay name under the root.
+  const fromStart = ctx.userPath(args[0]);
+  const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : args[0]);
   const objects = await loadObjects(ctx.root, source.files);
   if (!opts.dryRun) await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
   const kube = await connectKube(ctx, opts);

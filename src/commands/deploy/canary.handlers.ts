@@ -40,7 +40,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
   const maxHolds = Number(opts.maxHolds ?? 3);
   if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
-  const slo = await loadSlo(ctx.root, opts.slo, config.canary?.slo);
+  const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
   await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` });
 

@@ -62,7 +62,7 @@ export const freezeOffCommand: CommandHandler = async (ctx) => {
   return { data: { ...state, previous }, human: 'deploys unfrozen' };
 };
 
-export const freezeStatusCommand: CommandHandler = async (ctx) => {
+export const freezeStatusCommand: CommandHandler<{ exitCode: boolean }> = async (ctx, { opts }) => {
   const state = readFreeze(ctx.root);
   const active = isFreezeActive(state, ctx.now());
   const expired = Boolean(state?.frozen && !active);
@@ -73,5 +73,6 @@ export const freezeStatusCommand: CommandHandler = async (ctx) => {
       : expired
         ? `not frozen (the freeze of ${state.at} expired at ${state.until})`
         : `not frozen (lifted at ${state.at} by ${state.by})`;
-  return { data: { file: FREEZE_FILE, active, expired, state }, human };
+  // --exit-code makes the answer a gate for scripts, as `git diff --exit-code` does.
+  return { data: { file: FREEZE_FILE, active, expired, state }, human, outcome: opts.exitCode && active ? 'refused' : 'ok' };
 };

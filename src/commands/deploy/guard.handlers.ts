@@ -25,7 +25,7 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
   const windowMs = parseDuration(opts.window ?? '5m', '--window');
   const intervalMs = parseDuration(opts.interval ?? '10s', '--interval');
   if (intervalMs > windowMs) throw new UsageError('--interval must not be longer than --window');
-  const slo = await loadSlo(ctx.root, opts.slo, config.canary?.slo);
+  const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
   const kube = await connectKube(ctx, opts);
   const resolved = await resolveGuardRevisions(kube, { ksvc, revision: opts.revision, previous: opts.previous });

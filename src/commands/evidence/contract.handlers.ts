@@ -1,5 +1,5 @@
 import type { CommandHandler } from '../../core/command.js';
-import { ExitCode, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 
 interface ContractFlags {
   apply?: boolean;
@@ -55,6 +55,6 @@ export const contractCheckCommand: CommandHandler<ContractFlags> = async (ctx, {
   return {
     data: { ...check, applied: applied ?? null, evidence: evidencePath },
     human,
-    exitCode: check.eligible ? ExitCode.ok : ExitCode.refused,
+    outcome: check.eligible ? 'ok' : 'refused',
   };
 };

@@ -49,5 +49,5 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
     status: (line) => ctx.status(line),
     onTestOutput: streamTests ? (chunk) => ctx.io.stderr.write(chunk) : undefined,
   });
-  return { data: result, human: renderHealthcheck(result), exitCode: result.ok ? 0 : 1 };
+  return { data: result, human: renderHealthcheck(result), outcome: result.ok ? 'ok' : 'failed' };
 };

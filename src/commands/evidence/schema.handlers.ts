@@ -38,5 +38,5 @@ export const schemaExportCommand: CommandHandler<{ out?: string; check?: boolean
       ? `stale or missing:\n${stale.map((s) => `  ${s}`).join('\n')}\nrun 'vpm schema export' to update them`
       : `${files.length} schemas up to date in ${data.out}`
     : `${written.length} written, ${unchanged.length} unchanged in ${data.out}${written.length ? `\n${written.map((w) => `  ${w}`).join('\n')}` : ''}`;
-  return { data, human, exitCode: stale.length ? 1 : 0 };
+  return { data, human, outcome: stale.length ? 'failed' : 'ok' };
 };

@@ -71,17 +71,17 @@ export const clustersStatusCommand: CommandHandler<StatusFlags> = async (ctx, { 
     report(status);
     while (!status.ok) {
       if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
-        return { data: { ...status, timed_out: true }, human: `timed out after ${timeoutMs} ms: not every app is Synced and Healthy`, exitCode: 5 };
+        return { data: { ...status, timed_out: true }, human: `timed out after ${timeoutMs} ms: not every app is Synced and Healthy`, outcome: 'timed_out' };
       }
       await sleep(intervalMs);
       status = await collectFleetStatus(deps, target);
       report(status);
     }
-    return { data: { ...status, timed_out: false }, human: 'all apps Synced and Healthy', exitCode: 0 };
+    return { data: { ...status, timed_out: false }, human: 'all apps Synced and Healthy', outcome: 'ok' };
   }
 
   if (!status.apps.length && status.argocd.reachable) ctx.status(`warning: no Applications in namespace ${target.namespace} on ${target.argocdContext}${target.selector ? ` matching ${target.selector}` : ''}`);
-  return { data: status, human: renderFleetTable(status), exitCode: status.ok ? 0 : 1 };
+  return { data: status, human: renderFleetTable(status), outcome: status.ok ? 'ok' : 'failed' };
 };
 
 function renderSync(outcomes: SyncOutcome[]): string {
@@ -124,12 +124,12 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
   );
   const failed = outcomes.filter((o) => o.phase === 'Failed' || o.phase === 'Error' || (o.phase === 'Succeeded' && o.health === 'Degraded'));
   const timedOut = outcomes.filter((o) => !o.ok && !failed.includes(o));
-  const exitCode = failed.length ? 1 : timedOut.length ? 5 : 0;
+  const outcome = failed.length ? 'failed' : timedOut.length ? 'timed_out' : 'ok';
   ctx.requestFields.apps = apps.length;
   return {
-    data: { request_id: requestId, argocd: { context: target.argocdContext, namespace: target.namespace }, freeze_overridden: freeze.overridden, ok: exitCode === 0, apps: outcomes },
+    data: { request_id: requestId, argocd: { context: target.argocdContext, namespace: target.namespace }, freeze_overridden: freeze.overridden, ok: outcome === 'ok', apps: outcomes },
     human: renderSync(outcomes),
-    exitCode,
-    retryable: exitCode === 5,
+    outcome,
+    retryable: outcome === 'timed_out',
   };
 };

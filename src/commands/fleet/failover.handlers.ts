@@ -192,7 +192,7 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
     body: { ...outcome.body, freeze, argo },
     env: ctx.env,
   });
-  const exitCode = failover.VERDICT_EXIT[outcome.verdict];
+  const ending = failover.VERDICT_OUTCOME[outcome.verdict];
   const b = outcome.body;
   ctx.requestFields.rto_ms = b.rto_ms;
   ctx.requestFields.verdict = outcome.verdict;
@@ -219,7 +219,7 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
       legs: b.legs,
     },
     human,
-    exitCode,
+    outcome: ending,
   };
 };
 

@@ -1,6 +1,6 @@
 import type { CommandResult } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
-import { ExitCode, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import type { RollbackDone, RollbackPlan } from '../../git/rollback.js';
 import type { TestRun } from '../../git/test-command.js';
 
@@ -104,7 +104,7 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
     return {
       data: { ok, rollback: done.target, ...done, test },
       human: `rollback ${done.target}`,
-      exitCode: ok ? ExitCode.ok : ExitCode.failure,
+      outcome: ok ? 'ok' : 'failed',
     };
   } catch (err) {
     await writeGitSummary(ctx.startDir, opts.summaryFile, {

@@ -36,7 +36,7 @@ function stdinHasText(ctx: Ctx): boolean {
 /** The first line that says why a failed stage failed (its human output names the red checks). */
 function failureReason(result: CommandResult): string {
   const lines = (result.human ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.find((l) => /\b(red|fail|error|not ok|✗)/i.test(l)) ?? lines[0] ?? `exit ${result.exitCode}`;
+  return lines.find((l) => /\b(red|fail|error|not ok|✗)/i.test(l)) ?? lines[0] ?? `${result.outcome}`;
 }
 
 const STAGE_HINTS: Record<string, string> = {
@@ -82,14 +82,14 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
         report.push({ stage, status: 'skipped', detail: 'no --text given and nothing piped on stdin' });
         continue;
       }
-      if (result.exitCode) {
+      if (result.outcome !== undefined && result.outcome !== 'ok') {
         const reason = failureReason(result);
         report.push({ stage, status: 'failed', detail: reason, data: result.data });
         const hint = STAGE_HINTS[stage];
         return {
           data: { ok: false, failed_stage: stage, reason, hint, stages: report },
           human: `${renderLoop(report)}\nloop stopped at ${stage}: ${reason}\nhint: ${hint}`,
-          exitCode: result.exitCode,
+          outcome: result.outcome,
         };
       }
       report.push({ stage, status: 'ok', data: result.data });

@@ -54,8 +54,12 @@ export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean
   const patchFile = args[0];
   let patchText: string | undefined;
   try {
-    patchText = readTextIfExists(join(ctx.root, patchFile)) ?? readTextIfExists(patchFile);
+    if (patchFile === '-') {
+      const { readStdinText } = await import('../../core/stdin.js');
+      patchText = await readStdinText(ctx.io.stdin, { limitBytes: 1024 * 1024, what: 'the patch on stdin' });
+    } else patchText = readTextIfExists(ctx.userPath(patchFile)) ?? readTextIfExists(join(ctx.root, patchFile));
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read patch file ${patchFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'pass a JSON file holding an array of RFC 6902 operations' });
   }
   if (patchText === undefined) throw new UsageError(`patch file ${patchFile} not found`);

@@ -48,5 +48,5 @@ export const runCommand: CommandHandler<RunOptions> = async (ctx: Ctx, { opts })
   );
   for (const w of report.warnings) ctx.io.stderr.write(`${w}\n`);
   Object.assign(ctx.requestFields, { run_phase: report.phase, jobs: report.jobs.length, invalid_jobs: report.failed.length, exec_mode: exec });
-  return { data: report, human: render(report), exitCode: report.exit_code };
+  return { data: report, human: render(report), outcome: report.exit_code === 0 ? 'ok' : 'failed' };
 };
