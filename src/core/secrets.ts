@@ -33,7 +33,9 @@ export interface MaskOptions {
 }
 
 export function maskSecrets(text: string, env: NodeJS.ProcessEnv = process.env, opts: MaskOptions = {}): string {
-  const keep = (match: string, replacement: string) => (opts.keepLines ? replacement + '\n'.repeat(match.split('\n').length - 1) : replacement);
+  const breaks = (t: string) => t.split('\n').length - 1;
+  const keep = (match: string, replacement: string) =>
+    opts.keepLines ? replacement + '\n'.repeat(Math.max(0, breaks(match) - breaks(replacement))) : replacement;
   let out = text;
   for (const name of SECRET_ENV_NAMES) {
     const value = env[name];
