@@ -8,7 +8,8 @@
  * the report keeps whole failure blocks first, then the end of the output, within one size budget.
  *
  * Memory stays bounded whatever the output size: the last lines and the failure blocks up to a
- * multiple of the budget are kept, the rest is only counted. Secrets are masked on whole blocks
+ * multiple of the budget are kept (each line at most a few times the shown length), the rest is
+ * only counted. Secrets are masked on whole blocks
  * before anything is cut, so a truncated token cannot slip past the patterns.
  */
 import { stripVTControlCharacters } from 'node:util';
@@ -78,14 +79,34 @@ export class TestOutputCollector {
   /** Failure blocks seen after the store was full. */
   private blocksNotKept = 0;
 
+  /**
+   * Lines are held at most this long. Several times the shown length, so masking (done later, on
+   * what is held) still sees any secret that crosses the point where the line is shown cut.
+   */
+  private readonly collectLineChars: number;
+  private skipping = false;
+
   constructor(budget: TailBudget = DEFAULT_TAIL_BUDGET) {
     this.budget = budget;
+    this.collectLineChars = budget.maxLineChars * 4;
   }
 
   push(chunk: string): void {
-    const parts = (this.partial + chunk).split('\n');
+    let text = chunk;
+    if (this.skipping) {
+      // The rest of a line already cut at collectLineChars: dropped up to its newline.
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      text = text.slice(nl);
+      this.skipping = false;
+    }
+    const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
     for (const line of parts) this.line(line);
+    if (this.partial.length > this.collectLineChars) {
+      this.partial = this.partial.slice(0, this.collectLineChars);
+      this.skipping = true;
+    }
   }
 
   /** The selected lines, masked with `env`'s secrets. */
@@ -98,7 +119,8 @@ export class TestOutputCollector {
   }
 
   private line(raw: string): void {
-    const line = stripVTControlCharacters(raw).replace(/\r$/, '');
+    const cut = raw.length > this.collectLineChars ? raw.slice(0, this.collectLineChars) : raw;
+    const line = stripVTControlCharacters(cut).replace(/\r$/, '');
     const index = this.total++;
     this.track(line, index);
     this.recent.push(line);

@@ -199,6 +199,20 @@ describe('TestOutputCollector', () => {
     withinBudget(tail);
   });
 
+  it('holds a line without newlines only up to a bound: 50 MB on one line, then a failure', () => {
+    const c = new TestOutputCollector();
+    const mb = 'y'.repeat(1024 * 1024);
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 50; i++) c.push(mb);
+    const held = process.memoryUsage().heapUsed - before;
+    c.push('\n FAIL  x.test.ts > y\nAssertionError: boom\n⎯⎯⎯\ndone\n');
+    const tail = c.finish({});
+    expect(held).toBeLessThan(20 * 1024 * 1024);
+    expect(tail[0]).toMatch(/^y{400}… \(\+1200 chars\)$/);
+    expect(tail).toEqual(expect.arrayContaining([' FAIL  x.test.ts > y', 'AssertionError: boom', 'done']));
+    withinBudget(tail);
+  });
+
   it('short output is returned as it is', () => {
     const c = new TestOutputCollector();
     c.push('1 failed\n');
