@@ -23,18 +23,30 @@ const SECRET_ASSIGNMENT =
 
 const SECRET_ENV_NAMES = ['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
 
-export function maskSecrets(text: string, env: NodeJS.ProcessEnv = process.env): string {
+export interface MaskOptions {
+  /**
+   * Keep the number of lines: a secret that spans lines (a PEM key; a `token:` and its value on the
+   * next line) is replaced by the mask followed by as many line breaks as it had, so callers that
+   * address the text by line number stay aligned.
+   */
+  keepLines?: boolean;
+}
+
+export function maskSecrets(text: string, env: NodeJS.ProcessEnv = process.env, opts: MaskOptions = {}): string {
+  const breaks = (t: string) => t.split('\n').length - 1;
+  const keep = (match: string, replacement: string) =>
+    opts.keepLines ? replacement + '\n'.repeat(Math.max(0, breaks(match) - breaks(replacement))) : replacement;
   let out = text;
   for (const name of SECRET_ENV_NAMES) {
     const value = env[name];
-    if (value && value.length >= 6) out = out.split(value).join(MASK);
+    if (value && value.length >= 6) out = out.split(value).join(keep(value, MASK));
   }
   for (const re of SECRET_PATTERNS) {
     out = out.replace(re, (m, p1: string | undefined) =>
-      typeof p1 === 'string' && /^(bearer|token)$/i.test(p1) ? `${p1} ${MASK}` : MASK,
+      keep(m, typeof p1 === 'string' && /^(bearer|token)$/i.test(p1) ? `${p1} ${MASK}` : MASK),
     );
   }
-  out = out.replace(SECRET_ASSIGNMENT, (_m, key: string, sep: string) => `${key}${sep}${MASK}`);
+  out = out.replace(SECRET_ASSIGNMENT, (m, key: string, sep: string) => keep(m, `${key}${sep}${MASK}`));
   return out;
 }
 

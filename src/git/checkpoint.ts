@@ -2,8 +2,11 @@
  * `vpm checkpoint NAME`: a commit of everything (tracked edits, deletions and untracked files that
  * .gitignore does not exclude) named `CHECKPOINT <NAME>`, remembered three ways: the commit itself,
  * the ref `refs/vpm/checkpoints/<NAME>` and the hash in `logs/last_checkpoint.txt` (the default
- * rollback target).
+ * rollback target). vpm's own runtime state (RUNTIME_STATE_PATHS) is never part of it, whatever
+ * .gitignore says: it is left out with pathspecs, so neither .gitignore nor .git/info/exclude is
+ * touched.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitRunner } from '../adapters/git.js';
 import { GitCommandError } from '../adapters/git.js';
@@ -16,6 +19,7 @@ import {
   withRepoLock,
   type RepoInfo,
 } from './repo.js';
+import { runtimeStateStatus, stageAllButRuntimeState } from './state-files.js';
 
 export interface CheckpointDeps {
   git: GitRunner;
@@ -37,6 +41,13 @@ export interface CheckpointCreated {
   empty: boolean;
   last_checkpoint_file: string;
   created_at: string;
+  /**
+   * vpm runtime state paths that had files .gitignore does not exclude, left out of the commit
+   * (with a trailing `/` for directories, as the user would write them in .gitignore).
+   */
+  left_out: string[];
+  /** One sentence for the user when `left_out` is not empty, else null. */
+  warning: string | null;
 }
 
 export interface CheckpointInfo {
@@ -76,6 +87,15 @@ export async function validateCheckpointName(git: GitRunner, name: string | unde
   });
 }
 
+/** The one message about left-out runtime state: which paths, why, and that `vpm init` fixes it. */
+export function leftOutWarning(paths: string[]): string | null {
+  if (paths.length === 0) return null;
+  return (
+    `vpm's own runtime state was left out of the checkpoint: ${paths.join(', ')} ` +
+    `(.gitignore has no entries for ${paths.length === 1 ? 'it' : 'them'}); run vpm init to add the entries`
+  );
+}
+
 function commitFailure(err: unknown): never {
   if (err instanceof GitCommandError) {
     if (/Please tell me who you are|unable to auto-detect email|empty ident/i.test(err.stderr)) {
@@ -92,6 +112,10 @@ function commitFailure(err: unknown): never {
   throw err;
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
 export async function createCheckpoint(deps: CheckpointDeps, name: string): Promise<CheckpointCreated> {
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'create a checkpoint');
@@ -99,7 +123,7 @@ export async function createCheckpoint(deps: CheckpointDeps, name: string): Prom
   const subject = `CHECKPOINT ${name}`;
   return withRepoLock(repo, deps.env, async () => {
     try {
-      await git.run(['add', '--all']);
+      await stageAllButRuntimeState(git, repo);
     } catch (err) {
       commitFailure(err);
     }
@@ -119,6 +143,9 @@ export async function createCheckpoint(deps: CheckpointDeps, name: string): Prom
     await git.run(['update-ref', '-m', `vpm checkpoint ${name}`, ref, hash]);
     const file = join(deps.stateRoot, LAST_CHECKPOINT_FILE);
     await writeFileAtomic(file, `${hash}\n`);
+    // Asked after logs/last_checkpoint.txt is written, so a first checkpoint names logs/ too.
+    const { roots } = await runtimeStateStatus(git, repo);
+    const leftOut = await Promise.all(roots.map(async (p) => ((await isDirectory(join(repo.toplevel, p))) ? `${p}/` : p)));
     return {
       name,
       hash,
@@ -128,6 +155,8 @@ export async function createCheckpoint(deps: CheckpointDeps, name: string): Prom
       empty,
       last_checkpoint_file: file,
       created_at: deps.now().toISOString(),
+      left_out: leftOut,
+      warning: leftOutWarning(leftOut),
     };
   });
 }

@@ -1,5 +1,6 @@
 /**
- * Keeping vpm's own state (logs/, memory.json, .ops/, reports/) through `git reset --hard`.
+ * Which of vpm's files are its runtime state (never committed by a checkpoint), and keeping vpm's
+ * own state (logs/, memory.json, .ops/, reports/) through `git reset --hard`.
  *
  * Untracked state survives on its own: `git clean` is told to leave those paths alone. Tracked state
  * does not: reset rewrites every tracked file to the target's version and deletes files the target
@@ -11,6 +12,7 @@ import { copyFile, lstat, mkdir, readlink, rename, rm, symlink, writeFile, chmod
 import { dirname, join } from 'node:path';
 import type { GitRunner } from '../adapters/git.js';
 import { OperationalError } from '../core/errors.js';
+import { RUNTIME_STATE_PATHS } from '../project/runtime-state.js';
 import { statePaths, type RepoInfo } from './repo.js';
 
 interface SavedEntry {
@@ -26,6 +28,63 @@ interface SavedEntry {
 export interface StateSnapshot {
   dir: string;
   entries: SavedEntry[];
+}
+
+export { RUNTIME_STATE_PATHS };
+
+/** The runtime state paths from the top level, as git prints them ('sub/dir/logs' under a prefix). */
+export function runtimeStatePaths(repo: RepoInfo): string[] {
+  return RUNTIME_STATE_PATHS.map((p) => `${repo.prefix}${p}`);
+}
+
+/** What git status says about the runtime state: the parts a plain `git add --all` would stage. */
+export interface RuntimeStateStatus {
+  /** Roots with untracked files .gitignore does not exclude. */
+  untrackedRoots: string[];
+  /** Tracked files under the roots that are changed, deleted or staged. */
+  trackedChanges: string[];
+  /** Every root with either, in RUNTIME_STATE_PATHS order. */
+  roots: string[];
+}
+
+/** One git status limited to the runtime state paths. */
+export async function runtimeStateStatus(git: GitRunner, repo: RepoInfo): Promise<RuntimeStateStatus> {
+  const roots = runtimeStatePaths(repo);
+  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=normal', '--no-renames', '--', ...roots.map((p) => `:(literal)${p}`)]);
+  const untracked = new Set<string>();
+  const changed = new Set<string>();
+  const trackedChanges: string[] = [];
+  for (const record of splitZ(out)) {
+    // "XY path"; an untracked directory is printed as "path/".
+    const path = record.slice(3).replace(/\/$/, '');
+    const root = roots.find((r) => path === r || path.startsWith(`${r}/`));
+    if (!root) continue;
+    if (record.startsWith('??')) untracked.add(root);
+    else {
+      changed.add(root);
+      trackedChanges.push(path);
+    }
+  }
+  return {
+    untrackedRoots: roots.filter((r) => untracked.has(r)),
+    trackedChanges,
+    roots: roots.filter((r) => untracked.has(r) || changed.has(r)),
+  };
+}
+
+/**
+ * Stages everything a checkpoint commits: `git add --all` minus the runtime state. Untracked state
+ * is left out with exclude pathspecs — only for roots git does not ignore already: git 2.39 refuses
+ * (exit 1, "paths are ignored") an exclude pathspec that names an ignored directory. Changes to
+ * state that is tracked anyway are put back to HEAD's version in the index afterwards, since an
+ * exclude pathspec under an ignored directory meets the same refusal.
+ */
+export async function stageAllButRuntimeState(git: GitRunner, repo: RepoInfo): Promise<void> {
+  const before = await runtimeStateStatus(git, repo);
+  await git.run(['add', '--all', '--', '.', ...before.untrackedRoots.map((p) => `:(exclude,literal)${p}`)]);
+  if (before.trackedChanges.length > 0) {
+    await git.run(['reset', '--quiet', '--', ...before.trackedChanges.map((p) => `:(literal)${p}`)]);
+  }
 }
 
 function splitZ(out: string): string[] {

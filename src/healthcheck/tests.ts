@@ -4,7 +4,7 @@
  */
 import { parse } from 'shell-quote';
 import { UsageError } from '../core/errors.js';
-import { maskSecrets } from '../core/secrets.js';
+import { TestOutputCollector } from './output-tail.js';
 
 export interface TestRunResult {
   command: string;
@@ -13,10 +13,9 @@ export interface TestRunResult {
   ok: boolean;
   duration_ms: number;
   timed_out: boolean;
+  /** The failing blocks of the output, then its end (secrets masked; see output-tail.ts). */
   output_tail: string[];
 }
-
-const TAIL_LINES = 40;
 
 /**
  * Splits the command into argv like a shell would, without one: quotes and `$VAR` (from `env`) are
@@ -45,20 +44,16 @@ export async function runTestCommand(opts: {
   env: NodeJS.ProcessEnv;
   command: string;
   timeoutMs: number;
-  /** Live output (e.g. to stderr); the tail is kept for the report either way. */
+  /** Live output (e.g. to stderr); the failures and the tail are kept for the report either way. */
   onOutput?: (chunk: string) => void;
 }): Promise<TestRunResult> {
   const argv = parseTestCommand(opts.command, opts.env);
   const { execa } = await import('execa');
   const started = performance.now();
-  const lines: string[] = [];
-  let partial = '';
+  const output = new TestOutputCollector();
   const keep = (chunk: string) => {
     opts.onOutput?.(chunk);
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    if (lines.length > TAIL_LINES * 4) lines.splice(0, lines.length - TAIL_LINES);
+    output.push(chunk);
   };
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
@@ -74,9 +69,7 @@ export async function runTestCommand(opts: {
   child.all?.setEncoding('utf8');
   child.all?.on('data', (c: string) => keep(c));
   const result = await child;
-  if (partial) lines.push(partial);
   const notFound = (result as { code?: string }).code === 'ENOENT';
-  if (notFound) lines.push(`${argv[0]}: command not found`);
   return {
     command: opts.command,
     argv,
@@ -84,7 +77,6 @@ export async function runTestCommand(opts: {
     ok: result.exitCode === 0 && !result.timedOut,
     duration_ms: Math.round(performance.now() - started),
     timed_out: Boolean(result.timedOut),
-    // eslint-disable-next-line no-control-regex
-    output_tail: lines.slice(-TAIL_LINES).map((l) => maskSecrets(l.replace(/\x1b\[[0-9;]*m/g, ''), opts.env)),
+    output_tail: output.finish(opts.env, notFound ? [`${argv[0]}: command not found`] : []),
   };
 }

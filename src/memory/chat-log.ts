@@ -4,10 +4,12 @@
  * hand here; the zod schema in schemas/chat.ts validates them when they are read back.
  */
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { appendDurable, withLock } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 import { makeId, utcDate } from '../core/ids.js';
 import { maskDeep, maskSecrets } from '../core/secrets.js';
+import { readStdinText } from '../core/stdin.js';
 
 export const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 export type ChatRole = (typeof CHAT_ROLES)[number];
@@ -33,6 +35,20 @@ export interface AppendChatInput {
 
 export function chatLogPath(cwd: string, date: string): string {
   return join(cwd, 'logs', `${date}.jsonl`);
+}
+
+/**
+ * The chat text piped on stdin, one trailing newline dropped. Text over the line limit could never
+ * be stored, so reading stops there: a huge pipe is refused without being held in memory.
+ */
+export async function readChatText(stdin: Readable): Promise<string> {
+  const text = await readStdinText(stdin, {
+    limitBytes: MAX_LINE_BYTES,
+    what: 'the chat text on stdin',
+    outcome: 'a chat line holds at most 1 MiB, so nothing was appended',
+    hint: 'split the text into several turns, or store it as a file and append its path',
+  });
+  return text.replace(/\r?\n$/, '');
 }
 
 export function buildChatEntry(input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): ChatEntry {

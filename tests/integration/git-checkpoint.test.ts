@@ -179,3 +179,115 @@ describe('vpm checkpoint list', () => {
     expect(json).toEqual([]);
   });
 });
+
+describe('vpm checkpoint in a repository whose .gitignore lacks the entries for vpm runtime state', () => {
+  const ALL_RUNTIME_IGNORED = ['/logs/', '/memory.json', '/.ops/', '/reports/healthcheck/', '/reports/codex_runs/', '/codex/inbox/_done/', '/codex/inbox/_failed/'];
+
+  it('commits the user files but not logs/, .ops/ or memory.json, says so once suggesting vpm init, and later vpm commands leave git status as it was', async () => {
+    const r = repo(); // no .gitignore at all
+    const before = r.head();
+    for (const args of [
+      ['chat', 'append', '--text', 'hello from the agent'],
+      ['freeze', 'on', '--reason', 'x'],
+      ['summary'],
+    ]) {
+      const res = await vpm(args, { cwd: r.dir });
+      expect(res.exitCode, `vpm ${args.join(' ')}: ${res.stderr}`).toBe(0);
+    }
+    expect(r.exists('logs') && r.exists('.ops/deploy_freeze.json') && r.exists('memory.json')).toBe(true);
+    r.write('src/index.js', 'export const answer = 43;\n');
+    r.write('src/feature.js', 'export const feature = true;\n');
+
+    const res = await vpm(['checkpoint', 'a'], { cwd: r.dir });
+    expect(res.exitCode, String(res.stderr)).toBe(0);
+    const tree = r.git('ls-tree', '-r', '--name-only', 'HEAD').trim().split('\n');
+    expect(tree).toContain('src/feature.js');
+    expect(r.git('show', 'HEAD:src/index.js')).toBe('export const answer = 43;\n');
+    expect(tree.filter((p) => /^(logs|\.ops)\//.test(p) || p === 'memory.json')).toEqual([]);
+    expect(r.git('rev-parse', 'HEAD~1').trim()).toBe(before);
+
+    const stderr = String(res.stderr);
+    const warnings = stderr.split('\n').filter((l) => l.includes('left out of the checkpoint'));
+    expect(warnings).toEqual([
+      "warning: vpm's own runtime state was left out of the checkpoint: logs/, memory.json, .ops/ (.gitignore has no entries for them); run vpm init to add the entries",
+    ]);
+    expect(stderr.match(/memory\.json/g)).toHaveLength(1);
+    expect(r.exists('.gitignore')).toBe(false); // the user's .gitignore is not created or changed
+    expect(r.read('.git/info/exclude')).not.toMatch(/logs|\.ops|memory\.json/);
+
+    // Only vpm's state is outside git now; more vpm commands change nothing git reports…
+    const status = r.git('status', '--porcelain');
+    expect(status.trim().split('\n').sort()).toEqual(['?? .ops/', '?? logs/', '?? memory.json']);
+    for (const args of [
+      ['chat', 'append', '--text', 'and another turn'],
+      ['freeze', 'off'],
+      ['summary'],
+    ]) {
+      const again = await vpm(args, { cwd: r.dir });
+      expect(again.exitCode, `vpm ${args.join(' ')}: ${again.stderr}`).toBe(0);
+      expect(r.git('status', '--porcelain'), `after vpm ${args.join(' ')}`).toBe(status);
+    }
+    // …so switching commits is not blocked by vpm's files.
+    expect(r.gitStatus('checkout', '-q', before).status).toBe(0);
+  });
+
+  it('--json carries the warning and the left-out paths; codex/inbox/_done, _failed, reports/healthcheck and reports/codex_runs stay out, queued jobs and top-level reports go in', async () => {
+    const r = repo();
+    r.write('codex/inbox/ask_1.json', '{"queued":true}\n');
+    r.write('codex/inbox/_done/ask_0.json', '{"done":true}\n');
+    r.write('codex/inbox/_failed/bad.json', '{}\n');
+    r.write('codex/inbox/_failed/bad.error.json', '{"reason":"x"}\n');
+    r.write('reports/coverage.json', '{"ratio":1}\n');
+    r.write('reports/healthcheck/hc_1/coverage.json', '{"ratio":1}\n');
+    r.write('reports/codex_runs/phase_state.json', '{"job_index":1}\n');
+
+    const { result, json } = await vpmJson(['checkpoint', 'b'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    const tree = r.git('ls-tree', '-r', '--name-only', 'HEAD').trim().split('\n');
+    expect(tree).toEqual(expect.arrayContaining(['codex/inbox/ask_1.json', 'reports/coverage.json']));
+    expect(tree.filter((p) => /^(codex\/inbox\/_(done|failed)|reports\/(healthcheck|codex_runs))\//.test(p))).toEqual([]);
+    expect(json.left_out).toEqual(['logs/', 'reports/healthcheck/', 'reports/codex_runs/', 'codex/inbox/_done/', 'codex/inbox/_failed/']);
+    expect(json.warning).toContain('run vpm init');
+    expect(String(result.stderr).split('\n').filter((l) => l.startsWith('warning:'))).toHaveLength(1);
+  });
+
+  it('changes to runtime state that is already tracked stay out of the commit too, and are named', async () => {
+    const r = repo();
+    r.write('memory.json', '{"version":1,"entries":[]}\n');
+    const tracked = r.commitAll('someone committed memory.json');
+    r.write('memory.json', '{"version":1,"entries":["new"]}\n');
+    r.write('README.md', '# changed\n');
+    const { result, json } = await vpmJson(['checkpoint', 'c'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(r.git('show', 'HEAD:README.md')).toBe('# changed\n');
+    expect(r.git('show', 'HEAD:memory.json')).toBe(r.git('show', `${tracked}:memory.json`));
+    expect(json.left_out).toEqual(['logs/', 'memory.json']);
+  });
+
+  it('keeps tracked runtime state out even when .gitignore ignores its directory now (git refuses exclude pathspecs there)', async () => {
+    const r = repo();
+    r.write('logs/2026-01-01.jsonl', '{"old":true}\n');
+    const tracked = r.commitAll('logs committed by an older vpm');
+    r.write('.gitignore', ALL_RUNTIME_IGNORED.join('\n') + '\n');
+    r.write('logs/2026-01-01.jsonl', '{"old":true}\n{"new":true}\n');
+    r.write('logs/2026-01-02.jsonl', '{}\n');
+    const { result, json } = await vpmJson(['checkpoint', 'd'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(r.git('show', 'HEAD:.gitignore')).toContain('/logs/');
+    expect(r.git('show', 'HEAD:logs/2026-01-01.jsonl')).toBe(r.git('show', `${tracked}:logs/2026-01-01.jsonl`));
+    expect(r.gitStatus('cat-file', '-e', 'HEAD:logs/2026-01-02.jsonl').status).not.toBe(0);
+    expect(json.left_out).toEqual(['logs/']);
+  });
+
+  it('says nothing when .gitignore already has the entries', async () => {
+    const r = repo({ gitignore: ALL_RUNTIME_IGNORED });
+    r.write('logs/2026-01-01.jsonl', '{}\n');
+    r.write('.ops/deploy_freeze.json', '{}\n');
+    const { result, json } = await vpmJson(['checkpoint', 'quiet'], { cwd: r.dir });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json.left_out).toEqual([]);
+    expect(json.warning).toBeNull();
+    expect(String(result.stderr)).not.toContain('warning');
+    expect(r.git('status', '--porcelain')).toBe('');
+  });
+});

@@ -308,6 +308,8 @@ describe('vpm rollback: vpm state survives', () => {
     const r = repo();
     writeState(r, 'at-checkpoint');
     r.write('.ops/only-at-checkpoint.json', '{}\n');
+    // Committed by hand (a checkpoint leaves vpm state out), so the checkpoint's tree has it.
+    r.commitAll('state committed before the checkpoint');
     await checkpoint(r, 'S1');
     r.remove('.ops/only-at-checkpoint.json');
     doWork(r); // commits the removal

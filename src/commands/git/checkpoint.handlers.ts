@@ -17,6 +17,7 @@ export const checkpointCommand: CommandHandler<CheckpointOpts> = async (ctx, { a
     stage = 'commit';
     const created = await createCheckpoint({ git, repo, stateRoot: ctx.root, env: ctx.env, now: ctx.now }, name);
     if (created.empty) ctx.status(`nothing had changed: CHECKPOINT ${name} is an empty commit on top of the previous HEAD`);
+    if (created.warning) ctx.status(`warning: ${created.warning}`);
     if (created.replaced) ctx.status(`checkpoint ${name} existed (at ${created.replaced.slice(0, 12)}); it now points at the new commit`);
     ctx.requestFields.checkpoint = name;
     await writeGitSummary(ctx.startDir, opts.summaryFile, {

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
-import { appendChatEntry } from '../../memory/chat-log.js';
+import { appendChatEntry, readChatText } from '../../memory/chat-log.js';
 
 interface ChatAppendOptions {
   role: string;
@@ -14,9 +14,7 @@ async function readStdin(ctx: Ctx): Promise<string> {
   if (ctx.io.stdinIsTTY) {
     throw new UsageError('no chat text given', { hint: 'pass --text "…" or pipe the text on stdin' });
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return readChatText(ctx.io.stdin);
 }
 
 function parseMeta(meta: string | undefined): Record<string, unknown> | undefined {

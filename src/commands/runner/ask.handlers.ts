@@ -1,6 +1,7 @@
 import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
+import { readStdinText } from '../../core/stdin.js';
 import type { Job } from '../../schemas/job.js';
 
 export interface AskOptions {
@@ -18,9 +19,7 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 async function readStdin(ctx: Ctx): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
+  return readStdinText(ctx.io.stdin, { limitBytes: 65_536, what: 'the /ask text on stdin', hint: 'put large inputs in a file and reference it' });
 }
 
 export const askCommand: CommandHandler<AskOptions> = async (ctx, { args, opts }) => {
