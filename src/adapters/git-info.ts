@@ -1,17 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { openGit } from './git.js';
 
-const run = promisify(execFile);
-
-/** HEAD sha and branch for the evidence envelope; null outside a repository. */
-export async function gitInfo(cwd: string): Promise<{ sha: string | null; branch: string | null }> {
-  const git = async (...args: string[]) => {
-    try {
-      return (await run('git', args, { cwd })).stdout.trim() || null;
-    } catch {
-      return null;
-    }
+/** HEAD sha and branch for the evidence envelope; null outside a repository (or before the first commit). */
+export async function gitInfo(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ sha: string | null; branch: string | null }> {
+  const git = await openGit(cwd, { env });
+  const read = async (args: string[]) => {
+    const r = await git.probe(args);
+    return r.exitCode === 0 ? r.stdout.trim() || null : null;
   };
-  const [sha, branch] = await Promise.all([git('rev-parse', 'HEAD'), git('rev-parse', '--abbrev-ref', 'HEAD')]);
-  return { sha, branch: branch === 'HEAD' ? null : branch };
+  const [sha, branch] = await Promise.all([read(['rev-parse', '--verify', '--quiet', 'HEAD']), read(['symbolic-ref', '--quiet', '--short', 'HEAD'])]);
+  return { sha, branch };
 }

@@ -1,5 +1,5 @@
 /** What git alone knows about the working copy, for `vpm checkin` (each fact null when git cannot tell). */
-import { execa } from 'execa';
+import { type GitRunner, openGit } from '../adapters/git.js';
 
 export interface GitFacts {
   isRepo: boolean;
@@ -12,26 +12,28 @@ export interface GitFacts {
   behind: number | null;
 }
 
-async function git(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<string | null> {
-  const r = await execa('git', args, { cwd, env: { ...env, GIT_OPTIONAL_LOCKS: '0' }, reject: false, stdin: 'ignore', timeout: 10_000 });
-  return r.exitCode === 0 ? String(r.stdout).trim() : null;
+async function read(runner: GitRunner, args: string[]): Promise<string | null> {
+  const r = await runner.probe(args);
+  return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
 export async function readGitFacts(cwd: string, env: NodeJS.ProcessEnv): Promise<GitFacts> {
-  const inside = await git(cwd, env, ['rev-parse', '--is-inside-work-tree']);
+  // A read-only look: status must not take the index lock a user's own git command may need.
+  const runner = await openGit(cwd, { env: { ...env, GIT_OPTIONAL_LOCKS: '0' } });
+  const inside = await read(runner, ['rev-parse', '--is-inside-work-tree']);
   if (inside !== 'true') return { isRepo: false, branch: null, sha: null, dirty: null, remoteUrl: null, upstream: null, ahead: null, behind: null };
   const [branch, sha, status, upstream] = await Promise.all([
-    git(cwd, env, ['symbolic-ref', '--quiet', '--short', 'HEAD']),
-    git(cwd, env, ['rev-parse', '--verify', '--quiet', 'HEAD']),
-    git(cwd, env, ['status', '--porcelain=v1', '--untracked-files=normal']),
-    git(cwd, env, ['rev-parse', '--abbrev-ref', '--symbolic-full-name', '@{upstream}']),
+    read(runner, ['symbolic-ref', '--quiet', '--short', 'HEAD']),
+    read(runner, ['rev-parse', '--verify', '--quiet', 'HEAD']),
+    read(runner, ['status', '--porcelain=v1', '--untracked-files=normal']),
+    read(runner, ['rev-parse', '--abbrev-ref', '--symbolic-full-name', '@{upstream}']),
   ]);
   const remoteName = upstream?.split('/')[0] ?? 'origin';
-  const remoteUrl = (await git(cwd, env, ['remote', 'get-url', remoteName])) ?? (await git(cwd, env, ['remote', 'get-url', 'origin']));
+  const remoteUrl = (await read(runner, ['remote', 'get-url', remoteName])) ?? (await read(runner, ['remote', 'get-url', 'origin']));
   let ahead: number | null = null;
   let behind: number | null = null;
   if (upstream) {
-    const counts = await git(cwd, env, ['rev-list', '--left-right', '--count', `${upstream}...HEAD`]);
+    const counts = await read(runner, ['rev-list', '--left-right', '--count', `${upstream}...HEAD`]);
     const m = counts ? /^(\d+)\s+(\d+)$/.exec(counts) : null;
     if (m) {
       behind = Number(m[1]);

@@ -1,11 +1,12 @@
 /**
  * Reads the text of an /ask request from GitHub: an issue comment (`--comment ID`) or the issue body
- * (`--issue N` alone). API base from GITHUB_API_URL, token from GITHUB_TOKEN / GH_TOKEN.
+ * (`--issue N` alone), through the one GitHub client (API base from GITHUB_API_URL, token from
+ * GITHUB_TOKEN / GH_TOKEN, a per-request deadline, errors that never show the token).
  */
-import { OperationalError, UsageError } from '../core/errors.js';
+import type { GithubClient } from '../adapters/github.js';
+import { UsageError } from '../core/errors.js';
 
 export interface CommentRef {
-  repo: string;
   issue?: number;
   comment?: number;
 }
@@ -17,40 +18,16 @@ export interface FetchedRequest {
   comment_id?: number;
 }
 
-export async function fetchAskText(ref: CommentRef, env: NodeJS.ProcessEnv): Promise<FetchedRequest> {
-  const [owner, repo] = ref.repo.split('/');
-  if (!owner || !repo) throw new UsageError(`repository ${JSON.stringify(ref.repo)} must be owner/name`);
-  const { Octokit } = await import('@octokit/rest');
-  const token = env.GITHUB_TOKEN || env.GH_TOKEN;
-  const octokit = new Octokit({
-    ...(token ? { auth: token } : {}),
-    baseUrl: env.GITHUB_API_URL || 'https://api.github.com',
-    userAgent: 'vpm',
-    request: { retries: 0 },
-  });
-  try {
-    if (ref.comment !== undefined) {
-      const { data } = await octokit.rest.issues.getComment({ owner, repo, comment_id: ref.comment });
-      const issueFromUrl = Number(/\/issues\/(\d+)$/.exec(data.issue_url)?.[1]);
-      if (ref.issue !== undefined && issueFromUrl !== ref.issue) {
-        throw new UsageError(`comment ${ref.comment} belongs to issue #${issueFromUrl}, not #${ref.issue}`);
-      }
-      return { text: data.body ?? '', url: data.html_url, issue: issueFromUrl || ref.issue, comment_id: ref.comment };
+export async function fetchAskText(gh: GithubClient, ref: CommentRef): Promise<FetchedRequest> {
+  const repo = gh.repoRef;
+  if (ref.comment !== undefined) {
+    const { data } = await gh.call(`reading comment ${ref.comment} of the /ask request`, (o) => o.rest.issues.getComment({ ...repo, comment_id: ref.comment! }));
+    const issueFromUrl = Number(/\/issues\/(\d+)$/.exec(data.issue_url)?.[1]);
+    if (ref.issue !== undefined && issueFromUrl !== ref.issue) {
+      throw new UsageError(`comment ${ref.comment} belongs to issue #${issueFromUrl}, not #${ref.issue}`);
     }
-    const { data } = await octokit.rest.issues.get({ owner, repo, issue_number: ref.issue! });
-    return { text: data.body ?? '', url: data.html_url, issue: ref.issue };
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const status = (err as { status?: number }).status;
-    throw new OperationalError(`cannot read the /ask request from GitHub (${ref.repo}): ${status ? `HTTP ${status}` : (err as Error).message}`, {
-      retryable: status === undefined || status >= 500,
-      hint:
-        status === 401 || status === 403
-          ? 'set GITHUB_TOKEN (or GH_TOKEN) to a token that can read issues'
-          : status === 404
-            ? 'check --issue/--comment and the repository (--repo, config github.repo or GITHUB_REPOSITORY)'
-            : 'check the network and GITHUB_API_URL, or pass the text directly: vpm ask "…"',
-      cause: err,
-    });
+    return { text: data.body ?? '', url: data.html_url, issue: issueFromUrl || ref.issue, comment_id: ref.comment };
   }
+  const { data } = await gh.call(`reading issue #${ref.issue} for the /ask request`, (o) => o.rest.issues.get({ ...repo, issue_number: ref.issue! }));
+  return { text: data.body ?? '', url: data.html_url, issue: ref.issue };
 }

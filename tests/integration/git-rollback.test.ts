@@ -694,13 +694,13 @@ describe('vpm rollback: --cwd below the top level', () => {
 
 describe('test command parsing (no shell)', () => {
   it('splits quoted words, expands $VARS from the environment, and refuses shell syntax', async () => {
-    const { parseTestCommand } = await import('../../src/git/test-command.ts');
+    const { parseTestCommand } = await import('../../src/core/test-command.ts');
     const env = { DIR: 'tests/unit', EMPTY: '' };
-    expect(await parseTestCommand('npm test', env, 'test.command')).toEqual(['npm', 'test']);
-    expect(await parseTestCommand(`npx vitest run "$DIR" --reporter 'dot' # comment`, env, 'x')).toEqual(['npx', 'vitest', 'run', 'tests/unit', '--reporter', 'dot']);
+    expect(parseTestCommand('npm test', env, 'test.command')).toEqual(['npm', 'test']);
+    expect(parseTestCommand(`npx vitest run "$DIR" --reporter 'dot' # comment`, env, 'x')).toEqual(['npx', 'vitest', 'run', 'tests/unit', '--reporter', 'dot']);
     for (const bad of ['npm run build && npm test', 'npm test | tee log', 'npm test > out.txt', 'npm test; echo', 'rm *.log']) {
-      await expect(parseTestCommand(bad, env, '--test-cmd')).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('needs a shell') });
+      expect(() => parseTestCommand(bad, env, '--test-cmd')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('needs a shell') }));
     }
-    await expect(parseTestCommand('   ', env, 'test.command')).rejects.toMatchObject({ exitCode: 2 });
+    expect(() => parseTestCommand('   ', env, 'test.command')).toThrow(expect.objectContaining({ exitCode: 2 }));
   });
 });

@@ -47,8 +47,7 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
     ctx.status('deploys frozen (source: guard)');
     if (opts.issue !== false) {
       try {
-        const { createGithubClient } = await import('../../adapters/github.js');
-        const gh = await createGithubClient({ env: ctx.env, config });
+        const gh = await ctx.github();
         const created = await gh.call('opening the guard issue', (o) =>
           o.rest.issues.create({
             ...gh.repoRef,

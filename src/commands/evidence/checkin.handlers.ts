@@ -2,7 +2,7 @@ import type { CommandHandler } from '../../core/command.js';
 
 /** `vpm checkin`: Repo / Branch / PR / Run / Evidence / Next; degrades gracefully offline (exit 0). */
 export const checkinCommand: CommandHandler<{ repo?: string; offline?: boolean }> = async (ctx, { opts }) => {
-  const [{ checkin }, { createGithubClient }] = await Promise.all([import('../../github/checkin.js'), import('../../adapters/github.js')]);
+  const { checkin } = await import('../../github/checkin.js');
   const config = await ctx.config();
   const result = await checkin({
     cwd: ctx.root,
@@ -10,7 +10,7 @@ export const checkinCommand: CommandHandler<{ repo?: string; offline?: boolean }
     config,
     repo: opts.repo,
     offline: opts.offline,
-    github: (repo) => createGithubClient({ env: ctx.env, config, repo: `${repo.owner}/${repo.repo}` }),
+    github: (repo) => ctx.github({ repo: `${repo.owner}/${repo.repo}` }),
   });
   const network = result.unreachable.filter((u) => !u.reason.startsWith('not asked'));
   if (network.length) ctx.status(`checkin: could not reach everything: ${[...new Set(network.map((u) => u.reason))].join('; ')}`);

@@ -21,9 +21,9 @@ export const contractCheckCommand: CommandHandler<ContractFlags> = async (ctx, {
   const label = opts.label ?? 'persist-report';
   if (!label.trim()) throw new UsageError('--label must not be empty');
 
-  const [{ createGithubClient }, contract] = await Promise.all([import('../../adapters/github.js'), import('../../github/contract.js')]);
+  const contract = await import('../../github/contract.js');
   const startedAt = ctx.now();
-  const gh = await createGithubClient({ env: ctx.env, config: await ctx.config(), repo: opts.repo });
+  const gh = await ctx.github({ repo: opts.repo });
   const check = await contract.checkPersistReport(gh, prNumber);
   let applied: Awaited<ReturnType<typeof contract.applyPersistReport>> | undefined;
   let evidencePath: string | null = null;

@@ -2,7 +2,10 @@ import type { CommandHandler } from '../../core/command.js';
 
 async function run(ctx: Parameters<CommandHandler>[0], write: boolean) {
   const { checkAndExportDiagrams, formatDiagramProblem } = await import('../../diagrams/export.js');
-  const out = await checkAndExportDiagrams({ cwd: ctx.root, env: ctx.env, write });
+  const { withProgress } = await import('../../core/progress.js');
+  const out = await withProgress(ctx, write ? 'diagrams: rendering SVGs in headless Chromium' : 'diagrams: checking', () =>
+    checkAndExportDiagrams({ cwd: ctx.root, env: ctx.env, write }),
+  );
   const lines = out.invalid.map(formatDiagramProblem);
   if (write) lines.push(...out.exported.map((p) => `exported ${p}`), ...out.unchanged.map((p) => `unchanged ${p}`));
   lines.push(`${out.checked} diagram(s) checked, ${out.invalid.length} invalid`);

@@ -31,12 +31,13 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
   }
   if (testCommand !== null) {
     // Refuse shell syntax before anything runs or is written.
-    const { parseTestCommand } = await import('../../healthcheck/tests.js');
-    parseTestCommand(testCommand, ctx.env);
+    const { parseTestCommand } = await import('../../core/test-command.js');
+    parseTestCommand(testCommand, ctx.env, opts.testCmd !== undefined ? '--test-cmd' : 'test.command');
   }
   const { runHealthcheck, renderHealthcheck } = await import('../../healthcheck/run.js');
   const streamTests = !ctx.json && (ctx.verbose || ctx.io.stderrIsTTY);
-  const result = await runHealthcheck({
+  const { withProgress } = await import('../../core/progress.js');
+  const check = () => runHealthcheck({
     cwd: ctx.root,
     env: ctx.env,
     now: () => ctx.now(),
@@ -49,5 +50,7 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
     status: (line) => ctx.status(line),
     onTestOutput: streamTests ? (chunk) => ctx.io.stderr.write(chunk) : undefined,
   });
+  // Streamed test output shows its own progress; otherwise say that the wait goes on.
+  const result = streamTests ? await check() : await withProgress(ctx, 'healthcheck: running the tests and checks', check);
   return { data: result, human: renderHealthcheck(result), outcome: result.ok ? 'ok' : 'failed' };
 };

@@ -114,14 +114,15 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
     }
   }
   const requestId = ctx.reqId;
-  const outcomes = await syncApps(
+  const { withProgress } = await import('../../core/progress.js');
+  const outcomes = await withProgress(ctx, `clusters sync: waiting for ${apps.length} app(s) to sync and become healthy`, () => syncApps(
     client,
     { apps, namespace: target.namespace, revision: opts.revision, prune: Boolean(opts.prune), timeoutMs, username: vpmUsername(ctx.env), requestId, waitHealthy: true },
     {
       onRequested: (name, op) => ctx.status(`sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`),
       onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
     },
-  );
+  ));
   const failed = outcomes.filter((o) => o.phase === 'Failed' || o.phase === 'Error' || (o.phase === 'Succeeded' && o.health === 'Degraded'));
   const timedOut = outcomes.filter((o) => !o.ok && !failed.includes(o));
   const outcome = failed.length ? 'failed' : timedOut.length ? 'timed_out' : 'ok';

@@ -113,13 +113,12 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
     ? { overridden: false, freeze: readFreeze(ctx.root) }
     : await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `failover --from ${o.from} --to ${o.to}${o.mode === 'manual' ? '' : ` --${o.mode}`}` });
 
-  const [{ HaproxyRuntime }, { probeEdge }, failover] = await Promise.all([
-    import('../../adapters/haproxy.js'),
+  const [{ probeEdge }, failover] = await Promise.all([
     import('../../adapters/edge-probe.js'),
     import('../../fleet/failover.js'),
   ]);
   const commands: SentCommand[] = [];
-  const runtime = new HaproxyRuntime(o.socket, { onCommand: (c) => commands.push(c) });
+  const runtime = await ctx.haproxy(o.socket, { onCommand: (c) => commands.push(c) });
   const controller = new AbortController();
   const deps = {
     runtime,

@@ -44,9 +44,9 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
     let testArgv: string[] | undefined;
     let testCommand: string | undefined;
     if (runTests) {
-      const { parseTestCommand } = await import('../../git/test-command.js');
+      const { parseTestCommand } = await import('../../core/test-command.js');
       testCommand = opts.testCmd ?? (await ctx.config()).test.command;
-      testArgv = await parseTestCommand(testCommand, ctx.env, opts.testCmd !== undefined ? '--test-cmd' : 'test.command');
+      testArgv = parseTestCommand(testCommand, ctx.env, opts.testCmd !== undefined ? '--test-cmd' : 'test.command');
     }
 
     stage = 'preflight';

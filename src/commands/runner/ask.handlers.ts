@@ -33,7 +33,7 @@ export const askCommand: CommandHandler<AskOptions> = async (ctx, { args, opts }
     if (!text) {
       if (!repo) throw new UsageError('no repository for --issue/--comment', { hint: 'pass --repo owner/name, set github.repo in vpm.config, or GITHUB_REPOSITORY' });
       const { fetchAskText } = await import('../../runner/github-comment.js');
-      const fetched = await fetchAskText({ repo, issue, comment }, ctx.env);
+      const fetched = await fetchAskText(await ctx.github({ repo }), { issue, comment });
       text = fetched.text;
       source = { type: comment !== undefined ? 'issue_comment' : 'issue', url: fetched.url, repo, ...(fetched.issue ? { issue: fetched.issue } : {}), ...(comment !== undefined ? { comment_id: comment } : {}) };
     } else {

@@ -40,11 +40,11 @@ export const runCommand: CommandHandler<RunOptions> = async (ctx: Ctx, { opts })
   const summaryFile = opts.summaryFile !== undefined ? ctx.userPath(opts.summaryFile) : undefined;
   if (opts.summaryFile !== undefined && !opts.summaryFile.trim()) throw new UsageError('--summary-file needs a path');
   const config = await ctx.config();
-  const [{ runInbox }, { execaExecutor }] = await Promise.all([import('../../runner/runner.js'), import('../../runner/executor.js')]);
+  const [{ runInbox }, executor] = await Promise.all([import('../../runner/runner.js'), ctx.exec()]);
   ctx.status(`vpm run: mode ${opts.mode}, ${exec === 'exec' ? 'EXEC (steps are executed)' : 'DRY (nothing is executed)'}`);
   const report = await runInbox(
     { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile },
-    { cwd: ctx.root, env: ctx.env, now: () => ctx.now(), exec: execaExecutor, status: (l) => ctx.status(l), config },
+    { cwd: ctx.root, env: ctx.env, now: () => ctx.now(), exec: executor, status: (l) => ctx.status(l), config },
   );
   for (const w of report.warnings) ctx.io.stderr.write(`${w}\n`);
   Object.assign(ctx.requestFields, { run_phase: report.phase, jobs: report.jobs.length, invalid_jobs: report.failed.length, exec_mode: exec });
