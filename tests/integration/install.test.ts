@@ -97,7 +97,10 @@ async function firstSession(r: TempRepo, run: (args: string[]) => Promise<Result
 
   await step(['init']);
   const created = status(r);
-  expect(created.filter((p) => !INIT_FILES.test(p)), `vpm init left more than its own files: ${created}`).toEqual([]);
+  expect(
+    created.filter((p) => !INIT_FILES.test(p)),
+    `vpm init left more than its own files: ${created}`,
+  ).toEqual([]);
   expect(r.exists('STATE/current_state.md')).toBe(true);
   if (created.length > 0) r.commitAll('vpm init');
   expect(status(r)).toEqual([]);
@@ -110,7 +113,12 @@ async function firstSession(r: TempRepo, run: (args: string[]) => Promise<Result
   expect(String(cp.stdout)).toContain(checkpoint);
   expect(status(r)).toEqual([]);
   // vpm's runtime state is ignored, so the checkpoint did not commit it.
-  expect(r.git('ls-tree', '-r', '--name-only', 'HEAD').split('\n').filter((p) => /^(logs|\.ops|reports)\/|^memory\.json$/.test(p))).toEqual([]);
+  expect(
+    r
+      .git('ls-tree', '-r', '--name-only', 'HEAD')
+      .split('\n')
+      .filter((p) => /^(logs|\.ops|reports)\/|^memory\.json$/.test(p)),
+  ).toEqual([]);
 
   r.write('feature.txt', 'work after the checkpoint\n');
   r.commitAll('work after the checkpoint');
@@ -121,7 +129,9 @@ async function firstSession(r: TempRepo, run: (args: string[]) => Promise<Result
 }
 
 describe('installing vpm into another project', () => {
-  it('npm pack of a clean clone, installed with npm install -g --prefix, runs init/chat/checkpoint/rollback with a clean tree', { timeout: TIMEOUT }, async () => {
+  it('npm pack of a clean clone, installed with npm install -g --prefix, runs init/chat/checkpoint/rollback with a clean tree', {
+    timeout: TIMEOUT,
+  }, async () => {
     const prefix = temp('vpm-install-global-');
     await sh('npm', ['install', '-g', '--prefix', prefix, ...NPM_FLAGS, tarball], tmpdir());
     const bin = join(prefix, 'bin', 'vpm');
@@ -129,21 +139,41 @@ describe('installing vpm into another project', () => {
 
     const r = makeGitRepo();
     repos.push(r);
-    await firstSession(r, (args) => execa(bin, args, { cwd: r.dir, env: childEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 }));
+    await firstSession(r, (args) =>
+      execa(bin, args, { cwd: r.dir, env: childEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 }),
+    );
   });
 
-  it('npm install git+file://<clone> into a new project builds dist/ (prepare) and `npx vpm` runs there with a clean tree', { timeout: TIMEOUT }, async () => {
+  it('npm install git+file://<clone> into a new project builds dist/ (prepare) and `npx vpm` runs there with a clean tree', {
+    timeout: TIMEOUT,
+  }, async () => {
     const r = makeGitRepo({
-      files: { 'package.json': `${JSON.stringify({ name: 'my-service', version: '1.0.0', private: true }, null, 2)}\n`, 'README.md': '# my service\n' },
+      files: {
+        'package.json': `${JSON.stringify({ name: 'my-service', version: '1.0.0', private: true }, null, 2)}\n`,
+        'README.md': '# my service\n',
+      },
       gitignore: ['node_modules/'],
     });
     repos.push(r);
     await sh('npm', ['install', '--save-dev', ...NPM_FLAGS, `git+file://${clone}`], r.dir);
-    expect(existsSync(join(r.dir, 'node_modules', PACKAGE_NAME, 'dist', 'cli.js')), 'the git install has no dist/: prepare did not build it').toBe(true);
+    expect(
+      existsSync(join(r.dir, 'node_modules', PACKAGE_NAME, 'dist', 'cli.js')),
+      'the git install has no dist/: prepare did not build it',
+    ).toBe(true);
     r.commitAll('add vpm');
     expect(status(r)).toEqual([]);
 
-    // `npx --no`: use the project's own vpm, never offer to fetch a package from the registry.
-    await firstSession(r, (args) => execa('npx', ['--no', 'vpm', ...args], { cwd: r.dir, env: childEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 }));
+    // `npx --no`: the project's own vpm, never an offer to fetch a package from the registry; `--` keeps
+    // npx from taking flags such as --version as its own.
+    await firstSession(r, (args) =>
+      execa('npx', ['--no', '--', 'vpm', ...args], {
+        cwd: r.dir,
+        env: childEnv(),
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 60_000,
+      }),
+    );
   });
 });
