@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type Result } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.ts';
@@ -51,20 +51,6 @@ function temp(prefix: string): string {
   temps.push(d);
   return d;
 }
-
-let clone: string;
-let tarball: string;
-
-beforeAll(async () => {
-  clone = join(temp('vpm-install-clone-'), 'vpm');
-  await sh('git', ['clone', '-q', REPO_ROOT, clone], tmpdir());
-  await sh('npm', ['ci', ...NPM_FLAGS], clone);
-  const packDir = temp('vpm-install-pack-');
-  await sh('npm', ['pack', '--pack-destination', packDir, ...NPM_FLAGS], clone);
-  const tgz = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
-  expect(tgz).toHaveLength(1);
-  tarball = join(packDir, tgz[0]);
-}, TIMEOUT);
 
 afterAll(() => {
   for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -129,6 +115,20 @@ async function firstSession(r: TempRepo, run: (args: string[]) => Promise<Result
 }
 
 describe('installing vpm into another project', () => {
+  let clone: string;
+  let tarball: string;
+
+  beforeAll(async () => {
+    clone = join(temp('vpm-install-clone-'), 'vpm');
+    await sh('git', ['clone', '-q', REPO_ROOT, clone], tmpdir());
+    await sh('npm', ['ci', ...NPM_FLAGS], clone);
+    const packDir = temp('vpm-install-pack-');
+    await sh('npm', ['pack', '--pack-destination', packDir, ...NPM_FLAGS], clone);
+    const tgz = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
+    expect(tgz).toHaveLength(1);
+    tarball = join(packDir, tgz[0]);
+  }, TIMEOUT);
+
   it('npm pack of a clean clone, installed with npm install -g --prefix, runs init/chat/checkpoint/rollback with a clean tree', {
     timeout: TIMEOUT,
   }, async () => {
@@ -175,5 +175,30 @@ describe('installing vpm into another project', () => {
         timeout: 60_000,
       }),
     );
+  });
+});
+
+describe('an unsupported Node', () => {
+  it('npm ci refuses a Node older than 22 before installing anything (.npmrc engine-strict)', async () => {
+    // The committed package.json, lockfile and .npmrc; npm is told it runs on Node 20 by a preload
+    // that overrides process.version (what npm's engine check reads), as on a machine with Node 20.
+    const dir = temp('vpm-install-engine-');
+    for (const f of ['package.json', 'package-lock.json', '.npmrc']) {
+      writeFileSync(join(dir, f), (await sh('git', ['show', `HEAD:${f}`], REPO_ROOT)).stdout);
+    }
+    const stub = join(dir, 'node20.cjs');
+    writeFileSync(stub, "Object.defineProperty(process, 'version', { value: 'v20.19.0' });\n");
+    const res = await execa('npm', ['ci', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      env: { ...childEnv(), NODE_OPTIONS: `--require ${stub}` },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 120_000,
+    });
+    expect(res.exitCode, String(res.stderr)).not.toBe(0);
+    expect(String(res.stderr)).toMatch(/npm error code EBADENGINE/);
+    expect(String(res.stderr)).toContain('Required: {"node":">=22"}');
+    expect(existsSync(join(dir, 'node_modules')), 'npm ci installed packages before refusing').toBe(false);
   });
 });
