@@ -47,34 +47,10 @@ if [ "$force" = 0 ] && [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] &&
   exit 0
 fi
 
-export PATH="$PATH:/usr/local/go/bin"
-# k8s 1.34 needs Go >= 1.24. Without one (Debian 12's golang-go is 1.19), fetch the official
-# toolchain, which the Go module proxy serves as the module golang.org/toolchain.
-go_ok() {
-  command -v go >/dev/null 2>&1 || return 1
-  local v; v="$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | sed 's/^go//')"
-  [ "$(printf '%s\n' "1.24" "$v" | sort -V | head -1)" = "1.24" ]
-}
-if ! go_ok; then
-  GO_TOOLCHAIN_VERSION="${VPM_GO_TOOLCHAIN:-1.25.14}"
-  arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; esac
-  tc="${VPM_TESTENV_CACHE:-${HOME}/.cache/vpm-testenv}/go${GO_TOOLCHAIN_VERSION}"
-  if [ ! -x "$tc/bin/go" ]; then
-    log "no Go >= 1.24 found: fetching go${GO_TOOLCHAIN_VERSION} from the Go module proxy (golang.org/toolchain)"
-    proxy="$(GOFLAGS= go env GOPROXY 2>/dev/null | cut -d, -f1 || true)"; [ -n "$proxy" ] && [ "$proxy" != direct ] && [ "$proxy" != off ] || proxy=https://proxy.golang.org
-    mod="v0.0.1-go${GO_TOOLCHAIN_VERSION}.linux-${arch}"
-    tmpd="$(mktemp -d)"
-    curl -fsSL -o "$tmpd/tc.zip" "${proxy%/}/golang.org/toolchain/@v/${mod}.zip"
-    python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$tmpd/tc.zip" "$tmpd/x" 2>/dev/null \
-      || (command -v unzip >/dev/null && unzip -q "$tmpd/tc.zip" -d "$tmpd/x")
-    rm -rf "$tc"; mkdir -p "$(dirname "$tc")"
-    mv "$tmpd/x/golang.org/toolchain@${mod}" "$tc"
-    chmod -R u+x "$tc/bin" "$tc/pkg/tool"
-    rm -rf "$tmpd"
-  fi
-  export PATH="$tc/bin:$PATH" GOROOT="$tc" GOTOOLCHAIN=local
-fi
-go_ok || { log "no usable Go toolchain (need >= 1.24)"; exit 1; }
+# k8s 1.34 needs Go >= 1.24 (the shared helper fetches the official toolchain when there is none).
+# shellcheck source=scripts/lib/go-toolchain.sh
+. "$here/../../scripts/lib/go-toolchain.sh"
+vpm_ensure_go 1.24 || { log "no usable Go toolchain (need >= 1.24)"; exit 1; }
 mkdir -p "$cache"
 log "building kube-apiserver v${K8S_VERSION} and etcd with $(go version | cut -d' ' -f3) into $cache (takes a few minutes on 2 cores)"
 start=$(date +%s)
