@@ -1,5 +1,5 @@
 import type { CommandHandler } from '../core/command.js';
-import { OperationalError, TimeoutError } from '../core/errors.js';
+import { OperationalError, TimeoutError, VpmError } from '../core/errors.js';
 import { makeId } from '../core/ids.js';
 import { parseDuration } from '../deploy/duration.js';
 import { connectKube, type KubeFlags } from '../deploy/kube-target.js';
@@ -27,7 +27,8 @@ export const readyCommand: CommandHandler<KubeFlags & { timeout?: string }> = as
       last = obj;
       return isReadyAndCurrent(obj) || isFailedAndCurrent(obj);
     }, AbortSignal.timeout(timeoutMs));
-  } catch {
+  } catch (err) {
+    if (err instanceof VpmError) throw err; // API server unreachable / refused: said as such, at once
     final = null;
   }
   const obj: KObj | null = final ?? last;

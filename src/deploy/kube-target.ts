@@ -15,5 +15,6 @@ export async function connectKube(ctx: Ctx, flags: KubeFlags): Promise<KubeClien
     context: flags.context ?? config.kube?.context,
     namespace: flags.namespace ?? config.kube?.namespace,
     kubeconfig: flags.kubeconfig,
+    env: ctx.env,
   });
 }

@@ -2,6 +2,7 @@
  * Reads the text of an /ask request from GitHub: an issue comment (`--comment ID`) or the issue body
  * (`--issue N` alone). API base from GITHUB_API_URL, token from GITHUB_TOKEN / GH_TOKEN.
  */
+import { createGithubClient, mapGithubError } from '../adapters/github.js';
 import { OperationalError, UsageError } from '../core/errors.js';
 
 export interface CommentRef {
@@ -20,14 +21,9 @@ export interface FetchedRequest {
 export async function fetchAskText(ref: CommentRef, env: NodeJS.ProcessEnv): Promise<FetchedRequest> {
   const [owner, repo] = ref.repo.split('/');
   if (!owner || !repo) throw new UsageError(`repository ${JSON.stringify(ref.repo)} must be owner/name`);
-  const { Octokit } = await import('@octokit/rest');
-  const token = env.GITHUB_TOKEN || env.GH_TOKEN;
-  const octokit = new Octokit({
-    ...(token ? { auth: token } : {}),
-    baseUrl: env.GITHUB_API_URL || 'https://api.github.com',
-    userAgent: 'vpm',
-    request: { retries: 0 },
-  });
+  // The shared client: same base URL, token and per-request deadline as every other GitHub call.
+  const gh = await createGithubClient({ env, repo: ref.repo });
+  const octokit = gh.octokit;
   try {
     if (ref.comment !== undefined) {
       const { data } = await octokit.rest.issues.getComment({ owner, repo, comment_id: ref.comment });
@@ -41,6 +37,10 @@ export async function fetchAskText(ref: CommentRef, env: NodeJS.ProcessEnv): Pro
     return { text: data.body ?? '', url: data.html_url, issue: ref.issue };
   } catch (err) {
     if (err instanceof UsageError) throw err;
+    // No answer at all (refused, DNS, timeout) is not an HTTP status: say GitHub was not reached.
+    if (!(err as { response?: unknown }).response) {
+      throw mapGithubError(err, `reading the /ask request (${ref.repo})`, { baseUrl: gh.baseUrl, env, hasToken: gh.hasToken, repo: gh.repo });
+    }
     const status = (err as { status?: number }).status;
     throw new OperationalError(`cannot read the /ask request from GitHub (${ref.repo}): ${status ? `HTTP ${status}` : (err as Error).message}`, {
       retryable: status === undefined || status >= 500,
