@@ -144,7 +144,7 @@ export function mapGithubError(err: unknown, what: string, ctx: MapContext): Vpm
     const why = net?.text ?? String(cause?.message ?? apiMessage);
     return new GithubUnreachableError('GitHub API', ctx.baseUrl, mask(why), {
       while: what,
-      hint: `${net ? `${networkHint(net.kind)}; ` : ''}check the network${ctx.env.GITHUB_API_URL ? ' and GITHUB_API_URL' : ''}, and retry when GitHub is reachable`,
+      hint: `${net?.kind === 'tls' ? `${networkHint('tls')}; ` : ''}check the network${ctx.env.GITHUB_API_URL ? ' and GITHUB_API_URL' : ''}; retry when GitHub is reachable`,
     });
   }
   switch (status) {
