@@ -128,7 +128,12 @@ const isServerNotReady = (e: KubeApiError) => e.status === 503 || e.status === 4
 const READ_RETRY: RetryOptions = { attempts: 5, baseMs: 250, maxMs: 1_500, retryIf: isServerNotReady };
 
 /** client-node's words for "this API group/version or kind is not served" (a CRD not installed). */
-const NO_KIND = /(?:Failed to fetch resource metadata for|Unrecognized API version and kind:) (\S+?)(?:\/| )(\w+)\b/;
+const NO_KIND = /Failed to fetch resource metadata for (\S+)\/(\w+):|Unrecognized API version and kind: (\S+) (\w+)/;
+
+function noKindMatch(message: string): { apiVersion: string; kind: string } | undefined {
+  const m = NO_KIND.exec(message);
+  return m ? { apiVersion: m[1] ?? m[3], kind: m[2] ?? m[4] } : undefined;
+}
 
 /**
  * Turns whatever client-node threw into a KubeApiError with the server's own message. With
@@ -147,9 +152,9 @@ export function toKubeError(err: unknown, what: string, endpoint?: KubeEndpoint)
       }
     }
     const message = typeof body === 'object' && body?.message ? String(body.message) : String(e.message ?? '').split('\n')[0];
-    const noKind = e.code === 404 ? NO_KIND.exec(String(e.message ?? '')) : null;
+    const noKind = e.code === 404 ? noKindMatch(String(e.message ?? '')) : undefined;
     if (noKind) {
-      return new KubeApiError(404, `${what}: the API server does not serve ${noKind[1]} ${noKind[2]} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
+      return new KubeApiError(404, `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
     }
     const condition = serverCondition(e.code);
     return new KubeApiError(e.code, `${what}: ${condition ? `${condition}: ` : ''}${message} (HTTP ${e.code})`, { reason: body?.reason, cause: err });
@@ -159,9 +164,10 @@ export function toKubeError(err: unknown, what: string, endpoint?: KubeEndpoint)
     if (endpoint) return new KubeUnreachableError(endpoint, { code: net.code, text: net.text, hint: networkHint(net.kind) }, { what, cause: err });
     return new KubeApiError(0, `${what}: cannot reach the API server: ${net.text}`, { retryable: true, cause: err });
   }
-  const noKind = NO_KIND.exec(String(e?.message ?? ''));
-  if (noKind && /^Unrecognized/.test(noKind[0])) {
-    return new KubeApiError(404, `${what}: the API server does not serve ${noKind[1]} ${noKind[2]} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
+  // The group/version is served but not this kind: client-node says so without an HTTP status.
+  const noKind = /^Unrecognized API version and kind/.test(String(e?.message ?? '')) ? noKindMatch(String(e?.message)) : undefined;
+  if (noKind) {
+    return new KubeApiError(404, `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
   }
   return new KubeApiError(0, `${what}: ${e?.message ?? String(err)}`, {
     retryable: /fetch failed|socket|network|ECONN/i.test(String(e?.message)),

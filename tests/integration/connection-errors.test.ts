@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Result } from 'execa';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { vpm, vpmJson, tempDir } from '../helpers/cli.ts';
 import { Testenv, findAssets, REPO_ROOT, type TestenvInfo } from '../support/testenv.ts';
 
@@ -192,6 +193,16 @@ describe.skipIf(!available)('a real kube-apiserver, then stopped', () => {
     const status = await vpm(['canary', 'status', 'nope', '-n', ns], { cwd, env });
     expect(status.exitCode).toBe(1);
     expect(String(status.stderr)).toMatch(/Service\/nope in default \(context cluster-a\) not found/);
+  });
+
+  it('while it runs, a kubeconfig without its certificate authority: a TLS failure, named as such', async () => {
+    const kc = parseYaml(fs.readFileSync(info.kubeconfig, 'utf8'));
+    for (const c of kc.clusters) delete c.cluster['certificate-authority'], delete c.cluster['certificate-authority-data'];
+    const file = path.join(cwd, 'no-ca.kubeconfig');
+    fs.writeFileSync(file, toYaml(kc), { mode: 0o600 });
+    const r = await vpm(['canary', 'status', 'hello', '-n', ns], { cwd, env: { ...env, KUBECONFIG: file } });
+    expectNamed(r, /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ for context cluster-a: TLS failed: .+ \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|DEPTH_ZERO_SELF_SIGNED_CERT)\)$/m);
+    expect(String(r.stderr)).toMatch(/^hint: the server's certificate is not trusted/m);
   });
 
   it('stopped: apply, ready, canary status and clusters status name the unreachable server, ready fails fast', async () => {
