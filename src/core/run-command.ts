@@ -6,11 +6,12 @@
  */
 import type { Ctx, IOStreams } from './context.js';
 import { ExitCode, VpmError } from './errors.js';
+import { environmentErrorFrom } from './environment-errors.js';
 import type { CommandHandler, CommandInput, CommandResult } from './command.js';
 
 export function renderError(ctx: Ctx | undefined, io: IOStreams, err: unknown): number {
   const debug = ctx?.debug ?? process.env.VPM_DEBUG === '1';
-  const known = err instanceof VpmError ? err : undefined;
+  const known = err instanceof VpmError ? err : environmentErrorFrom(err);
   const exitCode = known?.exitCode ?? ExitCode.failure;
   const silent = known?.name === 'SilentExit';
   const message = known ? known.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
