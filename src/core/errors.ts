@@ -103,7 +103,8 @@ export class SilentExit extends VpmError {
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
-  1  operational failure (includes a runner step denied by the execution policy)
+  1  operational failure (includes a runner step denied by the execution policy, and environment
+     problems: no Kubernetes configuration, a server that cannot be reached)
   2  usage error: bad flags, arguments, input or config
   3  refused: deploy freeze active, dirty tree, or a precondition not met
   4  SLO gate failed: canary aborted or guard NG (rollback done)
