@@ -12,15 +12,16 @@
  *   const issue = await gh.call('opening the guard issue', (o) => o.rest.issues.create({ ...gh.repoRef, title, body }));
  */
 import type { Octokit } from '@octokit/rest';
-import { OperationalError, UsageError, VpmError } from '../core/errors.js';
+import { OperationalError, UnreachableError, UsageError, VpmError } from '../core/errors.js';
 import { maskSecrets } from '../core/secrets.js';
+import { describeNetworkFailure, networkHint } from './net-errors.js';
 import type { VpmConfig } from '../schemas/config.js';
 
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 const DEFAULT_TIMEOUT_MS = 15_000;
 
-/** GitHub could not be reached at all (DNS, refused connection, timeout): callers may degrade. */
-export class GithubUnreachableError extends OperationalError {}
+/** GitHub could not be reached at all (DNS, refused connection, TLS, timeout): callers may degrade. */
+export class GithubUnreachableError extends UnreachableError {}
 
 export interface GithubRepoRef {
   owner: string;
@@ -136,12 +137,14 @@ export function mapGithubError(err: unknown, what: string, ctx: MapContext): Vpm
     });
   }
   if (!e?.response) {
+    // No answer at all. Octokit reports a failed fetch as status 500 without a response, which is
+    // not what happened: say that GitHub was not reached, and why.
+    const net = describeNetworkFailure(e);
     const cause = e?.cause ?? e;
-    const code = cause?.code ?? cause?.cause?.code ?? (cause?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.name === 'TimeoutError' ? 'timeout' : undefined);
-    return new GithubUnreachableError(`cannot reach GitHub at ${ctx.baseUrl} while ${what}: ${mask(code ? String(code) : String(cause?.message ?? apiMessage))}`, {
-      hint: 'check the network (or GITHUB_API_URL); retry when GitHub is reachable',
-      retryable: true,
-      cause: undefined,
+    const why = net?.text ?? String(cause?.message ?? apiMessage);
+    return new GithubUnreachableError('GitHub API', ctx.baseUrl, mask(why), {
+      while: what,
+      hint: `${net?.kind === 'tls' ? `${networkHint('tls')}; ` : ''}check the network${ctx.env.GITHUB_API_URL ? ' and GITHUB_API_URL' : ''}; retry when GitHub is reachable`,
     });
   }
   switch (status) {

@@ -8,6 +8,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeClient } from './kube.js';
+import { describeNetworkFailure } from './net-errors.js';
 
 export interface PingResult {
   reachable: boolean;
@@ -59,10 +60,12 @@ export async function pingApiServer(client: KubeClient, timeoutMs: number): Prom
       });
     });
     const timer = setTimeout(() => {
-      finish({ reachable: false, version: null, error: `no answer from ${server} within ${timeoutMs} ms` });
+      finish({ reachable: false, version: null, error: `cannot reach the API server at ${server}: no answer within ${timeoutMs} ms (timeout)` });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => finish({ reachable: false, version: null, error: `${server} unreachable (${e.code ?? e.message})` }));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      finish({ reachable: false, version: null, error: `cannot reach the API server at ${server}: ${describeNetworkFailure(e)?.text ?? e.code ?? e.message}` }),
+    );
     req.end();
   });
 }

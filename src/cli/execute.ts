@@ -6,6 +6,7 @@
  */
 import type { CommandResult, Outcome } from '../core/command.js';
 import { type Ctx, createContext, type IOStreams } from '../core/context.js';
+import { environmentErrorFrom } from '../core/environment-errors.js';
 import { ExitCode, VpmError } from '../core/errors.js';
 import type { AnyCommandSpec, GlobalFlags, ParsedInput } from './spec.js';
 
@@ -23,12 +24,17 @@ const OUTCOME_EXIT: Record<Outcome, number> = {
  */
 export function exitCodeFor(outcome: { result: CommandResult } | { error: unknown }): number {
   if ('result' in outcome) return OUTCOME_EXIT[outcome.result.outcome ?? 'ok'];
-  return outcome.error instanceof VpmError ? outcome.error.exitCode : ExitCode.failure;
+  return knownError(outcome.error)?.exitCode ?? ExitCode.failure;
+}
+
+/** A typed error, or one whose system code says the environment is at fault (network, disk, permissions). */
+function knownError(err: unknown): VpmError | undefined {
+  return err instanceof VpmError ? err : environmentErrorFrom(err);
 }
 
 /** What failed, why and what to do next — on stderr, and as the one JSON document with --json. */
 export function renderError(io: IOStreams, err: unknown, opts: { json: boolean; debug: boolean }): void {
-  const known = err instanceof VpmError ? err : undefined;
+  const known = knownError(err);
   const message = known ? known.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
   const hint = known?.hint ?? (known ? undefined : 'this is a bug in vpm; re-run with --debug and report the output');
   io.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
@@ -66,7 +72,7 @@ export async function executeSpec(spec: AnyCommandSpec, input: ParsedInput<AnyCo
   } catch (err) {
     renderError(io, err, { json, debug });
     exitCode = exitCodeFor({ error: err });
-    retryable = err instanceof VpmError ? err.retryable : false;
+    retryable = knownError(err)?.retryable ?? false;
     errorText = err instanceof Error ? err.message : String(err);
   }
   // Outside a repository there is no logs/ to write to.

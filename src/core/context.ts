@@ -115,6 +115,7 @@ export function createContext(opts: ContextOptions, io: IOStreams, env: NodeJS.P
         context: flags.context ?? config.kube?.context,
         namespace: flags.namespace ?? config.kube?.namespace,
         kubeconfig: flags.kubeconfig === undefined ? undefined : ctx.userPath(flags.kubeconfig),
+        env,
       });
     },
     async github(o = {}) {

@@ -52,6 +52,31 @@ export class RefusedError extends VpmError {
   }
 }
 
+/**
+ * The environment vpm runs in lacks something it needs: no Kubernetes configuration, no API key.
+ * Exit 1, as kubectl exits 1 when it finds no configuration; not 3, which marks a deliberate
+ * refusal (freeze, dirty tree) that a script may wait out, and not 2, as no flag was wrong.
+ */
+export class EnvironmentError extends VpmError {
+  constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { ...opts, exitCode: ExitCode.failure });
+  }
+}
+
+/**
+ * A service vpm needs gave no answer at all (connection refused, DNS, TLS, timeout), so nothing the
+ * user asked for was judged: "cannot reach <service> at <url>: <why>". Exit 1, retryable.
+ */
+export class UnreachableError extends VpmError {
+  readonly service: string;
+  readonly url: string;
+  constructor(service: string, url: string, why: string, opts: { while?: string; hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(`cannot reach ${service} at ${url}${opts.while ? ` while ${opts.while}` : ''}: ${why}`, { ...opts, exitCode: ExitCode.failure, retryable: true });
+    this.service = service;
+    this.url = url;
+  }
+}
+
 /** SLO gate failed (canary aborted / guard NG); the rollback has been done: exit 4. */
 export class SloGateError extends VpmError {
   constructor(message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
@@ -68,7 +93,8 @@ export class TimeoutError extends VpmError {
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
-  1  operational failure (includes a runner step denied by the execution policy)
+  1  operational failure (includes a runner step denied by the execution policy, and environment
+     problems: no Kubernetes configuration, a server that cannot be reached)
   2  usage error: bad flags, arguments, input or config
   3  refused: deploy freeze active, dirty tree, or a precondition not met
   4  SLO gate failed: canary aborted or guard NG (rollback done)

@@ -1,12 +1,12 @@
 /**
- * The S5 apply lane, the way `kubectl diff / apply --server-side / get` does it: every object is
+ * The apply lane, the way `kubectl diff / apply --server-side / get` does it: every object is
  * first applied with dryRun=All (that is the diff, and it makes the API server validate everything
  * before anything changes), then applied for real with field manager `vpm`, then read back.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { KObj, KubeClient } from '../adapters/kube.js';
-import { KubeApiError } from '../adapters/kube.js';
+import { isUnreachable, KubeApiError } from '../adapters/kube.js';
 import { OperationalError, UsageError } from '../core/errors.js';
 
 export interface ManifestSource {
@@ -89,6 +89,34 @@ function describe(obj: KObj, ns: string): string {
   return `${obj.kind}/${obj.metadata.name}${obj.metadata.namespace ?? ns ? ` in ${obj.metadata.namespace ?? ns}` : ''}`;
 }
 
+/**
+ * Only an answer about the object itself (400, 404, 409, 422 …) is the manifest's fault. No answer
+ * at all, a server error or throttling, and refused credentials are said as what they are.
+ */
+function rejection(err: unknown, obj: KObj, kube: KubeClient): Error {
+  if (!(err instanceof KubeApiError)) return err as Error;
+  const what = describe(obj, kube.namespace);
+  const detail = { object: `${obj.kind}/${obj.metadata.name}`, context: kube.context };
+  if (isUnreachable(err) || err.status === 0) return err;
+  if (err.status === 401 || err.status === 403) {
+    return new OperationalError(`the API server for context ${kube.context} refused ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
+      hint: `the context's credentials are ${err.status === 401 ? 'not accepted' : 'not allowed to do this'}: check them with kubectl --context ${kube.context} auth can-i patch ${obj.kind.toLowerCase()}; nothing was applied`,
+      details: detail,
+    });
+  }
+  if (err.status === 429 || err.status >= 500) {
+    return new OperationalError(`the API server for context ${kube.context} could not take ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
+      hint: 'the API server had a problem, not the manifest; retry shortly. Nothing was applied',
+      retryable: true,
+      details: detail,
+    });
+  }
+  return new OperationalError(`${what} was rejected by the API server: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
+    hint: 'fix the manifest; nothing was applied',
+    details: detail,
+  });
+}
+
 export async function applyObjects(kube: KubeClient, objects: KObj[], opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyObjectResult[]> {
   const { stringify } = await import('yaml');
   const { createTwoFilesPatch } = await import('diff');
@@ -103,11 +131,8 @@ export async function applyObjects(kube: KubeClient, objects: KObj[], opts: { dr
       dry = await kube.apply(obj, { dryRun: true });
     } catch (err) {
       const message = err instanceof KubeApiError ? err.message : (err as Error).message;
-      opts.log(`[DIFF] ${describe(obj, kube.namespace)}: rejected: ${message}`);
-      throw new OperationalError(`${describe(obj, kube.namespace)} was rejected by the API server: ${message.replace(/^apply [^:]+: /, '')}`, {
-        hint: 'fix the manifest; nothing was applied',
-        details: { object: `${obj.kind}/${obj.metadata.name}` },
-      });
+      opts.log(`[DIFF] ${describe(obj, kube.namespace)}: ${isUnreachable(err) ? 'not sent' : 'rejected'}: ${message}`);
+      throw rejection(err, obj, kube);
     }
     const before = live ? stringify(cleanForDiff(live)) : '';
     const after = stringify(cleanForDiff(dry));

@@ -5,7 +5,7 @@
  * the same patch as the traffic, so a re-run after a crash resumes exactly where the traffic is.
  */
 import { KubeApiError, withRetry, type KObj, type KubeClient } from '../adapters/kube.js';
-import { OperationalError, RefusedError, SloGateError, TimeoutError } from '../core/errors.js';
+import { OperationalError, RefusedError, SloGateError, TimeoutError, VpmError } from '../core/errors.js';
 import { evaluateSloGate, type GateResult, type Slo } from './slo.js';
 import {
   CANARY_ANNOTATION,
@@ -170,11 +170,13 @@ export class CanaryRun {
     return ksvcRef(this.o.ksvc, this.d.kube.namespace);
   }
 
+  /**
+   * The first read of a run: no retries beyond the adapter's short wait for a starting server, so an
+   * API server that cannot be reached (or a KService that is absent) ends the run at once, before
+   * any traffic is touched. Retries are for outages in the middle of a rollout.
+   */
   private async read(): Promise<KObj> {
-    return withRetry(() => this.d.kube.mustGet(this.ref), {
-      ...RETRY,
-      onRetry: (e, n) => this.d.status(`API server: ${e.message}; retry ${n}`),
-    });
+    return this.d.kube.mustGet(this.ref);
   }
 
   async writeTraffic(traffic: TrafficTarget[], progress: CanaryProgress, deadlineMs = 60_000): Promise<KObj> {
@@ -192,7 +194,9 @@ export class CanaryRun {
         if (isFailedAndCurrent(obj)) failed = obj;
         return failed !== null || trafficSettled(obj, traffic);
       }, signal);
-    } catch {
+    } catch (err) {
+      // An API server that stayed unreachable, or an answer that will not change, is said as such.
+      if (err instanceof VpmError) throw err;
       throw new TimeoutError(`traffic of ${this.o.ksvc} did not settle within ${this.o.settleTimeoutMs} ms`, { hint: `check the KService: vpm canary status ${this.o.ksvc}` });
     }
     if (failed) {

@@ -223,6 +223,8 @@ export function renderFleetTable(s: FleetStatus): string {
   const clusters = s.clusters
     .map((c) => `${c.context}: ${c.reachable ? `reachable (${c.version ?? '?'}, ${c.latency_ms} ms)` : `UNREACHABLE — ${c.error}`}`)
     .join('\n');
-  const none = s.apps.length === 0 ? `\n(no Applications in ${s.argocd.namespace} on ${s.argocd.context})` : '';
+  // With Argo CD's cluster unreachable nothing is known about the Applications: never "none".
+  const none =
+    s.apps.length > 0 ? '' : s.argocd.reachable ? `\n(no Applications in ${s.argocd.namespace} on ${s.argocd.context})` : `\n(Applications unknown: Argo CD's cluster ${s.argocd.context} is unreachable — ${s.argocd.error})`;
   return `${table}${none}\n\n${clusters}`;
 }

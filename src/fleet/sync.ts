@@ -5,7 +5,7 @@
  * operation and not of an earlier or concurrent one. Then watches (no polling) until
  * `status.operationState.phase` is final.
  */
-import type { KObj, KubeClient, ObjRef } from '../adapters/kube.js';
+import { isUnreachable, type KObj, type KubeClient, type ObjRef } from '../adapters/kube.js';
 import { OperationalError, RefusedError } from '../core/errors.js';
 import { ARGO_API } from './apps.js';
 
@@ -116,13 +116,16 @@ export async function syncApps(client: KubeClient, req: SyncRequest, events: Syn
           return ['Healthy', 'Degraded'].includes(obj!.status?.health?.status);
         };
         let timedOut = false;
+        let lostContact: string | undefined;
         try {
           last = await client.watchUntil(appRef(name, req.namespace), 'applications', (obj) => {
             last = obj;
             return settled(obj);
           }, controller.signal);
-        } catch {
+        } catch (err) {
           timedOut = true; // aborted by the timeout: report what we last saw
+          // …and, when the API server stopped answering meanwhile, that it did.
+          if (isUnreachable(err)) lostContact = (err as Error).message;
         }
         const done = isOurFinishedOperation(last, req.requestId);
         const st = last?.status?.operationState ?? {};
@@ -133,7 +136,7 @@ export async function syncApps(client: KubeClient, req: SyncRequest, events: Syn
           phase,
           message: done
             ? `${st.message ?? ''}${timedOut ? ` — but health still ${health ?? 'unknown'} after ${req.timeoutMs} ms` : ''}`.trim() || null
-            : `no final phase within ${req.timeoutMs} ms${st.phase ? ` (last seen: ${st.phase}${st.message ? `: ${st.message}` : ''})` : ''}`,
+            : `no final phase within ${req.timeoutMs} ms${st.phase ? ` (last seen: ${st.phase}${st.message ? `: ${st.message}` : ''})` : ''}${lostContact ? `; ${lostContact}` : ''}`,
           revision: done ? (st.syncResult?.revision ?? last?.status?.sync?.revision ?? null) : null,
           requested_revision: operation.sync.revision,
           started_at: done ? (st.startedAt ?? null) : null,

@@ -45,11 +45,11 @@ export async function resolveFleetTarget(ctx: Ctx, flags: KubeFlags & { contexts
 
 /** Real adapters: one KubeClient (one KubeConfig) per context, created once. */
 export async function fleetDeps(ctx: Ctx, kubeconfig: string | undefined, namespace: string): Promise<FleetDeps> {
-  const [{ KubeClient }, { pingApiServer }] = await Promise.all([import('../adapters/kube.js'), import('../adapters/kube-ping.js')]);
+  const { pingApiServer } = await import('../adapters/kube-ping.js');
   const clients = new Map<string, Promise<KubeClient>>();
   return {
     client(context) {
-      if (!clients.has(context)) clients.set(context, KubeClient.connect({ context, namespace, kubeconfig }));
+      if (!clients.has(context)) clients.set(context, ctx.kube({ context, namespace, kubeconfig }));
       return clients.get(context)!;
     },
     ping: pingApiServer,

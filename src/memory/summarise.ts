@@ -30,9 +30,9 @@ async function runProvider(ctx: Ctx, turns: SummaryInputTurn[], providerFlag?: s
   const provider = providerFlag ?? config.summary.provider;
   if (provider === 'openai') {
     try {
-      const { summariseOpenAi } = await import('./summarisers/openai.js');
+      const { summariseOpenAi, DEFAULT_OPENAI_BASE_URL } = await import('./summarisers/openai.js');
       const r = await summariseOpenAi(turns, {
-        baseUrl: config.summary.base_url ?? 'https://api.openai.com/v1',
+        baseUrl: config.summary.base_url ?? DEFAULT_OPENAI_BASE_URL,
         model: config.summary.model ?? 'gpt-4o-mini',
         apiKey: ctx.env.VPM_LLM_API_KEY,
         timeoutMs: config.summary.timeout_ms,
@@ -40,8 +40,10 @@ async function runProvider(ctx: Ctx, turns: SummaryInputTurn[], providerFlag?: s
       });
       return { text: r.text, provider: 'openai', tokenIn: r.tokenIn, tokenOut: r.tokenOut };
     } catch (err) {
-      const reason = maskSecrets((err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message, ctx.env);
-      ctx.status(`warning: openai summariser failed (${reason}); using the extractive summariser`);
+      // The reason names what went wrong (no VPM_LLM_API_KEY, endpoint not reached, its answer).
+      const e = err as Error & { hint?: string };
+      const reason = maskSecrets(e.name === 'TimeoutError' ? `no answer within ${config.summary.timeout_ms} ms (timeout)` : e.message, ctx.env);
+      ctx.status(`warning: openai summariser not used: ${reason}; using the extractive summariser${e.hint ? `\nhint: ${maskSecrets(e.hint, ctx.env)}` : ''}`);
       return { text: summariseExtractive(turns, SUMMARY_MAX_GRAPHEMES), provider: 'extractive', fallback: { from: 'openai', reason } };
     }
   }

@@ -164,7 +164,7 @@ describe('input validation', () => {
     const r = repo();
     const res = await vpm(['digest', '--date', date], { cwd: r.dir });
     expect(res.exitCode).toBe(2);
-    expect(res.stderr).toContain('not a calendar date');
+    expect(res.stderr).toMatch(/--date .*(not written YYYY-MM-DD|not a day of the calendar)/);
     expect(r.exists('docs/sessions')).toBe(false);
   });
 

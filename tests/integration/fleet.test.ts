@@ -232,7 +232,7 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
       expect(result.exitCode).toBe(1);
       expect(Date.now() - t0).toBeLessThan(1_500 + 5_000);
       expect(json.apps[1]).toMatchObject({ sync: 'Unknown' });
-      expect(json.apps[1].reason).toMatch(/no answer from https:\/\/127\.0\.0\.1:\d+ within 1500 ms/);
+      expect(json.apps[1].reason).toMatch(/cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: no answer within 1500 ms/);
     } finally {
       for (const c of conns) c.destroy();
       hole.close();

@@ -97,8 +97,8 @@ describe('vpm checkin', () => {
     expect(lines).toHaveLength(6);
     expect(lines[0]).toBe('Repo:     acme/app (environment)');
     expect(lines[1]).toMatch(/^Branch:   feat\/canary @ [0-9a-f]{7}, clean/);
-    expect(lines[2]).toBe(`PR:       unknown — cannot reach GitHub at ${url} while looking up the open pull request: ECONNREFUSED (check the network (or GITHUB_API_URL); retry when GitHub is reachable)`);
-    expect(lines[3]).toMatch(/^Run:      unknown — cannot reach GitHub at .*ECONNREFUSED/);
+    expect(lines[2]).toBe(`PR:       unknown — cannot reach GitHub API at ${url} while looking up the open pull request: connection refused (ECONNREFUSED) (check the network and GITHUB_API_URL; retry when GitHub is reachable)`);
+    expect(lines[3]).toMatch(/^Run:      unknown — cannot reach GitHub API at .*ECONNREFUSED/);
     expect(lines[4]).toMatch(/^Evidence: reports\/canary\/hello\//);
     expect(lines[5]).toBe('Next:     GitHub could not be reached: run vpm healthcheck locally and check in again when online');
     expect(String(r.stderr)).toMatch(/checkin: could not reach everything: cannot reach GitHub/);

@@ -153,7 +153,7 @@ describe('OpenAI-compatible provider against a local HTTP server', () => {
       });
       expect(result.exitCode).toBe(0);
       expect(json.created.provider).toBe('extractive');
-      expect(json.created.fallback).toEqual({ from: 'openai', reason: 'timeout' });
+      expect(json.created.fallback).toEqual({ from: 'openai', reason: `cannot reach the LLM provider at ${url}/chat/completions: no answer within 300 ms (timeout)` });
       expect(json.created.summary).toBe('The deploy failed. We decided to roll back.');
       expect(result.stderr).toMatch(/using the extractive summariser/);
     } finally {

@@ -337,7 +337,7 @@ describe('vpm ask and apply jobs', () => {
       expect(wrong.exitCode).toBe(2);
       const missing = await vpm(['ask', '--comment', '1'], { cwd, env });
       expect(missing.exitCode).toBe(1);
-      expect(String(missing.stderr)).toMatch(/HTTP 404/);
+      expect(String(missing.stderr)).toMatch(/not found on GitHub/);
     } finally {
       server.close();
     }

@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { EdgeProbe, EdgeProbeTarget } from '../../src/adapters/edge-probe.js';
 import type { AdminState, HaproxyRuntime, SentCommand, ServerState } from '../../src/adapters/haproxy.js';
-import { preflight, runFailover, VERDICT_EXIT, type FailoverOptions } from '../../src/fleet/failover.js';
+import { exitCodeFor } from '../../src/cli/execute.js';
+import { preflight, runFailover, VERDICT_OUTCOME, type FailoverOptions } from '../../src/fleet/failover.js';
+
+const exitFor = (verdict: keyof typeof VERDICT_OUTCOME) => exitCodeFor({ result: { data: null, outcome: VERDICT_OUTCOME[verdict] } });
 import { FailureDetector, InOrder, RecoveryTracker, recoveryFrom } from '../../src/fleet/timeline.js';
 
 const probe = (sent_at: number, ok: boolean, dur = 5): EdgeProbe => ({ sent_at, done_at: sent_at + dur, ok, status: ok ? 200 : 503, class: ok ? '2xx' : '5xx' });
@@ -184,7 +187,7 @@ describe('runFailover', () => {
     expect(failed[0].sent_at).toBe(ts.t0);
     // Some healthy probes from before the outage are kept for context, not the whole watch.
     expect(out.body.probes.filter((x) => x.phase === 'watch' && x.ok).length).toBeLessThanOrEqual(10);
-    expect(VERDICT_EXIT[out.verdict]).toBe(0);
+    expect(exitFor(out.verdict)).toBe(0);
   });
 
   it('auto: nothing fails within --timeout → no-failure, nothing sent', async () => {
@@ -209,7 +212,7 @@ describe('runFailover', () => {
     expect(sets(hp)).toEqual(['set server edge/b state ready', 'set server edge/a state maint', 'set server edge/b state maint']);
     expect(hp.state.a.admin).toBe('ready');
     expect(hp.state.b.admin).toBe('maint');
-    expect(VERDICT_EXIT[out.verdict]).toBe(1);
+    expect(exitFor(out.verdict)).toBe(1);
   });
 
   it('a standby that does not come up in HAProxy is put back and the active one never touched', async () => {
@@ -232,7 +235,7 @@ describe('runFailover', () => {
     const out = await runFailover(deps, o, await preflight(deps, o));
     expect(out.verdict).toBe('standby-unhealthy');
     expect(sets(hp)).toEqual([]);
-    expect(VERDICT_EXIT[out.verdict]).toBe(3);
+    expect(exitFor(out.verdict)).toBe(3);
   });
 
   it('drill: switches, verifies, and fails back to exactly the state found before', async () => {

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../core/fs.js';
 import { makeId } from '../../core/ids.js';
 import { applyObjects, cleanForDiff, loadObjects, resolveManifest, type ApplyObjectResult } from '../../deploy/apply.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
-import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import type { KubeFlags } from '../../core/context.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { ApplyEvidence } from '../../schemas/deploy-evidence.js';
 
@@ -23,7 +23,7 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : args[0]);
   const objects = await loadObjects(ctx.root, source.files);
   if (!opts.dryRun) await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const started = ctx.now();
   const runId = makeId('apply', started);
   const reportsDir = join('reports', 'codex_runs', runId);

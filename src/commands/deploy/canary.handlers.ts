@@ -5,7 +5,7 @@ import { makeId } from '../../core/ids.js';
 import { CanaryRun, readProgress, validateSteps, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
-import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { loadSlo } from '../../deploy/slo.js';
 import { buildProvider, type ProviderFlags } from '../../deploy/provider-factory.js';
@@ -44,7 +44,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
   await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` });
 
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const runId = makeId('canary', ctx.now());
   const startedAt = ctx.now();
   const run = new CanaryRun(
@@ -95,7 +95,7 @@ function describeTraffic(list: TrafficTarget[] | undefined): string {
 }
 
 export const canaryStatusCommand: CommandHandler<KubeFlags> = async (ctx, { args, opts }) => {
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
   const progress = readProgress(obj);
   const data = {
@@ -121,7 +121,7 @@ export const canaryStatusCommand: CommandHandler<KubeFlags> = async (ctx, { args
 };
 
 async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100, phase: 'aborted' | 'promoted', reason: string) {
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
   const progress = readProgress(obj);
   if (!progress) throw new RefusedError(`${ksvc} has no canary recorded (annotation ${CANARY_ANNOTATION})`, { hint: `start one: vpm canary start ${ksvc}` });

@@ -4,7 +4,7 @@ import { makeId } from '../../core/ids.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { readFreeze, setFreeze } from '../../deploy/freeze.js';
 import { guardIssueBody, resolveGuardRevisions, runGuard } from '../../deploy/guard.js';
-import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import type { KubeFlags } from '../../core/context.js';
 import { buildProvider, type ProviderFlags } from '../../deploy/provider-factory.js';
 import { loadSlo } from '../../deploy/slo.js';
 import { writeEvidence } from '../../evidence/write.js';
@@ -27,7 +27,7 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
   if (intervalMs > windowMs) throw new UsageError('--interval must not be longer than --window');
   const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const resolved = await resolveGuardRevisions(kube, { ksvc, revision: opts.revision, previous: opts.previous });
   if (!resolved.revision || !resolved.previous) {
     throw new UsageError(`${ksvc} has no promoted canary to guard`, { hint: 'promote one with vpm canary start, or name them: --revision REV --previous REV' });

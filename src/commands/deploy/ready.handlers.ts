@@ -1,8 +1,8 @@
 import type { CommandHandler } from '../../core/command.js';
-import { OperationalError, TimeoutError } from '../../core/errors.js';
+import { OperationalError, TimeoutError, VpmError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
 import { parseDuration } from '../../deploy/duration.js';
-import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import type { KubeFlags } from '../../core/context.js';
 import { condition, isFailedAndCurrent, isReadyAndCurrent, ksvcRef } from '../../deploy/ksvc.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { ReadyEvidence } from '../../schemas/deploy-evidence.js';
@@ -16,7 +16,7 @@ import type { KObj } from '../../adapters/kube.js';
 export const readyCommand: CommandHandler<KubeFlags & { timeout?: string }> = async (ctx, { args, opts }) => {
   const name = args[0];
   const timeoutMs = parseDuration(opts.timeout ?? '120s', '--timeout');
-  const kube = await connectKube(ctx, opts);
+  const kube = await ctx.kube(opts);
   const started = ctx.now();
   const runId = makeId('ready', started);
   const t0 = Date.now();
@@ -27,7 +27,8 @@ export const readyCommand: CommandHandler<KubeFlags & { timeout?: string }> = as
       last = obj;
       return isReadyAndCurrent(obj) || isFailedAndCurrent(obj);
     }, AbortSignal.timeout(timeoutMs));
-  } catch {
+  } catch (err) {
+    if (err instanceof VpmError) throw err; // API server unreachable / refused: said as such, at once
     final = null;
   }
   const obj: KObj | null = final ?? last;

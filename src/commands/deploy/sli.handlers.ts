@@ -2,7 +2,7 @@ import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, UsageError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
 import { probeMany, summariseProbes } from '../../adapters/http.js';
-import { connectKube, type KubeFlags } from '../../deploy/kube-target.js';
+import type { KubeFlags } from '../../core/context.js';
 import { isReadyAndCurrent, ksvcRef } from '../../deploy/ksvc.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { SliEvidence } from '../../schemas/deploy-evidence.js';
@@ -29,7 +29,7 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
   let reportedReady: boolean | null = null;
   let kubeInfo: { context: string; namespace: string } | null = null;
   if (args[0]) {
-    const kube = await connectKube(ctx, opts);
+    const kube = await ctx.kube(opts);
     const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
     reportedReady = isReadyAndCurrent(obj);
     url ??= obj.status?.url;
