@@ -13,7 +13,7 @@ const POLICY: PolicyConfig = { default_action: 'allow', deny_if_contains: ['rm',
 const denied: string[][] = [['rm', '-rf', 'x'], ['rm', 'x'], ['rm'], ['git', 'push'], ['git', 'push', 'origin', 'main'], ['git', 'push', '--force']];
 const harmless: string[][] = [['ls', '-la'], ['echo', 'rm'], ['git', 'status'], ['git', 'stash', 'push'], ['rmdir', 'd'], ['grep', 'rm', 'f']];
 
-const gitGlobals = fc.constantFrom<string[]>([], ['-C', '.'], ['-c', 'user.name=x'], ['--no-pager'], ['--git-dir=.git'], ['--work-tree', '.'], ['-P'], ['--bare']);
+const gitGlobals = fc.constantFrom<string[]>([], ['-C', '.'], ['--no-pager'], ['--git-dir=.git'], ['--work-tree', '.'], ['-P'], ['--bare']);
 const pathSpelling = fc.constantFrom((s: string) => s, (s: string) => `/usr/bin/${s}`, (s: string) => `/bin/${s}`, (s: string) => `./${s}`, (s: string) => `../../bin/${s}`, (s: string) => `//usr///bin//${s}`);
 
 type Wrap = (argv: string[]) => string[];

@@ -47,7 +47,7 @@ export function envFinding(name: string, allowed: ReadonlySet<string>): Finding 
  * `nodejs`, `pypy3`): anything that starts with one of these stems is an interpreter.
  */
 const INTERPRETER =
-  /^(?:python|pypy|perl|ruby|irb|jruby|node|nodejs|bun|deno|php|lua|luajit|tclsh|wish|expect|rscript|r$|java|jshell|jrunscript|groovy|scala|kotlin|julia|osascript|pwsh|powershell|guile|racket|sbcl|clisp|ghc|runghc|runhaskell|erl|escript|elixir|iex|swift|dotnet|qjs|gjs|jjs|rhino|ocaml|gdb|lldb|gawk|mawk|nawk|awk|busybox|toybox|sqlite3|psql|mysql|redis-cli|bc$|dc$|m4$)/i;
+  /^(?:python|pypy|perl|ruby|irb|jruby|node|nodejs|bun|deno|php|lua|luajit|tclsh|wish|expect|rscript|r$|java|jshell|jrunscript|groovy|scala|kotlin|julia|osascript|pwsh|powershell|guile|racket|sbcl|clisp|ghc|runghc|runhaskell|erl|escript|elixir|iex|swift|dotnet|qjs|gjs|jjs|rhino|ocaml|gdb|lldb|gawk|mawk|nawk|awk|sqlite3|psql|mysql|redis-cli|bc$|dc$|m4$)/i;
 
 /** Programs that run code or commands taken from their arguments or from files they read. */
 const EXEC_CAPABLE = new Set([
