@@ -10,6 +10,8 @@ export interface RunOptions {
   exec?: boolean;
   dryRun?: boolean;
   summaryFile?: string;
+  sandbox?: boolean;
+  checkpoint?: boolean;
 }
 
 /** `--exec` / `--dry-run` win over RUN_MODE; the default is dry. */
@@ -43,7 +45,7 @@ export const runCommand: CommandHandler<RunOptions> = async (ctx: Ctx, { opts })
   const [{ runInbox }, { execaExecutor }] = await Promise.all([import('../runner/runner.js'), import('../runner/executor.js')]);
   ctx.status(`vpm run: mode ${opts.mode}, ${exec === 'exec' ? 'EXEC (steps are executed)' : 'DRY (nothing is executed)'}`);
   const report = await runInbox(
-    { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile },
+    { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile, noSandbox: opts.sandbox === false, noCheckpoint: opts.checkpoint === false },
     { cwd: ctx.cwd, env: ctx.env, now: () => ctx.now(), exec: execaExecutor, status: (l) => ctx.status(l), config },
   );
   for (const w of report.warnings) ctx.io.stderr.write(`${w}\n`);

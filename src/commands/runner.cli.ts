@@ -10,6 +10,8 @@ export function registerRunnerCommands(program: Command, act: ActionFactory): vo
     .option('--clean', 'clear previous run state first (same as --mode cleanrun)')
     .option('--exec', 'execute the steps (default: dry, or $RUN_MODE=dry|exec)')
     .option('--dry-run', 'only log [DRY] lines, even when RUN_MODE=exec')
+    .option('--no-sandbox', 'run exec steps without the bubblewrap sandbox (recorded in every step log and the phase summary)')
+    .option('--no-checkpoint', 'do not snapshot the working tree before an exec run (recorded)')
     .option('--summary-file <path>', 'also write a JSON summary to PATH and a one-line summary to PATH with .txt')
     .addHelpText(
       'after',

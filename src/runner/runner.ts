@@ -16,6 +16,7 @@ import { readJobState, readPhaseSummary, runJob, stepsOf, type ExecMode, type Jo
 import { INBOX_DIR, RUNNER_STATE, RUNS_DIR, jobPaths, stepFileName } from './paths.js';
 import { sanitisePayload, type SanitisedPayload } from './payload.js';
 import type { PolicyConfig } from './policy.js';
+import { prepareExecution, type Execution } from './execution.js';
 
 export type RunMode = 'run' | 'test' | 'cleanrun';
 export type RunPhase = JobPhase | 'job_loop_complete' | 'idle';
@@ -26,6 +27,10 @@ export interface RunOptions {
   exec: ExecMode;
   /** Absolute path of --summary-file. */
   summaryFile?: string;
+  /** `--no-sandbox`: run exec steps unsandboxed (recorded); required for `runner.sandbox: none`. */
+  noSandbox?: boolean;
+  /** `--no-checkpoint`: no snapshot before exec (recorded). */
+  noCheckpoint?: boolean;
 }
 
 export interface RunnerDeps extends JobRunDeps {
@@ -188,7 +193,7 @@ type JobAttempt =
   | { kind: 'failed'; failed: FailedJob | undefined };
 
 /** Runs one inbox file under its lock: complete, duplicate and resume cases handled here. */
-async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopInfo, deps: RunnerDeps, mode: ExecMode): Promise<JobAttempt> {
+async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopInfo, deps: RunnerDeps, mode: ExecMode, execution?: Execution): Promise<JobAttempt> {
   try {
     return await withLock(
       join(deps.cwd, INBOX_DIR, file),
@@ -240,7 +245,7 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
         const info = payloadFor(job, deps);
         const jobLoop = { ...loop, job_name: loop.enabled ? (info.jobName ?? loop.job_name) : loop.job_name };
         const result = await runJob(
-          { job, file, mode, policy, jobLoop, payload: info.payload, preflightError: info.error },
+          { job, file, mode, policy, jobLoop, payload: info.payload, preflightError: info.error, ...(execution ? { execution } : {}) },
           deps,
         );
         const movedTo = moveToDone(deps.cwd, file) ?? null;
@@ -288,6 +293,8 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
   const { config } = deps;
   const policy: Policy = config.execution_policy ?? DEFAULT_EXECUTION_POLICY;
   const jl = config.job_loop?.enabled ? config.job_loop : undefined;
+  // Exec mode refuses (exit 3) before touching anything when the sandbox cannot run.
+  const execution = opts.exec === 'exec' ? await prepareExecution(config, opts, deps) : undefined;
   const cleaned = opts.clean || opts.mode === 'cleanrun' ? cleanState(deps.cwd, config) : [];
   const statePath = join(deps.cwd, RUNNER_STATE);
 
@@ -368,7 +375,7 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
       }
       for (const { file, job } of sortJobs(valid)) {
         const loop: JobLoopInfo = report.job_loop;
-        const attempt = await attemptJob(file, job, policy, loop, deps, opts.exec);
+        const attempt = await attemptJob(file, job, policy, loop, deps, opts.exec, execution);
         if (attempt.kind === 'skipped') {
           report.skipped.push({ file, reason: attempt.reason });
           continue;
@@ -464,6 +471,8 @@ export function buildSummary(cwd: string, report: RunReport, last: JobRunResult 
     job_id: last?.job_id ?? null,
     reports_dir: last?.reports_dir ?? null,
     exec_mode: report.exec_mode,
+    sandbox: last?.summary.sandbox ?? null,
+    checkpoint: last?.summary.checkpoint ?? null,
   };
 }
 
