@@ -494,6 +494,11 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
   const args = words.slice(i + 1);
   let norm = [name, ...args];
   const here = [...layers, norm];
+  if (name.startsWith('-') && depth > 0) {
+    // A wrapper option this table does not know, read where the program should be: fail closed.
+    addViolation(w, `unparsed_option: ${JSON.stringify(name)} where a program was expected (${layers.length > 0 ? layers[layers.length - 1][0] : 'step'})`);
+    return;
+  }
   if (SHELL_GRAMMAR.has(name)) {
     addViolation(w, `shell_grammar: ${name} (only simple commands are read)`, lineOf(norm));
     if (args.length > 0) normaliseArgv(args, depth + 1, here, covered, true, denyOnlyWalk(w));
