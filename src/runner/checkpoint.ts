@@ -60,14 +60,10 @@ function contentPathspecs(): string[] {
   return ['.', ...[...STATE_PATHS, INBOX_DIR].map((p) => `:(exclude,literal)${p}`)];
 }
 
-/** Takes the snapshot. Throws (with a reason) when the directory is not a git work tree. */
-export async function createRunCheckpoint(cwd: string, jobId: string, now: Date): Promise<RunCheckpoint> {
+/** Takes the snapshot; null when the directory is not a git work tree (nothing to snapshot with). */
+export async function createRunCheckpoint(cwd: string, jobId: string, now: Date): Promise<RunCheckpoint | null> {
   const gitDir = await tryGit(cwd, ['rev-parse', '--absolute-git-dir']);
-  if (!gitDir) {
-    throw new RefusedError(`cannot take the checkpoint before exec: ${cwd} is not a git work tree`, {
-      hint: 'run vpm run --exec in a git repository, or pass --no-checkpoint to run without one (recorded)',
-    });
-  }
+  if (!gitDir) return null;
   const ref = checkpointRef(jobId);
   const existing = await tryGit(cwd, ['rev-parse', '--verify', '-q', `${ref}^{commit}`]);
   if (existing) {

@@ -403,11 +403,29 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
 
     // EXEC: a checkpoint before the first step that runs (once per job; `--no-checkpoint` recorded).
     if (o.execution && checkpoint === undefined) {
-      checkpoint = o.execution.checkpoint ? await createRunCheckpoint(deps.cwd, o.job.id, deps.now()) : { skipped: '--no-checkpoint' };
+      try {
+        checkpoint = o.execution.checkpoint
+          ? ((await createRunCheckpoint(deps.cwd, o.job.id, deps.now())) ?? { skipped: 'not a git work tree: nothing to snapshot with' })
+          : { skipped: '--no-checkpoint' };
+      } catch (err) {
+        // No step runs without the snapshot it was promised.
+        const reason = `checkpoint failed: ${(err as Error).message}`;
+        checkpoint = { skipped: reason };
+        log(`[FATAL] ${reason}`);
+        await writeJsonAtomic(stepFile, { ...base, ...decisionFields, phase: 'fatal_error', outcome: 'fatal_error', stopped: false, executed: false, error: reason, exit_code: null, finished_at: nowIso() });
+        state.steps[i] = { step: n, name: step.name, outcome: 'fatal_error', mode: 'exec' };
+        state.next_step = n + 1;
+        halted = { outcome: 'fatal_error', step: n, reason };
+        await saveState();
+        continue;
+      }
       if ('commit' in checkpoint) {
         log(`[CHECKPOINT] ${checkpoint.ref} ${checkpoint.commit.slice(0, 12)} (HEAD ${checkpoint.head?.slice(0, 12) ?? 'none'}); undo: ${checkpoint.undo_command}`);
         deps.status?.(`checkpoint ${checkpoint.ref} taken before running job ${o.job.id}; undo the run with: ${checkpoint.undo_command}`);
-      } else log('[CHECKPOINT] none (--no-checkpoint)');
+      } else {
+        log(`[CHECKPOINT] none (${checkpoint.skipped})`);
+        deps.status?.(`no checkpoint for job ${o.job.id}: ${checkpoint.skipped}`);
+      }
     }
     // Record that the step is running before starting it (a crash now re-runs this step only).
     state.steps[i] = { step: n, name: step.name, outcome: 'running', mode: 'exec' };
