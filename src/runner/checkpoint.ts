@@ -55,9 +55,14 @@ async function tryGit(cwd: string, args: string[]): Promise<string | null> {
   return r.exitCode === 0 ? String(r.stdout).trim() : null;
 }
 
-/** Pathspecs for "everything but vpm's state and the inbox", relative to the state root (undo must not re-queue jobs). */
-function contentPathspecs(): string[] {
-  return ['.', ...[...STATE_PATHS, INBOX_DIR].map((p) => `:(exclude,literal)${p}`)];
+/**
+ * Stages everything under the state root but vpm's state and the inbox (undo must not re-queue
+ * jobs). Exclude pathspecs would make `git add` fail when those paths are ignored, so they are
+ * staged and taken out again.
+ */
+async function stageContent(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  await git(cwd, ['add', '-A', '--', '.'], env);
+  await git(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...STATE_PATHS, INBOX_DIR], env);
 }
 
 /** Takes the snapshot; null when the directory is not a git work tree (nothing to snapshot with). */
@@ -86,7 +91,7 @@ export async function createRunCheckpoint(cwd: string, jobId: string, now: Date)
     // Start from the real index (its stat cache keeps `add -A` fast); git never writes the real one.
     if (existsSync(join(gitDir, 'index'))) copyFileSync(join(gitDir, 'index'), index);
     const env = { ...process.env, GIT_INDEX_FILE: index };
-    await git(cwd, ['add', '-A', '--', ...contentPathspecs()], env);
+    await stageContent(cwd, env);
     const tree = await git(cwd, ['write-tree'], env);
     const message = `vpm checkpoint before run ${jobId}\n\nvpm-run: ${jobId}\nhead: ${head ?? 'none'}\nbranch: ${branch ?? 'detached'}\n`;
     const commit = await git(
@@ -125,7 +130,7 @@ export async function undoRun(cwd: string, jobId: string, now: Date): Promise<Un
   if (previousHead) await git(cwd, ['update-ref', savedRef, previousHead]);
 
   // 1. Stage everything there is now (new files included), so read-tree knows what to remove.
-  await git(cwd, ['add', '-A', '--', ...contentPathspecs()]);
+  await stageContent(cwd);
   // 2. Index and work tree to the checkpoint: files created by the run go, deleted ones come back.
   await git(cwd, ['read-tree', '--reset', '-u', commit]);
   // 3. HEAD (and its branch) back; the index back to that HEAD, so earlier edits are uncommitted again.
