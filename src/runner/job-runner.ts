@@ -17,6 +17,7 @@ import { escapeForLog } from './policy/canonical.js';
 import type { Executor } from './executor.js';
 import { SANDBOX_HOME, sandboxArgv, type Sandbox } from './sandbox.js';
 import { createRunCheckpoint, type RunCheckpoint } from './checkpoint.js';
+import { resolveProgram } from './policy/resolve.js';
 import { jobPaths, stepFileName, type JobPaths } from './paths.js';
 import type { SanitisedPayload } from './payload.js';
 
@@ -448,7 +449,10 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       ...(step.apply_lane ? { network_reason: 'apply lane: must reach the API server' } : {}),
     };
     deps.status?.(`[EXEC] ${display}${sandbox.mode === 'none' ? ' (UNSANDBOXED)' : ''}${network ? ' (network)' : ''}`);
-    const r = await deps.exec({
+    // A program that does not resolve is reported as such, not as the sandbox's own exit status.
+    const r = resolveProgram(argv[0], { cwd: deps.cwd, path: sandbox.path }) === undefined
+      ? { exitCode: null, signal: null, timedOut: false, spawnError: `ENOENT: ${argv[0]} not found (PATH ${sandbox.path})`, stdout: '', stderr: '', durationMs: 0 }
+      : await deps.exec({
       argv: sandboxArgv(sandbox, { argv, cwd: deps.cwd, network, readOnlyFiles: base_.kubeconfig }),
       cwd: deps.cwd,
       env: {

@@ -30,7 +30,7 @@ export interface Sandbox {
   bwrap?: string;
   /** Directories mounted read-write: the repository (and its git directory when it lives elsewhere). */
   writable: string[];
-  /** Directories under the hidden HOME that steps need read-only (tools on PATH, this node). */
+  /** Directories under the hidden HOME or /tmp that steps need read-only (tools on PATH, this node). */
   readOnly: string[];
   /** The invoking user's HOME, hidden under a tmpfs. */
   hiddenHome?: string;
@@ -113,11 +113,11 @@ export function planSandbox(mode: SandboxMode, cwd: string, env: NodeJS.ProcessE
   const path = stepPath(env.PATH, writable);
   if (mode === 'none') return { mode, writable, readOnly: [], path, unsandboxedBecause: unsandboxedBecause ?? 'runner.sandbox: none' };
   const home = env.HOME && isAbsolute(env.HOME) && env.HOME !== '/' ? resolve(env.HOME) : undefined;
+  // Tools on PATH (and this node) that the private HOME or /tmp would hide are mounted back read-only.
   const readOnly: string[] = [];
-  if (home) {
-    for (const d of [...path.split(':'), dirname(process.execPath)]) {
-      if (within(d, home) && existsSync(d)) readOnly.push(toolRoot(d));
-    }
+  for (const d of [...path.split(':'), dirname(process.execPath)]) {
+    if (d === home || d === '/tmp') continue; // never the hidden directory itself
+    if (((home && within(d, home)) || within(d, '/tmp')) && existsSync(d)) readOnly.push(toolRoot(d));
   }
   return { mode, bwrap: findBwrap(env), writable, readOnly: [...new Set(readOnly)], hiddenHome: home, path };
 }
@@ -137,10 +137,8 @@ export function checkSandbox(sb: Sandbox): Promise<string | undefined> {
 export function sandboxArgv(sb: Sandbox, step: SandboxedStep): string[] {
   if (sb.mode === 'none') return step.argv;
   const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
-  if (sb.hiddenHome && !sb.writable.some((w) => within(sb.hiddenHome!, w))) {
-    a.push('--tmpfs', sb.hiddenHome);
-    for (const d of sb.readOnly) a.push('--ro-bind', d, d);
-  }
+  if (sb.hiddenHome && !sb.writable.some((w) => within(sb.hiddenHome!, w))) a.push('--tmpfs', sb.hiddenHome);
+  for (const d of sb.readOnly) if (!sb.writable.some((w) => within(d, w))) a.push('--ro-bind', d, d);
   for (const f of step.readOnlyFiles ?? []) if (existsSync(f)) a.push('--ro-bind', f, f);
   for (const w of sb.writable) a.push('--bind', w, w);
   a.push('--dir', SANDBOX_HOME, '--unshare-all');
