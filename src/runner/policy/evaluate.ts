@@ -215,7 +215,7 @@ const GIT_VALUE_LONG = new Set(['--git-dir', '--work-tree', '--namespace', '--co
 const GIT_EXEC_CONFIG =
   /^(?:alias\.|core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\.|diff\.|difftool\.|merge\.|mergetool\.|filter\.|sequence\.editor|pager\.|uploadpack\.|receive\.procreceiverefs|remote\..*\.(?:receivepack|uploadpack|vcs|proxy)|gpg\.|ssh\.|protocol\.|include\.|includeif\.|http\..*proxy|instaweb\.|sendemail\.|submodule\.|init\.templatedir|trace2\.|help\.autocorrect)/i;
 
-interface Violation {
+export interface Violation {
   rule: string;
   /** The string (command text or layer line) whose verbatim allowlisting overrides it; none = hard. */
   verbatimKey?: string;
@@ -223,7 +223,7 @@ interface Violation {
   overridable?: { argv: string[]; at: number };
 }
 
-interface SimpleCommand {
+export interface SimpleCommand {
   argv: string[];
   /** argv0 as written (`./tools/echo`), for the resolved-program check. */
   raw0: string;
@@ -235,7 +235,7 @@ interface SimpleCommand {
   denyOnly: boolean;
 }
 
-interface Analysis {
+export interface Analysis {
   commands: SimpleCommand[];
   violations: Violation[];
 }
@@ -753,6 +753,22 @@ function execPlan(step: StepCommand): ExecPlan {
 }
 
 const DEFAULT_CONTEXT: PolicyContext = { cwd: process.cwd(), path: SYSTEM_PATH };
+
+/** The allowlist entry that allows one normalised command (for `vpm policy explain`), if any. */
+export function allowRuleFor(policy: PolicyConfig, argv: string[], raw0: string, ctx: PolicyContext = DEFAULT_CONTEXT): string | undefined {
+  return findAllow(compilePolicy(policy), argv, raw0, ctx)?.text;
+}
+
+/** Which deny rules match one command or wrapper layer (for `vpm policy explain`). */
+export function denyRulesFor(policy: PolicyConfig, layer: string[]): string[] {
+  const c = compilePolicy(policy);
+  const out: string[] = [];
+  for (const rule of c.denyByArgv0.get(layer[0]) ?? []) if (matchesDeny(rule, layer)) out.push(`deny_if_contains: ${rule.text}`);
+  for (const p of c.patterns) if (p.re.test(lineOf(layer))) out.push(`deny_patterns: ${p.text}`);
+  return out;
+}
+
+export { DEFAULT_CONTEXT };
 
 /**
  * Decides one step. Order: deny rules (`deny_if_contains`, `deny_patterns`) on every command and
