@@ -221,12 +221,12 @@ async function collectHandover(
 /**
  * The fixed base environment of a step: nothing of the invoking environment but PATH (sanitised by
  * the sandbox plan), so vpm's credentials (GITHUB_TOKEN, VPM_LLM_API_KEY, …) and configuration
- * variables never reach a job. The apply lane also gets the kubeconfig it must use.
+ * variables never reach a job. The apply lane and kubectl steps with the network get the operator's kubeconfig.
  */
-function stepEnvironment(sb: Sandbox, env: NodeJS.ProcessEnv, home: string, step: RunnerStep): { env: NodeJS.ProcessEnv; kubeconfig: string[] } {
+function stepEnvironment(sb: Sandbox, env: NodeJS.ProcessEnv, home: string, withKubeconfig: boolean): { env: NodeJS.ProcessEnv; kubeconfig: string[] } {
   const out: NodeJS.ProcessEnv = { PATH: sb.path, LANG: 'C.UTF-8', TZ: 'UTC', HOME: home, TMPDIR: '/tmp' };
   let kubeconfig: string[] = [];
-  if (step.apply_lane) {
+  if (withKubeconfig) {
     const fromEnv = env.KUBECONFIG?.split(':').filter(Boolean) ?? [];
     kubeconfig = fromEnv.length > 0 ? fromEnv : env.HOME && existsSync(join(env.HOME, '.kube', 'config')) ? [join(env.HOME, '.kube', 'config')] : [];
     if (kubeconfig.length > 0) out.KUBECONFIG = kubeconfig.join(':');
@@ -441,7 +441,8 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     const network = Boolean(step.apply_lane || step.network || o.policy.network);
     const home = sandbox.mode === 'bwrap' ? SANDBOX_HOME : (noSandboxHome ??= mkdtempSync(join(tmpdir(), 'vpm-step-home-')));
     const reapMarker = `VPM_STEP_TOKEN=${o.job.id}.${n}.${process.pid}.${Date.now()}`;
-    const base_ = stepEnvironment(sandbox, deps.env, home, step);
+    // The operator's kubeconfig (never a job's: --kubeconfig/KUBECONFIG are refused) for the apply lane and networked kubectl steps.
+    const base_ = stepEnvironment(sandbox, deps.env, home, Boolean(step.apply_lane || (network && argv[0].split('/').pop() === 'kubectl')));
     const sandboxFields = {
       sandbox: sandbox.mode,
       ...(sandbox.mode === 'none' ? { unsandboxed_because: sandbox.unsandboxedBecause ?? null } : {}),
