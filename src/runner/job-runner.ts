@@ -466,7 +466,8 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       },
       timeoutMs: Math.round(timeoutS * 1000),
       killGraceMs: o.execution?.killGraceMs,
-      reapMarker,
+      // In bwrap the pid namespace dies with the step; unsandboxed, the marker finds what escaped the group.
+      ...(sandbox.mode === 'none' ? { reapMarker } : {}),
     });
     const okCodes = step.ok_exit_codes ?? [0];
     const ok = r.spawnError === undefined && !r.timedOut && r.exitCode !== null && okCodes.includes(r.exitCode);
