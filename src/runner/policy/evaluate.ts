@@ -2,13 +2,25 @@
  * The execution policy: decides allow/deny for one runner step, on the *normalised* command, never
  * on the raw string. Deny is checked before allow and any error inside the evaluation denies.
  *
+ * Input first has to be canonical (./canonical.ts, shared with the executor, which runs exactly the
+ * words approved here): a non-ASCII space, control or format character in a string command, or
+ * anything but printable ASCII in a program name, denies (`non_canonical: U+00A0 at 3`).
+ *
  * Normalisation turns a step (argv array or string command) into the list of simple commands it
  * would run:
  * - string commands are parsed as shell words (shell-quote), so `r''m`, `"r"m`, `r\m` are `rm`;
  *   any shell syntax the runner does not execute (operators, substitution, expansion, redirection,
- *   globbing, newlines) makes the string denied unless it is allowlisted verbatim;
- * - leading `VAR=value` assignments are stripped (and loader/interpreter/git variables deny);
- * - argv0 spelled as a path is reduced to its basename (`/usr/bin/rm`, `../bin/rm` → `rm`);
+ *   globbing, newlines) makes the string denied unless it is allowlisted verbatim; shell grammar
+ *   words (`!`, `trap`, `coproc`, `if`, …) deny;
+ * - leading `VAR=value` assignments are stripped; each name must be in `env_allow`, and loader,
+ *   git, node, python, perl, less, kubectl, HOME/XDG variables can never be set (./programs.ts);
+ * - argv0 spelled as a path is reduced to its basename for deny rules (`/usr/bin/rm`, `../bin/rm`
+ *   → `rm`); an allowlist entry matches it only when it is the same file PATH lookup finds
+ *   (./resolve.ts), so a committed `tools/echo` is not `echo`;
+ * - program rules (./programs.ts) refuse options that run programs, write files or change
+ *   configuration (git `--output`/`-c`/`--upload-pack`…, kubectl `--kubeconfig`/`exec`…, `find
+ *   -exec`, `tar --checkpoint-action`, `env -S`, `xargs -a/-I`), and interpreters and other
+ *   exec-capable programs need an allowlist entry that names the command up to the offending word;
  * - wrappers are unwrapped recursively (`env`, `sudo`, `doas`, `su -c`, `runuser -c`, `nice`,
  *   `ionice`, `timeout`, `nohup`, `xargs`, `command`, `builtin`, `exec`, `stdbuf`, `time`,
  *   `setsid`, `chroot`, `flock`, `watch`, `script -c`, `ssh HOST CMD`, `strace`, `ltrace`,
