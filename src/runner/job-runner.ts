@@ -530,11 +530,11 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     endReason = `fatal_error: ${o.preflightError}`;
   } else if (fatal.length > 0) {
     phase = 'fatal_error';
-    endReason = `fatal_error: step ${fatal[0].step} (${fatal[0].name}) ${halted?.outcome === 'fatal_error' ? halted.reason : 'failed'}`;
+    endReason = `fatal_error: step ${fatal[0].step} (${escapeForLog(fatal[0].name)}) ${halted?.outcome === 'fatal_error' ? halted.reason : 'failed'}`;
   } else if (denied.length > 0) {
     phase = 'deny';
     endReason = o.policy.stop_on_deny
-      ? `deny: step ${denied[0].step} (${denied[0].name}) ${denied[0].matched_rule ?? ''}`.trim()
+      ? `deny: step ${denied[0].step} (${escapeForLog(denied[0].name)}) ${escapeForLog(denied[0].matched_rule ?? '')}`.trim()
       : `deny: ${denied.length} step(s) denied, ${doneCount} done (stop_on_deny=false)`;
   } else {
     phase = 'done';

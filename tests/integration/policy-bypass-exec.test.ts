@@ -19,6 +19,7 @@ interface Attempt {
   argv?: string[];
   command?: string;
   timeout_s?: number;
+  step_name?: string;
 }
 const corpus = JSON.parse(readFileSync(new URL('../fixtures/policy-bypass/issue15.json', import.meta.url), 'utf8')) as {
   policies: { deny_list: Record<string, unknown> };
@@ -91,7 +92,7 @@ async function runCorpus(policy: 'deny_list' | 'builtin'): Promise<{ cwd: string
   corpus.attempts.forEach((a, i) => {
     if (!a.policies.includes(policy)) return;
     const tag = `a${String(i).padStart(3, '0')}`;
-    const step: Record<string, unknown> = { name: a.name.slice(0, 200) };
+    const step: Record<string, unknown> = { name: (a.step_name ?? a.name).slice(0, 200) };
     if (a.argv) step.argv = a.argv.map((w) => substitute(w, tag, out, cwd));
     else step.command = substitute(a.command!, tag, out, cwd);
     if (a.timeout_s) step.timeout_s = a.timeout_s;
