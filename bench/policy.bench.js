@@ -1,5 +1,5 @@
-// Policy evaluation throughput on one core over a mixed corpus: the bypass corpus (denied), the
-// allowed controls, and plain argv steps as jobs usually carry them, under two policies (the
+// Policy evaluation throughput on one core over a mixed corpus: the bypass corpora (denied, incl.
+// issue 15's), the allowed controls, and plain argv steps as jobs usually carry them, under two policies (the
 // corpus's default-allow policy and a default-deny policy with an allowlist).
 // Run alone: `node bench/policy.bench.js` (after `npm run build`). Target: ≥ 200,000 decisions/s.
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,11 @@ export async function run({ durationMs = 1500 } = {}) {
     { argv: ['npm', 'test'] },
     { argv: ['git', 'status', '--short'] },
   ];
-  const steps = [...corpus.denied.map(toStep), ...corpus.allowed.map(toStep), ...plain, ...plain, ...plain];
+  // Issue 15's attempts too (non-canonical input, program options, env, wrappers): the stricter canonical form is measured.
+  const issue15 = JSON.parse(readFileSync(join(root, 'tests/fixtures/policy-bypass/issue15.json'), 'utf8'));
+  const sub = (w) => w.replaceAll('@OUT@', '/tmp/out/m').replaceAll('@IN@', 'markers/m').replaceAll('@REPO@', '/tmp/repo');
+  const attempts = issue15.attempts.map((a) => (a.argv ? { argv: a.argv.map(sub) } : { command: sub(a.command) }));
+  const steps = [...corpus.denied.map(toStep), ...corpus.allowed.map(toStep), ...attempts, ...plain, ...plain, ...plain];
   const policies = [
     corpus.policy,
     {

@@ -34,6 +34,12 @@ async function run(argv) {
     const code = await require('../dist/fast/rollback.cjs').runFast(argv, prefetched);
     if (code !== undefined) return code;
   }
+  // `vpm … | head`: once the reader is gone there is nothing left to say; end quietly, as git does.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    });
+  }
   const { main } = await import('../dist/cli/main.js');
   return main(argv);
 }

@@ -37,7 +37,10 @@ import { completion } from './meta/completion.js';
 import { init } from './meta/init.js';
 import { version } from './meta/version.js';
 import { ask } from './runner/ask.js';
+import { policyExplain } from './runner/policy-explain.js';
+import { policyTest } from './runner/policy-test.js';
 import { run } from './runner/run.js';
+import { runUndo } from './runner/run-undo.js';
 
 export const COMMANDS: readonly AnyCommandSpec[] = [
   init,
@@ -52,7 +55,10 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   checkpointList,
   rollback,
   run,
+  runUndo,
   ask,
+  policyExplain,
+  policyTest,
   freezeOn,
   freezeOff,
   freezeStatus,
@@ -87,4 +93,5 @@ export const GROUPS: Readonly<Record<string, string>> = {
   diagrams: 'Mermaid diagrams under diagrams/src/ (*.md ```mermaid blocks, *.mmd)',
   schema: 'JSON Schemas of the evidence kinds and file formats',
   contract: 'the persist-report contract (reports-only PRs merge themselves)',
+  policy: 'the execution policy of vpm run (config execution_policy)',
 };

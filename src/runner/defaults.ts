@@ -23,4 +23,19 @@ export const DEFAULT_EXECUTION_POLICY: PolicyConfig & { timeout_s: number } = {
   ],
   stop_on_deny: true,
   timeout_s: 600,
+  env_allow: [],
+  network: false,
+  // Checked by `vpm policy test` (and by the unit tests): issue 15's bypasses stay denied.
+  examples: {
+    deny: [
+      'rm\u00a0-f\u00a0/tmp/victim\u00a0./echo',
+      'git log --output=.git/config',
+      'git --shallow-file status push origin main',
+      'kubectl get pods --kubeconfig k.yaml',
+      'HOME=. git status',
+      ['./tools/echo', 'hi'],
+      ['env', '-S', 'rm -rf x'],
+    ],
+    allow: ['git status', 'git log --oneline -5', 'kubectl get ksvc', ['vpm', 'apply', 'infra/k8s/overlays/dev/x.yaml']],
+  },
 };

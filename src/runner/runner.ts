@@ -25,6 +25,7 @@ import { execFinished, readJobState, readPhaseSummary, resumableState, runJob, s
 import { FAILED_DIR, INBOX_DIR, RUNNER_STATE, RUNS_DIR, jobPaths, stepFileName } from './paths.js';
 import { sanitisePayload, type SanitisedPayload } from './payload.js';
 import type { PolicyConfig } from './policy.js';
+import { prepareExecution, type Execution } from './execution.js';
 
 export type RunMode = 'run' | 'test' | 'cleanrun';
 export type RunPhase = JobPhase | 'job_loop_complete' | 'idle';
@@ -35,6 +36,10 @@ export interface RunOptions {
   exec: ExecMode;
   /** Absolute path of --summary-file. */
   summaryFile?: string;
+  /** `--no-sandbox`: run exec steps unsandboxed (recorded); required for `runner.sandbox: none`. */
+  noSandbox?: boolean;
+  /** `--no-checkpoint`: no snapshot before exec (recorded). */
+  noCheckpoint?: boolean;
 }
 
 export interface RunnerDeps extends JobRunDeps {
@@ -210,6 +215,8 @@ interface RunScope {
   seen: Map<string, string>;
   /** A job's exec state as this run sees it (a dry cleanrun sees it as the clean would leave it). */
   execStateOf: (jobId: string) => JobPhaseState | undefined;
+  /** How exec steps run (sandbox, checkpoint); absent in a dry run. */
+  execution?: Execution;
 }
 
 /** An exec run moves a bad file to `_failed/`; a dry run reports it and leaves it where it is. */
@@ -282,6 +289,7 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
         payload: info.payload,
         preflightError: info.error,
         execState: mode === 'dry' ? resumableState(state, stepsOf(job).length) : undefined,
+        ...(scope.execution ? { execution: scope.execution } : {}),
       },
       deps,
     );
@@ -338,6 +346,8 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
   const policy: Policy = config.execution_policy ?? DEFAULT_EXECUTION_POLICY;
   const jl = config.job_loop?.enabled ? config.job_loop : undefined;
   const dry = opts.exec === 'dry';
+  // Exec mode refuses (exit 3) before touching anything when the sandbox cannot run.
+  const execution = dry ? undefined : await prepareExecution(config, opts, deps);
   const clean = opts.clean || opts.mode === 'cleanrun';
   // A dry cleanrun removes nothing: it lists what it would remove and previews as if it had.
   const cleanPlan = clean ? planClean(deps.cwd, config) : [];
@@ -351,6 +361,7 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
       const state = readJobState(deps.cwd, jobId);
       return clean && dry && state && !execFinished(state) ? undefined : state;
     },
+    execution,
   };
 
   const body = async (stateLocked: boolean): Promise<RunReport> => {
@@ -546,6 +557,8 @@ export function buildSummary(cwd: string, report: RunReport, last: JobRunResult 
     job_id: last?.job_id ?? null,
     reports_dir: last?.reports_dir ?? null,
     exec_mode: report.exec_mode,
+    sandbox: last?.summary.sandbox ?? null,
+    checkpoint: last?.summary.checkpoint ?? null,
   };
 }
 

@@ -47,6 +47,30 @@ export const ExecutionPolicySchema = z
     allowlist: z.array(z.string().trim().min(1)).default([]),
     stop_on_deny: z.boolean().default(true),
     timeout_s: z.number().positive().max(86_400).default(600),
+    /** Variable names a job may set (`NAME=value`, `env NAME=value`); every other name denies. */
+    env_allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name')).default([]),
+    /** Steps may use the network (the sandbox otherwise has none). */
+    network: z.boolean().default(false),
+    /** Examples `vpm policy test` checks: string commands or argv arrays the policy must deny / allow. */
+    examples: z
+      .object({
+        deny: z.array(z.union([z.string().min(1), z.array(z.string()).min(1)])).default([]),
+        allow: z.array(z.union([z.string().min(1), z.array(z.string()).min(1)])).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/**
+ * `runner`: how exec steps run. `sandbox: bwrap` (default) runs each step in bubblewrap; `none`
+ * runs them unsandboxed and is honoured only together with `vpm run --no-sandbox` (recorded in every
+ * step log and the phase summary). `kill_grace_s`: SIGTERM → SIGKILL delay at a step's timeout.
+ */
+export const RunnerConfigSchema = z
+  .object({
+    sandbox: z.enum(['bwrap', 'none']).default('bwrap'),
+    kill_grace_s: z.number().min(0).max(60).default(2),
   })
   .strict();
 
@@ -142,6 +166,7 @@ export const ConfigSchema = z
       .strict()
       .default({ provider: 'extractive', max_entries: 500, timeout_ms: 20_000 }),
     execution_policy: ExecutionPolicySchema.optional(),
+    runner: RunnerConfigSchema.optional(),
     job_loop: JobLoopSchema.optional(),
     kube: z.object({ context: z.string().optional(), namespace: z.string().optional() }).strict().optional(),
     canary: z

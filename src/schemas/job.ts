@@ -28,6 +28,8 @@ export const JobStepSchema = z
     timeout_s: z.number().positive().max(86_400).optional(),
     /** Exit codes counted as success (default [0]; `kubectl diff` uses [0, 1]). */
     ok_exit_codes: z.array(z.number().int().min(0).max(255)).min(1).optional(),
+    /** The step may use the network (its sandbox shares the host's); default off. */
+    network: z.boolean().optional(),
   })
   .strict()
   .refine((s) => (s.argv === undefined) !== (s.command === undefined), { message: 'a step needs exactly one of argv or command' });

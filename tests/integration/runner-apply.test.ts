@@ -61,4 +61,29 @@ describe.skipIf(!requireTestenv())('runner apply jobs against the real API serve
     expect(step).toMatchObject({ outcome: 'fatal_error', exit_code: 3 });
     expect(await kube.getOrNull(`/api/v1/namespaces/${ns}/configmaps/settings`)).toBeNull();
   });
+
+  it('allowed controls still run sandboxed: git status, git log --oneline -5, and kubectl get with network: true (operator kubeconfig); without network kubectl cannot reach the server', async () => {
+    const ns = await freshNamespace(kube, 'runner-controls');
+    const cwd = tempDir();
+    const { execa } = await import('execa');
+    await execa('git', ['init', '-q'], { cwd });
+    await execa('git', ['-c', 'user.email=t@e', '-c', 'user.name=t', 'commit', '-q', '--allow-empty', '-m', 'base'], { cwd });
+    mkdirSync(join(cwd, 'codex', 'inbox'), { recursive: true });
+    const job = (id: string, steps: unknown[]) =>
+      writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify({ id, kind: 'exec', created_at: new Date().toISOString(), source: 'test', steps }));
+    job('controls', [
+      { name: 'status', argv: ['git', 'status'] },
+      { name: 'log', command: 'git log --oneline -5' },
+      { name: 'get', argv: ['kubectl', 'get', 'configmaps', '-n', ns], network: true },
+    ]);
+    const ok = await run(['run', '--exec'], cwd);
+    expect(ok.result.exitCode, String(ok.result.stderr)).toBe(0);
+    const get = JSON.parse(readFileSync(join(cwd, 'reports', 'codex_runs', 'controls', 'steps', 'step_003.json'), 'utf8'));
+    expect(get).toMatchObject({ outcome: 'done', sandbox: 'bwrap', network: true });
+    expect(`${get.stdout_tail}${get.stderr_tail}`).toMatch(new RegExp(`No resources found in ${ns}|NAME`));
+    job('offline', [{ name: 'get', argv: ['kubectl', 'get', 'configmaps', '-n', ns] }]);
+    const off = await run(['run', '--exec'], cwd);
+    expect(off.result.exitCode).toBe(1);
+    expect(JSON.parse(readFileSync(join(cwd, 'reports', 'codex_runs', 'offline', 'steps', 'step_001.json'), 'utf8'))).toMatchObject({ outcome: 'fatal_error', network: false });
+  });
 });

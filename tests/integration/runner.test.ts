@@ -300,8 +300,8 @@ describe('vpm ask and apply jobs', () => {
     writeFileSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n');
     const id = 'apply_hello-ksvc_dev_x';
     job(cwd, id, { kind: 'apply', apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', context: 'kind-vpm-mini', lane: 'kubectl' } });
-    const bin = join(cwd, 'fakebin');
-    mkdirSync(bin);
+    // Outside the repository: PATH entries inside it are dropped for steps (issue 15, class 5).
+    const bin = tempDir('vpm-fakebin-');
     writeFileSync(join(bin, 'kubectl'), '#!/bin/sh\necho "kubectl $*"\nif [ "$1" = get ]; then echo "kind: ConfigMap"; fi\nif [ "$1" = diff ]; then exit 1; fi\nexit 0\n');
     chmodSync(join(bin, 'kubectl'), 0o755);
     const r = await vpmJson(['run', '--exec'], { cwd, env: { PATH: `${bin}:${process.env.PATH}` } });

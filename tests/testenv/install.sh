@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions the vpm test environment on a Debian machine (called by .ci/run, as root in CI):
-#   1. Debian packages: haproxy, prometheus, openssl (+ golang-go if no Go toolchain is present).
+#   1. Debian packages: haproxy, prometheus, openssl, bubblewrap (+ golang-go if no Go toolchain is present).
 #   2. kube-apiserver + etcd built with CGO_ENABLED=0 from the Go module proxy through the wrapper
 #      module in this directory, into ~/.cache/vpm-testenv/<k8s-version>/ (override: VPM_TESTENV_CACHE).
 # Idempotent and quick when everything is there. Skips the build when KUBEBUILDER_ASSETS or
@@ -28,6 +28,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)  # vpm diagrams export renders Mermaid in headless Chromium
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # lints scripts/bootstrap-kind-knative.sh (tests/integration/fleet-manifests.test.ts)
+command -v bwrap >/dev/null 2>&1 || [ -x /usr/bin/bwrap ] || need+=(bubblewrap)  # vpm run --exec runs every step in its sandbox (src/runner/sandbox.ts)
 if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   log "apt-get install ${need[*]}"

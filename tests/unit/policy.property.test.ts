@@ -8,12 +8,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluatePolicy, type PolicyConfig } from '../../src/runner/policy.js';
 
-const POLICY: PolicyConfig = { default_action: 'allow', deny_if_contains: ['rm', 'git push'], deny_patterns: [], allowlist: [], stop_on_deny: true };
+const POLICY: PolicyConfig = { default_action: 'allow', deny_if_contains: ['rm', 'git push'], deny_patterns: [], allowlist: [], stop_on_deny: true, env_allow: ['FOO', 'LANG', 'A_B', 'x'] };
 
 const denied: string[][] = [['rm', '-rf', 'x'], ['rm', 'x'], ['rm'], ['git', 'push'], ['git', 'push', 'origin', 'main'], ['git', 'push', '--force']];
 const harmless: string[][] = [['ls', '-la'], ['echo', 'rm'], ['git', 'status'], ['git', 'stash', 'push'], ['rmdir', 'd'], ['grep', 'rm', 'f']];
 
-const gitGlobals = fc.constantFrom<string[]>([], ['-C', '.'], ['-c', 'user.name=x'], ['--no-pager'], ['--git-dir=.git'], ['--work-tree', '.'], ['-P'], ['--bare']);
+const gitGlobals = fc.constantFrom<string[]>([], ['-C', '.'], ['--no-pager'], ['--git-dir=.git'], ['--work-tree', '.'], ['-P'], ['--bare']);
 const pathSpelling = fc.constantFrom((s: string) => s, (s: string) => `/usr/bin/${s}`, (s: string) => `/bin/${s}`, (s: string) => `./${s}`, (s: string) => `../../bin/${s}`, (s: string) => `//usr///bin//${s}`);
 
 type Wrap = (argv: string[]) => string[];
@@ -26,7 +26,7 @@ const wrappers: fc.Arbitrary<Wrap> = fc.oneof(
   fc.constantFrom<string[]>([], ['-n', '10'], ['-5'], ['-n5'], ['--adjustment=3']).map((f): Wrap => (a) => ['nice', ...f, ...a]),
   fc.constantFrom<string[]>(['5'], ['-s', 'KILL', '5s'], ['--kill-after=1', '10'], ['--foreground', '1m'], ['-k', '2', '3']).map((f): Wrap => (a) => ['timeout', ...f, ...a]),
   fc.constant<Wrap>((a) => ['nohup', ...a]),
-  fc.constantFrom<string[]>([], ['-0'], ['-n', '1'], ['-I%'], ['-r', '-P', '4'], ['--max-args=2']).map((f): Wrap => (a) => ['xargs', ...f, ...a]),
+  fc.constantFrom<string[]>([], ['-0'], ['-n', '1'], ['-r', '-P', '4'], ['--max-args=2']).map((f): Wrap => (a) => ['xargs', ...f, ...a]),
   fc.constantFrom<string[]>([], ['-p']).map((f): Wrap => (a) => ['command', ...f, ...a]),
   fc.constant<Wrap>((a) => ['exec', ...a]),
   fc.constantFrom<string[]>(['-oL'], ['-i0', '-e0'], ['--output=L']).map((f): Wrap => (a) => ['stdbuf', ...f, ...a]),

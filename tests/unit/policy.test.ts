@@ -57,7 +57,7 @@ describe('decisions record the rule and the normalised argv', () => {
     expect(evaluatePolicy({ command: 'ls > out' }, p).matched_rule).toBe('shell_syntax: redirection >');
   });
   it('names dangerous variables', () => {
-    expect(evaluatePolicy({ command: 'LD_PRELOAD=x.so ls' }, p).matched_rule).toBe('dangerous_env: LD_PRELOAD');
+    expect(evaluatePolicy({ command: 'LD_PRELOAD=x.so ls' }, p).matched_rule).toBe('env_forbidden: LD_PRELOAD');
   });
   it('reports default_action when nothing else decided', () => {
     expect(evaluatePolicy({ command: 'ls' }, p).matched_rule).toBe('default_action: allow');
@@ -72,7 +72,7 @@ describe('rule semantics', () => {
     expect(evaluatePolicy({ command: 'git status' }, p)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: git' });
   });
   it('allowlist entries are strict prefixes of the normalised command', () => {
-    const p = policy({ default_action: 'deny', allowlist: ['kubectl get', 'git status'] });
+    const p = policy({ default_action: 'deny', allowlist: ['kubectl get', 'git status'], env_allow: ['LANG'] });
     expect(evaluatePolicy({ command: 'kubectl get pods' }, p).decision).toBe('allow');
     expect(evaluatePolicy({ command: 'kubectl delete get' }, p).decision).toBe('deny');
     expect(evaluatePolicy({ command: 'git push status' }, p).decision).toBe('deny');

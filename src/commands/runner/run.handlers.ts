@@ -10,6 +10,8 @@ export interface RunOptions {
   exec?: boolean;
   dryRun?: boolean;
   summaryFile?: string;
+  sandbox?: boolean;
+  checkpoint?: boolean;
 }
 
 /** `--exec` / `--dry-run` win over RUN_MODE; the default is dry. */
@@ -36,14 +38,13 @@ function render(report: RunReport): string {
 
 export const runCommand: CommandHandler<RunOptions> = async (ctx: Ctx, { opts }) => {
   const exec = resolveExecMode(opts, ctx.env);
-  const { resolve } = await import('node:path');
   const summaryFile = opts.summaryFile !== undefined ? ctx.userPath(opts.summaryFile) : undefined;
   if (opts.summaryFile !== undefined && !opts.summaryFile.trim()) throw new UsageError('--summary-file needs a path');
   const config = await ctx.config();
   const [{ runInbox }, executor] = await Promise.all([import('../../runner/runner.js'), ctx.exec()]);
   ctx.status(`vpm run: mode ${opts.mode}, ${exec === 'exec' ? 'EXEC (steps are executed)' : 'DRY (nothing is executed)'}`);
   const report = await runInbox(
-    { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile },
+    { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile, noSandbox: opts.sandbox === false, noCheckpoint: opts.checkpoint === false },
     { cwd: ctx.root, env: ctx.env, now: () => ctx.now(), exec: executor, status: (l) => ctx.status(l), config },
   );
   for (const w of report.warnings) ctx.io.stderr.write(`${w}\n`);
