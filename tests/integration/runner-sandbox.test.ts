@@ -10,7 +10,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { tempDir, vpm, vpmJson } from '../helpers/cli.js';
-import { undoRun } from '../../src/runner/checkpoint.js';
 
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 const stepLog = (cwd: string, id: string, n: number) => readJson(join(cwd, 'reports', 'codex_runs', id, 'steps', `step_${String(n).padStart(3, '0')}.json`));
@@ -199,7 +198,10 @@ describe('checkpoint before exec', () => {
     const runCommit = (await execa('git', ['rev-parse', 'HEAD'], { cwd })).stdout;
     expect(readJson(join(cwd, 'summary.json')).checkpoint).toMatchObject({ ref: 'refs/vpm/checkpoints/run_k2' });
 
-    const undone = await undoRun(cwd, 'k2', new Date());
+    // The printed undo command, as a user runs it.
+    const undo = await vpmJson(['run', 'undo', 'k2'], { cwd });
+    expect(undo.result.exitCode, String(undo.result.stderr)).toBe(0);
+    const undone = undo.json as { saved_ref: string };
     expect((await execa('git', ['rev-parse', 'HEAD'], { cwd })).stdout).toBe(head);
     expect((await execa('git', ['symbolic-ref', 'HEAD'], { cwd })).stdout).toBe('refs/heads/main');
     expect(readFileSync(join(cwd, 'b.txt'), 'utf8')).toBe('b\n');
