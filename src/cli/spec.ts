@@ -143,3 +143,6 @@ export interface HandlerInput<F extends FlagDecls> {
 function asHandlerInput<F extends FlagDecls>(input: ParsedInput<F>): HandlerInput<F> {
   return { args: [...input.args], opts: { ...input.flags } };
 }
+
+/** The typed flag values of a declared command: what its handler receives as `opts`. */
+export type FlagsOf<S extends { flags: FlagDecls }> = FlagValues<S['flags']>;

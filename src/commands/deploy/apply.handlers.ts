@@ -6,15 +6,14 @@ import { writeFileAtomic } from '../../core/fs.js';
 import { makeId } from '../../core/ids.js';
 import { applyObjects, cleanForDiff, loadObjects, resolveManifest, type ApplyObjectResult } from '../../deploy/apply.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
-import type { KubeFlags } from '../../core/context.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { ApplyEvidence } from '../../schemas/deploy-evidence.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { apply } from './apply.js';
 
-interface ApplyFlags extends KubeFlags {
-  dryRun?: boolean;
-  forceFreeze?: boolean;
-  reason?: string;
-}
+type ApplyFlags = FlagsOf<typeof apply>;
+
+
 
 /** `vpm apply`: diff → apply → get, with apply.log, after.yaml, run.log and an evidence record. */
 export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts }) => {

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const apply = defineCommand({
@@ -13,5 +14,5 @@ export const apply = defineCommand({
     { command: 'vpm apply dev/hello-ksvc --dry-run', description: 'what would change' },
     { command: 'vpm apply infra/k8s/overlays/dev/hello-ksvc.yaml --context kind-vpm-mini', description: 'apply a file' },
   ],
-  run: async (ctx, input) => (await import('./apply.handlers.js')).applyCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./apply.handlers.js')).applyCommand(ctx, input),
 });

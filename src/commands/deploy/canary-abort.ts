@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const canaryAbort = defineCommand({
@@ -8,5 +9,5 @@ export const canaryAbort = defineCommand({
     ...KUBE_FLAGS,
   },
   examples: [{ command: 'vpm canary abort hello', description: 'stable gets 100% at once' }],
-  run: async (ctx, input) => (await import('./canary.handlers.js')).canaryAbortCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./canary.handlers.js')).canaryAbortCommand(ctx, input),
 });

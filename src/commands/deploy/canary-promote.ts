@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const canaryPromote = defineCommand({
@@ -9,5 +10,5 @@ export const canaryPromote = defineCommand({
     ...FREEZE_OVERRIDE_FLAGS,
   },
   examples: [{ command: 'vpm canary promote hello', description: 'candidate gets 100% now' }],
-  run: async (ctx, input) => (await import('./canary.handlers.js')).canaryPromoteCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./canary.handlers.js')).canaryPromoteCommand(ctx, input),
 });

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const canaryStart = defineCommand({
@@ -23,5 +24,5 @@ export const canaryStart = defineCommand({
     { command: 'vpm canary start hello --stable hello-00001', description: '10 → 50 → 100 behind the default SLO' },
     { command: 'vpm canary start hello --steps 5,25,100 --interval 30s --slo slo.yaml', description: 'custom steps and SLO' },
   ],
-  run: async (ctx, input) => (await import('./canary.handlers.js')).canaryStartCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./canary.handlers.js')).canaryStartCommand(ctx, input),
 });

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const canaryStatus = defineCommand({
@@ -8,5 +9,5 @@ export const canaryStatus = defineCommand({
     ...KUBE_FLAGS,
   },
   examples: [{ command: 'vpm canary status hello', description: 'step, revisions and traffic' }],
-  run: async (ctx, input) => (await import('./canary.handlers.js')).canaryStatusCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./canary.handlers.js')).canaryStatusCommand(ctx, input),
 });

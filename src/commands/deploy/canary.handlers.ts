@@ -8,21 +8,18 @@ import { assertNotFrozen } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { loadSlo } from '../../deploy/slo.js';
-import { buildProvider, type ProviderFlags } from '../../deploy/provider-factory.js';
+import { buildProvider } from '../../deploy/provider-factory.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { CanaryEvidence } from '../../schemas/deploy-evidence.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { canaryStart } from './canary-start.js';
+import type { canaryStatus } from './canary-status.js';
+import type { canaryAbort } from './canary-abort.js';
+import type { canaryPromote } from './canary-promote.js';
 
-interface StartFlags extends KubeFlags, ProviderFlags {
-  candidate?: string;
-  stable?: string;
-  steps?: string;
-  interval?: string;
-  slo?: string;
-  settleTimeout?: string;
-  maxHolds?: string;
-  forceFreeze?: boolean;
-  reason?: string;
-}
+type StartFlags = FlagsOf<typeof canaryStart>;
+
+
 
 function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
   const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
@@ -94,7 +91,7 @@ function describeTraffic(list: TrafficTarget[] | undefined): string {
   return (list ?? []).map((t) => `${t.revisionName ?? (t.latestRevision ? 'latest' : '?')}=${t.percent ?? 0}%${t.tag ? `(${t.tag})` : ''}`).join(' ');
 }
 
-export const canaryStatusCommand: CommandHandler<KubeFlags> = async (ctx, { args, opts }) => {
+export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> = async (ctx, { args, opts }) => {
   const kube = await ctx.kube(opts);
   const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
   const progress = readProgress(obj);
@@ -130,7 +127,7 @@ async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100
   return { kube, progress, traffic };
 }
 
-export const canaryAbortCommand: CommandHandler<KubeFlags> = async (ctx, { args, opts }) => {
+export const canaryAbortCommand: CommandHandler<FlagsOf<typeof canaryAbort>> = async (ctx, { args, opts }) => {
   // Abort lowers risk, so it is allowed while deploys are frozen.
   const { progress, traffic } = await rewrite(ctx, args[0], opts, 0, 'aborted', 'aborted by hand');
   return {
@@ -139,7 +136,7 @@ export const canaryAbortCommand: CommandHandler<KubeFlags> = async (ctx, { args,
   };
 };
 
-export const canaryPromoteCommand: CommandHandler<KubeFlags & { forceFreeze?: boolean; reason?: string }> = async (ctx, { args, opts }) => {
+export const canaryPromoteCommand: CommandHandler<FlagsOf<typeof canaryPromote>> = async (ctx, { args, opts }) => {
   await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary promote ${args[0]}` });
   const { progress, traffic } = await rewrite(ctx, args[0], opts, 100, 'promoted', 'promoted by hand (remaining gates skipped)');
   return {

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const freezeOff = defineCommand({
@@ -5,5 +6,5 @@ export const freezeOff = defineCommand({
   summary: 'lift the deploy freeze',
   flags: {},
   examples: [{ command: 'vpm freeze off', description: 'deploys allowed again' }],
-  run: async (ctx, input) => (await import('./freeze.handlers.js')).freezeOffCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./freeze.handlers.js')).freezeOffCommand(ctx, input),
 });

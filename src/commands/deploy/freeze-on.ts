@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const freezeOn = defineCommand({
@@ -11,5 +12,5 @@ export const freezeOn = defineCommand({
     { command: 'vpm freeze on --reason "incident 42"', description: 'freeze until lifted' },
     { command: 'vpm freeze on --reason "release week" --until 48h', description: 'expires by itself' },
   ],
-  run: async (ctx, input) => (await import('./freeze.handlers.js')).freezeOnCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./freeze.handlers.js')).freezeOnCommand(ctx, input),
 });

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const freezeStatus = defineCommand({
@@ -10,5 +11,5 @@ export const freezeStatus = defineCommand({
     { command: 'vpm freeze status', description: 'frozen or not, by whom and why' },
     { command: 'vpm freeze status --exit-code || echo "deploys are frozen"', description: 'gate a CI step' },
   ],
-  run: async (ctx, input) => (await import('./freeze.handlers.js')).freezeStatusCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./freeze.handlers.js')).freezeStatusCommand(ctx, input),
 });

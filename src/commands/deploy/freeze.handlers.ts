@@ -3,6 +3,9 @@ import type { CommandHandler } from '../../core/command.js';
 import { UsageError } from '../../core/errors.js';
 import { FREEZE_FILE, isFreezeActive, readFreeze, setFreeze } from '../../deploy/freeze.js';
 import { parseDuration } from '../../deploy/duration.js';
+import type { freezeOn } from './freeze-on.js';
+import type { freezeStatus } from './freeze-status.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
 function whoAmI(env: NodeJS.ProcessEnv): string {
   return env.VPM_ACTOR ?? env.GITHUB_ACTOR ?? env.USER ?? (() => {
@@ -25,7 +28,7 @@ function parseUntil(value: string | undefined, now: Date): string | null {
   return new Date(now.getTime() + parseDuration(value, '--until')).toISOString();
 }
 
-export const freezeOnCommand: CommandHandler<{ reason?: string; until?: string }> = async (ctx, { opts }) => {
+export const freezeOnCommand: CommandHandler<FlagsOf<typeof freezeOn>> = async (ctx, { opts }) => {
   if (!opts.reason?.trim()) throw new UsageError('vpm freeze on needs --reason "…"');
   const now = ctx.now();
   const state = {
@@ -62,7 +65,7 @@ export const freezeOffCommand: CommandHandler = async (ctx) => {
   return { data: { ...state, previous }, human: 'deploys unfrozen' };
 };
 
-export const freezeStatusCommand: CommandHandler<{ exitCode: boolean }> = async (ctx, { opts }) => {
+export const freezeStatusCommand: CommandHandler<FlagsOf<typeof freezeStatus>> = async (ctx, { opts }) => {
   const state = readFreeze(ctx.root);
   const active = isFreezeActive(state, ctx.now());
   const expired = Boolean(state?.frozen && !active);

@@ -4,20 +4,16 @@ import { makeId } from '../../core/ids.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { readFreeze, setFreeze } from '../../deploy/freeze.js';
 import { guardIssueBody, resolveGuardRevisions, runGuard } from '../../deploy/guard.js';
-import type { KubeFlags } from '../../core/context.js';
-import { buildProvider, type ProviderFlags } from '../../deploy/provider-factory.js';
+import { buildProvider } from '../../deploy/provider-factory.js';
 import { loadSlo } from '../../deploy/slo.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { GuardEvidence } from '../../schemas/deploy-evidence.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { guard } from './guard.js';
 
-interface GuardFlags extends KubeFlags, ProviderFlags {
-  window?: string;
-  interval?: string;
-  slo?: string;
-  revision?: string;
-  previous?: string;
-  issue?: boolean;
-}
+type GuardFlags = FlagsOf<typeof guard>;
+
+
 
 export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];

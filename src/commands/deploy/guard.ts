@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const guard = defineCommand({
@@ -20,5 +21,5 @@ export const guard = defineCommand({
     { command: 'vpm guard hello --window 10m', description: 'watch hello for ten minutes after promotion' },
     { command: 'vpm guard hello --provider prometheus --prometheus-url http://127.0.0.1:9090 --no-issue', description: 'Prometheus data, no GitHub issue' },
   ],
-  run: async (ctx, input) => (await import('./guard.handlers.js')).guardCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./guard.handlers.js')).guardCommand(ctx, input),
 });

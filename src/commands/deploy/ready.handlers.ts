@@ -2,18 +2,19 @@ import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, TimeoutError, VpmError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
 import { parseDuration } from '../../deploy/duration.js';
-import type { KubeFlags } from '../../core/context.js';
 import { condition, isFailedAndCurrent, isReadyAndCurrent, ksvcRef } from '../../deploy/ksvc.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { ReadyEvidence } from '../../schemas/deploy-evidence.js';
 import type { KObj } from '../../adapters/kube.js';
+import type { ready } from './ready.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
 /**
  * Waits — by watching, not polling — until the KService is Ready=True for its current generation
  * (status.observedGeneration == metadata.generation), so a Ready left over from the previous spec
  * never counts. Ready=False for the current generation ends the wait at once.
  */
-export const readyCommand: CommandHandler<KubeFlags & { timeout?: string }> = async (ctx, { args, opts }) => {
+export const readyCommand: CommandHandler<FlagsOf<typeof ready>> = async (ctx, { args, opts }) => {
   const name = args[0];
   const timeoutMs = parseDuration(opts.timeout ?? '120s', '--timeout');
   const kube = await ctx.kube(opts);

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const ready = defineCommand({
@@ -12,5 +13,5 @@ export const ready = defineCommand({
     { command: 'vpm ready hello', description: 'wait until hello is Ready' },
     { command: 'vpm ready hello -n apps --timeout 5m', description: 'another namespace, a longer wait' },
   ],
-  run: async (ctx, input) => (await import('./ready.handlers.js')).readyCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./ready.handlers.js')).readyCommand(ctx, input),
 });

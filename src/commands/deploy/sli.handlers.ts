@@ -2,17 +2,15 @@ import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, UsageError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
 import { probeMany, summariseProbes } from '../../adapters/http.js';
-import type { KubeFlags } from '../../core/context.js';
 import { isReadyAndCurrent, ksvcRef } from '../../deploy/ksvc.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { SliEvidence } from '../../schemas/deploy-evidence.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { sli } from './sli.js';
 
-interface SliFlags extends KubeFlags {
-  url?: string;
-  requests?: string;
-  timeout?: string;
-  concurrency?: string;
-}
+type SliFlags = FlagsOf<typeof sli>;
+
+
 
 const UNREACHABLE = new Set(['connection_refused', 'connection_reset', 'timeout', 'dns', 'other']);
 

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const sli = defineCommand({
@@ -17,5 +18,5 @@ export const sli = defineCommand({
     { command: 'vpm sli hello', description: '20 requests to hello’s URL' },
     { command: 'vpm sli --url http://127.0.0.1:8080/ -n 100 --concurrency 4', description: 'any URL' },
   ],
-  run: async (ctx, input) => (await import('./sli.handlers.js')).sliCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./sli.handlers.js')).sliCommand(ctx, input),
 });

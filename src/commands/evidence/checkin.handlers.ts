@@ -1,7 +1,9 @@
 import type { CommandHandler } from '../../core/command.js';
+import type { checkin } from './checkin.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
 /** `vpm checkin`: Repo / Branch / PR / Run / Evidence / Next; degrades gracefully offline (exit 0). */
-export const checkinCommand: CommandHandler<{ repo?: string; offline?: boolean }> = async (ctx, { opts }) => {
+export const checkinCommand: CommandHandler<FlagsOf<typeof checkin>> = async (ctx, { opts }) => {
   const { checkin } = await import('../../github/checkin.js');
   const config = await ctx.config();
   const result = await checkin({

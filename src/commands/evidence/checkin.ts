@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const checkin = defineCommand({
@@ -11,5 +12,5 @@ export const checkin = defineCommand({
     { command: 'vpm checkin', description: 'the check-in block' },
     { command: 'vpm checkin --offline --json', description: 'without GitHub, as JSON' },
   ],
-  run: async (ctx, input) => (await import('./checkin.handlers.js')).checkinCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./checkin.handlers.js')).checkinCommand(ctx, input),
 });

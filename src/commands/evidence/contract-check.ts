@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const contractCheck = defineCommand({
@@ -14,5 +15,5 @@ export const contractCheck = defineCommand({
     { command: 'vpm contract check 42', description: 'is PR 42 a reports-only PR with green checks?' },
     { command: 'vpm contract check 42 --apply', description: 'and if so, label it and enable auto-merge' },
   ],
-  run: async (ctx, input) => (await import('./contract.handlers.js')).contractCheckCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./contract.handlers.js')).contractCheckCommand(ctx, input),
 });

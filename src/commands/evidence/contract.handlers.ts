@@ -1,12 +1,11 @@
 import type { CommandHandler } from '../../core/command.js';
 import { UsageError } from '../../core/errors.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { contractCheck } from './contract-check.js';
 
-interface ContractFlags {
-  apply?: boolean;
-  label?: string;
-  mergeMethod?: string;
-  repo?: string;
-}
+type ContractFlags = FlagsOf<typeof contractCheck>;
+
+
 
 /**
  * `vpm contract check PR [--apply]`: the persist-report lane. Exit 0 when eligible (and, with

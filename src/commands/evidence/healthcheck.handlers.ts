@@ -2,16 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandHandler } from '../../core/command.js';
 import { UsageError } from '../../core/errors.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { healthcheck } from './healthcheck.js';
 
-export interface HealthcheckFlags {
-  testCmd?: string;
-  /** Commander's --no-test sets this to false. */
-  test?: boolean;
-  diagrams?: boolean;
-  minGoalCoverage?: string;
-  coverageSummary?: string;
-  testTimeout?: string;
-}
+export type HealthcheckFlags = FlagsOf<typeof healthcheck>;
+
+
 
 /** Also the `healthcheck` stage of `vpm loop` (called with no flags: config defaults apply). */
 export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, { opts }) => {

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const healthcheck = defineCommand({
@@ -15,5 +16,5 @@ export const healthcheck = defineCommand({
     { command: 'vpm healthcheck', description: 'tests, diagrams and reports' },
     { command: 'vpm healthcheck --no-test --min-goal-coverage 0.8', description: 'reports only, require 80% of goals with evidence' },
   ],
-  run: async (ctx, input) => (await import('./healthcheck.handlers.js')).healthcheckCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./healthcheck.handlers.js')).healthcheckCommand(ctx, input),
 });

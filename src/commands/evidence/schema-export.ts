@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const schemaExport = defineCommand({
@@ -12,5 +13,5 @@ export const schemaExport = defineCommand({
     { command: 'vpm schema export', description: 'into schemas/' },
     { command: 'vpm schema export --check', description: 'CI: fail when the committed schemas are stale' },
   ],
-  run: async (ctx, input) => (await import('./schema.handlers.js')).schemaExportCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./schema.handlers.js')).schemaExportCommand(ctx, input),
 });

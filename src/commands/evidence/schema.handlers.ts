@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { CommandHandler } from '../../core/command.js';
 import { writeFileAtomic } from '../../core/fs.js';
+import type { schemaExport } from './schema-export.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
 /**
  * `vpm schema export [--out DIR] [--check]`: every registered evidence kind and every other file
  * format (config, chat entry, memory, state, job, …) as JSON Schema (draft 2020-12, zod's
  * `z.toJSONSchema`). `--check` writes nothing and exits 1 when a file is missing or stale (for CI).
  */
-export const schemaExportCommand: CommandHandler<{ out?: string; check?: boolean }> = async (ctx, { opts }) => {
+export const schemaExportCommand: CommandHandler<FlagsOf<typeof schemaExport>> = async (ctx, { opts }) => {
   const { buildJsonSchemas } = await import('../../evidence/json-schema.js');
   const outDir = resolve(ctx.root, opts.out ?? 'schemas');
   const files = await buildJsonSchemas();

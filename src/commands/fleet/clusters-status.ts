@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const clustersStatus = defineCommand({
@@ -18,5 +19,5 @@ export const clustersStatus = defineCommand({
     { command: 'vpm clusters status', description: 'every Application across the fleet' },
     { command: 'vpm clusters status root-app-cluster-a --watch --timeout 5m', description: 'wait until one app is Synced and Healthy' },
   ],
-  run: async (ctx, input) => (await import('./clusters.handlers.js')).clustersStatusCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./clusters.handlers.js')).clustersStatusCommand(ctx, input),
 });

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
 
 export const clustersSync = defineCommand({
@@ -18,5 +19,5 @@ export const clustersSync = defineCommand({
     { command: 'vpm clusters sync', description: 'sync every Application' },
     { command: 'vpm clusters sync root-app-cluster-b --prune --timeout 10m', description: 'one app, pruning' },
   ],
-  run: async (ctx, input) => (await import('./clusters.handlers.js')).clustersSyncCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./clusters.handlers.js')).clustersSyncCommand(ctx, input),
 });

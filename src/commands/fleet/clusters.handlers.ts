@@ -4,7 +4,6 @@
  */
 import { userInfo } from 'node:os';
 import type { CommandHandler } from '../../core/command.js';
-import type { Ctx } from '../../core/context.js';
 import { OperationalError, UsageError } from '../../core/errors.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
@@ -12,31 +11,17 @@ import type { KubeClient } from '../../adapters/kube.js';
 import { appLine, collectFleetStatus, renderFleetTable, ARGO_API, type FleetStatus } from '../../fleet/apps.js';
 import { fleetDeps, resolveFleetTarget, vpmUsername } from '../../fleet/target.js';
 import { syncApps, type SyncOutcome } from '../../fleet/sync.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { clustersStatus } from './clusters-status.js';
+import type { clustersSync } from './clusters-sync.js';
 
-interface KubeFlags {
-  context?: string;
-  namespace?: string;
-  kubeconfig?: string;
-}
+type SyncFlags = FlagsOf<typeof clustersSync>;
 
-interface StatusFlags extends KubeFlags {
-  contexts?: string;
-  selector?: string;
-  requestTimeout?: string;
-  watch?: boolean;
-  interval?: string;
-  timeout?: string;
-}
 
-interface SyncFlags extends KubeFlags {
-  contexts?: string;
-  selector?: string;
-  revision?: string;
-  prune?: boolean;
-  timeout?: string;
-  forceFreeze?: boolean;
-  reason?: string;
-}
+type StatusFlags = FlagsOf<typeof clustersStatus>;
+
+
+
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

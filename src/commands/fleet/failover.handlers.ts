@@ -13,30 +13,12 @@ import { assertNotFrozen, isFreezeActive, readFreeze } from '../../deploy/freeze
 import type { SentCommand } from '../../adapters/haproxy.js';
 import type { FailoverOptions, FailoverMode } from '../../fleet/failover.js';
 import type { FailoverBody } from '../../schemas/failover-evidence.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { failover } from './failover.js';
 
-interface FailoverFlags {
-  from?: string;
-  to?: string;
-  auto?: boolean;
-  drill?: boolean;
-  targetRto?: string;
-  probeUrl?: string;
-  probeHost?: string;
-  interval?: string;
-  probeTimeout?: string;
-  failAfter?: string;
-  steady?: string;
-  timeout?: string;
-  recoveryTimeout?: string;
-  socket?: string;
-  backend?: string;
-  standbyCheck?: boolean;
-  dryRun?: boolean;
-  yes?: boolean;
-  kubeconfig?: string;
-  forceFreeze?: boolean;
-  reason?: string;
-}
+type FailoverFlags = FlagsOf<typeof failover>;
+
+
 
 function positiveInt(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, YES_FLAG } from '../../cli/spec.js';
 
 export const failover = defineCommand({
@@ -32,5 +33,5 @@ export const failover = defineCommand({
     { command: 'vpm failover --auto --from a --to b --yes', description: 'watch a, switch when it fails' },
     { command: 'vpm failover --drill --from a --to b --yes', description: 'switch, measure RTO, switch back' },
   ],
-  run: async (ctx, input) => (await import('./failover.handlers.js')).failoverCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./failover.handlers.js')).failoverCommand(ctx, input),
 });

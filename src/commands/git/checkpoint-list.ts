@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const checkpointList = defineCommand({
@@ -6,5 +7,5 @@ export const checkpointList = defineCommand({
   summary: 'list checkpoints (refs/vpm/checkpoints/*), newest first',
   flags: {},
   examples: [{ command: 'vpm checkpoint list --json', description: 'name, commit, date and subject of each' }],
-  run: async (ctx, input) => (await import('./checkpoint.handlers.js')).checkpointListCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./checkpoint.handlers.js')).checkpointListCommand(ctx, input),
 });

@@ -1,9 +1,11 @@
 import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { checkpoint } from './checkpoint.js';
 
-interface CheckpointOpts {
-  summaryFile?: string;
-}
+type CheckpointOpts = FlagsOf<typeof checkpoint>;
+
+
 
 const session = (ctx: Ctx) => ctx.git();
 

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, SUMMARY_FILE_FLAG } from '../../cli/spec.js';
 
 export const checkpoint = defineCommand({
@@ -10,5 +11,5 @@ export const checkpoint = defineCommand({
     { command: 'vpm checkpoint S4_before_big_change', description: 'before risky work' },
     { command: 'vpm checkpoint list', description: 'the checkpoints, newest first' },
   ],
-  run: async (ctx, input) => (await import('./checkpoint.handlers.js')).checkpointCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./checkpoint.handlers.js')).checkpointCommand(ctx, input),
 });

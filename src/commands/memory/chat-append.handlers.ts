@@ -2,13 +2,12 @@ import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
 import { appendChatEntry, readChatText } from '../../memory/chat-log.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { chatAppend } from './chat-append.js';
 
-interface ChatAppendOptions {
-  role: string;
-  session?: string;
-  text?: string;
-  meta?: string;
-}
+type ChatAppendOptions = FlagsOf<typeof chatAppend>;
+
+
 
 async function readStdin(ctx: Ctx): Promise<string> {
   if (ctx.io.stdinIsTTY) {

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const chatAppend = defineCommand({
@@ -14,5 +15,5 @@ export const chatAppend = defineCommand({
     { command: 'echo "tests pass" | vpm chat append --role assistant', description: 'text from stdin' },
     { command: `vpm chat append --session s1 --meta '{"tool":"codex"}' --text hi`, description: 'with a session and metadata' },
   ],
-  run: async (ctx, input) => (await import('./chat-append.handlers.js')).chatAppendCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./chat-append.handlers.js')).chatAppendCommand(ctx, input),
 });

@@ -5,8 +5,10 @@ import { writeFileAtomic } from '../../core/fs.js';
 import { utcDate } from '../../core/ids.js';
 import { loadDigestEntries, renderDigest } from '../../memory/digest.js';
 import { readMemory } from '../../memory/memory-store.js';
+import type { digest } from './digest.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
-export const digestCommand: CommandHandler<{ date?: string; session?: string }> = async (ctx, { opts }) => {
+export const digestCommand: CommandHandler<FlagsOf<typeof digest>> = async (ctx, { opts }) => {
   if (opts.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.date)) {
     throw new UsageError(`--date must be YYYY-MM-DD, got '${opts.date}'`);
   }

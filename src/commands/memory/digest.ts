@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 import { parseDayFlag } from '../../core/dates.js';
 
@@ -14,5 +15,5 @@ export const digest = defineCommand({
     { command: 'vpm digest --session s1', description: 'one session' },
   ],
   parse: ({ args, flags }) => ({ args: [...args], opts: { ...flags, date: flags.date === undefined ? undefined : parseDayFlag(flags.date, '--date') } }),
-  run: async (ctx, input) => (await import('./digest.handlers.js')).digestCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./digest.handlers.js')).digestCommand(ctx, input),
 });

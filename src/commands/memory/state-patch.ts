@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, YES_FLAG } from '../../cli/spec.js';
 
 export const statePatch = defineCommand({
@@ -13,5 +14,5 @@ export const statePatch = defineCommand({
     { command: 'vpm state patch north-star.json --yes', description: 'write it and record it in memory.json' },
     { command: `echo '[{"op":"replace","path":"/phase","value":"S5"}]' | vpm state patch - --yes`, description: 'the patch from stdin' },
   ],
-  run: async (ctx, input) => (await import('./state.handlers.js')).statePatchCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./state.handlers.js')).statePatchCommand(ctx, input),
 });

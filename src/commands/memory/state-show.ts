@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const stateShow = defineCommand({
@@ -8,5 +9,5 @@ export const stateShow = defineCommand({
     { command: 'vpm state show', description: 'phase, current, goals and direction' },
     { command: 'vpm state show --json', description: 'as JSON' },
   ],
-  run: async (ctx, input) => (await import('./state.handlers.js')).stateShowCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./state.handlers.js')).stateShowCommand(ctx, input),
 });

@@ -8,6 +8,8 @@ import { graphemeLength, truncateGraphemes } from '../../memory/graphemes.js';
 import { updateMemory } from '../../memory/memory-store.js';
 import { readState, renderStateMarkdown, STATE_FILE, validateState } from '../../memory/state-doc.js';
 import { SUMMARY_MAX_GRAPHEMES } from '../../schemas/memory.js';
+import type { statePatch } from './state-patch.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
 export const stateShowCommand: CommandHandler = async (ctx) => {
   const state = await readState(ctx.root);
@@ -44,7 +46,7 @@ function droppedPaths(input: unknown, output: unknown, at = ''): string[] {
   return out;
 }
 
-export const statePatchCommand: CommandHandler<{ yes?: boolean; dryRun?: boolean }> = async (ctx, { args, opts }) => {
+export const statePatchCommand: CommandHandler<FlagsOf<typeof statePatch>> = async (ctx, { args, opts }) => {
   // Decide up front whether we may write: a non-interactive run without --yes fails before any work.
   if (!opts.yes && !opts.dryRun && !ctx.canPrompt()) {
     throw new UsageError('refusing to change STATE without confirmation: stdin is not a terminal', {

@@ -1,7 +1,9 @@
 import type { CommandHandler } from '../../core/command.js';
 import { summariseNewChat } from '../../memory/summarise.js';
+import type { summary } from './summary.js';
+import type { FlagsOf } from '../../cli/spec.js';
 
-export const summaryCommand: CommandHandler<{ provider?: string }> = async (ctx, { opts }) => {
+export const summaryCommand: CommandHandler<FlagsOf<typeof summary>> = async (ctx, { opts }) => {
   const outcome = await summariseNewChat(ctx, opts.provider);
   for (const bad of outcome.invalid_lines) {
     ctx.status(`warning: skipped an invalid chat line in logs/${bad.file} at byte ${bad.offset}: ${bad.reason}`);

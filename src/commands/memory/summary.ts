@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const summary = defineCommand({
@@ -10,5 +11,5 @@ export const summary = defineCommand({
     { command: 'vpm summary', description: 'summarise what was said since the last summary' },
     { command: 'VPM_LLM_API_KEY=… vpm summary --provider openai', description: 'use an OpenAI-compatible model (falls back to extractive)' },
   ],
-  run: async (ctx, input) => (await import('./summary.handlers.js')).summaryCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./summary.handlers.js')).summaryCommand(ctx, input),
 });

@@ -3,14 +3,12 @@ import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
 import { readStdinText } from '../../core/stdin.js';
 import type { Job } from '../../schemas/job.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { ask } from './ask.js';
 
-export interface AskOptions {
-  issue?: string;
-  comment?: string;
-  repo?: string;
-  context?: string;
-  namespace?: string;
-}
+export type AskOptions = FlagsOf<typeof ask>;
+
+
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

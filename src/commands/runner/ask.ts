@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand } from '../../cli/spec.js';
 
 export const ask = defineCommand({
@@ -16,5 +17,5 @@ export const ask = defineCommand({
     { command: 'vpm ask "S5 apply: dev hello-ksvc"', description: 'queue an apply job for infra/k8s/overlays/dev/hello-ksvc.yaml' },
     { command: 'vpm ask --issue 12 --comment 3456', description: 'the request from a GitHub comment' },
   ],
-  run: async (ctx, input) => (await import('./ask.handlers.js')).askCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./ask.handlers.js')).askCommand(ctx, input),
 });

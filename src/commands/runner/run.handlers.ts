@@ -3,16 +3,12 @@ import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
 import type { ExecMode } from '../../runner/job-runner.js';
 import type { RunMode, RunReport } from '../../runner/runner.js';
+import type { FlagsOf } from '../../cli/spec.js';
+import type { run } from './run.js';
 
-export interface RunOptions {
-  mode: RunMode;
-  clean?: boolean;
-  exec?: boolean;
-  dryRun?: boolean;
-  summaryFile?: string;
-  sandbox?: boolean;
-  checkpoint?: boolean;
-}
+export type RunOptions = FlagsOf<typeof run>;
+
+
 
 /** `--exec` / `--dry-run` win over RUN_MODE; the default is dry. */
 export function resolveExecMode(opts: Pick<RunOptions, 'exec' | 'dryRun'>, env: NodeJS.ProcessEnv): ExecMode {

@@ -1,3 +1,4 @@
+import type { CommandResult } from '../../core/command.js';
 import { defineCommand, SUMMARY_FILE_FLAG } from '../../cli/spec.js';
 
 export const run = defineCommand({
@@ -25,5 +26,5 @@ Reports: reports/codex_runs/<job_id>/{run.log, steps/step_NNN.json, phase_state.
     { command: 'vpm run undo ask_20261205T101500Z', description: 'put the tree back as it was before that run' },
     { command: 'vpm run --mode test --exec --summary-file out/run.json', description: 'run, verify the outputs, write a summary' },
   ],
-  run: async (ctx, input) => (await import('./run.handlers.js')).runCommand(ctx, input),
+  run: async (ctx, input): Promise<CommandResult> => (await import('./run.handlers.js')).runCommand(ctx, input),
 });
