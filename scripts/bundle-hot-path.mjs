@@ -13,7 +13,7 @@ const reRootCoreImports = {
     b.onResolve({ filter: /^\.\/config\.js$/ }, () => ({ path: '../core/config.js', external: true }));
     // The context's factory builds clients no hot path uses; dist/core/ and dist/fast/ are both one
     // level down, so the same relative path loads them (as ES modules) if one ever does.
-    b.onResolve({ filter: /^\.\.\/adapters\/(kube|github|haproxy|exec)\.js$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^\.\.\/(adapters\/(kube|github|haproxy|exec)|deploy\/providers\/prometheus)\.js$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 

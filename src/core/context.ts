@@ -11,6 +11,7 @@ import type { HaproxyRuntime, HaproxyRuntimeOptions } from '../adapters/haproxy.
 import type { KubeClient } from '../adapters/kube.js';
 import type { Executor } from '../adapters/exec.js';
 import type { RepoNeed, GlobalFlags } from '../cli/spec.js';
+import type { SloProvider } from '../deploy/providers/types.js';
 import type { RepoSession, SessionOptions } from '../git/session.js';
 import type { VpmConfig } from '../schemas/config.js';
 import { uniqueSuffix } from './ids.js';
@@ -71,6 +72,8 @@ export interface Ctx {
   github(opts?: { repo?: string; timeoutMs?: number }): Promise<GithubClient>;
   /** HAProxy's Runtime API on an admin socket. */
   haproxy(socket: string, opts?: HaproxyRuntimeOptions): Promise<HaproxyRuntime>;
+  /** The SLO provider reading Knative's queue-proxy metrics from Prometheus at `url`. */
+  prometheus(url: string): Promise<SloProvider>;
   /** Runs programs (argv, never a shell) with a filtered environment. */
   exec(): Promise<Executor>;
 }
@@ -125,6 +128,10 @@ export function createContext(opts: ContextOptions, io: IOStreams, env: NodeJS.P
     async haproxy(socket, o) {
       const { HaproxyRuntime } = await import('../adapters/haproxy.js');
       return new HaproxyRuntime(socket, o);
+    },
+    async prometheus(url) {
+      const { prometheusProvider } = await import('../deploy/providers/prometheus.js');
+      return prometheusProvider({ url });
     },
     async exec() {
       return (await import('../adapters/exec.js')).execaExecutor;

@@ -17,8 +17,7 @@ export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, _w
   if (name === 'prometheus') {
     const url = flags.prometheusUrl ?? config.canary?.prometheus_url;
     if (!url) throw new UsageError('the prometheus provider needs --prometheus-url (or VPM_PROMETHEUS_URL / canary.prometheus_url)');
-    const { prometheusProvider } = await import('./providers/prometheus.js');
-    return prometheusProvider({ url });
+    return ctx.prometheus(url);
   }
   if (name !== 'probe') throw new UsageError(`unknown provider '${name}'`, { hint: 'use probe or prometheus' });
   const maxRequests = Number(flags.requests ?? Math.max(60, slo.min_requests * 3));
