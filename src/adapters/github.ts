@@ -17,7 +17,7 @@ import { maskSecrets } from '../core/secrets.js';
 import { describeNetworkFailure, networkHint } from './net-errors.js';
 import type { VpmConfig } from '../schemas/config.js';
 
-export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
+const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** GitHub could not be reached at all (DNS, refused connection, TLS, timeout): callers may degrade. */
@@ -49,7 +49,7 @@ export interface GithubClientOptions {
   timeoutMs?: number;
 }
 
-export function githubToken(env: NodeJS.ProcessEnv): string | undefined {
+function githubToken(env: NodeJS.ProcessEnv): string | undefined {
   return env.GITHUB_TOKEN || env.GH_TOKEN || undefined;
 }
 
@@ -122,7 +122,7 @@ function header(err: any, name: string): string | undefined {
 }
 
 /** Maps an Octokit/fetch failure to a VpmError; the token never appears in the result. */
-export function mapGithubError(err: unknown, what: string, ctx: MapContext): VpmError {
+function mapGithubError(err: unknown, what: string, ctx: MapContext): VpmError {
   if (err instanceof VpmError) return err;
   const e = err as any;
   const mask = (s: string) => maskSecrets(s, ctx.env);

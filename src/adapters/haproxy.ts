@@ -9,11 +9,11 @@ import { statSync } from 'node:fs';
 import { OperationalError, UsageError } from '../core/errors.js';
 
 /** `srv_op_state` values (HAProxy `enum srv_state`). */
-export const OP_STATES = ['STOPPED', 'STARTING', 'RUNNING', 'STOPPING'] as const;
-export type OpStateName = (typeof OP_STATES)[number] | 'UNKNOWN';
+const OP_STATES = ['STOPPED', 'STARTING', 'RUNNING', 'STOPPING'] as const;
+type OpStateName = (typeof OP_STATES)[number] | 'UNKNOWN';
 
 /** `srv_admin_state` bits (HAProxy `enum srv_admin`). */
-export const ADMIN_BITS = {
+const ADMIN_BITS = {
   FMAINT: 0x01, // forced maintenance (set server … state maint)
   IMAINT: 0x02, // inherited from a tracked server
   CMAINT: 0x04, // `disabled` in the configuration

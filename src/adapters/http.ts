@@ -2,7 +2,7 @@
  * HTTP probing: the only code that sends requests to services under test. Each probe records the
  * status, latency and an error class, so SLI/SLO evidence can show what actually happened.
  */
-export type ErrorClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'other';
+type ErrorClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'other';
 
 export interface ProbeResult {
   at: number;
@@ -23,7 +23,7 @@ function classifyError(err: unknown): ErrorClass {
   return 'other';
 }
 
-export async function probeOnce(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<ProbeResult> {
+async function probeOnce(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<ProbeResult> {
   const at = Date.now();
   const t0 = performance.now();
   try {
@@ -51,7 +51,7 @@ export interface ProbeSummary {
   classes: Partial<Record<ErrorClass, number>>;
 }
 
-export function percentile(sorted: number[], p: number): number | null {
+function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }

@@ -14,7 +14,7 @@ import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from '@kuberne
 import { EnvironmentError, OperationalError, UsageError } from '../core/errors.js';
 import { describeNetworkFailure, networkHint } from './net-errors.js';
 
-export const FIELD_MANAGER = 'vpm';
+const FIELD_MANAGER = 'vpm';
 
 export interface KObj extends KubernetesObject {
   apiVersion: string;
@@ -455,11 +455,4 @@ export class KubeClient {
     if (outage && isUnreachable(outage)) throw outage;
     throw Object.assign(new Error('watch aborted'), { last });
   }
-}
-
-/** Connects to several contexts at once, each with its own KubeConfig. */
-export async function connectContexts(contexts: string[], base: Omit<KubeTarget, 'context'> = {}): Promise<Map<string, KubeClient>> {
-  const out = new Map<string, KubeClient>();
-  for (const context of contexts) out.set(context, await KubeClient.connect({ ...base, context }));
-  return out;
 }

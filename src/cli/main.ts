@@ -23,7 +23,7 @@ function toOption(key: string, decl: FlagDecl): Option {
 }
 
 /** The help section every command has: what to type, and what it does. */
-export function examplesHelp(spec: AnyCommandSpec): string {
+function examplesHelp(spec: AnyCommandSpec): string {
   const width = Math.max(...spec.examples.map((e) => e.command.length));
   return `\nExamples:\n${spec.examples.map((e) => `  $ ${e.command.padEnd(width)}  # ${e.description}`).join('\n')}\n`;
 }
@@ -64,7 +64,7 @@ function addLeaf(parent: Command, spec: AnyCommandSpec, io: IOStreams, env: Node
   });
 }
 
-export function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: { exitCode: number }): Command {
+function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: { exitCode: number }): Command {
   const program = new Command('vpm')
     .description('Operations loop for AI-assisted development shipped through GitOps to Knative')
     .usage('[options] <command>')

@@ -35,7 +35,7 @@ type ValueOf<D extends FlagDecl> = D extends { type: 'boolean' }
 /** The typed flag values a command's `parse` receives. */
 export type FlagValues<F extends FlagDecls> = { -readonly [K in keyof F]: ValueOf<F[K]> };
 
-export interface ArgDecl {
+interface ArgDecl {
   readonly name: string;
   readonly description: string;
   readonly required?: boolean;
@@ -43,7 +43,7 @@ export interface ArgDecl {
   readonly variadic?: boolean;
 }
 
-export interface Example {
+interface Example {
   readonly command: string;
   readonly description: string;
 }

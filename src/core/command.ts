@@ -17,7 +17,7 @@ export interface CommandResult {
   retryable?: boolean;
 }
 
-export interface CommandInput<O = Record<string, unknown>> {
+interface CommandInput<O = Record<string, unknown>> {
   args: string[];
   opts: O;
 }

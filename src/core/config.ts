@@ -3,7 +3,7 @@ import { readTextIfExists } from './fs.js';
 import { UsageError } from './errors.js';
 import type { VpmConfig } from '../schemas/config.js';
 
-export const CONFIG_FILES = ['vpm.config.yaml', 'vpm.config.yml', 'vpm.config.json'] as const;
+const CONFIG_FILES = ['vpm.config.yaml', 'vpm.config.yml', 'vpm.config.json'] as const;
 
 /** `VPM_*` environment variables and the config path each one overrides. */
 const ENV_OVERRIDES: Array<[env: string, path: string[]]> = [

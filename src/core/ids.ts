@@ -1,7 +1,3 @@
-/** UTC ISO-8601 with milliseconds. */
-export function isoNow(now: Date = new Date()): string {
-  return now.toISOString();
-}
 
 /** `20261122T023338Z` — the compact stamp used in ids and file names. */
 export function compactStamp(now: Date = new Date()): string {

@@ -37,7 +37,7 @@ export function emptyJobLoop(): JobLoopSummary {
 }
 
 /** The `.txt` companion: one line, values without spaces so `read`/`cut` can take it apart. */
-export function summaryLine(s: RunSummary): string {
+function summaryLine(s: RunSummary): string {
   const v = (x: unknown) => (x === null || x === undefined || x === '' ? 'none' : String(x).replace(/\s+/g, '_'));
   return [
     `phase=${v(s.phase)}`,

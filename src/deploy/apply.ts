@@ -80,11 +80,6 @@ export interface ApplyObjectResult {
   error?: string;
 }
 
-export interface ApplyPlan {
-  results: ApplyObjectResult[];
-  log: string[];
-}
-
 function describe(obj: KObj, ns: string): string {
   return `${obj.kind}/${obj.metadata.name}${obj.metadata.namespace ?? ns ? ` in ${obj.metadata.namespace ?? ns}` : ''}`;
 }

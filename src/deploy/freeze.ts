@@ -10,7 +10,7 @@ import { FreezeSchema, type FreezeState } from '../schemas/freeze.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 
 export const FREEZE_FILE = join('.ops', 'deploy_freeze.json');
-export const FREEZE_AUDIT_FILE = join('.ops', 'deploy_freeze_audit.jsonl');
+const FREEZE_AUDIT_FILE = join('.ops', 'deploy_freeze_audit.jsonl');
 
 export function readFreeze(cwd: string): FreezeState | null {
   const text = readTextIfExists(join(cwd, FREEZE_FILE));

@@ -1,9 +1,9 @@
 /** Knative Service facts vpm reads and the traffic it writes. */
 import type { KObj, ObjRef } from '../adapters/kube.js';
 
-export const KSVC_API = 'serving.knative.dev/v1';
+const KSVC_API = 'serving.knative.dev/v1';
 export const CANARY_ANNOTATION = 'vpm.dev/canary';
-export const STABLE_TAG = 'stable';
+const STABLE_TAG = 'stable';
 export const CANDIDATE_TAG = 'candidate';
 
 export function ksvcRef(name: string, namespace?: string): ObjRef {

@@ -10,7 +10,7 @@ import { SloSchema } from '../schemas/config.js';
 import type { z } from 'zod';
 
 export type Slo = z.infer<typeof SloSchema>;
-export type GateDecision = 'pass' | 'fail' | 'inconclusive';
+type GateDecision = 'pass' | 'fail' | 'inconclusive';
 
 export interface Measurement {
   requests: number;
@@ -19,7 +19,7 @@ export interface Measurement {
   p95_ms: number | null;
 }
 
-export interface GateCheck {
+interface GateCheck {
   name: 'min_requests' | 'success_rate' | 'latency_p95_ms';
   value: number | null;
   threshold: number;
@@ -49,11 +49,6 @@ export function evaluateSloGate(m: Measurement, slo: Slo): GateResult {
   }
   if (checks.some((c) => c.ok === null)) return { decision: 'inconclusive', reason: 'no latency/success data', checks };
   return { decision: 'pass', reason: `success_rate ${m.success_rate} ≥ ${slo.success_rate}, p95 ${m.p95_ms} ms ≤ ${slo.latency_p95_ms} ms over ${m.requests} requests`, checks };
-}
-
-/** Once a window has this many failures, no number of later successes can meet the SLO within `maxRequests`. */
-export function breachIsCertain(failures: number, slo: Slo, maxRequests: number): boolean {
-  return failures > 0 && failures / Math.max(maxRequests, slo.min_requests) > 1 - slo.success_rate;
 }
 
 /** SLO from --slo FILE (YAML or JSON) over config `canary.slo` over defaults. */

@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
-export const DIAGRAMS_SRC = join('diagrams', 'src');
-export const DIAGRAMS_EXPORT = join('diagrams', 'export');
+const DIAGRAMS_SRC = join('diagrams', 'src');
+const DIAGRAMS_EXPORT = join('diagrams', 'export');
 
 export interface MermaidDiagram {
   /** Repo-relative path of the source file. */

@@ -14,7 +14,7 @@ import type { MermaidDiagram } from './extract.js';
 const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 
 /** Flags for a throw-away, quiet, offline headless browser. */
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -24,12 +24,12 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export function findChromium(env: NodeJS.ProcessEnv): string | undefined {
+function findChromium(env: NodeJS.ProcessEnv): string | undefined {
   if (env.VPM_CHROMIUM) return existsSync(env.VPM_CHROMIUM) ? env.VPM_CHROMIUM : undefined;
   return CHROMIUM_CANDIDATES.find((p) => existsSync(p));
 }
 
-export interface DiagramRenderResult {
+interface DiagramRenderResult {
   diagram: MermaidDiagram;
   ok: boolean;
   svg?: string;

@@ -9,7 +9,7 @@ export interface JsonSchemaFile {
   schema: Record<string, unknown>;
 }
 
-export const SCHEMA_ID_BASE = 'urn:vpm:schema:';
+const SCHEMA_ID_BASE = 'urn:vpm:schema:';
 
 export async function buildJsonSchemas(): Promise<JsonSchemaFile[]> {
   const out: JsonSchemaFile[] = [];

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
-import { evidenceKinds, evidenceKindBySchemaId, type EvidenceKind } from '../schemas/evidence.js';
+import { evidenceKinds, type EvidenceKind } from '../schemas/evidence.js';
 
 const SCHEMAS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'schemas');
 const MODULE_RE = /^[a-z0-9-]+\.(js|ts)$/;
@@ -32,11 +32,6 @@ export function loadEvidenceKinds(): Promise<Map<string, EvidenceKind>> {
     return evidenceKinds;
   })();
   return loaded;
-}
-
-export async function findEvidenceKind(schemaId: string): Promise<EvidenceKind | undefined> {
-  await loadEvidenceKinds();
-  return evidenceKindBySchemaId(schemaId);
 }
 
 export interface FileFormat {

@@ -8,7 +8,7 @@ import type { KObj, KubeClient } from '../adapters/kube.js';
 import type { PingResult } from '../adapters/kube-ping.js';
 
 export const ARGO_API = 'argoproj.io/v1alpha1';
-export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
+const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
 
 /** Where Argo CD lives and which clusters it deploys to. */
 export interface FleetTarget {
@@ -32,7 +32,7 @@ export interface FleetDeps {
   now(): Date;
 }
 
-export interface ClusterReach {
+interface ClusterReach {
   context: string;
   reachable: boolean;
   server: string | null;
@@ -86,7 +86,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Maps an Application's destination to a kube context: by name, by server URL, or in-cluster. */
-export function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
+function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
   const d = app.spec?.destination ?? {};
   if (d.name) {
     if (d.name === 'in-cluster') return target.argocdContext;
@@ -100,7 +100,7 @@ export function destinationContext(app: KObj, target: FleetTarget, servers: Map<
   return null;
 }
 
-export function summariseApp(app: KObj, cluster: string | null, reach: ClusterReach | undefined): AppStatus {
+function summariseApp(app: KObj, cluster: string | null, reach: ClusterReach | undefined): AppStatus {
   const st = app.status ?? {};
   const op = st.operationState ?? {};
   const sync: string = st.sync?.status ?? 'Unknown';

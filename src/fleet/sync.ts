@@ -9,8 +9,8 @@ import { isUnreachable, type KObj, type KubeClient, type ObjRef } from '../adapt
 import { OperationalError, RefusedError } from '../core/errors.js';
 import { ARGO_API } from './apps.js';
 
-export const FINAL_PHASES = ['Succeeded', 'Failed', 'Error'] as const;
-export const REQUEST_INFO_NAME = 'vpm-request';
+const FINAL_PHASES = ['Succeeded', 'Failed', 'Error'] as const;
+const REQUEST_INFO_NAME = 'vpm-request';
 
 export interface SyncRequest {
   apps: string[];
@@ -46,11 +46,11 @@ export interface SyncOutcome {
   operation: Record<string, unknown>;
 }
 
-export function appRef(name: string, namespace: string): ObjRef {
+function appRef(name: string, namespace: string): ObjRef {
   return { apiVersion: ARGO_API, kind: 'Application', name, namespace };
 }
 
-export function buildSyncOperation(app: KObj, req: Pick<SyncRequest, 'revision' | 'prune' | 'username' | 'requestId'>): Record<string, any> {
+function buildSyncOperation(app: KObj, req: Pick<SyncRequest, 'revision' | 'prune' | 'username' | 'requestId'>): Record<string, any> {
   const revision = req.revision ?? app.spec?.source?.targetRevision ?? 'HEAD';
   return {
     initiatedBy: { username: req.username, automated: false },
@@ -60,7 +60,7 @@ export function buildSyncOperation(app: KObj, req: Pick<SyncRequest, 'revision' 
 }
 
 /** True when the app's operationState is the final state of the operation with our request id. */
-export function isOurFinishedOperation(app: KObj | null, requestId: string): boolean {
+function isOurFinishedOperation(app: KObj | null, requestId: string): boolean {
   const st = app?.status?.operationState;
   if (!st || !FINAL_PHASES.includes(st.phase)) return false;
   const info: Array<{ name?: string; value?: string }> = st.operation?.info ?? [];

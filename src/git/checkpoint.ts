@@ -88,7 +88,7 @@ export async function validateCheckpointName(git: GitRunner, name: string | unde
 }
 
 /** The one message about left-out runtime state: which paths, why, and that `vpm init` fixes it. */
-export function leftOutWarning(paths: string[]): string | null {
+function leftOutWarning(paths: string[]): string | null {
   if (paths.length === 0) return null;
   return (
     `vpm's own runtime state was left out of the checkpoint: ${paths.join(', ')} ` +

@@ -87,7 +87,7 @@ const IN_PROGRESS: Array<{ marker: string; what: string; resolve: string }> = [
 ];
 
 /** A merge, rebase, cherry-pick, revert, `git am` or bisect that has not finished, if any. */
-export function operationInProgress(repo: RepoInfo): (typeof IN_PROGRESS)[number] | undefined {
+function operationInProgress(repo: RepoInfo): (typeof IN_PROGRESS)[number] | undefined {
   return IN_PROGRESS.find((op) => existsSync(join(repo.gitDir, op.marker)));
 }
 
@@ -146,13 +146,6 @@ function headFromRefFiles(repo: RepoInfo): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Reads a commit's one-line subject and committer date, for messages and listings. */
-export async function describeCommit(git: GitRunner, hash: string): Promise<{ subject: string; date: string }> {
-  const out = await git.run(['show', '-s', '--format=%ct%x00%s', hash, '--']);
-  const [ct, subject = ''] = out.replace(/\n$/, '').split('\0');
-  return { subject, date: new Date(Number(ct) * 1000).toISOString() };
 }
 
 export function shortHash(hash: string): string {

@@ -100,7 +100,7 @@ export interface RollbackPlan {
   empty_untracked_dirs: string[];
 }
 
-export interface FetchOutcome {
+interface FetchOutcome {
   status: 'ok' | 'failed' | 'skipped';
   remotes: string[];
   error?: string;
@@ -247,7 +247,7 @@ export function parseWorktreeCheck([status, untracked]: GitResult[], prefix = ''
 }
 
 /** Parses `git status --porcelain=v2 --branch -z`. */
-export function parseStatus(out: string): Omit<WorktreeStatus, 'untracked'> {
+function parseStatus(out: string): Omit<WorktreeStatus, 'untracked'> {
   const tokens = out.split('\0');
   let head: string | null = null;
   const dirty: string[] = [];
@@ -285,7 +285,7 @@ async function worktreeStatus(git: GitRunner, repo: RepoInfo): Promise<WorktreeS
  * Every precondition, read-only, reading HEAD as it is now (call it under the lock). Throws
  * RefusedError explaining the first one that fails. Four git processes, run concurrently.
  */
-export async function planRollback(
+async function planRollback(
   deps: RollbackDeps,
   target: ResolvedTarget,
   preflight?: Promise<WorktreeStatus | undefined>,

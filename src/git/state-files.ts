@@ -33,7 +33,7 @@ export interface StateSnapshot {
 export { RUNTIME_STATE_PATHS };
 
 /** The runtime state paths from the top level, as git prints them ('sub/dir/logs' under a prefix). */
-export function runtimeStatePaths(repo: RepoInfo): string[] {
+function runtimeStatePaths(repo: RepoInfo): string[] {
   return RUNTIME_STATE_PATHS.map((p) => `${repo.prefix}${p}`);
 }
 

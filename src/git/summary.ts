@@ -14,7 +14,7 @@ export interface GitRunOutcome {
 }
 
 /** `--summary-file` for checkpoint/rollback: the runner's format, with the job fields empty. */
-export function gitRunSummary(o: GitRunOutcome): RunSummary {
+function gitRunSummary(o: GitRunOutcome): RunSummary {
   return {
     ...o,
     phase_summary_exists: false,

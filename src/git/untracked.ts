@@ -137,7 +137,7 @@ export function moveAside(toplevel: string, paths: string[], dir: string, alread
  * under the top level, creating parent directories, and never overwrites: a path that exists again
  * is reported and its saved copy left in place (exit 1).
  */
-export function restoreScript(toplevel: string, entries: SavedUntracked[]): string {
+function restoreScript(toplevel: string, entries: SavedUntracked[]): string {
   const lines = entries.map((e) => {
     const path = e.path.replace(/\/$/, '');
     return `put ${e.name} ${shellQuote(posix.dirname(path))} ${shellQuote(path)}`;

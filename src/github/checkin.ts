@@ -22,7 +22,7 @@ export interface CheckinInput {
   github: (repo: GithubRepoRef) => Promise<GithubClient>;
 }
 
-export interface CheckinPull {
+interface CheckinPull {
   number: number;
   title: string;
   url: string;
@@ -30,7 +30,7 @@ export interface CheckinPull {
   head_sha: string;
 }
 
-export interface CheckinRun {
+interface CheckinRun {
   id: number;
   name: string | null;
   status: string | null;

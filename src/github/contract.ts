@@ -6,12 +6,11 @@
  */
 import type { GithubClient } from '../adapters/github.js';
 
-export const CONTRACT_PREFIX = 'reports/';
-export const DEFAULT_LABEL = 'persist-report';
+const CONTRACT_PREFIX = 'reports/';
 
-export type RuleName = 'pr_open' | 'not_draft' | 'only_reports' | 'checks_green';
+type RuleName = 'pr_open' | 'not_draft' | 'only_reports' | 'checks_green';
 
-export interface RuleResult {
+interface RuleResult {
   rule: RuleName;
   ok: boolean;
   detail: string;

@@ -8,7 +8,7 @@ import { listChatFiles } from '../memory/chat-reader.js';
 import { readDigestRuns, DIGEST_RUNS_FILE } from './digest-runs.js';
 import { percentile, readJsonLines, readMemoryRaw } from './files.js';
 
-export interface LagStats {
+interface LagStats {
   count: number;
   p50_ms: number | null;
   p95_ms: number | null;

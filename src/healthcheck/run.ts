@@ -17,7 +17,7 @@ import { computeLag } from './lag.js';
 import { checkReports, checkSummaries } from './quality.js';
 import { runTestCommand, type TestRunResult } from './tests.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'red' | 'skipped';
+type CheckStatus = 'ok' | 'warn' | 'red' | 'skipped';
 
 export interface HealthcheckOptions {
   cwd: string;
@@ -36,7 +36,7 @@ export interface HealthcheckOptions {
   onTestOutput?: (chunk: string) => void;
 }
 
-export interface CheckSummary {
+interface CheckSummary {
   name: 'tests' | 'diagrams' | 'coverage' | 'lag' | 'quality';
   status: CheckStatus;
   detail: string;

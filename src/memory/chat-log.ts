@@ -11,9 +11,9 @@ import { makeId, utcDate } from '../core/ids.js';
 import { maskDeep, maskSecrets } from '../core/secrets.js';
 import { readStdinText } from '../core/stdin.js';
 
-export const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
-export type ChatRole = (typeof CHAT_ROLES)[number];
-export const MAX_LINE_BYTES = 1024 * 1024;
+const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
+type ChatRole = (typeof CHAT_ROLES)[number];
+const MAX_LINE_BYTES = 1024 * 1024;
 export const CHAT_FILE_RE = /^\d{4}-\d{2}-\d{2}\.jsonl$/;
 
 export interface ChatEntry {
@@ -33,7 +33,7 @@ export interface AppendChatInput {
   meta?: Record<string, unknown>;
 }
 
-export function chatLogPath(cwd: string, date: string): string {
+function chatLogPath(cwd: string, date: string): string {
   return join(cwd, 'logs', `${date}.jsonl`);
 }
 
@@ -51,7 +51,7 @@ export async function readChatText(stdin: Readable): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
-export function buildChatEntry(input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): ChatEntry {
+function buildChatEntry(input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): ChatEntry {
   if (!(CHAT_ROLES as readonly string[]).includes(input.role)) {
     throw new UsageError(`unknown role '${input.role}'`, { hint: `use one of: ${CHAT_ROLES.join(', ')}` });
   }

@@ -46,7 +46,7 @@ function matchesOf(re: RegExp, text: string): string[] {
   return Array.from(text.matchAll(re), (m) => m[1].trim().replace(/[.,:;]+$/, ''));
 }
 
-export function digestFileStem(date: string, session?: string): string {
+function digestFileStem(date: string, session?: string): string {
   return session ? `${date}_${session.replace(/[^\w.-]/g, '_')}` : date;
 }
 
@@ -152,7 +152,7 @@ const MAX_TOPICS = 12;
 const MAX_ITEMS_PER_SECTION = 100;
 
 /** session → topics (each user turn opens one) → evidence and files mentioned in that exchange. */
-export function renderNavDiagram(date: string, session: string | undefined, entries: ChatEntry[]): string {
+function renderNavDiagram(date: string, session: string | undefined, entries: ChatEntry[]): string {
   const lines = ['flowchart LR'];
   const bySession = new Map<string, ChatEntry[]>();
   for (const e of entries) {

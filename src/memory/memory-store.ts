@@ -8,9 +8,9 @@ import { UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { MemoryFileSchema, type MemoryFile } from '../schemas/memory.js';
 
-export const MEMORY_FILE = 'memory.json';
+const MEMORY_FILE = 'memory.json';
 
-export function memoryPath(cwd: string): string {
+function memoryPath(cwd: string): string {
   return join(cwd, MEMORY_FILE);
 }
 

@@ -13,13 +13,7 @@ import { GOAL_LINE, StateSchema, type ProjectState } from '../schemas/state.js';
 
 export const STATE_FILE = join('STATE', 'current_state.md');
 
-export interface RawState {
-  front: Record<string, unknown>;
-  title: string;
-  sections: Array<{ heading: string; body: string }>;
-}
-
-export async function parseStateMarkdown(text: string): Promise<unknown> {
+async function parseStateMarkdown(text: string): Promise<unknown> {
   const fm = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(text);
   if (!fm) throw new UsageError(`${STATE_FILE} has no front matter`, { hint: 'start the file with ---, phase: …, updated_at: …, ---' });
   const { parse } = await import('yaml');

@@ -94,7 +94,7 @@ async function createIfMissing(root: string, rel: string, content: string, resul
 }
 
 /** The .gitignore with vpm's entries it lacks appended (undefined when it has them all). */
-export function withRuntimeIgnores(existing: string | undefined): string | undefined {
+function withRuntimeIgnores(existing: string | undefined): string | undefined {
   const lines = new Set((existing ?? '').split(/\r?\n/).map((l) => l.trim()));
   const missing = RUNTIME_STATE_IGNORES.filter((e) => !lines.has(e) && !lines.has(e.replace(/^\//, '')));
   if (missing.length === 0) return undefined;

@@ -13,7 +13,7 @@ import { UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { INBOX_DIR } from './paths.js';
 
-export const S5_APPLY = /\bS5\s+apply:\s*(\S+)\s+(\S+)/i;
+const S5_APPLY = /\bS5\s+apply:\s*(\S+)\s+(\S+)/i;
 
 export interface AskRequest {
   text: string;

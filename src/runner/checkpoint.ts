@@ -36,11 +36,11 @@ export interface UndoResult {
   branch: string | null;
 }
 
-export function checkpointRef(jobId: string): string {
+function checkpointRef(jobId: string): string {
   return `${CHECKPOINT_REF_PREFIX}run_${jobId}`;
 }
 
-export function undoCommand(jobId: string): string {
+function undoCommand(jobId: string): string {
   return `vpm run undo ${jobId}`;
 }
 

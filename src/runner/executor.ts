@@ -52,7 +52,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /** Kills every process whose environment carries `marker` (Linux /proc; best effort elsewhere). */
-export function reapByMarker(marker: string): number {
+function reapByMarker(marker: string): number {
   let killed = 0;
   let entries: string[];
   try {
@@ -76,7 +76,7 @@ export function reapByMarker(marker: string): number {
   return killed;
 }
 
-export const groupExecutor: Executor = (req) =>
+const groupExecutor: Executor = (req) =>
   new Promise<ExecResult>((resolvePromise) => {
     const started = performance.now();
     const grace = req.killGraceMs ?? 2000;

@@ -10,9 +10,9 @@ import { writeJsonAtomic } from '../core/fs.js';
 import { maskSecrets } from '../core/secrets.js';
 import { DONE_DIR, FAILED_DIR, INBOX_DIR } from './paths.js';
 
-export const MAX_JOB_BYTES = 1024 * 1024;
+const MAX_JOB_BYTES = 1024 * 1024;
 
-export interface JobIssue {
+interface JobIssue {
   path: string;
   message: string;
 }

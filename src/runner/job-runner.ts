@@ -24,7 +24,7 @@ import { jobPaths, stepFileName, type JobPaths } from './paths.js';
 import type { SanitisedPayload } from './payload.js';
 
 export type ExecMode = 'dry' | 'exec';
-export type StepOutcome = 'done' | 'deny' | 'fatal_error' | 'stopped';
+type StepOutcome = 'done' | 'deny' | 'fatal_error' | 'stopped';
 export type JobPhase = 'running' | 'done' | 'deny' | 'fatal_error';
 
 /** A step as the runner executes it (job steps plus the ones generated for apply jobs). */
@@ -45,7 +45,7 @@ export interface RunnerStep extends JobStep {
 /** The CLI entry of this vpm, for steps handed over to a vpm command. */
 const VPM_ENTRY = fileURLToPath(new URL('../../bin/vpm.js', import.meta.url));
 
-export interface StepState {
+interface StepState {
   step: number;
   name: string;
   /** pending = not reached yet; running = started, not finished (re-run on resume). */
@@ -72,7 +72,7 @@ export interface JobPhaseState {
   attempts: number;
 }
 
-export interface StepRef {
+interface StepRef {
   step: number;
   name: string;
   file: string;

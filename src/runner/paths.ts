@@ -8,7 +8,7 @@ export const RUNS_DIR = join('reports', 'codex_runs');
 /** Runner-level state (job loop index, last job): one file for the whole inbox. Exec runs only. */
 export const RUNNER_STATE = join(RUNS_DIR, 'phase_state.json');
 /** A job's dry-run preview, inside its reports folder and apart from the exec state. */
-export const DRY_SUBDIR = 'dry';
+const DRY_SUBDIR = 'dry';
 
 export interface JobPaths {
   dir: string;

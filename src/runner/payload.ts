@@ -1,7 +1,7 @@
 import { maskDeep } from '../core/secrets.js';
 
 export const PAYLOAD_LIMIT = 2000;
-export const TRUNCATED_SUFFIX = '...(truncated)';
+const TRUNCATED_SUFFIX = '...(truncated)';
 
 // C0 and C1 control characters and DEL; tab/newline included: a payload is data, not layout.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;

@@ -13,7 +13,7 @@
  * runs exactly the jobs the preview showed, as the preview showed them.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import type { VpmConfig } from '../schemas/config.js';
 import type { Job } from '../schemas/job.js';
 import { withLock, writeJsonAtomic } from '../core/fs.js';
@@ -28,7 +28,7 @@ import type { PolicyConfig } from './policy.js';
 import { prepareExecution, type Execution } from './execution.js';
 
 export type RunMode = 'run' | 'test' | 'cleanrun';
-export type RunPhase = JobPhase | 'job_loop_complete' | 'idle';
+type RunPhase = JobPhase | 'job_loop_complete' | 'idle';
 
 export interface RunOptions {
   mode: RunMode;
@@ -46,7 +46,7 @@ export interface RunnerDeps extends JobRunDeps {
   config: VpmConfig;
 }
 
-export interface RunnerState {
+interface RunnerState {
   v: 1;
   current_phase: RunPhase;
   job_loop_enabled: boolean;
@@ -62,7 +62,7 @@ export interface RunnerState {
   updated_at: string;
 }
 
-export interface JobReport {
+interface JobReport {
   job_id: string;
   file: string;
   moved_to: string | null;
@@ -528,7 +528,7 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
 }
 
 /** The --summary-file document (see src/core/summary-file.ts for the TXT line). */
-export function buildSummary(cwd: string, report: RunReport, last: JobRunResult | undefined): RunSummary & Record<string, unknown> {
+function buildSummary(cwd: string, report: RunReport, last: JobRunResult | undefined): RunSummary & Record<string, unknown> {
   const resultPath = report.job_result.path;
   return {
     phase: report.phase,
@@ -560,8 +560,4 @@ export function buildSummary(cwd: string, report: RunReport, last: JobRunResult 
     sandbox: last?.summary.sandbox ?? null,
     checkpoint: last?.summary.checkpoint ?? null,
   };
-}
-
-export function resolveSummaryPath(cwd: string, path: string): string {
-  return resolve(cwd, path);
 }

@@ -53,7 +53,7 @@ function within(path: string, dir: string): boolean {
 }
 
 /** bwrap on the system PATH (never from the repository or a relative PATH entry). */
-export function findBwrap(env: NodeJS.ProcessEnv): string | undefined {
+function findBwrap(env: NodeJS.ProcessEnv): string | undefined {
   // VPM_BWRAP names the binary explicitly (a path that does not exist = bubblewrap missing).
   if (env.VPM_BWRAP) return isAbsolute(env.VPM_BWRAP) && existsSync(env.VPM_BWRAP) ? env.VPM_BWRAP : undefined;
   const dirs = `${env.PATH ?? ''}:${SYSTEM_PATH}`.split(':').filter((d) => d && isAbsolute(d));

@@ -38,7 +38,7 @@ export interface TempRepo {
   cleanup(): void;
 }
 
-export const DEFAULT_FILES: Record<string, string> = {
+const DEFAULT_FILES: Record<string, string> = {
   'README.md': '# sample\n',
   'src/index.js': 'export const answer = 42;\n',
   'src/util/math.js': 'export const add = (a, b) => a + b;\n',

@@ -27,7 +27,7 @@ const require = createRequire(import.meta.url);
 // ---------------------------------------------------------------------------------------------
 // Seed and state
 
-export interface SeedFile {
+interface SeedFile {
   filename: string;
   status?: 'added' | 'removed' | 'modified' | 'renamed' | 'copied' | 'changed' | 'unchanged';
   additions?: number;
@@ -36,7 +36,7 @@ export interface SeedFile {
   previous_filename?: string;
 }
 
-export interface SeedPull {
+interface SeedPull {
   number: number;
   title?: string;
   body?: string;
@@ -52,19 +52,19 @@ export interface SeedPull {
   files?: Array<string | SeedFile>;
 }
 
-export interface SeedCheckRun {
+interface SeedCheckRun {
   name: string;
   status?: 'queued' | 'in_progress' | 'completed' | 'waiting' | 'requested' | 'pending';
   conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required' | null;
 }
 
-export interface SeedStatus {
+interface SeedStatus {
   context: string;
   state: 'success' | 'failure' | 'pending' | 'error';
   description?: string;
 }
 
-export interface SeedWorkflowRun {
+interface SeedWorkflowRun {
   id?: number;
   name?: string;
   branch: string;
@@ -75,7 +75,7 @@ export interface SeedWorkflowRun {
   created_at?: string;
 }
 
-export interface SeedIssue {
+interface SeedIssue {
   number: number;
   title: string;
   body?: string;
@@ -98,7 +98,7 @@ export interface GithubSeed {
   issues?: SeedIssue[];
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   /** Path without the query string. */
   path: string;
@@ -115,7 +115,7 @@ export interface RecordedRequest {
   authenticated: boolean;
 }
 
-export interface FaultRule {
+interface FaultRule {
   /** Match by operationId (`pulls/get`, `graphql`) … */
   operationId?: string;
   /** … or by method and path (string = exact path, RegExp = test). */
@@ -129,7 +129,7 @@ export interface FaultRule {
   times?: number;
 }
 
-export interface HandlerContext {
+interface HandlerContext {
   state: GithubState;
   /** The full request URL as the double saw it (for link headers). */
   url: string;
@@ -142,13 +142,13 @@ export interface HandlerContext {
   error(status: number, message: string, extra?: Record<string, unknown>): HandlerResult;
 }
 
-export interface HandlerResult {
+interface HandlerResult {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
 }
 
-export type OperationHandler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
+type OperationHandler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
 
 interface LivePull extends Required<Omit<SeedPull, 'files' | 'body' | 'labels'>> {
   body: string | null;
@@ -169,7 +169,7 @@ interface LiveIssue {
   comments: Array<{ id: number; body: string; created_at: string }>;
 }
 
-export interface GithubState {
+interface GithubState {
   owner: string;
   repo: string;
   defaultBranch: string;
@@ -231,7 +231,7 @@ function normaliseNullable(node: any): any {
   return out;
 }
 
-export function loadGithubDescription(): Promise<{ api: Backend; definition: any }> {
+function loadGithubDescription(): Promise<{ api: Backend; definition: any }> {
   backendPromise ??= (async () => {
     const specPath = require.resolve('@octokit/openapi/generated/api.github.com.json');
     const definition = normaliseNullable(JSON.parse(readFileSync(specPath, 'utf8')));

@@ -57,7 +57,7 @@ export type HaproxyHandle = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function findHaproxy(): string | undefined {
+function findHaproxy(): string | undefined {
   const cands = [process.env.VPM_HAPROXY_BIN, ...(process.env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, 'haproxy')), '/usr/sbin/haproxy'];
   return cands.find((p): p is string => !!p && fs.existsSync(p));
 }

@@ -48,8 +48,8 @@ export class KubeError extends Error {
   }
 }
 
-export const isNotFound = (e: unknown): boolean => e instanceof KubeError && e.status === 404;
-export const isConflict = (e: unknown): boolean => e instanceof KubeError && e.status === 409;
+const isNotFound = (e: unknown): boolean => e instanceof KubeError && e.status === 404;
+const isConflict = (e: unknown): boolean => e instanceof KubeError && e.status === 409;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

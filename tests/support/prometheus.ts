@@ -16,7 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 
-export type ScrapeTarget = { job?: string; url: string; labels?: Record<string, string> };
+type ScrapeTarget = { job?: string; url: string; labels?: Record<string, string> };
 export type PrometheusHandle = {
   url: string;
   pid: number;
@@ -28,7 +28,7 @@ export type PrometheusOptions = { dir: string; logDir?: string; targets: ScrapeT
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function findPrometheus(): string | undefined {
+function findPrometheus(): string | undefined {
   const cands = [process.env.VPM_PROMETHEUS_BIN, ...(process.env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, 'prometheus')), '/usr/bin/prometheus'];
   return cands.find((p): p is string => !!p && fs.existsSync(p));
 }

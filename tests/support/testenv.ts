@@ -42,7 +42,7 @@ import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { startHaproxy, type HaproxyHandle, type HaproxyOptions } from './haproxy.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const K8S_VERSION = (() => {
+const K8S_VERSION = (() => {
   try {
     const m = /\tk8s\.io\/kubernetes v(\S+)/.exec(fs.readFileSync(path.join(REPO_ROOT, 'tests/testenv/go.mod'), 'utf8'));
     return m?.[1] ?? '1.34.4';
@@ -50,9 +50,9 @@ export const K8S_VERSION = (() => {
     return '1.34.4';
   }
 })();
-export const CLUSTER_NAMES = ['cluster-a', 'cluster-b'] as const;
-export const DEFAULT_CONTEXT = 'cluster-a';
-export const ALIAS_CONTEXT = 'vpm-test';
+const CLUSTER_NAMES = ['cluster-a', 'cluster-b'] as const;
+const DEFAULT_CONTEXT = 'cluster-a';
+const ALIAS_CONTEXT = 'vpm-test';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,7 +61,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type Assets = { dir: string; kubeApiserver: string; etcd: string; source: string };
 
-export function cacheDir(): string {
+function cacheDir(): string {
   return path.join(process.env.VPM_TESTENV_CACHE ?? path.join(os.homedir(), '.cache', 'vpm-testenv'), K8S_VERSION);
 }
 
@@ -99,7 +99,7 @@ export function testenvDir(): string {
 // ---------------------------------------------------------------------------------------------
 // Public shapes
 
-export type ClusterInfo = {
+type ClusterInfo = {
   name: string;
   context: string;
   server: string;
@@ -140,7 +140,7 @@ export type EnsureRequest = {
 // ---------------------------------------------------------------------------------------------
 // Small process helpers
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
@@ -277,7 +277,7 @@ function ensurePki(dir: string): Pki {
 // ---------------------------------------------------------------------------------------------
 // CRDs
 
-export const CRD_FILES = [path.join(REPO_ROOT, 'tests/testenv/crds/knative-serving.yaml'), path.join(REPO_ROOT, 'tests/testenv/crds/argocd.yaml')];
+const CRD_FILES = [path.join(REPO_ROOT, 'tests/testenv/crds/knative-serving.yaml'), path.join(REPO_ROOT, 'tests/testenv/crds/argocd.yaml')];
 
 export function loadYamlObjects(file: string): KObj[] {
   return parseAllDocuments(fs.readFileSync(file, 'utf8'))
@@ -285,7 +285,7 @@ export function loadYamlObjects(file: string): KObj[] {
     .filter((o): o is KObj => !!o && typeof o === 'object' && !!o.kind);
 }
 
-export async function installCrds(kube: Kube, files = CRD_FILES): Promise<void> {
+async function installCrds(kube: Kube, files = CRD_FILES): Promise<void> {
   const crds = files.flatMap(loadYamlObjects);
   await Promise.all(crds.map((c) => kube.apply(c, 'vpm-testenv')));
   for (const c of crds) {
@@ -703,13 +703,13 @@ function kubeconfigObject(clusters: ClusterInfo[]) {
   };
 }
 
-export function kubeconfigYaml(clusters: ClusterInfo[]): string {
+function kubeconfigYaml(clusters: ClusterInfo[]): string {
   return '# vpm test environment (npm run testenv:up / vitest global setup). Contexts: ' +
     clusters.map((c) => c.name).join(', ') + (clusters.some((c) => c.name === DEFAULT_CONTEXT) ? `, ${ALIAS_CONTEXT} (= ${DEFAULT_CONTEXT})` : '') + '\n' +
     stringify(kubeconfigObject(clusters));
 }
 
-export function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
+function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfigYaml(clusters));
   return kc;
@@ -785,7 +785,7 @@ export async function useTestenv(req: EnsureRequest = {}): Promise<TestenvInfo> 
   return info;
 }
 
-export async function testenvInfo(): Promise<TestenvInfo> {
+async function testenvInfo(): Promise<TestenvInfo> {
   return control<TestenvInfo>('GET', '/info');
 }
 

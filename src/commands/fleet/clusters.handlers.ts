@@ -2,12 +2,10 @@
  * `vpm clusters status|sync`: thin layer between flags and src/fleet/. Flags are resolved and
  * validated (durations, contexts) before anything is read or changed.
  */
-import { userInfo } from 'node:os';
 import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, UsageError } from '../../core/errors.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
-import type { KubeClient } from '../../adapters/kube.js';
 import { appLine, collectFleetStatus, renderFleetTable, ARGO_API, type FleetStatus } from '../../fleet/apps.js';
 import { fleetDeps, resolveFleetTarget, vpmUsername } from '../../fleet/target.js';
 import { syncApps, type SyncOutcome } from '../../fleet/sync.js';

@@ -2,7 +2,7 @@ import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError } from '../../core/errors.js';
 import type { ExecMode } from '../../runner/job-runner.js';
-import type { RunMode, RunReport } from '../../runner/runner.js';
+import type { RunReport } from '../../runner/runner.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { run } from './run.js';
 

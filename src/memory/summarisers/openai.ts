@@ -15,7 +15,7 @@ export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
  * Other OpenAI-compatible endpoints (a local model server) may not; they are asked, and a 401/403
  * answer names the missing key.
  */
-export function missingKey(baseUrl: string, apiKey: string | undefined): EnvironmentError | undefined {
+function missingKey(baseUrl: string, apiKey: string | undefined): EnvironmentError | undefined {
   if (apiKey) return undefined;
   if (new URL(baseUrl).host !== new URL(DEFAULT_OPENAI_BASE_URL).host) return undefined;
   return new EnvironmentError(`VPM_LLM_API_KEY is not set (the openai summariser needs it for ${new URL(baseUrl).host})`, {

@@ -98,6 +98,3 @@ export function escapeForLog(text: string): string {
     return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
   });
 }
-
-/** A whole log line's free text (reasons, rule names) with the same escaping. */
-export const escapeLogText = escapeForLog;

@@ -77,7 +77,7 @@ export type PolicyExample = string | string[];
 export type StepCommand = { argv: string[] } | { command: string };
 
 /** What the executor runs for an allowed step: exactly these words, never re-split. */
-export interface ExecPlan {
+interface ExecPlan {
   /** The program and its arguments (`sh -c TEXT` for a string allowlisted verbatim). */
   argv: string[];
   /** Job-set variables (leading `NAME=value` words), each allowed by the policy. */
@@ -227,7 +227,7 @@ const GIT_VALUE_LONG = new Set(['--git-dir', '--work-tree', '--namespace', '--co
 const GIT_EXEC_CONFIG =
   /^(?:alias\.|core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\.|diff\.|difftool\.|merge\.|mergetool\.|filter\.|sequence\.editor|pager\.|uploadpack\.|receive\.procreceiverefs|remote\..*\.(?:receivepack|uploadpack|vcs|proxy)|gpg\.|ssh\.|protocol\.|include\.|includeif\.|http\..*proxy|instaweb\.|sendemail\.|submodule\.|init\.templatedir|trace2\.|help\.autocorrect)/i;
 
-export interface Violation {
+interface Violation {
   rule: string;
   /** The string (command text or layer line) whose verbatim allowlisting overrides it; none = hard. */
   verbatimKey?: string;
@@ -235,7 +235,7 @@ export interface Violation {
   overridable?: { argv: string[]; at: number };
 }
 
-export interface SimpleCommand {
+interface SimpleCommand {
   argv: string[];
   /** argv0 as written (`./tools/echo`), for the resolved-program check. */
   raw0: string;
@@ -258,7 +258,7 @@ interface Walk {
 }
 
 /** `/usr/bin/rm`, `./rm`, `../../bin/rm`, `rm` → `rm`. */
-export function commandName(word: string): string {
+function commandName(word: string): string {
   if (!word.includes('/')) return word;
   const parts = word.split('/');
   for (let i = parts.length - 1; i >= 0; i--) if (parts[i] !== '') return parts[i];
@@ -385,17 +385,6 @@ function optionValuesAnywhere(args: string[], short: string, longs: string[]): s
 
 function lineOf(argv: string[]): string {
   return argv.join(' ');
-}
-
-function hasInlineFlag(args: string[], shortSet: Set<string>, longs: string[]): boolean {
-  for (const a of args) {
-    if (a === '--') return false;
-    if (longs.includes(a) || longs.some((l) => l.startsWith('--') && a.startsWith(`${l}=`))) return true;
-    if (a.startsWith('-') && !a.startsWith('--')) {
-      for (let j = 1; j < a.length; j++) if (shortSet.has(a[j])) return true;
-    }
-  }
-  return false;
 }
 
 /** Parses `sh [options] -c STRING …`; returns the string, or why the shell is opaque. */
@@ -856,16 +845,4 @@ export function evaluatePolicy(step: StepCommand, policy: PolicyConfig, ctx: Pol
     if (err instanceof NonCanonicalError) return deny(err.message, commands);
     return deny(`policy_error: ${(err as Error)?.message ?? String(err)}`, commands);
   }
-}
-
-/** Does a string command need a shell to run (operators, expansion, …)? */
-export function needsShell(command: string): boolean {
-  return SHELL_SPECIAL.test(command);
-}
-
-/** Words of a string command without shell syntax, as the executor runs them (the shared tokeniser). */
-export function commandWords(command: string): string[] {
-  const t = tokeniseCommand(command);
-  if (t.kind === 'shell') throw new Error('command contains shell syntax');
-  return t.words;
 }

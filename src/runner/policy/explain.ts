@@ -26,7 +26,7 @@ export interface PolicyExplanation {
   decision: PolicyDecision;
 }
 
-export function exampleStep(example: PolicyExample): StepCommand {
+function exampleStep(example: PolicyExample): StepCommand {
   return typeof example === 'string' ? { command: example } : { argv: example };
 }
 

@@ -26,7 +26,7 @@ export interface Finding {
  * Variables a job can never set, whatever the policy allows: they make programs load code, read
  * another configuration or run helpers (loader, git, node, python, perl, less, kubectl, shells).
  */
-export const FORBIDDEN_ENV =
+const FORBIDDEN_ENV =
   /^(?:HOME|PATH|SHELL|USER|LOGNAME|TMPDIR|IFS|CDPATH|ENV|BASH_ENV|BASH_FUNC_.*|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|XDG_\w*|LD_\w*|DYLD_\w*|GIT_\w*|NODE_\w*|NPM_\w*|npm_\w*|PYTHON\w*|PERL\w*|RUBY\w*|GEM_\w*|BUNDLE_\w*|JAVA_\w*|_JAVA_OPTIONS|JDK_\w*|CLASSPATH|LESS\w*|PAGER|MANPAGER|MANOPT|EDITOR|VISUAL|KUBECTL_\w*|KUBECONFIG|KUBE_\w*|SSH_\w*|SUDO_\w*|GPG_\w*|GNUPGHOME|MALLOC_\w*|GLIBC_\w*|GCONV_PATH|HOSTALIASES|LOCALDOMAIN|RES_OPTIONS|NLSPATH|LOCPATH|TERMINFO\w*|CURL_\w*|WGETRC|HTTPS?_PROXY|https?_proxy|ALL_PROXY|all_proxy|NO_PROXY|no_proxy|VPM_\w*|GITHUB_\w*|LUA_\w*|TCL\w*|R_\w*|OPENSSL_\w*|SSL_\w*|DOCKER_\w*|AWS_\w*|GOOGLE_\w*|CC|CXX|MAKEFLAGS|MFLAGS|MAKELEVEL|GNUMAKEFLAGS|TAR_OPTIONS|GREP_OPTIONS|GZIP|BZIP2?|XZ_\w*|ZSTD_\w*|SYSTEMD_\w*|DBUS_\w*|DISPLAY|WAYLAND_\w*|PKG_CONFIG_\w*|TZDIR)$/;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -106,10 +106,6 @@ function longName(word: string): string {
   return eq === -1 ? word : word.slice(0, eq);
 }
 
-export function isInterpreter(name: string): boolean {
-  return INTERPRETER.test(name);
-}
-
 // ---------------------------------------------------------------------------------------------
 // git
 
@@ -156,7 +152,7 @@ function outsideRepo(path: string): boolean {
 }
 
 /** Git rules (issue 15, class 2). Returns the subcommand index too. */
-export function gitFindings(argv: readonly string[]): Finding[] {
+function gitFindings(argv: readonly string[]): Finding[] {
   const out: Finding[] = [];
   let i = 1;
   for (; i < argv.length; i++) {
@@ -219,7 +215,7 @@ const KUBECTL_DENIED_OPTIONS = new Set([
   '--enable-exec', '--enable-helm', '--helm-command', '--editor', '--output-directory', '--log-file', '--log-dir', '--kustomize', '-k',
 ]);
 
-export function kubectlFindings(argv: readonly string[]): Finding[] {
+function kubectlFindings(argv: readonly string[]): Finding[] {
   const out: Finding[] = [];
   let sub: string | undefined;
   for (let k = 1; k < argv.length; k++) {

@@ -28,7 +28,7 @@ export interface WrapperSpec {
   joinsToShell?: boolean;
 }
 
-export const W = (s: Partial<WrapperSpec>): WrapperSpec => ({ valueShort: '', flagShort: '', valueLong: [], flagLong: [], ...s });
+const W = (s: Partial<WrapperSpec>): WrapperSpec => ({ valueShort: '', flagShort: '', valueLong: [], flagLong: [], ...s });
 
 export const WRAPPERS: Record<string, WrapperSpec> = {
   env: W({

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const SEED = Number(process.env.VPM_RELIABILITY_SEED ?? 1);
+const SEED = Number(process.env.VPM_RELIABILITY_SEED ?? 1);
 
 /** A seed for one named stream (file/case), stable for a given run seed. */
 export function seedFor(name: string): number {

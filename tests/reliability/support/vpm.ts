@@ -38,7 +38,7 @@ export interface VpmRunOptions {
 }
 
 /** The environment of every vpm run here: nothing from the developer's shell that changes behaviour. */
-export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   for (const k of Object.keys(env)) {
     if (/^(VPM_(?!TESTENV|RELIABILITY)|GITHUB_|GH_TOKEN$|RUN_MODE$)/.test(k)) delete env[k];
