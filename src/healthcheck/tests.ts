@@ -53,12 +53,20 @@ export async function runTestCommand(opts: {
   const started = performance.now();
   const lines: string[] = [];
   let partial = '';
+  // Whether the lines dropped from the window left a private-key block open: its remaining lines
+  // (no BEGIN left in the window) must still be recognised as key material.
+  let keyBlockOpen = false;
   const keep = (chunk: string) => {
     opts.onOutput?.(chunk);
     const parts = (partial + chunk).split('\n');
     partial = parts.pop() ?? '';
     lines.push(...parts);
-    if (lines.length > TAIL_LINES * 4) lines.splice(0, lines.length - TAIL_LINES);
+    if (lines.length > TAIL_LINES * 4) {
+      for (const dropped of lines.splice(0, lines.length - TAIL_LINES)) {
+        if (/-----BEGIN[ A-Z0-9]*PRIVATE KEY/.test(dropped)) keyBlockOpen = true;
+        if (/-----END[ A-Z0-9]*PRIVATE KEY/.test(dropped)) keyBlockOpen = false;
+      }
+    }
   };
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
@@ -85,6 +93,18 @@ export async function runTestCommand(opts: {
     duration_ms: Math.round(performance.now() - started),
     timed_out: Boolean(result.timedOut),
     // eslint-disable-next-line no-control-regex
-    output_tail: lines.slice(-TAIL_LINES).map((l) => maskSecrets(l.replace(/\x1b\[[0-9;]*m/g, ''), opts.env)),
+    output_tail: maskedTailLines(lines, keyBlockOpen, opts.env),
   };
+}
+
+/**
+ * The report's last TAIL_LINES lines, masked as one text before the cut (line-by-line masking let
+ * the middle lines of a multi-line private key through). A block left open by lines already
+ * dropped from the window gets its BEGIN back so its remaining lines are masked too.
+ */
+function maskedTailLines(lines: string[], keyBlockOpen: boolean, env: NodeJS.ProcessEnv): string[] {
+  // eslint-disable-next-line no-control-regex
+  const text = lines.join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  const masked = keyBlockOpen ? maskSecrets(`-----BEGIN PRIVATE KEY-----\n${text}`, env) : maskSecrets(text, env);
+  return masked.split('\n').slice(-TAIL_LINES);
 }

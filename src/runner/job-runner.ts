@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
 import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
 import { shellQuote } from '../core/posix-shell.js';
-import { maskSecrets } from '../core/secrets.js';
+import { maskSecrets, maskValue } from '../core/secrets.js';
 import { evaluatePolicy, commandWords, needsShell, type PolicyConfig, type PolicyDecision } from './policy.js';
 import type { Executor } from './executor.js';
 import { jobPaths, stepFileName, type JobPaths } from './paths.js';
@@ -221,8 +221,10 @@ function stepEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-function tail(text: string, max = 4000): string {
-  return text.length > max ? `…${text.slice(-max)}` : text;
+/** The last `max` characters of a step's output, masked as a whole first (a cut can hide a key's BEGIN line). */
+function maskedTail(text: string, env: NodeJS.ProcessEnv, max = 4000): string {
+  const masked = maskSecrets(text, env);
+  return masked.length > max ? `…${masked.slice(-max)}` : masked;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -295,7 +297,7 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   const resumed = Boolean(state && !state.finished && state.step_count === steps.length);
   if (!state || !resumed) {
     state = freshState(o, steps, nowIso());
-    await writeJsonAtomic(paths.jobCopy, JSON.parse(maskSecrets(JSON.stringify(o.job), deps.env)));
+    await writeJsonAtomic(paths.jobCopy, maskValue(o.job, deps.env));
     log(`[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode})`);
   } else {
     state.attempts += 1;
@@ -430,8 +432,8 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       ok_exit_codes: okCodes,
       duration_ms: r.durationMs,
       ...(step.vpm_handover ? { executed_argv: argv.map((a) => maskSecrets(a, deps.env)), handover: handover ?? null } : {}),
-      stdout_tail: maskSecrets(tail(r.stdout), deps.env),
-      stderr_tail: maskSecrets(tail(r.stderr), deps.env),
+      stdout_tail: maskedTail(r.stdout, deps.env),
+      stderr_tail: maskedTail(r.stderr, deps.env),
       finished_at: nowIso(),
     });
     state.steps[i] = { step: n, name: step.name, outcome, mode: 'exec' };
