@@ -3,6 +3,7 @@
  * Vercel's Client): streams, TTY facts, cwd, env, clock and lazily loaded config. Commands never
  * touch `process.*` directly, so tests can run them in-process.
  */
+import { setRepositoryRoot } from './fs.js';
 import type { Readable, Writable } from 'node:stream';
 import { resolve } from 'node:path';
 import { writeSync } from 'node:fs';
@@ -58,6 +59,7 @@ export interface Ctx {
 
 export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
   const cwd = resolve(opts.cwd ?? env.VPM_CWD ?? process.cwd());
+  setRepositoryRoot(cwd);
   let configPromise: Promise<VpmConfig> | undefined;
   const json = Boolean(opts.json);
   return {

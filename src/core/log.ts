@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Ctx } from './context.js';
 import { maskDeep } from './secrets.js';
+import { isSafePath } from './fs.js';
 
 export const LOG_FILE = join('logs', 'vpm.log.jsonl');
 
@@ -23,6 +24,7 @@ export interface RequestLine {
 export async function logRequest(ctx: Ctx, line: RequestLine): Promise<void> {
   const { pino, destination, multistream } = await import('pino');
   const dir = join(ctx.cwd, 'logs');
+  if (!isSafePath(join(ctx.cwd, LOG_FILE))) return; // never written through a link out of the repository
   mkdirSync(dir, { recursive: true });
   // O_APPEND + sync writes: lines from concurrent vpm processes never interleave.
   const file = destination({ dest: join(ctx.cwd, LOG_FILE), sync: true, append: true });

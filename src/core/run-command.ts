@@ -5,10 +5,11 @@
  * full command tree.
  */
 import type { Ctx, IOStreams } from './context.js';
-import { ExitCode, VpmError } from './errors.js';
+import { ExitCode, VpmError, fromSystemError } from './errors.js';
 import type { CommandHandler, CommandInput, CommandResult } from './command.js';
 
-export function renderError(ctx: Ctx | undefined, io: IOStreams, err: unknown): number {
+export function renderError(ctx: Ctx | undefined, io: IOStreams, given: unknown): number {
+  const err = given instanceof VpmError ? given : (fromSystemError(given) ?? given);
   const debug = ctx?.debug ?? process.env.VPM_DEBUG === '1';
   const known = err instanceof VpmError ? err : undefined;
   const exitCode = known?.exitCode ?? ExitCode.failure;

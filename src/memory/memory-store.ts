@@ -3,7 +3,7 @@
  * under a lock with an atomic rename, so a killed `vpm summary` never leaves it unparsable.
  */
 import { join } from 'node:path';
-import { readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
+import { readStateTextIfExists, readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { MemoryFileSchema, type MemoryFile } from '../schemas/memory.js';
@@ -15,7 +15,7 @@ export function memoryPath(cwd: string): string {
 }
 
 export function readMemory(cwd: string): MemoryFile {
-  const text = readTextIfExists(memoryPath(cwd));
+  const text = readStateTextIfExists(memoryPath(cwd));
   if (text === undefined) return { version: 1, cursor: null, entries: [] };
   let raw: unknown;
   try {

@@ -4,11 +4,12 @@
  * runner killed mid-job resumes where it stopped and never runs a `done` step twice (the step that
  * was running when it died is run again: at-least-once for that one, exactly-once for done ones).
  */
+import { readPhaseStateFile } from './phase-state-file.js';
 import { appendFileSync, mkdirSync, readFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
-import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
+import { appendDurable, assertSafePath, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
 import { shellQuote } from '../core/posix-shell.js';
 import { maskSecrets, maskValue } from '../core/secrets.js';
 import { evaluatePolicy, commandWords, needsShell, type PolicyConfig, type PolicyDecision } from './policy.js';
@@ -273,6 +274,7 @@ let tmpCounter = 0;
 function reportWriters(durable: boolean) {
   if (durable) return { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable };
   const text = async (path: string, data: string) => {
+    assertSafePath(path);
     const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
     writeFileSync(tmp, data);
     renameSync(tmp, path);
@@ -280,20 +282,26 @@ function reportWriters(durable: boolean) {
   return {
     json: (path: string, value: unknown) => text(path, `${JSON.stringify(value, null, 2)}\n`),
     text,
-    append: (path: string, data: string) => appendFileSync(path, data),
+    append: (path: string, data: string) => {
+      assertSafePath(path);
+      appendFileSync(path, data);
+    },
   };
 }
 
 /** Runs (or resumes) one job and writes its reports. Never throws for a step's failure. */
 export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRunResult> {
   const paths = jobPaths(deps.cwd, o.job.id);
+  // The run folder is created and written below with plain fs calls in dry mode: check it first.
+  assertSafePath(paths.runLog);
+  assertSafePath(join(paths.stepsDir, stepFileName(1)));
   mkdirSync(paths.stepsDir, { recursive: true });
   const steps = stepsOf(o.job);
   const nowIso = () => deps.now().toISOString();
   const { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable } = reportWriters(o.mode === 'exec');
   const log = (line: string) => appendDurable(paths.runLog, `${nowIso()} ${maskSecrets(line, deps.env)}\n`);
 
-  let state = readJson<JobPhaseState>(paths.phaseState);
+  let state = readPhaseStateFile<JobPhaseState>(paths.phaseState, deps.cwd, deps.now());
   const resumed = Boolean(state && !state.finished && state.step_count === steps.length);
   if (!state || !resumed) {
     state = freshState(o, steps, nowIso());

@@ -3,6 +3,7 @@
  * its own lock, so two runners never process the same job), moves processed jobs to `_done/`, and
  * keeps the runner-level state (job loop index) in reports/codex_runs/phase_state.json.
  */
+import { readPhaseStateFile } from './phase-state-file.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { VpmConfig } from '../schemas/config.js';
@@ -292,7 +293,7 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
   const statePath = join(deps.cwd, RUNNER_STATE);
 
   const body = async (stateLocked: boolean): Promise<RunReport> => {
-    const rstate: RunnerState = { ...initialState(config, deps.now().toISOString()), ...(readJson<RunnerState>(statePath) ?? {}) };
+    const rstate: RunnerState = { ...initialState(config, deps.now().toISOString()), ...(readPhaseStateFile<RunnerState>(statePath, deps.cwd, deps.now()) ?? {}) };
     rstate.job_loop_enabled = Boolean(jl);
     if (jl) {
       rstate.max_jobs = jl.max_jobs;
