@@ -4,6 +4,7 @@
  * touch `process.*` directly, so tests can run them in-process.
  */
 import { setRepositoryRoot } from './fs.js';
+import { maskingIo } from './secrets.js';
 import type { Readable, Writable } from 'node:stream';
 import { resolve } from 'node:path';
 import { writeSync } from 'node:fs';
@@ -57,7 +58,8 @@ export interface Ctx {
   readonly requestFields: Record<string, unknown>;
 }
 
-export function createContext(opts: GlobalOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+export function createContext(opts: GlobalOptions, rawIo: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+  const io = maskingIo(rawIo, env);
   const cwd = resolve(opts.cwd ?? env.VPM_CWD ?? process.cwd());
   setRepositoryRoot(cwd);
   let configPromise: Promise<VpmConfig> | undefined;

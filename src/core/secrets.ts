@@ -113,7 +113,38 @@ function isExemptValue(v: string): boolean {
   return false;
 }
 
-const ID_CHAR = /[A-Za-z0-9_.-]/;
+/** Identifier characters of a key (letters, digits, `_`, `.`, `-`), by char code: hot loops. */
+function isIdChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45;
+}
+const ID_RUN_RE = /[A-Za-z0-9_.-]*/y;
+const UNQUOTED_VALUE_END_RE = /[\s"'`,&<>)\]}]/g;
+const AUTH_VALUE_END_RE = /[\s"'`,]/g;
+const URL_AUTHORITY_END_RE = /[\s/?#"'`<>]/g;
+
+/** A quote at `p`, after any backslashes escaping it: `"`, `\"`, `\\\"` (JSON in JSON in JSON). */
+function quoteAt(text: string, p: number, backtick: boolean): { quote?: string; esc: number; next: number } {
+  let q = p;
+  while (text.charCodeAt(q) === 92 && q - p < 7) q++;
+  const c = text[q];
+  if (c === '"' || c === "'" || (backtick && c === '`' && q === p)) return { quote: c, esc: q - p, next: q + 1 };
+  return { esc: 0, next: p };
+}
+
+const closers = new Map<string, RegExp>();
+/** A global regex for `closer` or a line break, whichever comes first. */
+function closerRe(closer: string): RegExp {
+  let re = closers.get(closer);
+  if (!re) closers.set(closer, (re = new RegExp(`${closer.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}|\\n`, 'g')));
+  return re;
+}
+
+/** Index of the first match of a global regex at or after `from`, or text.length. */
+function endAt(re: RegExp, text: string, from: number): number {
+  re.lastIndex = from;
+  const m = re.exec(text);
+  return m ? m.index : text.length;
+}
 const AUTH_SCHEME_RE = /^(?:basic|bearer|token|digest|negotiate|ntlm|apikey|api-key)$/i;
 
 function isSpace(c: string | undefined): boolean {
@@ -135,10 +166,11 @@ function structuralRanges(text: string, out: Range[]): void {
       continue;
     }
     let s = hit;
-    while (s > floor && ID_CHAR.test(text[s - 1]!)) s--;
+    while (s > floor && isIdChar(text.charCodeAt(s - 1))) s--;
     while (s < hit && (text[s] === '-' || text[s] === '.')) s++; // `--password`: the flag's dashes are not the key
-    let e = KEY_WORD_RE.lastIndex;
-    while (e < text.length && ID_CHAR.test(text[e]!)) e++;
+    ID_RUN_RE.lastIndex = KEY_WORD_RE.lastIndex;
+    ID_RUN_RE.exec(text);
+    const e = ID_RUN_RE.lastIndex;
     floor = e;
     KEY_WORD_RE.lastIndex = e;
     // A dotted path like `auth.token` or a trailing dot in prose: judge the identifier as written.
@@ -146,9 +178,9 @@ function structuralRanges(text: string, out: Range[]): void {
     if (!isSecretKey(key)) continue;
     const isFlag = s >= 2 && text[s - 1] === '-' && text[s - 2] === '-';
     let p = e;
-    // Closing quote of a quoted key, possibly escaped (JSON inside a JSON string).
-    if (text[p] === '\\' && (text[p + 1] === '"' || text[p + 1] === "'")) p += 2;
-    else if (text[p] === '"' || text[p] === "'") p += 1;
+    // Closing quote of a quoted key, possibly escaped once or more (JSON inside a JSON string).
+    const kq = quoteAt(text, p, false);
+    if (kq.quote !== undefined) p = kq.next;
     while (isSpace(text[p])) p++;
     let sepOk = false;
     if (text[p] === '=' || (text[p] === ':' && text[p + 1] !== '/')) {
@@ -159,47 +191,47 @@ function structuralRanges(text: string, out: Range[]): void {
     }
     if (!sepOk) continue;
     while (isSpace(text[p])) p++;
-    let quote: string | undefined;
-    let escapedQuote = false;
-    if (text[p] === '\\' && (text[p + 1] === '"' || text[p + 1] === "'")) {
-      quote = text[p + 1];
-      escapedQuote = true;
-      p += 2;
-    } else if (text[p] === '"' || text[p] === "'" || text[p] === '`') {
-      quote = text[p];
-      p += 1;
-    }
+    const vq = quoteAt(text, p, true);
+    const quote = vq.quote;
+    p = vq.next;
     const vs = p;
     let ve = p;
-    if (quote !== undefined) {
+    if (quote !== undefined && vq.esc > 0) {
+      // Escaped quotes: the value ends at the same escape + quote (or the line's end).
+      ve = endAt(closerRe('\\'.repeat(vq.esc) + quote), text, vs);
+    } else if (quote !== undefined) {
       while (ve < text.length && text[ve] !== '\n') {
         const c = text[ve]!;
         if (c === '\\') {
-          if (escapedQuote && text[ve + 1] === quote) break;
           ve += 2;
           continue;
         }
-        if (c === quote && !escapedQuote) break;
+        if (c === quote) break;
         ve++;
       }
       ve = Math.min(ve, text.length);
     } else {
-      while (ve < text.length && !/[\s"'`,&<>)\]}]/.test(text[ve]!)) ve++;
+      ve = endAt(UNQUOTED_VALUE_END_RE, text, vs);
+      // `apiKey: apiKey: x` — what follows is another key, not this key's value: scan it as such.
+      if (ve > vs && text[ve - 1] === ':') {
+        floor = vs;
+        KEY_WORD_RE.lastIndex = vs;
+        continue;
+      }
     }
-    let value = text.slice(vs, ve);
+    const value = text.slice(vs, ve);
     // `Authorization: Basic xyz`: keep the scheme, mask what follows it.
     if (quote === undefined && AUTH_SCHEME_RE.test(value) && isSpace(text[ve])) {
       let q = ve;
       while (isSpace(text[q])) q++;
-      let qe = q;
-      while (qe < text.length && !/[\s"'`,]/.test(text[qe]!)) qe++;
+      const qe = endAt(AUTH_VALUE_END_RE, text, q);
       if (qe > q) out.push([q, qe]);
       floor = Math.max(floor, qe);
       KEY_WORD_RE.lastIndex = floor;
       continue;
     }
     // YAML block scalar: the value is every following line indented deeper than the key's line.
-    if (quote === undefined && /^[|>][+-]?\d?$/.test(value)) {
+    if (quote === undefined && /^[|>][+-]?\d?$/.test(value) && /^[ \t]*(?:\r?\n|$)/.test(text.slice(ve, ve + 8))) {
       const lineStart = text.lastIndexOf('\n', s - 1) + 1;
       let indent = 0;
       while (isSpace(text[lineStart + indent])) indent++;
@@ -221,7 +253,6 @@ function structuralRanges(text: string, out: Range[]): void {
       KEY_WORD_RE.lastIndex = floor;
       continue;
     }
-    if (quote !== undefined && escapedQuote && ve > vs) value = text.slice(vs, ve);
     if (!isExemptValue(value.trim())) out.push([vs, ve]);
     floor = Math.max(floor, ve);
     KEY_WORD_RE.lastIndex = floor;
@@ -233,18 +264,13 @@ function urlCredentialRanges(text: string, out: Range[]): void {
   let i = text.indexOf('://');
   while (i !== -1) {
     const a = i + 3;
-    let e = a;
-    let at = -1;
-    let colon = -1;
-    for (; e < text.length; e++) {
-      const c = text[e]!;
-      if (c === '@') at = e;
-      else if (c === ':' && colon === -1) colon = e;
-      else if (/[\s/?#"'`<>]/.test(c)) break;
-    }
+    const e = endAt(URL_AUTHORITY_END_RE, text, a);
+    const authority = text.slice(a, e);
+    const at = authority.lastIndexOf('@');
     if (at !== -1) {
-      if (colon !== -1 && colon < at) out.push([colon + 1, at]);
-      else if (at - a >= 16) out.push([a, at]); // a long bare user part is a token (https://<token>@host)
+      const colon = authority.indexOf(':');
+      if (colon !== -1 && colon < at) out.push([a + colon + 1, a + at]);
+      else if (at >= 16) out.push([a, a + at]); // a long bare user part is a token (https://<token>@host)
     }
     i = text.indexOf('://', Math.max(e, a));
   }
@@ -271,7 +297,7 @@ function pemRanges(text: string, out: Range[]): void {
     if (end !== undefined && (b === undefined || end[0] < b)) {
       // END with no BEGIN before it (since the last block): walk back over the base64 body.
       let s = end[0];
-      while (s > floor && /[A-Za-z0-9+/=\\\r\n]/.test(text[s - 1]!)) s--;
+      while (s > floor && isKeyBodyChar(text.charCodeAt(s - 1))) s--;
       out.push([s, end[1]]);
       floor = end[1];
       ei++;
@@ -289,6 +315,11 @@ function pemRanges(text: string, out: Range[]): void {
     ei++;
     while (bi < begins.length && begins[bi]! < floor) bi++;
   }
+}
+
+/** Base64 body of a key block, its line breaks, and `\` of `\n` escapes in JSON strings. */
+function isKeyBodyChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 92 || c === 10 || c === 13;
 }
 
 const KNOWN_SECRET_ENV = ['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
@@ -401,18 +432,56 @@ export interface TextWritable {
 }
 
 /**
- * Wraps a stream so each write is masked as a whole text. Callers write whole texts (a message, a
- * rendered result, a JSON document) per call, which is what lets a multi-line key be recognised;
- * Buffers are decoded as UTF-8 first.
+ * Masks one write of CLI output. A write that is a whole JSON document (`--json` results, error
+ * objects) is masked as a value before it is serialised again — inside a JSON string a secret's
+ * context is escaped (`\n`, `\"`) and a text masker sees less of it — then as text.
+ */
+export function maskOutput(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  const envValues = secretEnvValues(env);
+  const t = text.trim();
+  if (t.length > 1 && ((t[0] === '{' && t.endsWith('}')) || (t[0] === '[' && t.endsWith(']')))) {
+    let value: unknown;
+    try {
+      value = JSON.parse(t);
+    } catch {
+      value = undefined;
+    }
+    if (value !== undefined) {
+      const indent = /^[{[]\r?\n( +)/.exec(t)?.[1]?.length;
+      const start = text.indexOf(t);
+      const json = JSON.stringify(maskValue(value, env), null, indent);
+      return text.slice(0, start) + maskText(json, env, envValues) + text.slice(start + t.length);
+    }
+  }
+  return maskText(text, env, envValues);
+}
+
+/**
+ * Wraps a stream so each write is masked as a whole text (see maskOutput). Callers write whole
+ * texts (a message, a rendered result, a JSON document) per call, which is what lets a multi-line
+ * key be recognised; Buffers are decoded as UTF-8 first.
  */
 export function maskingWritable<W extends TextWritable>(stream: W, env: NodeJS.ProcessEnv = process.env): W {
   const write = stream.write.bind(stream);
   const wrapped = Object.create(stream) as W;
   wrapped.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return write(maskText(text, env), ...rest);
+    return write(maskOutput(text, env), ...rest);
   };
   return wrapped;
+}
+
+/**
+ * The CLI's streams with stdout and stderr masked (wrapped lazily: the hot path never constructs a
+ * stream it does not write to). Everything else on `io` is passed through.
+ */
+export function maskingIo<T extends { stdout: TextWritable; stderr: TextWritable }>(io: T, env: NodeJS.ProcessEnv = process.env): T {
+  let out: TextWritable | undefined;
+  let err: TextWritable | undefined;
+  return Object.create(io, {
+    stdout: { get: () => (out ??= maskingWritable(io.stdout, env)), enumerable: true },
+    stderr: { get: () => (err ??= maskingWritable(io.stderr, env)), enumerable: true },
+  }) as T;
 }
 
 /** Kept for existing callers: the same masker under its former names. */

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { readStateTextIfExists, readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
+import { maskValue } from '../core/secrets.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { MemoryFileSchema, type MemoryFile } from '../schemas/memory.js';
 
@@ -44,7 +45,8 @@ export async function updateMemory<T>(
     path,
     async () => {
       const { next, result } = await update(readMemory(cwd));
-      if (next) await writeJsonAtomic(path, next);
+      // Masked as a value before it is written: every writer of memory.json goes through here.
+      if (next) await writeJsonAtomic(path, maskValue(next));
       return result;
     },
     { what: 'memory.json' },

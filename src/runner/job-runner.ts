@@ -164,7 +164,8 @@ export function stepsOf(job: Job): RunnerStep[] {
 }
 
 function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
-  return maskSecrets(step.argv ? step.argv.map(shellQuote).join(' ') : (step.command ?? ''), env).replace(/[\r\n]+/g, ' ');
+  // Each word is masked before it is quoted: quoting escapes the context (`'"'"'`) the masker reads.
+  return (step.argv ? step.argv.map((a) => shellQuote(maskSecrets(a, env))).join(' ') : maskSecrets(step.command ?? '', env)).replace(/[\r\n]+/g, ' ');
 }
 
 /** What is actually executed: leading VAR=value words become environment, strings become words. */
