@@ -114,4 +114,14 @@ describe('no raw secret in anything vpm writes or prints', () => {
     expect(printed(r)).not.toContain(value);
     expect(printed(r)).toContain('***');
   });
+
+  it('healthcheck output: a long key block whose BEGIN line scrolled out of the kept tail', async () => {
+    const cwd = tempDir();
+    const body = Array.from({ length: 300 }, (_, i) => chars(64, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 1000 + i));
+    writeFileSync(join(cwd, 'keys.js'), `console.log(${JSON.stringify(['-----BEGIN PRIVATE KEY-----', ...body].join('\n'))}); process.exit(1);\n`);
+    const r = await vpm(['--json', 'healthcheck', '--test-cmd', `${process.execPath} keys.js`], { cwd });
+    expect(r.exitCode).not.toBe(0);
+    const corpus = body.map((line, i) => [`key line ${i}`, line, line] as [string, string, string]);
+    expect(leaks(cwd, printed(r), ['keys.js'], corpus).join('\n')).toBe('');
+  });
 });
