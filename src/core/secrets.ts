@@ -384,7 +384,7 @@ export function maskText(text: string, env: NodeJS.ProcessEnv = process.env, env
  */
 export function maskValue<T>(value: T, env: NodeJS.ProcessEnv = process.env): T {
   const envValues = secretEnvValues(env);
-  const seen = new WeakSet<object>();
+  const onPath = new WeakSet<object>();
   // `secretKey`: the value sits under a secret-named key. `numericSecret`: that key names a credential
   // outright, so even a number is masked (`token_in: 812` is a count; `password: 1234` is a password).
   const walk = (v: unknown, secretKey: boolean, numericSecret: boolean): unknown => {
@@ -394,17 +394,22 @@ export function maskValue<T>(value: T, env: NodeJS.ProcessEnv = process.env): T 
     }
     if ((typeof v === 'number' || typeof v === 'bigint') && numericSecret) return MASK;
     if (v === null || typeof v !== 'object') return v;
-    if (seen.has(v)) return '[circular]';
-    seen.add(v);
-    if (Array.isArray(v)) return v.map((x) => walk(x, secretKey, numericSecret));
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      let key = maskText(k, env, envValues);
-      while (key !== k && Object.hasOwn(out, key)) key += '*';
-      const isSecret = isSecretKey(k);
-      out[key] = walk(x, isSecret, isSecret && /passw|passphrase|secret|api_?key|apikey|private/i.test(k));
+    // Only a true cycle (an object inside itself) is cut; an object shared by two places is masked twice.
+    if (onPath.has(v)) return '[circular]';
+    onPath.add(v);
+    try {
+      if (Array.isArray(v)) return v.map((x) => walk(x, secretKey, numericSecret));
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        let key = maskText(k, env, envValues);
+        while (key !== k && Object.hasOwn(out, key)) key += '*';
+        const isSecret = isSecretKey(k);
+        out[key] = walk(x, isSecret, isSecret && /passw|passphrase|secret|api_?key|apikey|private/i.test(k));
+      }
+      return out;
+    } finally {
+      onPath.delete(v);
     }
-    return out;
   };
   return walk(value, false, false) as T;
 }

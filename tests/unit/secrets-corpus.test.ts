@@ -61,6 +61,15 @@ describe('secret corpus', () => {
     expect(masked.meta.token_in).toBe(812);
   });
 
+  it('masks an object shared by two places in both, and cuts only true cycles', () => {
+    const slo = { p95_ms: 300 };
+    const value: Record<string, unknown> = { checks: [{ thresholds: slo }, { thresholds: slo }] };
+    value.self = value;
+    const masked = maskValue(value, {}) as { checks: Array<{ thresholds: unknown }>; self: unknown };
+    expect(masked.checks[1]!.thresholds).toEqual({ p95_ms: 300 });
+    expect(masked.self).toBe('[circular]');
+  });
+
   it('masks whole texts before truncating (a cut never hides a key block from the masker)', () => {
     const text = `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(5000)}\n${chars(64, B64, 99)}\n-----END PRIVATE KEY-----\n`;
     const tail = maskedTail(text, 4000, {});
