@@ -7,7 +7,8 @@
 import type { CommandResult, Outcome } from '../core/command.js';
 import { type Ctx, createContext, type IOStreams } from '../core/context.js';
 import { environmentErrorFrom } from '../core/environment-errors.js';
-import { ExitCode, VpmError } from '../core/errors.js';
+import { ExitCode, fromSystemError, VpmError } from '../core/errors.js';
+import { maskingIo } from '../core/secrets.js';
 import type { AnyCommandSpec, GlobalFlags, ParsedInput } from './spec.js';
 
 const OUTCOME_EXIT: Record<Outcome, number> = {
@@ -29,7 +30,7 @@ export function exitCodeFor(outcome: { result: CommandResult } | { error: unknow
 
 /** A typed error, or one whose system code says the environment is at fault (network, disk, permissions). */
 function knownError(err: unknown): VpmError | undefined {
-  return err instanceof VpmError ? err : environmentErrorFrom(err);
+  return err instanceof VpmError ? err : (fromSystemError(err) ?? environmentErrorFrom(err));
 }
 
 /** What failed, why and what to do next — on stderr, and as the one JSON document with --json. */
@@ -51,7 +52,9 @@ export interface ExecuteOptions {
 }
 
 export async function executeSpec(spec: AnyCommandSpec, input: ParsedInput<AnyCommandSpec['flags']>, o: ExecuteOptions): Promise<number> {
-  const { io, env, globals } = o;
+  const { env, globals } = o;
+  // Everything printed — results and errors, also those raised before a context exists — passes the masking sink.
+  const io = maskingIo(o.io, env);
   const json = Boolean(globals.json);
   const debug = Boolean(globals.debug) || env.VPM_DEBUG === '1';
   const started = performance.now();

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { processStreams, type IOStreams } from '../core/context.js';
+import { maskingIo } from '../core/secrets.js';
 import { EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
 import { VERSION } from '../version.js';
 import { COMMANDS, GROUPS } from '../commands/index.js';
@@ -130,7 +131,9 @@ function jsonRequested(argv: string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
-export async function main(argv: string[], io: IOStreams = processStreams(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[], rawIo: IOStreams = processStreams(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Parse errors echo what was typed, a secret included: they pass the same masking sink as commands.
+  const io = maskingIo(rawIo, env);
   const state = { exitCode: ExitCode.ok as number };
   if (versionRequested(argv)) {
     io.stdout.write(`${VERSION}\n`);

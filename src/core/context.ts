@@ -3,6 +3,8 @@
  * Vercel's Client): streams, TTY facts, cwd, env, clock and lazily loaded config. Commands never
  * touch `process.*` directly or build their own clients, so tests can run them in-process.
  */
+import { setRepositoryRoot } from './fs.js';
+import { maskingIo } from './secrets.js';
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -78,12 +80,15 @@ export interface Ctx {
   exec(): Promise<Executor>;
 }
 
-export function createContext(opts: ContextOptions, io: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+export function createContext(opts: ContextOptions, rawIo: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
+  // The one masking sink for what vpm prints: every byte to stdout/stderr passes it.
+  const io = maskingIo(rawIo, env);
   const startDir = startDirectory(opts.cwd, env, opts.processCwd ?? process.cwd());
   const need = opts.repo ?? 'optional';
   const found = need === 'none' ? undefined : findRepoRoot(startDir);
   if (need === 'required' && found === undefined) throw new NotInRepositoryError(startDir);
   const root = found ?? startDir;
+  setRepositoryRoot(root);
   let configPromise: Promise<VpmConfig> | undefined;
   const json = Boolean(opts.json);
   const debug = Boolean(opts.debug) || env.VPM_DEBUG === '1';

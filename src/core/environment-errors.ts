@@ -5,7 +5,7 @@
  * own failures first, with the server and context they know; this only catches what slipped by.
  */
 import { describeNetworkFailure, networkHint } from '../adapters/net-errors.js';
-import { EnvironmentError, OperationalError, type VpmError } from './errors.js';
+import { fromSystemError, OperationalError, type VpmError } from './errors.js';
 
 interface SystemErrorLike {
   code?: unknown;
@@ -26,20 +26,6 @@ export function environmentErrorFrom(err: unknown): VpmError | undefined {
     }
     return new OperationalError(`network failure${where}: ${net.text}`, { hint: networkHint(net.kind), retryable: true });
   }
-  const e = err as SystemErrorLike | undefined;
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  const on = typeof e?.path === 'string' ? ` (${typeof e.syscall === 'string' ? `${e.syscall} ` : ''}${e.path})` : '';
-  switch (code) {
-    case 'ENOSPC':
-      return new EnvironmentError(`no space left on the device${on}`, { hint: 'free some disk space and run the command again' });
-    case 'EDQUOT':
-      return new EnvironmentError(`disk quota exceeded${on}`, { hint: 'free some space within your quota and run the command again' });
-    case 'EACCES':
-    case 'EPERM':
-      return new EnvironmentError(`permission denied${on}`, { hint: 'check the owner and permissions of that path (ls -l), or run as a user who may write it' });
-    case 'EROFS':
-      return new EnvironmentError(`read-only file system${on}`, { hint: 'run vpm where the repository can be written' });
-    default:
-      return undefined;
-  }
+  // Disk, permission and file-system errors: the one mapping that names the path (errors.ts).
+  return fromSystemError(err);
 }

@@ -100,3 +100,43 @@ export const EXIT_CODES_HELP = `Exit codes:
   4  SLO gate failed: canary aborted or guard NG (rollback done)
   5  timed out waiting
 `;
+
+/** What each environment failure means and what the user can do about it. */
+const SYSTEM_ERRORS: Record<string, { why: string; hint: (path: string) => string }> = {
+  ENOSPC: { why: 'the disk is full', hint: (p) => `free space on the file system holding ${p} and run the command again` },
+  EDQUOT: { why: 'the disk quota is exhausted', hint: (p) => `free space within your quota on the file system holding ${p} and run the command again` },
+  EACCES: { why: 'permission denied', hint: (p) => `check the owner and permissions of ${p} (and its directory), e.g. ls -l, then run the command again` },
+  EPERM: { why: 'the operation is not permitted (immutable or protected file)', hint: (p) => `check ${p} for an immutable flag (lsattr) or a protecting policy, then run the command again` },
+  EROFS: { why: 'the file system is read-only', hint: (p) => `remount the file system holding ${p} read-write, or run vpm in a writable checkout` },
+  EISDIR: { why: 'a directory is where a file should be', hint: (p) => `move the directory ${p} aside (vpm needs a file there) and run the command again` },
+  ENOTDIR: { why: 'a file is where a directory should be', hint: (p) => `a component of ${p} is a file; move it aside (vpm needs a directory there) and run the command again` },
+  EMFILE: { why: 'this process has too many open files', hint: () => 'raise the open-file limit (ulimit -n) or close other programs, then run the command again' },
+  ENFILE: { why: 'the system has too many open files', hint: () => 'close other programs or raise the system open-file limit, then run the command again' },
+  ENAMETOOLONG: { why: 'the path is too long', hint: (p) => `use a shorter path than ${p}` },
+  ELOOP: { why: 'symbolic links form a loop', hint: (p) => `fix the symbolic links along ${p}` },
+};
+
+/**
+ * Maps an environment failure (full disk, permissions, read-only file system, a directory where a
+ * file belongs, too many open files) to a VpmError that says what, where and what to do — exit 1,
+ * or 2 when the path is one the user gave (`isUserPath`). Anything else (not a system error, or
+ * an errno that means a bug) returns undefined. Looks through `cause` chains.
+ */
+export function fromSystemError(err: unknown, opts: { isUserPath?: (path: string) => boolean } = {}): VpmError | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const sys = e as NodeJS.ErrnoException & { dest?: string };
+    const known = typeof sys.code === 'string' ? SYSTEM_ERRORS[sys.code] : undefined;
+    if (!known) continue;
+    const path = sys.path ?? sys.dest ?? '';
+    const where = path ? ` ${path}` : '';
+    const action = sys.syscall ? `${sys.syscall}${where}` : `access${where}`;
+    const exitCode = path && opts.isUserPath?.(path) ? ExitCode.usage : ExitCode.failure;
+    return new VpmError(`cannot ${action}: ${known.why} (${sys.code})`, {
+      exitCode,
+      hint: known.hint(path || 'the working directory'),
+      details: { code: sys.code, path: path || null, syscall: sys.syscall ?? null },
+      cause: err,
+    });
+  }
+  return undefined;
+}

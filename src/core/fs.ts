@@ -3,13 +3,124 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readdirSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readdirSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync, lstatSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { OperationalError, TimeoutError } from './errors.js';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { OperationalError, RefusedError, TimeoutError } from './errors.js';
+
+/**
+ * The repository vpm works in (set once per process from the command's cwd). Writes and state-file
+ * reads under it never follow a symbolic link: a link planted at `memory.json`, `STATE/`, `logs/`,
+ * `.ops/` or a run folder would otherwise redirect vpm's writes to any file the user can write.
+ */
+let repoRoot: { lexical: string; real: string } | undefined;
+
+export function setRepositoryRoot(root: string | undefined): void {
+  if (root === undefined) {
+    repoRoot = undefined;
+    return;
+  }
+  const lexical = resolve(root);
+  let real = lexical;
+  try {
+    real = realpathSync(lexical);
+  } catch {
+    /* not there yet: nothing under it can be a link either */
+  }
+  repoRoot = { lexical, real };
+}
+
+/** A write or state read that would leave the repository through a symbolic link: exit 3. */
+export class UnsafePathError extends RefusedError {}
+
+function outside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel.startsWith('..') || isAbsolute(rel);
+}
+
+/**
+ * Refuses (exit 3) when `path`, inside the repository, is itself a symbolic link or lies in a
+ * directory whose real path leaves the repository. Paths outside the repository (an output file
+ * the user named) are the user's business and pass.
+ */
+export function assertSafePath(path: string, action: 'write' | 'read' = 'write'): void {
+  if (!repoRoot) return;
+  const abs = resolve(path);
+  if (outside(repoRoot.lexical, abs) || abs === repoRoot.lexical) return;
+  const shown = relative(repoRoot.lexical, abs);
+  const hint = `replace the symbolic link with a regular ${action === 'read' ? 'file' : 'file or directory'} inside the repository (or remove it) and run the command again`;
+  let st: ReturnType<typeof lstatSync> | undefined;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    /* does not exist yet */
+  }
+  if (st?.isSymbolicLink()) {
+    let target = '';
+    try {
+      target = ` (→ ${readlinkSync(abs)})`;
+    } catch {
+      /* unreadable link: the name is enough */
+    }
+    throw new UnsafePathError(`refusing to ${action} ${shown}: it is a symbolic link${target}; vpm does not ${action} state through links`, { hint, details: { path: shown } });
+  }
+  // The deepest directory that exists decides where the file really lands.
+  let dir = dirname(abs);
+  let real: string | undefined;
+  while (real === undefined) {
+    try {
+      real = realpathSync(dir);
+    } catch {
+      const up = dirname(dir);
+      if (up === dir) return;
+      dir = up;
+    }
+  }
+  if (outside(repoRoot.real, real)) {
+    throw new UnsafePathError(
+      `refusing to ${action} ${shown}: ${relative(repoRoot.lexical, dir) || '.'} resolves to ${real}, outside the repository (a symbolic link leads out)`,
+      { hint, details: { path: shown, resolves_to: real } },
+    );
+  }
+}
+
+/** assertSafePath as a question: for writers that skip rather than fail (the request log). */
+export function isSafePath(path: string): boolean {
+  try {
+    assertSafePath(path);
+    return true;
+  } catch (err) {
+    if (err instanceof UnsafePathError) return false;
+    throw err;
+  }
+}
+
+/**
+ * mkdir -p that reports the real reason: node's recursive mkdir turns EROFS/EACCES on a missing
+ * parent into ENOENT, which reads as a bug. On ENOENT the first missing directory is made alone,
+ * which fails with the file system's own error.
+ */
+export function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let missing = resolve(dir);
+    while (!existsSync(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
+    mkdirSync(missing);
+    throw err;
+  }
+}
+
+/** Reads a state file (memory.json, STATE, phase state) that must not be read through a link. */
+export function readStateTextIfExists(path: string): string | undefined {
+  assertSafePath(path, 'read');
+  return readTextIfExists(path);
+}
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
+  assertSafePath(path);
+  ensureDir(dirname(path));
   const { default: writeAtomic } = await import('write-file-atomic');
   await writeAtomic(path, data, { fsync: true });
   sweepStaleTemps(path);
@@ -52,6 +163,8 @@ export function readTextIfExists(path: string): string | undefined {
     return readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // EISDIR and friends come without the path: add it, so the message can say which file.
+    (err as NodeJS.ErrnoException).path ??= path;
     throw err;
   }
 }
@@ -121,7 +234,9 @@ function lockAgeMs(lockDir: string): number {
  * after `stale` ms without a heartbeat.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
-  mkdirSync(dirname(path), { recursive: true });
+  assertSafePath(path);
+  assertSafePath(`${path}.lock`);
+  ensureDir(dirname(path));
   const lockfile = await import('proper-lockfile');
   const lockDir = `${path}.lock`;
   const waitMs = opts.waitMs ?? 30_000;
@@ -190,11 +305,14 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
  * A write can still be cut short: SIGKILL stops a large write(2) part-way (the kernel checks for a
  * fatal signal between pages), leaving a torn last line, and the next append would be glued onto
  * it. With `dropTornTail` (line-oriented files whose every writer holds the lock, so no live writer
- * can be mid-write) a last line without its newline is cut off first: that write was never
- * acknowledged to anyone, and readers never consume a line before its newline.
+ * can be mid-write) a last line without its newline that does not parse as JSON is cut off
+ * first: that write was never acknowledged to anyone, and readers never consume a line before its
+ * newline. A last line that parses whole is data (written by hand or another tool): it is kept and
+ * given its newline.
  */
 export function appendDurable(path: string, data: string, opts: { dropTornTail?: boolean } = {}): void {
-  mkdirSync(dirname(path), { recursive: true });
+  assertSafePath(path);
+  ensureDir(dirname(path));
   const fd = openSync(path, opts.dropTornTail ? 'a+' : 'a');
   try {
     if (opts.dropTornTail) dropTornTail(fd);
@@ -223,7 +341,24 @@ function dropTornTail(fd: number): void {
     }
     end = start;
   }
+  // A last line that is whole JSON lacks only its newline (written by hand or by another tool):
+  // it is data, so it is terminated rather than cut. Only a fragment that does not parse is torn.
+  const tail = Buffer.allocUnsafe(size - keep);
+  readSync(fd, tail, 0, tail.length, keep);
+  if (isWholeJson(tail)) {
+    writeSync(fd, '\n');
+    return;
+  }
   ftruncateSync(fd, keep);
+}
+
+function isWholeJson(bytes: Buffer): boolean {
+  try {
+    JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export { existsSync };

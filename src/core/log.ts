@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Ctx } from './context.js';
 import { maskDeep } from './secrets.js';
+import { isSafePath } from './fs.js';
 
 export const LOG_FILE = join('logs', 'vpm.log.jsonl');
 
@@ -29,6 +30,7 @@ export interface RequestLine {
 export async function logRequest(ctx: Ctx, line: RequestLine): Promise<void> {
   const { default: pino } = await import('pino/browser.js');
   const dir = join(ctx.root, 'logs');
+  if (!isSafePath(join(ctx.root, LOG_FILE))) return; // never written through a link out of the repository
   mkdirSync(dir, { recursive: true });
   const file = join(ctx.root, LOG_FILE);
   const write = (record: object) => {

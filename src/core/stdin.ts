@@ -30,7 +30,7 @@ export function formatByteLimit(bytes: number): string {
  * `limitBytes`, without reading the rest: the stream is destroyed, so the writer on the other end
  * of a pipe gets EPIPE instead of vpm draining it.
  */
-export async function readStdinText(stream: Readable, limit: StdinLimit): Promise<string> {
+export async function readStdinBytes(stream: Readable, limit: StdinLimit): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
@@ -54,5 +54,10 @@ export async function readStdinText(stream: Readable, limit: StdinLimit): Promis
       cause: err,
     });
   }
-  return Buffer.concat(chunks, total).toString('utf8');
+  return Buffer.concat(chunks, total);
+}
+
+/** readStdinBytes decoded as UTF-8 (invalid bytes replaced; see core/utf8.ts to refuse them instead). */
+export async function readStdinText(stream: Readable, limit: StdinLimit): Promise<string> {
+  return (await readStdinBytes(stream, limit)).toString('utf8');
 }

@@ -8,6 +8,7 @@ import { RefusedError, UsageError } from '../core/errors.js';
 import { appendDurable, readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
 import { FreezeSchema, type FreezeState } from '../schemas/freeze.js';
 import { formatZodIssues } from '../core/zod-issues.js';
+import { maskValue } from '../core/secrets.js';
 
 export const FREEZE_FILE = join('.ops', 'deploy_freeze.json');
 const FREEZE_AUDIT_FILE = join('.ops', 'deploy_freeze_audit.jsonl');
@@ -65,15 +66,18 @@ export async function assertNotFrozen(cwd: string, now: Date, opts: FreezeGuardO
   if (!opts.reason?.trim()) throw new UsageError('--force-freeze needs --reason "…" (the override is recorded)');
   appendDurable(
     join(cwd, FREEZE_AUDIT_FILE),
-    `${JSON.stringify({ at: now.toISOString(), event: 'override', command: opts.command, reason: opts.reason, freeze })}\n`,
+    `${JSON.stringify(maskValue({ at: now.toISOString(), event: 'override', command: opts.command, reason: opts.reason, freeze }))}\n`,
   );
   return { overridden: true, freeze };
 }
 
-export async function setFreeze(cwd: string, state: FreezeState): Promise<void> {
+export async function setFreeze(cwd: string, given: FreezeState): Promise<FreezeState> {
   const path = join(cwd, FREEZE_FILE);
+  // A reason is free text: a token pasted into it must not reach the freeze file or the audit log.
+  const state = maskValue(given);
   await withLock(path, async () => {
     await writeJsonAtomic(path, state);
     appendDurable(join(cwd, FREEZE_AUDIT_FILE), `${JSON.stringify({ at: new Date().toISOString(), event: state.frozen ? 'on' : 'off', state })}\n`);
   }, { what: FREEZE_FILE });
+  return state;
 }

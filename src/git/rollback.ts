@@ -17,6 +17,7 @@
  * run side by side while the repository is being looked up, everything else is constant-cost and
  * runs concurrently.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
   RESTORE_SCRIPT,
@@ -27,6 +28,7 @@ import {
   removeEmptyDirectories,
   splitByChangedPaths,
   splitEmptyDirectories,
+  unheldInTheWay,
   type SavedUntracked,
 } from './untracked.js';
 import { join } from 'node:path';
@@ -317,12 +319,13 @@ async function inspect(
   const { git, repo } = deps;
   refuseIfOperationInProgress(repo, 'roll back');
   const [countArgs, logArgs, remoteArgs] = planProbeArgs(target.hash);
-  const [early, counts, info, remotes, changes] = await Promise.all([
+  const [early, counts, info, remotes, changes, flags] = await Promise.all([
     preflight,
     git.probe(countArgs),
     git.probe(logArgs),
     git.run(remoteArgs),
     treeChanges(git, 'HEAD', target.hash).catch((err: Error) => err),
+    git.probe(['ls-files', '-v', '-z']),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -344,6 +347,18 @@ async function inspect(
       {
         hint: 'keep them in a checkpoint first (vpm checkpoint NAME), or stash them (git stash), then roll back',
         details: { dirty_paths: dirty },
+      },
+    );
+  }
+  // Edits git status does not show (assume-unchanged / skip-worktree files) would be overwritten
+  // by the reset with no copy anywhere: refuse, naming them.
+  const hidden = await hiddenEdits(git, repo, flags.exitCode === 0 ? flags.stdout : '');
+  if (hidden.length > 0) {
+    throw new RefusedError(
+      `${hidden.length} file(s) marked assume-unchanged or skip-worktree differ from what git has; a rollback would overwrite them with no copy:\n  ${hidden.slice(0, 10).join('\n  ')}${hidden.length > 10 ? '\n  …' : ''}`,
+      {
+        hint: 'clear the flag (git update-index --no-assume-unchanged --no-skip-worktree -- PATH), then commit, checkpoint or stash the edit and roll back',
+        details: { hidden_edits: hidden },
       },
     );
   }
@@ -384,9 +399,47 @@ async function inspect(
     allowed_because: isAncestor ? 'ancestor' : 'checkpoint',
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
-    ...(await classifyUntracked(repo, status.untracked)),
+    ...(await classifyUntracked(repo, [...status.untracked, ...unheldPaths(repo, changes, status.untracked)])),
   };
   return { plan, changes };
+}
+
+/**
+ * Ignored files (.gitignore, .git/info/exclude) and untracked nested repositories where the target
+ * adds a path: moved aside with the untracked files so the undo command puts them back. vpm's state
+ * files are left out: they are snapshotted and restored on their own.
+ */
+function unheldPaths(repo: RepoInfo, changes: TreeChange[], untracked: string[]): string[] {
+  const state = new Set(stateFilesAmong(repo, changes));
+  const added = changes.filter((c) => c.status === 'A' && !state.has(c.path)).map((c) => c.path);
+  return added.length > 0 ? unheldInTheWay(repo.toplevel, added, untracked) : [];
+}
+
+/**
+ * Tracked files flagged assume-unchanged (`git ls-files -v` tag in lower case) or skip-worktree
+ * (tag `S`) whose working-tree content differs from the index: edits that git status hides.
+ */
+async function hiddenEdits(git: GitRunner, repo: RepoInfo, lsFilesV: string): Promise<string[]> {
+  const flagged: string[] = [];
+  for (const entry of lsFilesV.split('\0')) {
+    if (entry.length < 3) continue;
+    const tag = entry[0]!;
+    if (tag === 'S' || (tag >= 'a' && tag <= 'z')) flagged.push(entry.slice(2));
+  }
+  if (flagged.length === 0) return [];
+  const present = flagged.filter((p) => existsSync(join(repo.toplevel, p)));
+  if (present.length === 0) return [];
+  const [staged, hashed] = await Promise.all([
+    git.run(['ls-files', '-s', '-z', '--', ...present.map((p) => `:(literal)${p}`)]),
+    git.run(['hash-object', '--', ...present]),
+  ]);
+  const indexBlob = new Map<string, string>();
+  for (const e of staged.split('\0')) {
+    const m = /^\d+ ([0-9a-f]+) \d\t(.*)$/s.exec(e);
+    if (m) indexBlob.set(m[2]!, m[1]!);
+  }
+  const hashes = hashed.trim().split('\n');
+  return present.filter((p, i) => indexBlob.get(p) !== hashes[i]);
 }
 
 async function classifyUntracked(repo: RepoInfo, paths: string[]): Promise<Pick<RollbackPlan, 'untracked' | 'empty_untracked_dirs'>> {

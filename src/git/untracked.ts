@@ -12,7 +12,7 @@
  * takes). Beside them, `restore.sh` — a plain POSIX shell script, written before anything is moved —
  * moves each one back to its path; the undo command vpm prints runs it.
  */
-import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { shellQuote } from '../core/posix-shell.js';
@@ -225,3 +225,36 @@ async function removeIfEmpty(dir: string): Promise<boolean> {
   }
 }
 
+
+/**
+ * Paths a reset to the target would write over that git does not hold at HEAD and that `git clean
+ * -n` does not list: ignored files and directories (.gitignore, .git/info/exclude) and untracked
+ * nested repositories, where the target adds a path (or needs a directory). `added` are the paths
+ * the target has and HEAD has not; `untracked` the plan's untracked list (directories end in `/`).
+ * Returned in the same form, so they are moved aside with the untracked files and put back by the
+ * undo command's restore.sh — a reset would otherwise overwrite or delete them with no copy.
+ */
+export function unheldInTheWay(toplevel: string, added: string[], untracked: string[]): string[] {
+  const listed = new Set(untracked);
+  const covered = (p: string) => listed.has(p) || ancestors(p.replace(/\/$/, '')).some((a) => listed.has(`${a}/`));
+  const out = new Set<string>();
+  for (const path of added) {
+    const parts = path.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      let st;
+      try {
+        st = lstatSync(join(toplevel, rel));
+      } catch {
+        break; // nothing there: nothing below it to lose either
+      }
+      const last = i === parts.length;
+      // A plain directory on the way is fine (git only adds to it); a nested repository is moved whole.
+      if (!last && st.isDirectory() && !existsSync(join(toplevel, rel, '.git'))) continue;
+      const entry = st.isDirectory() ? `${rel}/` : rel;
+      if (!covered(entry)) out.add(entry);
+      break;
+    }
+  }
+  return [...out];
+}

@@ -70,6 +70,11 @@ export class TestOutputCollector {
   private total = 0;
   /** The last lines, oldest first. */
   private recent: string[] = [];
+  /**
+   * Whether the lines already dropped from `recent` left a private-key block open: its remaining
+   * lines (no BEGIN left to see) must still be recognised as key material when masked.
+   */
+  private keyBlockOpen = false;
   private readonly blocks: Block[] = [];
   private current: Block | undefined;
   /** Generic blocks are followed for GENERIC_AFTER lines or until a blank line. */
@@ -115,7 +120,7 @@ export class TestOutputCollector {
     this.partial = '';
     for (const l of extraLines) this.line(l);
     this.close();
-    return selectOutput({ blocks: this.blocks, recent: this.recent, total: this.total, blocksNotKept: this.blocksNotKept }, this.budget, env);
+    return selectOutput({ blocks: this.blocks, recent: this.recent, total: this.total, blocksNotKept: this.blocksNotKept, keyBlockOpen: this.keyBlockOpen }, this.budget, env);
   }
 
   private line(raw: string): void {
@@ -125,7 +130,11 @@ export class TestOutputCollector {
     this.track(line, index);
     this.recent.push(line);
     // Room for the tail plus the generic block's lines before its first.
-    if (this.recent.length > this.budget.maxLines + GENERIC_BEFORE) this.recent.shift();
+    if (this.recent.length > this.budget.maxLines + GENERIC_BEFORE) {
+      const dropped = this.recent.shift() ?? '';
+      if (KEY_BEGIN_RE.test(dropped)) this.keyBlockOpen = true;
+      if (KEY_END_RE.test(dropped)) this.keyBlockOpen = false;
+    }
   }
 
   private track(line: string, index: number): void {
@@ -204,6 +213,8 @@ export class TestOutputCollector {
 interface Collected {
   blocks: Block[];
   recent: string[];
+  /** The lines before `recent` opened a private-key block that `recent` continues. */
+  keyBlockOpen: boolean;
   total: number;
   blocksNotKept: number;
 }
@@ -218,9 +229,20 @@ function omitted(n: number): string {
   return `… (${n} line${n === 1 ? '' : 's'} not shown)`;
 }
 
-/** Masks a run of lines as one text (a secret may span lines), then cuts over-long lines. */
-function maskLines(lines: string[], env: NodeJS.ProcessEnv, maxLineChars: number): string[] {
-  return maskSecrets(lines.join('\n'), env, { keepLines: true })
+const KEY_BEGIN_RE = /-----BEGIN[ A-Z0-9]*PRIVATE KEY/;
+const KEY_END_RE = /-----END[ A-Z0-9]*PRIVATE KEY/;
+
+/**
+ * Masks a run of lines as one text (a secret may span lines), then cuts over-long lines. When the
+ * run continues a key block whose BEGIN line is gone, the BEGIN is put back for the masker and the
+ * line taken off again.
+ */
+function maskLines(lines: string[], env: NodeJS.ProcessEnv, maxLineChars: number, continuesKeyBlock = false): string[] {
+  const text = lines.join('\n');
+  const masked = continuesKeyBlock
+    ? maskSecrets(`-----BEGIN PRIVATE KEY-----\n${text}`, env, { keepLines: true }).replace(/^[^\n]*\n/, '')
+    : maskSecrets(text, env, { keepLines: true });
+  return masked
     .split('\n')
     .map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… (+${l.length - maxLineChars} chars)` : l));
 }
@@ -242,7 +264,7 @@ function selectOutput(c: Collected, budget: TailBudget, env: NodeJS.ProcessEnv):
   const structured = outside.filter((b) => b.kind === 'structured');
   const candidates = structured.length > 0 ? structured : outside;
 
-  const maskedTail = maskLines(c.recent, env, budget.maxLineChars);
+  const maskedTail = maskLines(c.recent, env, budget.maxLineChars, c.keyBlockOpen);
   const reserveChars = maskedTail.slice(-reserveLines).reduce((n, l) => n + l.length, 0);
 
   interface Piece {

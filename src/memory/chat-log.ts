@@ -9,7 +9,8 @@ import { appendDurable, withLock } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 import { makeId, utcDate } from '../core/ids.js';
 import { maskDeep, maskSecrets } from '../core/secrets.js';
-import { readStdinText } from '../core/stdin.js';
+import { readStdinBytes } from '../core/stdin.js';
+import { decodeUtf8 } from '../core/utf8.js';
 
 const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 type ChatRole = (typeof CHAT_ROLES)[number];
@@ -39,16 +40,18 @@ function chatLogPath(cwd: string, date: string): string {
 
 /**
  * The chat text piped on stdin, one trailing newline dropped. Text over the line limit could never
- * be stored, so reading stops there: a huge pipe is refused without being held in memory.
+ * be stored, so reading stops there: a huge pipe is refused without being held in memory. Invalid
+ * UTF-8 is refused (exit 2) unless `lossy`.
  */
-export async function readChatText(stdin: Readable): Promise<string> {
-  const text = await readStdinText(stdin, {
+export async function readChatText(stdin: Readable, opts: { lossy?: boolean } = {}): Promise<string> {
+  const bytes = await readStdinBytes(stdin, {
     limitBytes: MAX_LINE_BYTES,
     what: 'the chat text on stdin',
     outcome: 'a chat line holds at most 1 MiB, so nothing was appended',
     hint: 'split the text into several turns, or store it as a file and append its path',
   });
-  return text.replace(/\r?\n$/, '');
+  const hint = 'convert the text to UTF-8 (e.g. iconv -f latin1 -t utf-8), or pass --lossy to store it with invalid bytes replaced';
+  return decodeUtf8(bytes, { what: 'chat text on stdin', lossy: opts.lossy ?? false, hint }).replace(/\r?\n$/, '');
 }
 
 function buildChatEntry(input: AppendChatInput, now: Date, env: NodeJS.ProcessEnv): ChatEntry {

@@ -3,8 +3,9 @@
  * under a lock with an atomic rename, so a killed `vpm summary` never leaves it unparsable.
  */
 import { join } from 'node:path';
-import { readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
+import { readStateTextIfExists, readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
+import { maskValue } from '../core/secrets.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { MemoryFileSchema, type MemoryFile } from '../schemas/memory.js';
 
@@ -15,7 +16,7 @@ function memoryPath(cwd: string): string {
 }
 
 export function readMemory(cwd: string): MemoryFile {
-  const text = readTextIfExists(memoryPath(cwd));
+  const text = readStateTextIfExists(memoryPath(cwd));
   if (text === undefined) return { version: 1, cursor: null, entries: [] };
   let raw: unknown;
   try {
@@ -44,7 +45,8 @@ export async function updateMemory<T>(
     path,
     async () => {
       const { next, result } = await update(readMemory(cwd));
-      if (next) await writeJsonAtomic(path, next);
+      // Masked as a value before it is written: every writer of memory.json goes through here.
+      if (next) await writeJsonAtomic(path, maskValue(next));
       return result;
     },
     { what: 'memory.json' },

@@ -88,7 +88,7 @@ export async function summariseNewChat(ctx: Ctx, providerFlag?: string): Promise
     });
     const entries = [entry, ...memory.entries].slice(0, config.summary.max_entries);
     return {
-      next: { version: 1, cursor: read.cursor, entries },
+      next: { ...memory, version: 1, cursor: read.cursor, entries },
       result: { created: entry, invalid_lines: read.invalid, message: `summarised ${read.entries.length} entries into ${chars} characters` },
     };
   });

@@ -8,12 +8,13 @@
  */
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readPhaseStateFile } from './phase-state-file.js';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, JobStep } from '../schemas/job.js';
-import { appendDurable, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
+import { appendDurable, assertSafePath, writeFileAtomic, writeJsonAtomic } from '../core/fs.js';
 import { shellQuote } from '../core/posix-shell.js';
-import { maskSecrets } from '../core/secrets.js';
+import { maskSecrets, maskValue } from '../core/secrets.js';
 import { evaluatePolicy, type PolicyConfig, type PolicyDecision } from './policy.js';
 import { escapeForLog } from './policy/canonical.js';
 import type { Executor } from './executor.js';
@@ -186,6 +187,7 @@ export function stepsOf(job: Job): RunnerStep[] {
 
 /** The step for a log line: every word masked, then control characters and line breaks escaped (never a second line). */
 function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
+  // Each word is masked before it is quoted: quoting escapes the context (`'"'"'`) the masker reads.
   return step.argv ? step.argv.map((a) => escapeForLog(shellQuote(maskSecrets(a, env)))).join(' ') : escapeForLog(maskSecrets(step.command ?? '', env));
 }
 
@@ -243,8 +245,10 @@ function stepEnvironment(sb: Sandbox, env: NodeJS.ProcessEnv, home: string, with
   return { env: out, kubeconfig };
 }
 
-function tail(text: string, max = 4000): string {
-  return text.length > max ? `…${text.slice(-max)}` : text;
+/** The last `max` characters of a step's output, masked as a whole first (a cut can hide a key's BEGIN line). */
+function maskedTail(text: string, env: NodeJS.ProcessEnv, max = 4000): string {
+  const masked = maskSecrets(text, env);
+  return masked.length > max ? `…${masked.slice(-max)}` : masked;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -307,6 +311,7 @@ let tmpCounter = 0;
 function reportWriters(durable: boolean) {
   if (durable) return { json: writeJsonAtomic, text: writeFileAtomic, append: appendDurable };
   const text = async (path: string, data: string) => {
+    assertSafePath(path);
     const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
     writeFileSync(tmp, data);
     renameSync(tmp, path);
@@ -314,7 +319,10 @@ function reportWriters(durable: boolean) {
   return {
     json: (path: string, value: unknown) => text(path, `${JSON.stringify(value, null, 2)}\n`),
     text,
-    append: (path: string, data: string) => appendFileSync(path, data),
+    append: (path: string, data: string) => {
+      assertSafePath(path);
+      appendFileSync(path, data);
+    },
   };
 }
 
@@ -324,6 +332,9 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   const paths = jobPaths(deps.cwd, o.job.id, o.mode);
   // Every preview is whole: no step record of an earlier, longer preview may linger.
   if (dry) rmSync(paths.dir, { recursive: true, force: true });
+  // The run folder is created and written below with plain fs calls in dry mode: check it first.
+  assertSafePath(paths.runLog);
+  assertSafePath(join(paths.stepsDir, stepFileName(1)));
   mkdirSync(paths.stepsDir, { recursive: true });
   const steps = stepsOf(o.job);
   const nowIso = () => deps.now().toISOString();
@@ -331,12 +342,12 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   // One event per line: whatever a step's words contain, they are escaped before they reach run.log.
   const log = (line: string) => appendDurable(paths.runLog, `${nowIso()} ${escapeForLog(maskSecrets(line, deps.env))}\n`);
 
-  let state = dry ? undefined : resumableState(readJson<JobPhaseState>(paths.phaseState), steps.length);
+  let state = dry ? undefined : resumableState(readPhaseStateFile<JobPhaseState>(paths.phaseState, deps.cwd, deps.now()), steps.length);
   const resumed = Boolean(state);
   const executedBefore = dry ? o.execState : undefined;
   if (!state) {
     state = freshState(o, steps, nowIso());
-    await writeJsonAtomic(paths.jobCopy, maskDeep(o.job, deps.env));
+    await writeJsonAtomic(paths.jobCopy, maskValue(o.job, deps.env));
     log(`[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode}${dry ? ': a preview, nothing is executed and the inbox is left as it is' : ''})`);
   } else {
     state.attempts += 1;
@@ -535,8 +546,8 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
       ok_exit_codes: okCodes,
       duration_ms: r.durationMs,
       ...(step.vpm_handover ? { executed_argv: argv.map((a) => maskSecrets(a, deps.env)), handover: handover ?? null } : {}),
-      stdout_tail: maskSecrets(tail(r.stdout), deps.env),
-      stderr_tail: maskSecrets(tail(r.stderr), deps.env),
+      stdout_tail: maskedTail(r.stdout, deps.env),
+      stderr_tail: maskedTail(r.stderr, deps.env),
       finished_at: nowIso(),
     });
     state.steps[i] = { step: n, name: step.name, outcome, mode: 'exec' };

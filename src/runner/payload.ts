@@ -30,7 +30,8 @@ export interface SanitisedPayload {
  * inside a surrogate pair) so the result, suffix included, is at most PAYLOAD_LIMIT characters.
  */
 export function sanitisePayload(value: unknown, env: NodeJS.ProcessEnv): SanitisedPayload {
-  const json = JSON.stringify(maskDeep(stripControls(value), env)) ?? 'null';
+  // Masked before the control characters go: a key block or a YAML value is recognised by its lines.
+  const json = JSON.stringify(stripControls(maskDeep(value, env))) ?? 'null';
   let text = json;
   let truncated = false;
   if (json.length > PAYLOAD_LIMIT) {

@@ -12,6 +12,7 @@
  * a job's exec state (`<job_id>/phase_state.json`) is never written. So "dry first, then --exec"
  * runs exactly the jobs the preview showed, as the preview showed them.
  */
+import { readPhaseStateFile } from './phase-state-file.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { VpmConfig } from '../schemas/config.js';
@@ -365,7 +366,7 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
   };
 
   const body = async (stateLocked: boolean): Promise<RunReport> => {
-    const saved = clean && dry ? undefined : readJson<RunnerState>(statePath);
+    const saved = clean && dry ? undefined : readPhaseStateFile<RunnerState>(statePath, deps.cwd, deps.now());
     const rstate: RunnerState = { ...initialState(config, deps.now().toISOString()), ...(saved ?? {}) };
     rstate.job_loop_enabled = Boolean(jl);
     if (jl) {

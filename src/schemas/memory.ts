@@ -9,7 +9,8 @@ export const MemoryCursorSchema = z.object({
   last_id: z.string().optional(),
 });
 
-export const MemoryEntrySchema = z.object({
+// Loose: fields vpm does not know (a user's `tags`, a tool's `owner`) survive a rewrite of the file.
+export const MemoryEntrySchema = z.looseObject({
   id: z.string().min(1),
   created_at: z.iso.datetime(),
   kind: z.enum(['summary', 'state_patch']).default('summary'),
@@ -28,7 +29,7 @@ export const MemoryEntrySchema = z.object({
 });
 
 /** `memory.json`: newest entry first. */
-export const MemoryFileSchema = z.object({
+export const MemoryFileSchema = z.looseObject({
   version: z.literal(1),
   cursor: MemoryCursorSchema.nullable(),
   entries: z.array(MemoryEntrySchema),

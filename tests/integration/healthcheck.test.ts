@@ -192,7 +192,7 @@ describe('vpm healthcheck', () => {
     const repo = prepared();
     const r = await vpm(['healthcheck', '--test-cmd', 'npm test && rm -rf /'], { cwd: repo.dir });
     expect(r.exitCode).toBe(2);
-    expect(String(r.stderr)).toMatch(/uses shell syntax \(&&\); vpm runs it without a shell/);
+    expect(String(r.stderr)).toMatch(/needs a shell \(operator &&\); vpm runs test commands without a shell/);
     expect(existsSync(join(repo.dir, 'reports/coverage.json'))).toBe(false);
   });
 

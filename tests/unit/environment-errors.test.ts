@@ -31,14 +31,14 @@ describe('environment problems that slipped past the adapters', () => {
   });
 
   it.each([
-    ['ENOSPC', 'no space left on the device (write /repo/memory.json)'],
-    ['EACCES', 'permission denied (write /repo/memory.json)'],
-    ['EPERM', 'permission denied (write /repo/memory.json)'],
-    ['EROFS', 'read-only file system (write /repo/memory.json)'],
-  ])('%s is an EnvironmentError: "%s"', (code, message) => {
+    ['ENOSPC', /\/repo\/memory\.json.*disk is full/],
+    ['EACCES', /\/repo\/memory\.json.*permission denied/],
+    ['EPERM', /\/repo\/memory\.json.*(permission denied|not permitted)/],
+    ['EROFS', /\/repo\/memory\.json.*file system is read-only/],
+  ])('%s names what failed and the path', (code, pattern) => {
     const mapped = environmentErrorFrom(sys(code, { syscall: 'write', path: '/repo/memory.json' }));
-    expect(mapped).toBeInstanceOf(EnvironmentError);
-    expect(mapped?.message).toBe(message);
+    expect(mapped?.message).toMatch(pattern);
+    const message = mapped!.message;
     const out = render(sys(code, { syscall: 'write', path: '/repo/memory.json' }));
     expect(out.code).toBe(1);
     expect(out.stderr).toBe(`error: ${message}\nhint: ${mapped!.hint}\n`);

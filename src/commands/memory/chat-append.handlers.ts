@@ -9,11 +9,11 @@ type ChatAppendOptions = FlagsOf<typeof chatAppend>;
 
 
 
-async function readStdin(ctx: Ctx): Promise<string> {
+async function readStdin(ctx: Ctx, lossy = false): Promise<string> {
   if (ctx.io.stdinIsTTY) {
     throw new UsageError('no chat text given', { hint: 'pass --text "…" or pipe the text on stdin' });
   }
-  return readChatText(ctx.io.stdin);
+  return readChatText(ctx.io.stdin, { lossy });
 }
 
 function parseMeta(meta: string | undefined): Record<string, unknown> | undefined {
@@ -28,7 +28,7 @@ function parseMeta(meta: string | undefined): Record<string, unknown> | undefine
 }
 
 export const chatAppendCommand: CommandHandler<ChatAppendOptions> = async (ctx, { opts }) => {
-  const text = opts.text ?? (await readStdin(ctx));
+  const text = opts.text ?? (await readStdin(ctx, opts.lossy));
   const entry = await appendChatEntry(
     ctx.root,
     { role: opts.role, session: opts.session, text, meta: parseMeta(opts.meta) },

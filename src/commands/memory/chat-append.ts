@@ -9,6 +9,7 @@ export const chatAppend = defineCommand({
     session: { type: 'string', placeholder: '<id>', description: 'session id (default: $VPM_SESSION or today)' },
     text: { type: 'string', placeholder: '<text>', description: 'the text (default: read stdin, at most 1 MiB)' },
     meta: { type: 'string', placeholder: '<json>', description: 'optional JSON object stored as meta' },
+    lossy: { type: 'boolean', description: 'store text that is not valid UTF-8 with the invalid bytes replaced (default: refuse it, exit 2)' },
   },
   examples: [
     { command: 'vpm chat append --text "deploy hello to dev"', description: 'record a user turn' },

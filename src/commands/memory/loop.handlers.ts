@@ -57,7 +57,7 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
       'chat append',
       async () => {
         if (opts.text === undefined && !piped) return undefined;
-        return chatAppend.run(ctx, chatAppend.parse({ args: [], flags: { role: opts.role, session: opts.session, text: opts.text, meta: undefined } }));
+        return chatAppend.run(ctx, chatAppend.parse({ args: [], flags: { role: opts.role, session: opts.session, text: opts.text, meta: undefined, lossy: false } }));
       },
     ],
     ['summary', async () => summary.run(ctx, summary.parse({ args: [], flags: { provider: undefined } }))],

@@ -6,7 +6,8 @@ import { makeId } from '../../core/ids.js';
 import { confirm } from '../../core/progress.js';
 import { graphemeLength, truncateGraphemes } from '../../memory/graphemes.js';
 import { updateMemory } from '../../memory/memory-store.js';
-import { readState, renderStateMarkdown, STATE_FILE, validateState } from '../../memory/state-doc.js';
+import { readState, readStateText, renderStateForWrite, STATE_FILE, validateState } from '../../memory/state-doc.js';
+import { maskText } from '../../core/secrets.js';
 import { SUMMARY_MAX_GRAPHEMES } from '../../schemas/memory.js';
 import type { statePatch } from './state-patch.js';
 import type { FlagsOf } from '../../cli/spec.js';
@@ -107,9 +108,9 @@ export const statePatchCommand: CommandHandler<FlagsOf<typeof statePatch>> = asy
     if (dropped.length) {
       throw new UsageError(`the patch sets field(s) STATE/current_state.md cannot hold: ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ', …' : ''}`, { hint });
     }
-    const beforeText = readTextIfExists(path) ?? '';
-    const afterText = renderStateMarkdown(after);
-    const diff = createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 });
+    const beforeText = readStateText(ctx.root) ?? '';
+    const afterText = renderStateForWrite(after, beforeText, ctx.env);
+    const diff = maskText(createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 }), ctx.env);
     const data = { file: STATE_FILE, applied: false, operations: (ops as unknown[]).length, diff, state: after };
     if (opts.dryRun) return { data, human: diff };
     ctx.io.stderr.write(diff);
