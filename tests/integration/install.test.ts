@@ -157,7 +157,7 @@ describe('installing vpm into another project', () => {
     repos.push(r);
     await sh('npm', ['install', '--save-dev', ...NPM_FLAGS, `git+file://${clone}`], r.dir);
     expect(
-      existsSync(join(r.dir, 'node_modules', PACKAGE_NAME, 'dist', 'cli.js')),
+      existsSync(join(r.dir, 'node_modules', PACKAGE_NAME, 'dist', 'cli', 'main.js')),
       'the git install has no dist/: prepare did not build it',
     ).toBe(true);
     r.commitAll('add vpm');
