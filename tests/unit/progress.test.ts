@@ -48,7 +48,7 @@ describe('withProgress', () => {
     expect(stdout).toBe('');
     // yocto-spinner animates on a terminal and prints one plain frame in CI (CI=true): either way a
     // spinner frame, never the non-TTY "still waiting" lines.
-    expect(stderr).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] rendering/);
+    expect(stderr.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "")).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] rendering/);
     expect(stderr).not.toContain('still waiting');
     const length = stderr.length;
     await sleep(300);
