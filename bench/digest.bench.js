@@ -30,7 +30,15 @@ export async function run({ runs = 5, entries = 100_000 } = {}) {
     measure: () => timeProcess(process.execPath, [VPM, '--cwd', cwd, 'digest', '--date', day]),
     baseline: () => timeProcess(process.execPath, ['-e', floor]),
   });
-  return [{ name: `digest of a ${entries.toLocaleString('en')}-entry day`, baseline: 'node: read + JSON.parse the day file', target: 'informational', ok: true, ...r }];
+  return [
+    {
+      name: `digest of a ${entries.toLocaleString('en')}-entry day`,
+      baseline: 'node: read + JSON.parse the day file',
+      target: 'informational',
+      ok: true,
+      ...r,
+    },
+  ];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await run());

@@ -42,7 +42,15 @@ async function backend(name) {
     res.end(state.failing ? 'down\n' : `hello from ${name}\n`);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { state, port: server.address().port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+  return {
+    state,
+    port: server.address().port,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
+  };
 }
 
 function haproxyCommand(socket, cmd) {
@@ -150,7 +158,35 @@ async function withScenario(bin, backupB, fn) {
 async function rtoWithVpm(bin) {
   return withScenario(bin, false, async ({ dir, a, hp }) => {
     await haproxyCommand(hp.socket, 'set server edge/b state maint');
-    const child = spawn(process.execPath, [VPM, '--cwd', dir, '--json', 'failover', '--auto', '--from', 'a', '--to', 'b', '--socket', hp.socket, '--probe-url', hp.url, '--interval', `${INTERVAL}ms`, '--steady', String(STEADY), '--target-rto', `${TARGET_MS}ms`, '--timeout', '60s', '--yes'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        VPM,
+        '--cwd',
+        dir,
+        '--json',
+        'failover',
+        '--auto',
+        '--from',
+        'a',
+        '--to',
+        'b',
+        '--socket',
+        hp.socket,
+        '--probe-url',
+        hp.url,
+        '--interval',
+        `${INTERVAL}ms`,
+        '--steady',
+        String(STEADY),
+        '--target-rto',
+        `${TARGET_MS}ms`,
+        '--timeout',
+        '60s',
+        '--yes',
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -13,7 +13,10 @@ const files = readdirSync(join(REPO, 'bench'))
   .sort();
 
 const started = new Date();
-const runId = `bench_${started.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`;
+const runId = `bench_${started
+  .toISOString()
+  .replace(/[-:]/g, '')
+  .replace(/\.\d{3}Z$/, 'Z')}`;
 const figures = [];
 for (const file of files) {
   process.stderr.write(`bench: ${file} …\n`);
@@ -44,7 +47,16 @@ mkdirSync(join(REPO, 'reports', 'bench'), { recursive: true });
 writeFileSync(join(REPO, 'reports', 'bench', `${runId}.json`), `${JSON.stringify(report, null, 2)}\n`);
 
 const fmt = (v) => (v === undefined || v === null ? '' : typeof v === 'number' ? String(v) : String(v));
-const rows = figures.map((f) => [f.name, fmt(f.median_ms ?? f.value), fmt(f.unit ?? (f.median_ms !== undefined ? 'ms' : '')), fmt(f.baseline), fmt(f.baseline_ms ?? f.baseline_value), fmt(f.ratio), fmt(f.target), f.error ? `ERROR ${f.error}` : f.ok === false ? 'MISS' : 'ok']);
+const rows = figures.map((f) => [
+  f.name,
+  fmt(f.median_ms ?? f.value),
+  fmt(f.unit ?? (f.median_ms !== undefined ? 'ms' : '')),
+  fmt(f.baseline),
+  fmt(f.baseline_ms ?? f.baseline_value),
+  fmt(f.ratio),
+  fmt(f.target),
+  f.error ? `ERROR ${f.error}` : f.ok === false ? 'MISS' : 'ok',
+]);
 const head = ['figure', 'median', 'unit', 'baseline', 'baseline median', 'ratio', 'target', 'verdict'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join(' | ');

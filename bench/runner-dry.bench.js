@@ -19,7 +19,11 @@ export async function run({ jobsPerRound = 20, rounds = 5 } = {}) {
   const { runInbox } = await import(pathToFileURL(join(root, 'dist/runner/runner.js')).href);
   const { ConfigSchema } = await import(pathToFileURL(join(root, 'dist/schemas/config.js')).href);
   const config = ConfigSchema.parse({
-    execution_policy: { default_action: 'deny', deny_if_contains: ['rm', 'git push'], allowlist: ['kubectl diff', 'kubectl apply --server-side', 'kubectl get', 'echo', 'git status'] },
+    execution_policy: {
+      default_action: 'deny',
+      deny_if_contains: ['rm', 'git push'],
+      allowlist: ['kubectl diff', 'kubectl apply --server-side', 'kubectl get', 'echo', 'git status'],
+    },
   });
   const noExec = async () => {
     throw new Error('DRY must not execute');
@@ -46,9 +50,13 @@ export async function run({ jobsPerRound = 20, rounds = 5 } = {}) {
       writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify(job));
     }
     const t0 = process.hrtime.bigint();
-    const report = await runInbox({ mode: 'run', clean: false, exec: 'dry' }, { cwd, env: {}, now: () => new Date(), exec: noExec, config });
+    const report = await runInbox(
+      { mode: 'run', clean: false, exec: 'dry' },
+      { cwd, env: {}, now: () => new Date(), exec: noExec, config },
+    );
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (report.jobs.length !== jobsPerRound || report.phase !== 'done') throw new Error(`unexpected run: ${report.phase} ${report.jobs.length}`);
+    if (report.jobs.length !== jobsPerRound || report.phase !== 'done')
+      throw new Error(`unexpected run: ${report.phase} ${report.jobs.length}`);
     if (round > 0) perJob.push(ms / jobsPerRound); // round 0 warms up module loading and the JIT
     rmSync(cwd, { recursive: true, force: true });
   }

@@ -24,7 +24,10 @@ function repo() {
 
 function queue(cwd, id) {
   const steps = Array.from({ length: STEPS }, (_, i) => ({ name: `true ${i}`, argv: ['true'] }));
-  writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify({ id, kind: 'exec', created_at: new Date().toISOString(), source: 'bench', steps }));
+  writeFileSync(
+    join(cwd, 'codex', 'inbox', `${id}.json`),
+    JSON.stringify({ id, kind: 'exec', created_at: new Date().toISOString(), source: 'bench', steps }),
+  );
 }
 
 export async function run({ rounds = 7 } = {}) {
@@ -32,7 +35,10 @@ export async function run({ rounds = 7 } = {}) {
   const bare = repo();
   const times = { bwrap: [], none: [] };
   for (let r = 0; r < rounds + 1; r++) {
-    for (const [mode, cwd, extra] of [['bwrap', sandboxed, []], ['none', bare, ['--no-sandbox']]]) {
+    for (const [mode, cwd, extra] of [
+      ['bwrap', sandboxed, []],
+      ['none', bare, ['--no-sandbox']],
+    ]) {
       queue(cwd, `bench_${r}`);
       const ms = timeProcess(process.execPath, [VPM, '--cwd', cwd, 'run', '--exec', ...extra]);
       if (r > 0) times[mode].push(ms); // round 0 warms the page cache

@@ -29,7 +29,10 @@ async function historyRepo(lines) {
   }
   await new Promise((r) => out.end(r));
   // Everything so far counts as already summarised.
-  writeFileSync(join(cwd, 'memory.json'), JSON.stringify({ version: 1, cursor: { file: '2026-01-01.jsonl', offset: statSync(file).size }, entries: [] }));
+  writeFileSync(
+    join(cwd, 'memory.json'),
+    JSON.stringify({ version: 1, cursor: { file: '2026-01-01.jsonl', offset: statSync(file).size }, entries: [] }),
+  );
   return { cwd, file, next: lines };
 }
 

@@ -13,7 +13,10 @@ const reRootCoreImports = {
     b.onResolve({ filter: /^\.\/config\.js$/ }, () => ({ path: '../core/config.js', external: true }));
     // The context's factory builds clients no hot path uses; dist/core/ and dist/fast/ are both one
     // level down, so the same relative path loads them (as ES modules) if one ever does.
-    b.onResolve({ filter: /^\.\.\/(adapters\/(kube|github|haproxy|exec)|deploy\/providers\/prometheus)\.js$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^\.\.\/(adapters\/(kube|github|haproxy|exec)|deploy\/providers\/prometheus)\.js$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
   },
 };
 
@@ -25,27 +28,33 @@ const hotPaths = [
   { entry: 'dist/cli/fast/rollback-prestart.js', outfile: 'dist/fast/rollback-prestart.cjs', leaveOut: /\.handlers\.js$/ },
 ];
 
-for (const { entry, outfile, leaveOut } of hotPaths) await build({
-  entryPoints: [entry],
-  outfile,
-  bundle: true,
-  minify: process.env.VPM_BUNDLE_NO_MINIFY !== "1",
-  platform: 'node',
-  format: 'cjs',
-  target: 'node22',
-  external: ['zod', 'yaml', 'write-file-atomic', 'yocto-spinner'],
-  plugins: [reRootCoreImports, ...(leaveOut ? [{ name: 'leave-out', setup: (b) => b.onResolve({ filter: leaveOut }, (args) => ({ path: args.path, external: true })) }] : [])],
-  // Modules the hot path never needs at run time, swapped for tiny shims (see scripts/shims/).
-  alias: {
-    'graceful-fs': './scripts/shims/graceful-fs.cjs',
-    'thread-stream': './scripts/shims/thread-stream.cjs',
-    assert: './scripts/shims/assert.cjs',
-    'supports-color': './scripts/shims/supports-color.cjs',
-    debug: './scripts/shims/debug.cjs',
-    worker_threads: './scripts/shims/worker-threads.cjs',
-  },
-  logLevel: 'warning',
-});
+for (const { entry, outfile, leaveOut } of hotPaths)
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: process.env.VPM_BUNDLE_NO_MINIFY !== '1',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    external: ['zod', 'yaml', 'write-file-atomic', 'yocto-spinner'],
+    plugins: [
+      reRootCoreImports,
+      ...(leaveOut
+        ? [{ name: 'leave-out', setup: (b) => b.onResolve({ filter: leaveOut }, (args) => ({ path: args.path, external: true })) }]
+        : []),
+    ],
+    // Modules the hot path never needs at run time, swapped for tiny shims (see scripts/shims/).
+    alias: {
+      'graceful-fs': './scripts/shims/graceful-fs.cjs',
+      'thread-stream': './scripts/shims/thread-stream.cjs',
+      assert: './scripts/shims/assert.cjs',
+      'supports-color': './scripts/shims/supports-color.cjs',
+      debug: './scripts/shims/debug.cjs',
+      worker_threads: './scripts/shims/worker-threads.cjs',
+    },
+    logLevel: 'warning',
+  });
 
 // What `vpm version` reports as the commit vpm was built from (none when built outside git).
 import { execFileSync } from 'node:child_process';

@@ -52,18 +52,22 @@ export function probeEdge(target: EdgeProbeTarget): Promise<EdgeProbe> {
       return;
     }
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, {
-      method: 'GET',
-      agent: false,
-      headers: { connection: 'close', 'user-agent': 'vpm-failover-probe', ...(target.host ? { host: target.host } : {}) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        finish({ ok: status >= 200 && status < 300, status, class: `${Math.floor(status / 100)}xx` });
-      });
-      res.on('error', (e) => finish({ ok: false, status: res.statusCode ?? null, class: errorClass(e), error: e.message }));
-    });
+    const req = mod.request(
+      url,
+      {
+        method: 'GET',
+        agent: false,
+        headers: { connection: 'close', 'user-agent': 'vpm-failover-probe', ...(target.host ? { host: target.host } : {}) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          finish({ ok: status >= 200 && status < 300, status, class: `${Math.floor(status / 100)}xx` });
+        });
+        res.on('error', (e) => finish({ ok: false, status: res.statusCode ?? null, class: errorClass(e), error: e.message }));
+      },
+    );
     const timer = setTimeout(() => {
       finish({ ok: false, status: null, class: 'timeout', error: `no answer within ${target.timeoutMs} ms` });
       req.destroy(new Error('probe timeout'));

@@ -7,6 +7,9 @@ export async function gitInfo(cwd: string, env: NodeJS.ProcessEnv = process.env)
     const r = await git.probe(args);
     return r.exitCode === 0 ? r.stdout.trim() || null : null;
   };
-  const [sha, branch] = await Promise.all([read(['rev-parse', '--verify', '--quiet', 'HEAD']), read(['symbolic-ref', '--quiet', '--short', 'HEAD'])]);
+  const [sha, branch] = await Promise.all([
+    read(['rev-parse', '--verify', '--quiet', 'HEAD']),
+    read(['symbolic-ref', '--quiet', '--short', 'HEAD']),
+  ]);
   return { sha, branch };
 }

@@ -57,7 +57,10 @@ export function resolveGithubRepo(opts: Pick<GithubClientOptions, 'env' | 'confi
   const spec = opts.repo ?? opts.config?.github?.repo ?? opts.env.VPM_GITHUB_REPO ?? opts.env.GITHUB_REPOSITORY;
   if (!spec) return undefined;
   const m = /^([^/\s]+)\/([^/\s]+?)(?:\.git)?$/.exec(spec.trim());
-  if (!m) throw new UsageError(`GitHub repository '${spec}' is not owner/name`, { hint: 'set github.repo in vpm.config.yaml (or GITHUB_REPOSITORY) to owner/name' });
+  if (!m)
+    throw new UsageError(`GitHub repository '${spec}' is not owner/name`, {
+      hint: 'set github.repo in vpm.config.yaml (or GITHUB_REPOSITORY) to owner/name',
+    });
   return { owner: m[1], repo: m[2] };
 }
 
@@ -82,7 +85,10 @@ export async function createGithubClient(opts: GithubClientOptions): Promise<Git
     request: {
       // A per-request deadline: an unreachable API must not hang a command.
       fetch: (url: string | URL, init: RequestInit = {}) =>
-        fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) }),
+        fetch(url, {
+          ...init,
+          signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+        }),
     },
   });
   const client: GithubClient = {
@@ -133,7 +139,9 @@ function mapGithubError(err: unknown, what: string, ctx: MapContext): VpmError {
   if (e?.name === 'GraphqlResponseError' && Array.isArray(e.errors)) {
     const msgs = e.errors.map((x: any) => `${x.type ? `${x.type}: ` : ''}${x.message}`).join('; ');
     return new OperationalError(`GitHub GraphQL refused ${what}: ${mask(msgs)}`, {
-      hint: /auto.?merge is not allowed/i.test(msgs) ? "enable 'Allow auto-merge' in the repository settings" : 'see the GraphQL error above',
+      hint: /auto.?merge is not allowed/i.test(msgs)
+        ? "enable 'Allow auto-merge' in the repository settings"
+        : 'see the GraphQL error above',
     });
   }
   if (!e?.response) {
@@ -149,11 +157,14 @@ function mapGithubError(err: unknown, what: string, ctx: MapContext): VpmError {
   }
   switch (status) {
     case 401:
-      return new OperationalError(`GitHub rejected the request while ${what}: 401 ${ctx.hasToken ? 'bad credentials' : 'authentication required'}`, {
-        hint: ctx.hasToken
-          ? 'the token in GITHUB_TOKEN (or GH_TOKEN) is invalid or expired: set GITHUB_TOKEN to a valid token'
-          : 'set GITHUB_TOKEN (or GH_TOKEN) to a token with access to the repository',
-      });
+      return new OperationalError(
+        `GitHub rejected the request while ${what}: 401 ${ctx.hasToken ? 'bad credentials' : 'authentication required'}`,
+        {
+          hint: ctx.hasToken
+            ? 'the token in GITHUB_TOKEN (or GH_TOKEN) is invalid or expired: set GITHUB_TOKEN to a valid token'
+            : 'set GITHUB_TOKEN (or GH_TOKEN) to a token with access to the repository',
+        },
+      );
     case 403: {
       if (header(e, 'x-ratelimit-remaining') === '0') {
         const reset = Number(header(e, 'x-ratelimit-reset'));
@@ -172,12 +183,18 @@ function mapGithubError(err: unknown, what: string, ctx: MapContext): VpmError {
         hint: 'check github.repo / GITHUB_REPOSITORY and the number you passed; private repos also answer 404 to tokens without access',
       });
     case 422:
-      return new OperationalError(`GitHub rejected ${what}: ${apiMessage}${Array.isArray(e.response?.data?.errors) ? ` (${mask(JSON.stringify(e.response.data.errors))})` : ''}`, {
-        hint: 'the request was refused as invalid; see the message above',
-      });
+      return new OperationalError(
+        `GitHub rejected ${what}: ${apiMessage}${Array.isArray(e.response?.data?.errors) ? ` (${mask(JSON.stringify(e.response.data.errors))})` : ''}`,
+        {
+          hint: 'the request was refused as invalid; see the message above',
+        },
+      );
     default:
       if (status !== undefined && status >= 500) {
-        return new OperationalError(`GitHub answered ${status} while ${what}: ${apiMessage}`, { hint: 'GitHub had a server error; retry later', retryable: true });
+        return new OperationalError(`GitHub answered ${status} while ${what}: ${apiMessage}`, {
+          hint: 'GitHub had a server error; retry later',
+          retryable: true,
+        });
       }
       return new OperationalError(`GitHub request failed while ${what}: ${status ?? ''} ${apiMessage}`.replace(/\s+/g, ' ').trim());
   }

@@ -66,7 +66,6 @@ export function assertHaproxyName(value: string, what: 'backend' | 'server'): vo
   }
 }
 
-
 function intOrNull(value: string | undefined): number | null {
   if (value === undefined || value === '' || value === '-') return null;
   const n = Number(value);
@@ -78,34 +77,41 @@ function intOrNull(value: string | undefined): number | null {
  * one whitespace-separated row per server. Fields are looked up by the header's names.
  */
 export function parseServersState(text: string): ServerState[] {
-  const lines = text.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '');
   const headerIdx = lines.findIndex((l) => l.startsWith('#'));
   if (headerIdx < 0) return [];
   const names = lines[headerIdx].replace(/^#\s*/, '').trim().split(/\s+/);
   const need = ['be_name', 'srv_name', 'srv_op_state', 'srv_admin_state'];
   const missing = need.filter((n) => !names.includes(n));
-  if (missing.length) throw new OperationalError(`unexpected 'show servers state' header (missing ${missing.join(', ')}): ${lines[headerIdx]}`);
-  return lines.slice(headerIdx + 1).filter((l) => !l.startsWith('#')).map((line) => {
-    const values = line.trim().split(/\s+/);
-    const raw = Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']));
-    const op = intOrNull(raw.srv_op_state);
-    const bits = intOrNull(raw.srv_admin_state) ?? 0;
-    const admin: AdminState = bits & MAINT_MASK ? 'maint' : bits & DRAIN_MASK ? 'drain' : 'ready';
-    const opState: OpStateName = op !== null && op >= 0 && op < OP_STATES.length ? OP_STATES[op] : 'UNKNOWN';
-    return {
-      backend: raw.be_name,
-      server: raw.srv_name,
-      address: raw.srv_addr ?? '',
-      port: intOrNull(raw.srv_port),
-      op_state: opState,
-      admin_state: admin,
-      admin_bits: bits,
-      serving: admin !== 'maint' && opState === 'RUNNING',
-      weight: intOrNull(raw.srv_uweight),
-      check_health: intOrNull(raw.srv_check_health),
-      raw,
-    };
-  });
+  if (missing.length)
+    throw new OperationalError(`unexpected 'show servers state' header (missing ${missing.join(', ')}): ${lines[headerIdx]}`);
+  return lines
+    .slice(headerIdx + 1)
+    .filter((l) => !l.startsWith('#'))
+    .map((line) => {
+      const values = line.trim().split(/\s+/);
+      const raw = Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']));
+      const op = intOrNull(raw.srv_op_state);
+      const bits = intOrNull(raw.srv_admin_state) ?? 0;
+      const admin: AdminState = bits & MAINT_MASK ? 'maint' : bits & DRAIN_MASK ? 'drain' : 'ready';
+      const opState: OpStateName = op !== null && op >= 0 && op < OP_STATES.length ? OP_STATES[op] : 'UNKNOWN';
+      return {
+        backend: raw.be_name,
+        server: raw.srv_name,
+        address: raw.srv_addr ?? '',
+        port: intOrNull(raw.srv_port),
+        op_state: opState,
+        admin_state: admin,
+        admin_bits: bits,
+        serving: admin !== 'maint' && opState === 'RUNNING',
+        weight: intOrNull(raw.srv_uweight),
+        check_health: intOrNull(raw.srv_check_health),
+        raw,
+      };
+    });
 }
 
 /** Parses `show stat` CSV (`# pxname,svname,…` header; trailing comma on every line). */
@@ -113,22 +119,28 @@ export function parseStatCsv(text: string): StatRow[] {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const headerIdx = lines.findIndex((l) => l.startsWith('#'));
   if (headerIdx < 0) return [];
-  const names = lines[headerIdx].replace(/^#\s*/, '').split(',').map((s) => s.trim());
+  const names = lines[headerIdx]
+    .replace(/^#\s*/, '')
+    .split(',')
+    .map((s) => s.trim());
   for (const n of ['pxname', 'svname', 'status']) {
     if (!names.includes(n)) throw new OperationalError(`unexpected 'show stat' header (missing ${n})`);
   }
-  return lines.slice(headerIdx + 1).filter((l) => !l.startsWith('#')).map((line) => {
-    const values = line.split(',');
-    const raw = Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']).filter(([n]) => n !== '' && n !== '-'));
-    return {
-      pxname: raw.pxname,
-      svname: raw.svname,
-      status: raw.status ?? '',
-      backup: raw.bck === '1',
-      check_status: raw.check_status ?? '',
-      raw,
-    };
-  });
+  return lines
+    .slice(headerIdx + 1)
+    .filter((l) => !l.startsWith('#'))
+    .map((line) => {
+      const values = line.split(',');
+      const raw = Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']).filter(([n]) => n !== '' && n !== '-'));
+      return {
+        pxname: raw.pxname,
+        svname: raw.svname,
+        status: raw.status ?? '',
+        backup: raw.bck === '1',
+        check_status: raw.check_status ?? '',
+        raw,
+      };
+    });
 }
 
 export interface SentCommand {
@@ -171,7 +183,7 @@ export class HaproxyRuntime {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         throw new UsageError(`HAProxy admin socket ${this.socketPath} does not exist`, {
-          hint: 'set failover.socket (or --socket / VPM_FAILOVER_SOCKET) to the path of HAProxy\'s `stats socket <path> level admin`, and check HAProxy is running',
+          hint: "set failover.socket (or --socket / VPM_FAILOVER_SOCKET) to the path of HAProxy's `stats socket <path> level admin`, and check HAProxy is running",
         });
       }
       throw new OperationalError(`cannot access HAProxy admin socket ${this.socketPath}: ${(err as Error).message}`, {
@@ -180,14 +192,15 @@ export class HaproxyRuntime {
     }
     if (!st.isSocket()) {
       throw new UsageError(`${this.socketPath} is not a unix socket`, {
-        hint: 'point failover.socket at the path of HAProxy\'s `stats socket … level admin`',
+        hint: "point failover.socket at the path of HAProxy's `stats socket … level admin`",
       });
     }
   }
 
   /** Sends one command, returns HAProxy's whole answer. Transport failures are OperationalErrors. */
   async command(cmd: string): Promise<string> {
-    if (/[\n\r;]/.test(cmd)) throw new UsageError(`refusing to send a Runtime API command containing ';' or a newline: ${JSON.stringify(cmd)}`);
+    if (/[\n\r;]/.test(cmd))
+      throw new UsageError(`refusing to send a Runtime API command containing ';' or a newline: ${JSON.stringify(cmd)}`);
     const at = Date.now();
     let response: string;
     try {
@@ -213,7 +226,10 @@ export class HaproxyRuntime {
         if (err) reject(err);
         else resolve(out);
       };
-      const timer = setTimeout(() => done(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })), this.timeoutMs);
+      const timer = setTimeout(
+        () => done(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+        this.timeoutMs,
+      );
       socket.setEncoding('utf8');
       socket.on('connect', () => socket.write(`${cmd}\n`));
       socket.on('data', (d: string) => (out += d));
@@ -225,11 +241,18 @@ export class HaproxyRuntime {
   private transportError(err: unknown, cmd: string): OperationalError {
     const code = (err as NodeJS.ErrnoException).code;
     const where = `HAProxy admin socket ${this.socketPath}`;
-    if (code === 'ENOENT') return new UsageError(`${where} does not exist`, { hint: 'set failover.socket (or --socket) to HAProxy\'s `stats socket` path' });
+    if (code === 'ENOENT')
+      return new UsageError(`${where} does not exist`, { hint: "set failover.socket (or --socket) to HAProxy's `stats socket` path" });
     if (code === 'EACCES' || code === 'EPERM') {
-      return new OperationalError(`${where}: permission denied`, { hint: 'run vpm as a user allowed by the socket\'s mode/group (stats socket … mode 660 group haproxy)' });
+      return new OperationalError(`${where}: permission denied`, {
+        hint: "run vpm as a user allowed by the socket's mode/group (stats socket … mode 660 group haproxy)",
+      });
     }
-    if (code === 'ECONNREFUSED') return new OperationalError(`${where} refused the connection: HAProxy is not listening there`, { hint: 'start HAProxy, or fix failover.socket', retryable: true });
+    if (code === 'ECONNREFUSED')
+      return new OperationalError(`${where} refused the connection: HAProxy is not listening there`, {
+        hint: 'start HAProxy, or fix failover.socket',
+        retryable: true,
+      });
     if (code === 'ENOTSOCK') return new UsageError(`${where} is not a socket`, { hint: 'fix failover.socket' });
     return new OperationalError(`${where}: '${cmd}' failed: ${(err as Error).message}`, { retryable: true });
   }
@@ -246,7 +269,10 @@ export class HaproxyRuntime {
 
   async backends(): Promise<string[]> {
     const text = await this.command('show backend');
-    return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    return text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
   }
 
   /** Servers of one backend; UsageError (exit 2) naming the known backends when it does not exist. */
@@ -255,7 +281,9 @@ export class HaproxyRuntime {
     const text = await this.command(`show servers state ${backend}`);
     if (/^(Can't find backend|No such backend)/im.test(text.trim())) {
       const known = await this.backends().catch(() => []);
-      throw new UsageError(`HAProxy has no backend '${backend}'`, { hint: `known backends: ${known.join(', ') || '(none)'}; set failover.backend or --backend` });
+      throw new UsageError(`HAProxy has no backend '${backend}'`, {
+        hint: `known backends: ${known.join(', ') || '(none)'}; set failover.backend or --backend`,
+      });
     }
     return parseServersState(text);
   }

@@ -16,7 +16,13 @@ export interface ProbeResult {
 function classifyError(err: unknown): ErrorClass {
   const e = err as { name?: string; code?: string; cause?: { code?: string; name?: string } };
   const code = e?.cause?.code ?? e?.code;
-  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (
+    e?.name === 'TimeoutError' ||
+    e?.cause?.name === 'TimeoutError' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT'
+  )
+    return 'timeout';
   if (code === 'ECONNREFUSED') return 'connection_refused';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'connection_reset';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
@@ -33,7 +39,14 @@ async function probeOnce(url: string, timeoutMs: number, headers?: Record<string
     const cls = `${Math.floor(status / 100)}xx` as ErrorClass;
     return { at, ok: status >= 200 && status < 400, status, latency_ms: round(performance.now() - t0), class: cls };
   } catch (err) {
-    return { at, ok: false, status: null, latency_ms: round(performance.now() - t0), class: classifyError(err), error: (err as Error)?.cause ? String((err as { cause: Error }).cause.message ?? '') : (err as Error).message };
+    return {
+      at,
+      ok: false,
+      status: null,
+      latency_ms: round(performance.now() - t0),
+      class: classifyError(err),
+      error: (err as Error)?.cause ? String((err as { cause: Error }).cause.message ?? '') : (err as Error).message,
+    };
   }
 }
 
@@ -57,7 +70,10 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 export function summariseProbes(url: string, results: ProbeResult[]): ProbeSummary {
-  const latencies = results.filter((r) => r.status !== null).map((r) => r.latency_ms).sort((a, b) => a - b);
+  const latencies = results
+    .filter((r) => r.status !== null)
+    .map((r) => r.latency_ms)
+    .sort((a, b) => a - b);
   const classes: Partial<Record<ErrorClass, number>> = {};
   for (const r of results) classes[r.class] = (classes[r.class] ?? 0) + 1;
   const successes = results.filter((r) => r.ok).length;
@@ -77,7 +93,14 @@ export function summariseProbes(url: string, results: ProbeResult[]): ProbeSumma
 /** Runs probes with bounded concurrency until `count` are done, `until` passes, or `stop()` says so. */
 export async function probeMany(
   url: string,
-  opts: { count: number; concurrency?: number; timeoutMs?: number; until?: number; spacingMs?: number; stop?: (results: ProbeResult[]) => boolean },
+  opts: {
+    count: number;
+    concurrency?: number;
+    timeoutMs?: number;
+    until?: number;
+    spacingMs?: number;
+    stop?: (results: ProbeResult[]) => boolean;
+  },
 ): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
   let issued = 0;

@@ -53,18 +53,30 @@ export async function pingApiServer(client: KubeClient, timeoutMs: number): Prom
           }
           finish({ reachable: true, version, error: null });
         } else if (res.statusCode === 401 || res.statusCode === 403) {
-          finish({ reachable: false, version: null, error: `API server answered ${res.statusCode}: the context's credentials are not accepted` });
+          finish({
+            reachable: false,
+            version: null,
+            error: `API server answered ${res.statusCode}: the context's credentials are not accepted`,
+          });
         } else {
           finish({ reachable: false, version: null, error: `API server answered HTTP ${res.statusCode} to /version` });
         }
       });
     });
     const timer = setTimeout(() => {
-      finish({ reachable: false, version: null, error: `cannot reach the API server at ${server}: no answer within ${timeoutMs} ms (timeout)` });
+      finish({
+        reachable: false,
+        version: null,
+        error: `cannot reach the API server at ${server}: no answer within ${timeoutMs} ms (timeout)`,
+      });
       req.destroy();
     }, timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) =>
-      finish({ reachable: false, version: null, error: `cannot reach the API server at ${server}: ${describeNetworkFailure(e)?.text ?? e.code ?? e.message}` }),
+      finish({
+        reachable: false,
+        version: null,
+        error: `cannot reach the API server at ${server}: ${describeNetworkFailure(e)?.text ?? e.code ?? e.message}`,
+      }),
     );
     req.end();
   });

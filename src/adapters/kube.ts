@@ -64,7 +64,10 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
  * http://localhost:8080, and every later error then blames the request; vpm stops here instead.
  */
 function noKubeconfig(search: KubeconfigSearch): EnvironmentError {
-  const why = search.from === 'KUBECONFIG' ? `KUBECONFIG=${search.candidates.join(delimiter)}: no such file` : 'KUBECONFIG unset, ~/.kube/config missing';
+  const why =
+    search.from === 'KUBECONFIG'
+      ? `KUBECONFIG=${search.candidates.join(delimiter)}: no such file`
+      : 'KUBECONFIG unset, ~/.kube/config missing';
   return new EnvironmentError(`no Kubernetes configuration found (${why})`, {
     hint: 'point KUBECONFIG at a kubeconfig file (export KUBECONFIG=/path/to/kubeconfig), create ~/.kube/config, or pass --kubeconfig FILE',
     details: { looked_in: search.candidates },
@@ -75,8 +78,17 @@ function noKubeconfig(search: KubeconfigSearch): EnvironmentError {
 export class KubeApiError extends OperationalError {
   readonly status: number;
   readonly reason?: string;
-  constructor(status: number, message: string, opts: { reason?: string; retryable?: boolean; hint?: string; details?: unknown; cause?: unknown } = {}) {
-    super(message, { retryable: opts.retryable ?? (status === 429 || status >= 500 || status === 0), hint: opts.hint, details: opts.details, cause: opts.cause });
+  constructor(
+    status: number,
+    message: string,
+    opts: { reason?: string; retryable?: boolean; hint?: string; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, {
+      retryable: opts.retryable ?? (status === 429 || status >= 500 || status === 0),
+      hint: opts.hint,
+      details: opts.details,
+      cause: opts.cause,
+    });
     this.status = status;
     this.reason = opts.reason;
   }
@@ -154,25 +166,39 @@ export function toKubeError(err: unknown, what: string, endpoint?: KubeEndpoint)
     const message = typeof body === 'object' && body?.message ? String(body.message) : String(e.message ?? '').split('\n')[0];
     const noKind = e.code === 404 ? noKindMatch(String(e.message ?? '')) : undefined;
     if (noKind) {
-      return new KubeApiError(404, `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
+      return new KubeApiError(
+        404,
+        `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`,
+        { reason: 'NoKindMatch', cause: err },
+      );
     }
     const condition = serverCondition(e.code);
-    return new KubeApiError(e.code, `${what}: ${condition ? `${condition}: ` : ''}${message} (HTTP ${e.code})`, { reason: body?.reason, cause: err });
+    return new KubeApiError(e.code, `${what}: ${condition ? `${condition}: ` : ''}${message} (HTTP ${e.code})`, {
+      reason: body?.reason,
+      cause: err,
+    });
   }
   const net = describeNetworkFailure(err);
   if (net) {
-    if (endpoint) return new KubeUnreachableError(endpoint, { code: net.code, text: net.text, hint: networkHint(net.kind) }, { what, cause: err });
+    if (endpoint)
+      return new KubeUnreachableError(endpoint, { code: net.code, text: net.text, hint: networkHint(net.kind) }, { what, cause: err });
     return new KubeApiError(0, `${what}: cannot reach the API server: ${net.text}`, { retryable: true, cause: err });
   }
   // The group/version is served but not this kind: client-node says so without an HTTP status.
   const noKind = /^Unrecognized API version and kind/.test(String(e?.message ?? '')) ? noKindMatch(String(e?.message)) : undefined;
   if (noKind) {
-    return new KubeApiError(404, `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`, { reason: 'NoKindMatch', cause: err });
+    return new KubeApiError(
+      404,
+      `${what}: the API server does not serve ${noKind.apiVersion} ${noKind.kind} (is its CustomResourceDefinition installed?)`,
+      { reason: 'NoKindMatch', cause: err },
+    );
   }
   return new KubeApiError(0, `${what}: ${e?.message ?? String(err)}`, {
     retryable: /fetch failed|socket|network|ECONN/i.test(String(e?.message)),
     // Nothing reached the server (e.g. client-node refuses http:// without insecure-skip-tls-verify).
-    hint: endpoint ? `the request was not sent to ${endpoint.server}: check the kubeconfig entry of context ${endpoint.context}` : undefined,
+    hint: endpoint
+      ? `the request was not sent to ${endpoint.server}: check the kubeconfig entry of context ${endpoint.context}`
+      : undefined,
     cause: err,
   });
 }
@@ -240,12 +266,16 @@ export class KubeClient {
       try {
         into.loadFromFile(file);
       } catch (err) {
-        throw new UsageError(`cannot read kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`, { hint: 'fix the file, or point KUBECONFIG (or --kubeconfig) at a valid kubeconfig' });
+        throw new UsageError(`cannot read kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`, {
+          hint: 'fix the file, or point KUBECONFIG (or --kubeconfig) at a valid kubeconfig',
+        });
       }
     };
     if (target.kubeconfig) {
       if (!existsSync(target.kubeconfig)) {
-        throw new UsageError(`kubeconfig ${target.kubeconfig} does not exist`, { hint: 'pass --kubeconfig an existing file, or leave it out to use KUBECONFIG / ~/.kube/config' });
+        throw new UsageError(`kubeconfig ${target.kubeconfig} does not exist`, {
+          hint: 'pass --kubeconfig an existing file, or leave it out to use KUBECONFIG / ~/.kube/config',
+        });
       }
       read(target.kubeconfig, kc);
     } else {
@@ -258,7 +288,9 @@ export class KubeClient {
           try {
             kc.mergeConfig(more, Boolean(kc.currentContext));
           } catch (err) {
-            throw new UsageError(`cannot merge kubeconfig ${file}: ${(err as Error).message}`, { hint: 'give clusters, users and contexts unique names across the KUBECONFIG files' });
+            throw new UsageError(`cannot merge kubeconfig ${file}: ${(err as Error).message}`, {
+              hint: 'give clusters, users and contexts unique names across the KUBECONFIG files',
+            });
           }
         }
       } else if (existsSync(SERVICE_ACCOUNT_TOKEN)) {
@@ -270,15 +302,30 @@ export class KubeClient {
     if (target.context) {
       if (!kc.getContextObject(target.context)) {
         throw new UsageError(`context '${target.context}' is not in the kubeconfig`, {
-          hint: `known contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`,
+          hint: `known contexts: ${
+            kc
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || '(none)'
+          }`,
         });
       }
       kc.setCurrentContext(target.context);
     }
     if (!kc.getCurrentCluster()) {
-      throw new UsageError(kc.getCurrentContext() ? `context '${kc.getCurrentContext()}' names no cluster in the kubeconfig` : 'the kubeconfig sets no current context', {
-        hint: `pass --context (known contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'})`,
-      });
+      throw new UsageError(
+        kc.getCurrentContext()
+          ? `context '${kc.getCurrentContext()}' names no cluster in the kubeconfig`
+          : 'the kubeconfig sets no current context',
+        {
+          hint: `pass --context (known contexts: ${
+            kc
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || '(none)'
+          })`,
+        },
+      );
     }
     const ctxNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
     return new KubeClient(lib, kc, target.namespace ?? ctxNamespace ?? 'default');
@@ -321,14 +368,30 @@ export class KubeClient {
    * JSON merge patch. With `resourceVersion` the server rejects the patch with 409 if the object
    * changed since it was read (optimistic concurrency).
    */
-  async mergePatch<T extends KObj = KObj>(ref: ObjRef, patch: Record<string, any>, opts: { resourceVersion?: string; dryRun?: boolean } = {}): Promise<T> {
+  async mergePatch<T extends KObj = KObj>(
+    ref: ObjRef,
+    patch: Record<string, any>,
+    opts: { resourceVersion?: string; dryRun?: boolean } = {},
+  ): Promise<T> {
     const body = {
       ...patch,
       ...this.header(ref),
-      metadata: { ...(patch.metadata ?? {}), name: ref.name, namespace: ref.namespace ?? this.namespace, ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) },
+      metadata: {
+        ...(patch.metadata ?? {}),
+        name: ref.name,
+        namespace: ref.namespace ?? this.namespace,
+        ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
+      },
     };
     try {
-      return (await this.objects.patch(body as KObj, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, undefined, this.lib.PatchStrategy.MergePatch)) as T;
+      return (await this.objects.patch(
+        body as KObj,
+        undefined,
+        opts.dryRun ? 'All' : undefined,
+        FIELD_MANAGER,
+        undefined,
+        this.lib.PatchStrategy.MergePatch,
+      )) as T;
     } catch (err) {
       throw toKubeError(err, `patch ${this.describe(ref)}`, this.endpoint);
     }
@@ -336,11 +399,21 @@ export class KubeClient {
 
   /** Server-side apply with field manager `vpm` (force: take over fields another manager owns). */
   async apply<T extends KObj = KObj>(obj: KObj, opts: { dryRun?: boolean; force?: boolean } = {}): Promise<T> {
-    const body = { ...obj, metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? (await this.isNamespaced(obj) ? this.namespace : undefined) } };
+    const body = {
+      ...obj,
+      metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? ((await this.isNamespaced(obj)) ? this.namespace : undefined) },
+    };
     delete (body.metadata as Record<string, unknown>).managedFields;
     delete (body.metadata as Record<string, unknown>).resourceVersion;
     try {
-      return (await this.objects.patch(body as KObj, undefined, opts.dryRun ? 'All' : undefined, FIELD_MANAGER, opts.force ?? true, this.lib.PatchStrategy.ServerSideApply)) as T;
+      return (await this.objects.patch(
+        body as KObj,
+        undefined,
+        opts.dryRun ? 'All' : undefined,
+        FIELD_MANAGER,
+        opts.force ?? true,
+        this.lib.PatchStrategy.ServerSideApply,
+      )) as T;
     } catch (err) {
       throw toKubeError(err, `apply ${obj.kind}/${obj.metadata.name}`, this.endpoint);
     }
@@ -348,13 +421,24 @@ export class KubeClient {
 
   private async isNamespaced(obj: KObj): Promise<boolean> {
     // Cluster-scoped kinds vpm may apply; everything else is namespaced.
-    return !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PersistentVolume'].includes(obj.kind);
+    return !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PersistentVolume'].includes(
+      obj.kind,
+    );
   }
 
   async list<T extends KObj = KObj>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
     const list = async () => {
       try {
-        const res = await this.objects.list(apiVersion, kind, namespace ?? this.namespace, undefined, undefined, undefined, undefined, labelSelector);
+        const res = await this.objects.list(
+          apiVersion,
+          kind,
+          namespace ?? this.namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        );
         return res.items as T[];
       } catch (err) {
         throw toKubeError(err, `list ${kind} in ${namespace ?? this.namespace} (context ${this.context})`, this.endpoint);
@@ -368,7 +452,14 @@ export class KubeClient {
     const api = this.kc.makeApiClient(this.lib.VersionApi);
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(
-        () => reject(new KubeUnreachableError(this.endpoint, { code: 'timeout', text: `no answer within ${timeoutMs} ms (timeout)`, hint: networkHint('timeout') }, { what: 'GET /version' })),
+        () =>
+          reject(
+            new KubeUnreachableError(
+              this.endpoint,
+              { code: 'timeout', text: `no answer within ${timeoutMs} ms (timeout)`, hint: networkHint('timeout') },
+              { what: 'GET /version' },
+            ),
+          ),
         timeoutMs,
       ).unref(),
     );
@@ -390,7 +481,12 @@ export class KubeClient {
    * still unreachable, that KubeUnreachableError is thrown. Otherwise `signal` aborting rejects with
    * a plain Error carrying the last object seen (`last`).
    */
-  async watchUntil<T extends KObj = KObj>(ref: ObjRef, plural: string, onObject: (obj: T | null) => boolean, signal: AbortSignal): Promise<T> {
+  async watchUntil<T extends KObj = KObj>(
+    ref: ObjRef,
+    plural: string,
+    onObject: (obj: T | null) => boolean,
+    signal: AbortSignal,
+  ): Promise<T> {
     const ns = ref.namespace ?? this.namespace;
     const [group, version] = ref.apiVersion.includes('/') ? ref.apiVersion.split('/') : ['', ref.apiVersion];
     const path = group ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/api/${version}/namespaces/${ns}/${plural}`;

@@ -34,7 +34,8 @@ const BY_CODE: Record<string, [NetworkFailureKind, string]> = {
 };
 
 /** OpenSSL/Node certificate and handshake codes: the server may be up, but it cannot be trusted. */
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY|DECRYPT)_|HOSTNAME_MISMATCH$|INVALID_CA$|UNSPECIFIED$)/;
+const TLS_CODE =
+  /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY|DECRYPT)_|HOSTNAME_MISMATCH$|INVALID_CA$|UNSPECIFIED$)/;
 
 /** The error and its causes, outermost first (fetch wraps the socket error as `cause`). */
 function chain(err: unknown): Array<{ code?: unknown; name?: unknown; message?: unknown }> {

@@ -45,7 +45,11 @@ export function batchScript(program: string, argsList: string[][]): string {
 }
 
 /** Starts the commands; one promise per command, in order. Never rejects. */
-export function runBatch(program: string, argsList: string[][], opts: { cwd: string; env: Record<string, string> }): Promise<BatchResult>[] {
+export function runBatch(
+  program: string,
+  argsList: string[][],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<BatchResult>[] {
   if (argsList.length === 0) return [];
   // No start-up file may run in the shell (bash reads BASH_ENV even as a script runner).
   const { BASH_ENV: _bashEnv, ENV: _env, ...env } = opts.env;

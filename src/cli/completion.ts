@@ -41,7 +41,9 @@ function table(): Array<{ path: string; words: string[]; choices: Array<{ flag: 
     const subcommands = [...node.children.keys()];
     const choices = Object.entries(node.spec?.flags ?? {})
       .filter(([, d]) => d.choices)
-      .flatMap(([key, d]) => [`--${flagLongName(key, d)}`, ...(d.short ? [`-${d.short}`] : [])].map((flag) => ({ flag, values: d.choices ?? [] })));
+      .flatMap(([key, d]) =>
+        [`--${flagLongName(key, d)}`, ...(d.short ? [`-${d.short}`] : [])].map((flag) => ({ flag, values: d.choices ?? [] })),
+      );
     rows.push({ path: path.join(' '), words: [...subcommands, ...(node.spec || path.length === 0 ? flagWords(node.spec) : [])], choices });
     for (const [word, child] of node.children) walk(child, [...path, word]);
   };
@@ -54,7 +56,9 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 function bash(): string {
   const cases = table()
     .map((r) => {
-      const choiceCases = r.choices.map((c) => `        ${q(c.flag)}) COMPREPLY=($(compgen -W ${q(c.values.join(' '))} -- "$cur")); return ;;`).join('\n');
+      const choiceCases = r.choices
+        .map((c) => `        ${q(c.flag)}) COMPREPLY=($(compgen -W ${q(c.values.join(' '))} -- "$cur")); return ;;`)
+        .join('\n');
       return `    ${q(r.path)})\n      case "$prev" in\n${choiceCases}\n      esac\n      words_=${q(r.words.join(' '))} ;;`;
     })
     .join('\n');
@@ -76,7 +80,10 @@ ${cases}
 }
 _vpm_known() {
   case "$1" in
-    ${table().filter((r) => r.path).map((r) => q(r.path)).join('|')}) return 0 ;;
+    ${table()
+      .filter((r) => r.path)
+      .map((r) => q(r.path))
+      .join('|')}) return 0 ;;
   esac
   return 1
 }

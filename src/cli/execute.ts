@@ -40,7 +40,10 @@ export function renderError(io: IOStreams, err: unknown, opts: { json: boolean; 
   const hint = known?.hint ?? (known ? undefined : 'this is a bug in vpm; re-run with --debug and report the output');
   io.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
   if (opts.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-  if (opts.json) io.stdout.write(`${JSON.stringify({ ok: false, error: { exit_code: exitCodeFor({ error: err }), message, hint, details: known?.details } })}\n`);
+  if (opts.json)
+    io.stdout.write(
+      `${JSON.stringify({ ok: false, error: { exit_code: exitCodeFor({ error: err }), message, hint, details: known?.details } })}\n`,
+    );
 }
 
 export interface ExecuteOptions {

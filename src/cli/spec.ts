@@ -84,7 +84,9 @@ export function defineCommand<const F extends FlagDecls>(
   spec: Omit<CommandSpec<F, HandlerInput<F>>, 'parse'> & { parse?: undefined },
 ): CommandSpec<F, HandlerInput<F>>;
 export function defineCommand<const F extends FlagDecls, O>(spec: CommandSpec<F, O>): CommandSpec<F, O>;
-export function defineCommand<const F extends FlagDecls, O>(spec: Omit<CommandSpec<F, O>, 'parse'> & { parse?: CommandSpec<F, O>['parse'] }): CommandSpec<F, O> {
+export function defineCommand<const F extends FlagDecls, O>(
+  spec: Omit<CommandSpec<F, O>, 'parse'> & { parse?: CommandSpec<F, O>['parse'] },
+): CommandSpec<F, O> {
   return { ...spec, parse: spec.parse ?? ((input) => asHandlerInput(input) as O) };
 }
 
@@ -94,7 +96,11 @@ export type AnyCommandSpec = CommandSpec<FlagDecls, any>;
 /** The options every command takes (declared on every command so they work before or after it). */
 export const GLOBAL_FLAGS = {
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout (errors too)' },
-  cwd: { type: 'string', placeholder: '<dir>', description: 'run as if vpm was started in DIR (must exist); the repository is found from there' },
+  cwd: {
+    type: 'string',
+    placeholder: '<dir>',
+    description: 'run as if vpm was started in DIR (must exist); the repository is found from there',
+  },
   verbose: { type: 'boolean', description: 'also write structured logs to stderr' },
   debug: { type: 'boolean', description: 'show stack traces on errors (or VPM_DEBUG=1)' },
 } as const satisfies FlagDecls;
@@ -102,8 +108,17 @@ export type GlobalFlags = Partial<FlagValues<typeof GLOBAL_FLAGS>>;
 
 /** The Kubernetes connection flags, kubectl's names. */
 export const KUBE_FLAGS = {
-  context: { type: 'string', placeholder: '<name>', description: 'kubeconfig context (default: config kube.context, else the current context)' },
-  namespace: { type: 'string', short: 'n', placeholder: '<ns>', description: 'namespace (default: config kube.namespace, else the context’s, else default)' },
+  context: {
+    type: 'string',
+    placeholder: '<name>',
+    description: 'kubeconfig context (default: config kube.context, else the current context)',
+  },
+  namespace: {
+    type: 'string',
+    short: 'n',
+    placeholder: '<ns>',
+    description: 'namespace (default: config kube.namespace, else the context’s, else default)',
+  },
   kubeconfig: { type: 'string', placeholder: '<file>', description: 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)' },
 } as const satisfies FlagDecls;
 
@@ -114,7 +129,11 @@ export const FREEZE_OVERRIDE_FLAGS = {
 } as const satisfies FlagDecls;
 
 export const SUMMARY_FILE_FLAG = {
-  summaryFile: { type: 'string', placeholder: '<path>', description: 'also write a run summary: PATH (JSON) and PATH with .txt (one line)' },
+  summaryFile: {
+    type: 'string',
+    placeholder: '<path>',
+    description: 'also write a run summary: PATH (JSON) and PATH with .txt (one line)',
+  },
 } as const satisfies FlagDecls;
 
 export const YES_FLAG = {

@@ -59,10 +59,7 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv = process.e
     if (value === undefined || value === '') continue;
     setPath(merged, path, /^\d+$/.test(value) && !path.includes('command') ? Number(value) : value);
   }
-  const [{ ConfigSchema }, { formatZodIssues }] = await Promise.all([
-    import('../schemas/config.js'),
-    import('./zod-issues.js'),
-  ]);
+  const [{ ConfigSchema }, { formatZodIssues }] = await Promise.all([import('../schemas/config.js'), import('./zod-issues.js')]);
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
     throw new UsageError(`invalid configuration in ${source}:\n  ${formatZodIssues(parsed.error).join('\n  ')}`, {

@@ -71,7 +71,11 @@ export class UnreachableError extends VpmError {
   readonly service: string;
   readonly url: string;
   constructor(service: string, url: string, why: string, opts: { while?: string; hint?: string; details?: unknown; cause?: unknown } = {}) {
-    super(`cannot reach ${service} at ${url}${opts.while ? ` while ${opts.while}` : ''}: ${why}`, { ...opts, exitCode: ExitCode.failure, retryable: true });
+    super(`cannot reach ${service} at ${url}${opts.while ? ` while ${opts.while}` : ''}: ${why}`, {
+      ...opts,
+      exitCode: ExitCode.failure,
+      retryable: true,
+    });
     this.service = service;
     this.url = url;
   }
@@ -104,14 +108,38 @@ export const EXIT_CODES_HELP = `Exit codes:
 /** What each environment failure means and what the user can do about it. */
 const SYSTEM_ERRORS: Record<string, { why: string; hint: (path: string) => string }> = {
   ENOSPC: { why: 'the disk is full', hint: (p) => `free space on the file system holding ${p} and run the command again` },
-  EDQUOT: { why: 'the disk quota is exhausted', hint: (p) => `free space within your quota on the file system holding ${p} and run the command again` },
-  EACCES: { why: 'permission denied', hint: (p) => `check the owner and permissions of ${p} (and its directory), e.g. ls -l, then run the command again` },
-  EPERM: { why: 'the operation is not permitted (immutable or protected file)', hint: (p) => `check ${p} for an immutable flag (lsattr) or a protecting policy, then run the command again` },
-  EROFS: { why: 'the file system is read-only', hint: (p) => `remount the file system holding ${p} read-write, or run vpm in a writable checkout` },
-  EISDIR: { why: 'a directory is where a file should be', hint: (p) => `move the directory ${p} aside (vpm needs a file there) and run the command again` },
-  ENOTDIR: { why: 'a file is where a directory should be', hint: (p) => `a component of ${p} is a file; move it aside (vpm needs a directory there) and run the command again` },
-  EMFILE: { why: 'this process has too many open files', hint: () => 'raise the open-file limit (ulimit -n) or close other programs, then run the command again' },
-  ENFILE: { why: 'the system has too many open files', hint: () => 'close other programs or raise the system open-file limit, then run the command again' },
+  EDQUOT: {
+    why: 'the disk quota is exhausted',
+    hint: (p) => `free space within your quota on the file system holding ${p} and run the command again`,
+  },
+  EACCES: {
+    why: 'permission denied',
+    hint: (p) => `check the owner and permissions of ${p} (and its directory), e.g. ls -l, then run the command again`,
+  },
+  EPERM: {
+    why: 'the operation is not permitted (immutable or protected file)',
+    hint: (p) => `check ${p} for an immutable flag (lsattr) or a protecting policy, then run the command again`,
+  },
+  EROFS: {
+    why: 'the file system is read-only',
+    hint: (p) => `remount the file system holding ${p} read-write, or run vpm in a writable checkout`,
+  },
+  EISDIR: {
+    why: 'a directory is where a file should be',
+    hint: (p) => `move the directory ${p} aside (vpm needs a file there) and run the command again`,
+  },
+  ENOTDIR: {
+    why: 'a file is where a directory should be',
+    hint: (p) => `a component of ${p} is a file; move it aside (vpm needs a directory there) and run the command again`,
+  },
+  EMFILE: {
+    why: 'this process has too many open files',
+    hint: () => 'raise the open-file limit (ulimit -n) or close other programs, then run the command again',
+  },
+  ENFILE: {
+    why: 'the system has too many open files',
+    hint: () => 'close other programs or raise the system open-file limit, then run the command again',
+  },
   ENAMETOOLONG: { why: 'the path is too long', hint: (p) => `use a shorter path than ${p}` },
   ELOOP: { why: 'symbolic links form a loop', hint: (p) => `fix the symbolic links along ${p}` },
 };

@@ -3,7 +3,27 @@
  * cross-process locks (proper-lockfile). Every state file vpm writes goes through here, so a killed
  * process never leaves a torn file and concurrent writers never lose data.
  */
-import { mkdirSync, openSync, writeSync, readSync, closeSync, fstatSync, ftruncateSync, readdirSync, readFileSync, existsSync, writeFileSync, renameSync, rmSync, statSync, realpathSync, rmdirSync, utimesSync, lstatSync, readlinkSync } from 'node:fs';
+import {
+  mkdirSync,
+  openSync,
+  writeSync,
+  readSync,
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  readdirSync,
+  readFileSync,
+  existsSync,
+  writeFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  realpathSync,
+  rmdirSync,
+  utimesSync,
+  lstatSync,
+  readlinkSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { OperationalError, RefusedError, TimeoutError } from './errors.js';
@@ -62,7 +82,10 @@ export function assertSafePath(path: string, action: 'write' | 'read' = 'write')
     } catch {
       /* unreadable link: the name is enough */
     }
-    throw new UnsafePathError(`refusing to ${action} ${shown}: it is a symbolic link${target}; vpm does not ${action} state through links`, { hint, details: { path: shown } });
+    throw new UnsafePathError(
+      `refusing to ${action} ${shown}: it is a symbolic link${target}; vpm does not ${action} state through links`,
+      { hint, details: { path: shown } },
+    );
   }
   // The deepest directory that exists decides where the file really lands.
   let dir = dirname(abs);

@@ -1,7 +1,9 @@
-
 /** `20261122T023338Z` — the compact stamp used in ids and file names. */
 export function compactStamp(now: Date = new Date()): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -10,7 +12,9 @@ export function compactStamp(now: Date = new Date()): string {
  * ids need uniqueness, not secrecy.)
  */
 export function uniqueSuffix(now: Date = new Date()): string {
-  const random = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
+  const random = Math.floor(Math.random() * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
   return `${String(now.getUTCMilliseconds()).padStart(3, '0')}${random}`;
 }
 

@@ -20,7 +20,8 @@ export function startDirectory(cwdFlag: string | undefined, env: NodeJS.ProcessE
   } catch {
     throw new UsageError(`${what}: no such directory`, { hint: 'name an existing directory inside your repository' });
   }
-  if (!stat.isDirectory()) throw new UsageError(`${what}: not a directory`, { hint: 'name a directory inside your repository, not a file' });
+  if (!stat.isDirectory())
+    throw new UsageError(`${what}: not a directory`, { hint: 'name a directory inside your repository, not a file' });
   return dir;
 }
 

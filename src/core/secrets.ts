@@ -84,7 +84,8 @@ const PEM_END_RE = /-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
  * Words that make a key secret-named. Matched case-insensitively anywhere in the text; the whole
  * identifier around a hit is then judged by isSecretKey.
  */
-const KEY_WORD_RE = /passw|passphrase|pwd|secret|token|api[_-]?key|apikey|auth|credential|private[_-]?key|access[_-]?key|cookie|session[_-]?key/gi;
+const KEY_WORD_RE =
+  /passw|passphrase|pwd|secret|token|api[_-]?key|apikey|auth|credential|private[_-]?key|access[_-]?key|cookie|session[_-]?key/gi;
 
 /** Keys named like secrets whose values are not: names, references, counts, paths, kinds. */
 const NOT_SECRET_KEY_RE =
@@ -323,7 +324,17 @@ function pemRanges(text: string, out: Range[]): void {
 
 /** Base64 body of a key block, its line breaks, and `\` of `\n` escapes in JSON strings. */
 function isKeyBodyChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 92 || c === 10 || c === 13;
+  return (
+    (c >= 97 && c <= 122) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 48 && c <= 57) ||
+    c === 43 ||
+    c === 47 ||
+    c === 61 ||
+    c === 92 ||
+    c === 10 ||
+    c === 13
+  );
 }
 
 const KNOWN_SECRET_ENV = ['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];

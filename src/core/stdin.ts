@@ -40,10 +40,13 @@ export async function readStdinBytes(stream: Readable, limit: StdinLimit): Promi
       if (total > limit.limitBytes) {
         chunks.length = 0;
         stream.destroy();
-        throw new UsageError(`${limit.what} is larger than ${formatByteLimit(limit.limitBytes)}; ${limit.outcome ?? 'vpm stopped reading it'}`, {
-          hint: limit.hint ?? 'pass a smaller input, or store it as a file and reference its path',
-          details: { limit_bytes: limit.limitBytes, read_bytes: total },
-        });
+        throw new UsageError(
+          `${limit.what} is larger than ${formatByteLimit(limit.limitBytes)}; ${limit.outcome ?? 'vpm stopped reading it'}`,
+          {
+            hint: limit.hint ?? 'pass a smaller input, or store it as a file and reference its path',
+            details: { limit_bytes: limit.limitBytes, read_bytes: total },
+          },
+        );
       }
       chunks.push(buf);
     }

@@ -24,6 +24,7 @@ export function parseTestCommand(command: string, env: NodeJS.ProcessEnv, origin
     const shown = entry.op === 'glob' ? `glob ${(entry as { pattern: string }).pattern}` : `operator ${entry.op}`;
     throw new UsageError(`${origin} "${command}" needs a shell (${shown}); vpm runs test commands without a shell`, { hint });
   }
-  if (argv.length === 0) throw new UsageError(`${origin} is empty`, { hint: 'set test.command in vpm.config.yaml, pass --test-cmd CMD, or --no-test' });
+  if (argv.length === 0)
+    throw new UsageError(`${origin} is empty`, { hint: 'set test.command in vpm.config.yaml, pass --test-cmd CMD, or --no-test' });
   return argv;
 }

@@ -25,10 +25,17 @@ export function resolveManifest(cwd: string, target: string): ManifestSource {
     const kustomization = ['kustomization.yaml', 'kustomization.yml'].map((k) => join(abs, k)).find(existsSync);
     if (kustomization) {
       const resources = /resources:\s*\n((?:\s*-\s*.+\n?)+)/.exec(readFileSync(kustomization, 'utf8'))?.[1] ?? '';
-      const files = resources.split('\n').map((l) => l.replace(/^\s*-\s*/, '').trim()).filter(Boolean).map((f) => join(abs, f));
+      const files = resources
+        .split('\n')
+        .map((l) => l.replace(/^\s*-\s*/, '').trim())
+        .filter(Boolean)
+        .map((f) => join(abs, f));
       return { manifest: relative(cwd, abs), files };
     }
-    const files = readdirSync(abs).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(abs, f));
+    const files = readdirSync(abs)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => join(abs, f));
     if (files.length === 0) throw new UsageError(`${c} holds no YAML files`);
     return { manifest: relative(cwd, abs), files };
   }
@@ -48,12 +55,16 @@ export async function loadObjects(cwd: string, files: string[]): Promise<KObj[]>
         obj = doc.toJS() as KObj | null;
       } catch (err) {
         // e.g. the yaml library's guard against alias bombs ("Excessive alias count …").
-        throw new UsageError(`${where} cannot be read: ${(err as Error).message}`, { hint: 'write the manifest without YAML aliases that expand it' });
+        throw new UsageError(`${where} cannot be read: ${(err as Error).message}`, {
+          hint: 'write the manifest without YAML aliases that expand it',
+        });
       }
       if (obj === null) return;
       const missing = ['apiVersion', 'kind'].filter((k) => typeof (obj as Record<string, unknown>)[k] !== 'string');
       if (missing.length || typeof obj.metadata?.name !== 'string') {
-        throw new UsageError(`${where}: object is missing ${[...missing, ...(typeof obj.metadata?.name === 'string' ? [] : ['metadata.name'])].join(', ')}`);
+        throw new UsageError(
+          `${where}: object is missing ${[...missing, ...(typeof obj.metadata?.name === 'string' ? [] : ['metadata.name'])].join(', ')}`,
+        );
       }
       objects.push(obj);
     });
@@ -66,7 +77,14 @@ export async function loadObjects(cwd: string, files: string[]): Promise<KObj[]>
 export function cleanForDiff(obj: KObj | null): unknown {
   if (!obj) return null;
   const { metadata, status: _status, ...rest } = obj;
-  const { managedFields: _m, resourceVersion: _r, generation: _g, uid: _u, creationTimestamp: _c, ...meta } = metadata as unknown as Record<string, unknown>;
+  const {
+    managedFields: _m,
+    resourceVersion: _r,
+    generation: _g,
+    uid: _u,
+    creationTimestamp: _c,
+    ...meta
+  } = metadata as unknown as Record<string, unknown>;
   return { ...rest, metadata: meta };
 }
 
@@ -81,7 +99,7 @@ export interface ApplyObjectResult {
 }
 
 function describe(obj: KObj, ns: string): string {
-  return `${obj.kind}/${obj.metadata.name}${obj.metadata.namespace ?? ns ? ` in ${obj.metadata.namespace ?? ns}` : ''}`;
+  return `${obj.kind}/${obj.metadata.name}${(obj.metadata.namespace ?? ns) ? ` in ${obj.metadata.namespace ?? ns}` : ''}`;
 }
 
 /**
@@ -94,17 +112,23 @@ function rejection(err: unknown, obj: KObj, kube: KubeClient): Error {
   const detail = { object: `${obj.kind}/${obj.metadata.name}`, context: kube.context };
   if (isUnreachable(err) || err.status === 0) return err;
   if (err.status === 401 || err.status === 403) {
-    return new OperationalError(`the API server for context ${kube.context} refused ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
-      hint: `the context's credentials are ${err.status === 401 ? 'not accepted' : 'not allowed to do this'}: check them with kubectl --context ${kube.context} auth can-i patch ${obj.kind.toLowerCase()}; nothing was applied`,
-      details: detail,
-    });
+    return new OperationalError(
+      `the API server for context ${kube.context} refused ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`,
+      {
+        hint: `the context's credentials are ${err.status === 401 ? 'not accepted' : 'not allowed to do this'}: check them with kubectl --context ${kube.context} auth can-i patch ${obj.kind.toLowerCase()}; nothing was applied`,
+        details: detail,
+      },
+    );
   }
   if (err.status === 429 || err.status >= 500) {
-    return new OperationalError(`the API server for context ${kube.context} could not take ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
-      hint: 'the API server had a problem, not the manifest; retry shortly. Nothing was applied',
-      retryable: true,
-      details: detail,
-    });
+    return new OperationalError(
+      `the API server for context ${kube.context} could not take ${what}: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`,
+      {
+        hint: 'the API server had a problem, not the manifest; retry shortly. Nothing was applied',
+        retryable: true,
+        details: detail,
+      },
+    );
   }
   return new OperationalError(`${what} was rejected by the API server: ${err.message.replace(/^(apply|get) [^:]+: /, '')}`, {
     hint: 'fix the manifest; nothing was applied',
@@ -112,7 +136,11 @@ function rejection(err: unknown, obj: KObj, kube: KubeClient): Error {
   });
 }
 
-export async function applyObjects(kube: KubeClient, objects: KObj[], opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyObjectResult[]> {
+export async function applyObjects(
+  kube: KubeClient,
+  objects: KObj[],
+  opts: { dryRun: boolean; log: (line: string) => void },
+): Promise<ApplyObjectResult[]> {
   const { stringify } = await import('yaml');
   const { createTwoFilesPatch } = await import('diff');
   // 1. diff: server-side dry-run of every object; any rejection stops everything before a change.
@@ -131,7 +159,10 @@ export async function applyObjects(kube: KubeClient, objects: KObj[], opts: { dr
     }
     const before = live ? stringify(cleanForDiff(live)) : '';
     const after = stringify(cleanForDiff(dry));
-    const diff = before === after ? '' : createTwoFilesPatch(`live/${obj.kind}/${obj.metadata.name}`, `merged/${obj.kind}/${obj.metadata.name}`, before, after);
+    const diff =
+      before === after
+        ? ''
+        : createTwoFilesPatch(`live/${obj.kind}/${obj.metadata.name}`, `merged/${obj.kind}/${obj.metadata.name}`, before, after);
     opts.log(`[DIFF] ${describe(obj, kube.namespace)}: ${live ? (diff ? 'changes' : 'no changes') : 'new object'}`);
     planned.push({ obj, live, dry, diff });
   }
@@ -144,8 +175,15 @@ export async function applyObjects(kube: KubeClient, objects: KObj[], opts: { dr
       continue;
     }
     await kube.apply(p.obj);
-    opts.log(`[APPLY] ${describe(p.obj, kube.namespace)}: ${p.live ? (p.diff ? 'configured' : 'unchanged') : 'created'} (server-side, field manager vpm)`);
-    const after = await kube.get({ apiVersion: p.obj.apiVersion, kind: p.obj.kind, name: p.obj.metadata.name, namespace: p.obj.metadata.namespace });
+    opts.log(
+      `[APPLY] ${describe(p.obj, kube.namespace)}: ${p.live ? (p.diff ? 'configured' : 'unchanged') : 'created'} (server-side, field manager vpm)`,
+    );
+    const after = await kube.get({
+      apiVersion: p.obj.apiVersion,
+      kind: p.obj.kind,
+      name: p.obj.metadata.name,
+      namespace: p.obj.metadata.namespace,
+    });
     opts.log(`[GET] ${describe(p.obj, kube.namespace)}: resourceVersion ${after?.metadata.resourceVersion ?? '?'}`);
     results.push({ ...base, action: p.live ? (p.diff ? 'configured' : 'unchanged') : 'created', after: after ?? undefined });
   }

@@ -126,7 +126,11 @@ export async function writeCanaryTraffic(
   const ref = ksvcRef(ksvc, kube.namespace);
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    const current = await withRetry(() => kube.mustGet(ref), { ...RETRY, deadline, onRetry: (e, n) => status(`API server: ${e.message}; retry ${n}`) });
+    const current = await withRetry(() => kube.mustGet(ref), {
+      ...RETRY,
+      deadline,
+      onRetry: (e, n) => status(`API server: ${e.message}; retry ${n}`),
+    });
     try {
       return await withRetry(
         () =>
@@ -190,14 +194,21 @@ export class CanaryRun {
     let failed: KObj | null = null;
     let settled: KObj;
     try {
-      settled = await this.d.kube.watchUntil(this.ref, 'services', (obj) => {
-        if (isFailedAndCurrent(obj)) failed = obj;
-        return failed !== null || trafficSettled(obj, traffic);
-      }, signal);
+      settled = await this.d.kube.watchUntil(
+        this.ref,
+        'services',
+        (obj) => {
+          if (isFailedAndCurrent(obj)) failed = obj;
+          return failed !== null || trafficSettled(obj, traffic);
+        },
+        signal,
+      );
     } catch (err) {
       // An API server that stayed unreachable, or an answer that will not change, is said as such.
       if (err instanceof VpmError) throw err;
-      throw new TimeoutError(`traffic of ${this.o.ksvc} did not settle within ${this.o.settleTimeoutMs} ms`, { hint: `check the KService: vpm canary status ${this.o.ksvc}` });
+      throw new TimeoutError(`traffic of ${this.o.ksvc} did not settle within ${this.o.settleTimeoutMs} ms`, {
+        hint: `check the KService: vpm canary status ${this.o.ksvc}`,
+      });
     }
     if (failed) {
       const ready = condition(failed, 'Ready');
@@ -207,7 +218,16 @@ export class CanaryRun {
   }
 
   private progress(stable: string, candidate: string, stepIndex: number, phase: CanaryPhase, reason?: string): CanaryProgress {
-    return { run_id: this.o.runId, stable, candidate, steps: this.o.steps, step_index: stepIndex, phase, updated_at: this.now().toISOString(), ...(reason ? { reason } : {}) };
+    return {
+      run_id: this.o.runId,
+      stable,
+      candidate,
+      steps: this.o.steps,
+      step_index: stepIndex,
+      phase,
+      updated_at: this.now().toISOString(),
+      ...(reason ? { reason } : {}),
+    };
   }
 
   /** 100% back on stable; keeps the candidate tagged at 0% so it stays inspectable. */
@@ -219,7 +239,10 @@ export class CanaryRun {
     this.d.status(`traffic restored: 100% on ${stable}`);
   }
 
-  private async resolveRevisions(obj: KObj, progress: CanaryProgress | null): Promise<{ stable: string; candidate: string; startIndex: number; resumed: boolean }> {
+  private async resolveRevisions(
+    obj: KObj,
+    progress: CanaryProgress | null,
+  ): Promise<{ stable: string; candidate: string; startIndex: number; resumed: boolean }> {
     const latestReady = obj.status?.latestReadyRevisionName as string | undefined;
     if (progress && (progress.phase === 'progressing' || progress.phase === 'holding')) {
       const candidate = this.o.candidate ?? latestReady;
@@ -239,7 +262,8 @@ export class CanaryRun {
     }
     const stable = this.o.stable ?? servingRevision(obj);
     const candidate = this.o.candidate ?? latestReady;
-    if (!stable || !candidate) throw new RefusedError(`${this.o.ksvc} has no ready revision to pin`, { hint: 'wait for it: vpm ready ' + this.o.ksvc });
+    if (!stable || !candidate)
+      throw new RefusedError(`${this.o.ksvc} has no ready revision to pin`, { hint: 'wait for it: vpm ready ' + this.o.ksvc });
     if (stable === candidate) {
       throw new RefusedError(`nothing to roll out: the candidate ${candidate} already serves ${this.o.ksvc}`, {
         hint: 'deploy a new revision first (vpm apply …), or name one with --candidate',
@@ -248,7 +272,8 @@ export class CanaryRun {
     for (const rev of [stable, candidate]) {
       const r = await withRetry(() => this.d.kube.get(revisionRef(rev, this.d.kube.namespace)), RETRY);
       if (!r) throw new RefusedError(`revision ${rev} does not exist`);
-      if (condition(r, 'Ready')?.status !== 'True') throw new RefusedError(`revision ${rev} is not Ready (${condition(r, 'Ready')?.reason ?? 'unknown'})`);
+      if (condition(r, 'Ready')?.status !== 'True')
+        throw new RefusedError(`revision ${rev} is not Ready (${condition(r, 'Ready')?.reason ?? 'unknown'})`);
     }
     return { stable, candidate, startIndex: 0, resumed: false };
   }
@@ -259,7 +284,9 @@ export class CanaryRun {
     const { stable, candidate, startIndex, resumed } = await this.resolveRevisions(obj, previous);
     const resumedFrom = resumed && previous ? { run_id: previous.run_id, step_index: previous.step_index } : null;
     this.event(resumed ? 'resumed' : 'started', { stable, candidate, steps: this.o.steps, step_index: startIndex });
-    this.d.status(`${resumed ? 'resuming' : 'starting'} canary of ${this.o.ksvc}: stable ${stable}, candidate ${candidate}, steps ${this.o.steps.join(' → ')}`);
+    this.d.status(
+      `${resumed ? 'resuming' : 'starting'} canary of ${this.o.ksvc}: stable ${stable}, candidate ${candidate}, steps ${this.o.steps.join(' → ')}`,
+    );
 
     const outcome = (result: CanaryOutcome['result'], reason: string, error?: Error): CanaryOutcome => ({
       result,
@@ -294,16 +321,24 @@ export class CanaryRun {
           if (gate.decision === 'fail') {
             this.d.status(`gate FAILED at ${percent}%: ${gate.reason}`);
             await this.restoreStable(stable, candidate, stepIndex, `SLO breach at ${percent}%: ${gate.reason}`);
-            return outcome('aborted', `SLO breach at ${percent}%: ${gate.reason}`, new SloGateError(`canary of ${this.o.ksvc} aborted at ${percent}%: ${gate.reason}; 100% back on ${stable}`));
+            return outcome(
+              'aborted',
+              `SLO breach at ${percent}%: ${gate.reason}`,
+              new SloGateError(`canary of ${this.o.ksvc} aborted at ${percent}%: ${gate.reason}; 100% back on ${stable}`),
+            );
           }
           holds++;
           this.d.status(`holding at ${percent}%: ${gate.reason} (${holds}/${this.o.maxHolds})`);
           await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'holding', gate.reason));
           if (holds >= this.o.maxHolds) {
             const reason = `held at ${percent}% after ${holds} inconclusive windows: ${gate.reason}`;
-            return outcome('held', reason, new TimeoutError(`canary of ${this.o.ksvc} ${reason}; traffic stays at ${percent}%`, {
-              hint: `send traffic and re-run \`vpm canary start ${this.o.ksvc}\` to resume, or \`vpm canary abort ${this.o.ksvc}\``,
-            }));
+            return outcome(
+              'held',
+              reason,
+              new TimeoutError(`canary of ${this.o.ksvc} ${reason}; traffic stays at ${percent}%`, {
+                hint: `send traffic and re-run \`vpm canary start ${this.o.ksvc}\` to resume, or \`vpm canary abort ${this.o.ksvc}\``,
+              }),
+            );
           }
         }
       }
@@ -318,7 +353,11 @@ export class CanaryRun {
         await this.restoreStable(stable, candidate, stepIndex, reason);
       } catch (restoreErr) {
         this.event('restore_failed', { error: (restoreErr as Error).message });
-        return outcome('failed', `${reason}; restoring stable also failed: ${(restoreErr as Error).message} — traffic is as last written: ${JSON.stringify(this.lastTraffic)}`, err as Error);
+        return outcome(
+          'failed',
+          `${reason}; restoring stable also failed: ${(restoreErr as Error).message} — traffic is as last written: ${JSON.stringify(this.lastTraffic)}`,
+          err as Error,
+        );
       }
       return outcome('aborted', reason, err as Error);
     }

@@ -46,7 +46,11 @@ export interface FreezeGuardOptions {
 }
 
 /** Throws RefusedError (exit 3) while frozen, unless overridden with a reason, which is recorded. */
-export async function assertNotFrozen(cwd: string, now: Date, opts: FreezeGuardOptions): Promise<{ overridden: boolean; freeze: FreezeState | null }> {
+export async function assertNotFrozen(
+  cwd: string,
+  now: Date,
+  opts: FreezeGuardOptions,
+): Promise<{ overridden: boolean; freeze: FreezeState | null }> {
   let freeze: FreezeState | null;
   try {
     freeze = readFreeze(cwd);
@@ -75,9 +79,16 @@ export async function setFreeze(cwd: string, given: FreezeState): Promise<Freeze
   const path = join(cwd, FREEZE_FILE);
   // A reason is free text: a token pasted into it must not reach the freeze file or the audit log.
   const state = maskValue(given);
-  await withLock(path, async () => {
-    await writeJsonAtomic(path, state);
-    appendDurable(join(cwd, FREEZE_AUDIT_FILE), `${JSON.stringify({ at: new Date().toISOString(), event: state.frozen ? 'on' : 'off', state })}\n`);
-  }, { what: FREEZE_FILE });
+  await withLock(
+    path,
+    async () => {
+      await writeJsonAtomic(path, state);
+      appendDurable(
+        join(cwd, FREEZE_AUDIT_FILE),
+        `${JSON.stringify({ at: new Date().toISOString(), event: state.frozen ? 'on' : 'off', state })}\n`,
+      );
+    },
+    { what: FREEZE_FILE },
+  );
   return state;
 }

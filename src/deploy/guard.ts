@@ -29,7 +29,10 @@ export interface GuardOutcome {
   rollback: { done: boolean; traffic: TrafficTarget[]; at: string | null } | null;
 }
 
-export async function resolveGuardRevisions(kube: KubeClient, o: Pick<GuardOptions, 'ksvc' | 'revision' | 'previous'>): Promise<{ revision: string; previous: string; url?: string }> {
+export async function resolveGuardRevisions(
+  kube: KubeClient,
+  o: Pick<GuardOptions, 'ksvc' | 'revision' | 'previous'>,
+): Promise<{ revision: string; previous: string; url?: string }> {
   const obj = await kube.mustGet(ksvcRef(o.ksvc, kube.namespace));
   const progress = readProgress(obj);
   const revision = o.revision ?? (progress?.phase === 'promoted' ? progress.candidate : undefined);
@@ -43,38 +46,109 @@ export async function runGuard(
 ): Promise<GuardOutcome> {
   const timeline: TimelineEvent[] = [];
   const checks: SloCheckRecord[] = [];
-  const event = (e: string, detail?: Record<string, unknown>) => timeline.push({ at: new Date().toISOString(), event: e, ...(detail ? { detail } : {}) });
+  const event = (e: string, detail?: Record<string, unknown>) =>
+    timeline.push({ at: new Date().toISOString(), event: e, ...(detail ? { detail } : {}) });
   const deadline = Date.now() + o.windowMs;
   event('started', { revision: o.revision, previous: o.previous, window_ms: o.windowMs });
   let passes = 0;
   let lastReason = 'no evaluation ran';
   while (Date.now() < deadline) {
     const windowMs = Math.min(o.intervalMs, Math.max(1, deadline - Date.now()));
-    const { measurement, evidence } = await deps.provider.measure({ namespace: deps.kube.namespace, ksvc: o.ksvc, revision: o.revision, url: o.url }, windowMs, o.slo);
+    const { measurement, evidence } = await deps.provider.measure(
+      { namespace: deps.kube.namespace, ksvc: o.ksvc, revision: o.revision, url: o.url },
+      windowMs,
+      o.slo,
+    );
     const gate = evaluateSloGate(measurement, o.slo);
-    checks.push({ step: null, percent: 100, revision: o.revision, provider: evidence.provider, query: evidence.query, raw: evidence.raw, thresholds: o.slo, window_ms: evidence.window_ms, checks: gate.checks, decision: gate.decision, reason: gate.reason, at: new Date().toISOString() });
+    checks.push({
+      step: null,
+      percent: 100,
+      revision: o.revision,
+      provider: evidence.provider,
+      query: evidence.query,
+      raw: evidence.raw,
+      thresholds: o.slo,
+      window_ms: evidence.window_ms,
+      checks: gate.checks,
+      decision: gate.decision,
+      reason: gate.reason,
+      at: new Date().toISOString(),
+    });
     event(`gate_${gate.decision}`, { reason: gate.reason });
     lastReason = gate.reason;
     if (gate.decision === 'fail') {
       deps.status(`guard NG: ${gate.reason}; rolling back to ${o.previous}`);
       const traffic = splitTraffic(o.previous, o.revision, 0);
       const obj = await deps.kube.mustGet(ksvcRef(o.ksvc, deps.kube.namespace));
-      const progress = readProgress(obj) ?? { run_id: o.runId, stable: o.previous, candidate: o.revision, steps: [100], step_index: 0, phase: 'promoted' as const, updated_at: '' };
-      await writeCanaryTraffic(deps.kube, o.ksvc, traffic, { ...progress, stable: o.previous, candidate: o.revision, phase: 'aborted', updated_at: new Date().toISOString(), reason: `guard ${o.runId} NG: ${gate.reason}` }, deps.status, 120_000);
+      const progress = readProgress(obj) ?? {
+        run_id: o.runId,
+        stable: o.previous,
+        candidate: o.revision,
+        steps: [100],
+        step_index: 0,
+        phase: 'promoted' as const,
+        updated_at: '',
+      };
+      await writeCanaryTraffic(
+        deps.kube,
+        o.ksvc,
+        traffic,
+        {
+          ...progress,
+          stable: o.previous,
+          candidate: o.revision,
+          phase: 'aborted',
+          updated_at: new Date().toISOString(),
+          reason: `guard ${o.runId} NG: ${gate.reason}`,
+        },
+        deps.status,
+        120_000,
+      );
       const at = new Date().toISOString();
       event('rolled_back', { to: o.previous });
-      return { result: 'ng', reason: gate.reason, revision: o.revision, previous: o.previous, checks, timeline, rollback: { done: true, traffic, at } };
+      return {
+        result: 'ng',
+        reason: gate.reason,
+        revision: o.revision,
+        previous: o.previous,
+        checks,
+        timeline,
+        rollback: { done: true, traffic, at },
+      };
     }
     if (gate.decision === 'pass') passes++;
     deps.status(`guard ${gate.decision}: ${gate.reason}`);
   }
-  if (passes === 0) return { result: 'inconclusive', reason: `no conclusive evaluation in the window: ${lastReason}`, revision: o.revision, previous: o.previous, checks, timeline, rollback: null };
-  return { result: 'ok', reason: `${passes} of ${checks.length} evaluations passed, none failed`, revision: o.revision, previous: o.previous, checks, timeline, rollback: null };
+  if (passes === 0)
+    return {
+      result: 'inconclusive',
+      reason: `no conclusive evaluation in the window: ${lastReason}`,
+      revision: o.revision,
+      previous: o.previous,
+      checks,
+      timeline,
+      rollback: null,
+    };
+  return {
+    result: 'ok',
+    reason: `${passes} of ${checks.length} evaluations passed, none failed`,
+    revision: o.revision,
+    previous: o.previous,
+    checks,
+    timeline,
+    rollback: null,
+  };
 }
 
 /** Markdown body of the guard issue: what happened, what vpm did, the checks with their numbers. */
-export function guardIssueBody(o: { ksvc: string; namespace: string; context: string; runId: string; evidencePath: string }, outcome: GuardOutcome): string {
-  const rows = outcome.checks.map((c) => `| ${c.at} | ${c.decision} | ${String(c.raw.requests ?? c.raw.total ?? '-')} | ${String(c.raw.success_rate ?? '-')} | ${String(c.raw.p95_ms ?? '-')} | ${c.reason.replace(/\|/g, '\\|')} |`);
+export function guardIssueBody(
+  o: { ksvc: string; namespace: string; context: string; runId: string; evidencePath: string },
+  outcome: GuardOutcome,
+): string {
+  const rows = outcome.checks.map(
+    (c) =>
+      `| ${c.at} | ${c.decision} | ${String(c.raw.requests ?? c.raw.total ?? '-')} | ${String(c.raw.success_rate ?? '-')} | ${String(c.raw.p95_ms ?? '-')} | ${c.reason.replace(/\|/g, '\\|')} |`,
+  );
   return [
     `vpm guard detected an SLO breach on \`${o.ksvc}\` (namespace \`${o.namespace}\`, context \`${o.context}\`) after promotion of \`${outcome.revision}\`.`,
     '',

@@ -23,7 +23,9 @@ export interface TrafficTarget {
 }
 
 export function condition(obj: KObj | null, type: string): { status?: string; reason?: string; message?: string } | undefined {
-  return (obj?.status?.conditions as Array<{ type: string; status?: string; reason?: string; message?: string }> | undefined)?.find((c) => c.type === type);
+  return (obj?.status?.conditions as Array<{ type: string; status?: string; reason?: string; message?: string }> | undefined)?.find(
+    (c) => c.type === type,
+  );
 }
 
 /** Ready=True and the status describes the current spec (observedGeneration == generation). */
@@ -60,8 +62,13 @@ export function tagUrl(obj: KObj | null, tag: string): string | undefined {
 
 /** The revision serving 100% (or the most) of the current spec traffic, resolving latestRevision. */
 export function servingRevision(obj: KObj): string | undefined {
-  const spec = ((obj.spec?.traffic ?? []) as TrafficTarget[]).length ? (obj.spec.traffic as TrafficTarget[]) : ((obj.status?.traffic ?? []) as TrafficTarget[]);
-  const resolved = spec.map((t) => ({ rev: t.revisionName ?? (t.latestRevision ? obj.status?.latestReadyRevisionName : undefined), percent: t.percent ?? 0 }));
+  const spec = ((obj.spec?.traffic ?? []) as TrafficTarget[]).length
+    ? (obj.spec.traffic as TrafficTarget[])
+    : ((obj.status?.traffic ?? []) as TrafficTarget[]);
+  const resolved = spec.map((t) => ({
+    rev: t.revisionName ?? (t.latestRevision ? obj.status?.latestReadyRevisionName : undefined),
+    percent: t.percent ?? 0,
+  }));
   const best = resolved.filter((t) => t.rev).sort((a, b) => b.percent - a.percent)[0];
   return best?.rev;
 }

@@ -37,18 +37,38 @@ export function evaluateSloGate(m: Measurement, slo: Slo): GateResult {
   const enough = m.requests >= slo.min_requests;
   const checks: GateCheck[] = [
     { name: 'min_requests', value: m.requests, threshold: slo.min_requests, comparator: '>=', ok: enough },
-    { name: 'success_rate', value: m.success_rate, threshold: slo.success_rate, comparator: '>=', ok: m.success_rate === null ? null : m.success_rate >= slo.success_rate },
-    { name: 'latency_p95_ms', value: m.p95_ms, threshold: slo.latency_p95_ms, comparator: '<=', ok: m.p95_ms === null ? null : m.p95_ms <= slo.latency_p95_ms },
+    {
+      name: 'success_rate',
+      value: m.success_rate,
+      threshold: slo.success_rate,
+      comparator: '>=',
+      ok: m.success_rate === null ? null : m.success_rate >= slo.success_rate,
+    },
+    {
+      name: 'latency_p95_ms',
+      value: m.p95_ms,
+      threshold: slo.latency_p95_ms,
+      comparator: '<=',
+      ok: m.p95_ms === null ? null : m.p95_ms <= slo.latency_p95_ms,
+    },
   ];
   if (!enough) {
     return { decision: 'inconclusive', reason: `too little traffic: ${m.requests} requests < min_requests ${slo.min_requests}`, checks };
   }
   const failed = checks.filter((c) => c.ok === false);
   if (failed.length) {
-    return { decision: 'fail', reason: failed.map((c) => `${c.name} ${c.value} violates ${c.comparator} ${c.threshold}`).join('; '), checks };
+    return {
+      decision: 'fail',
+      reason: failed.map((c) => `${c.name} ${c.value} violates ${c.comparator} ${c.threshold}`).join('; '),
+      checks,
+    };
   }
   if (checks.some((c) => c.ok === null)) return { decision: 'inconclusive', reason: 'no latency/success data', checks };
-  return { decision: 'pass', reason: `success_rate ${m.success_rate} ≥ ${slo.success_rate}, p95 ${m.p95_ms} ms ≤ ${slo.latency_p95_ms} ms over ${m.requests} requests`, checks };
+  return {
+    decision: 'pass',
+    reason: `success_rate ${m.success_rate} ≥ ${slo.success_rate}, p95 ${m.p95_ms} ms ≤ ${slo.latency_p95_ms} ms over ${m.requests} requests`,
+    checks,
+  };
 }
 
 /** SLO from --slo FILE (YAML or JSON) over config `canary.slo` over defaults. */

@@ -36,7 +36,10 @@ function closes(line: string, fence: string): boolean {
   return m !== null && m[1][0] === fence[0] && m[1].length >= fence.length;
 }
 
-export function extractMermaidBlocks(file: string, text: string): { blocks: Array<{ startLine: number; text: string }>; unclosed: number[] } {
+export function extractMermaidBlocks(
+  file: string,
+  text: string,
+): { blocks: Array<{ startLine: number; text: string }>; unclosed: number[] } {
   if (extname(file) === '.mmd') return { blocks: [{ startLine: 1, text }], unclosed: [] };
   const lines = text.split(/\r?\n/);
   const blocks: Array<{ startLine: number; text: string }> = [];
@@ -72,7 +75,9 @@ export function extractMermaidBlocks(file: string, text: string): { blocks: Arra
 export function findDiagrams(cwd: string): { diagrams: MermaidDiagram[]; unclosed: UnclosedFence[] } {
   let names: string[];
   try {
-    names = readdirSync(join(cwd, DIAGRAMS_SRC)).filter((f) => /\.(md|mmd)$/.test(f)).sort();
+    names = readdirSync(join(cwd, DIAGRAMS_SRC))
+      .filter((f) => /\.(md|mmd)$/.test(f))
+      .sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { diagrams: [], unclosed: [] };
     throw err;

@@ -126,7 +126,9 @@ export async function launchMermaidRenderer(opts: { env: NodeJS.ProcessEnv; time
           // Block-relative line → file line (the block's first line is d.startLine).
           const line = typeof r.line === 'number' ? d.startLine + r.line - 1 : null;
           // Mermaid counts lines within the block; the report gives the file line, so drop its own.
-          const message = (r.message ?? 'invalid diagram').trim().replace(/ on line \d+(?:, column (\d+))?/g, (_m, col?: string) => (col ? ` at column ${col}` : ''));
+          const message = (r.message ?? 'invalid diagram')
+            .trim()
+            .replace(/ on line \d+(?:, column (\d+))?/g, (_m, col?: string) => (col ? ` at column ${col}` : ''));
           return { diagram: d, ok: false, line, message };
         });
       },

@@ -19,7 +19,12 @@ export async function buildJsonSchemas(): Promise<JsonSchemaFile[]> {
     out.push({
       path: `evidence/${kind.kind}.schema.json`,
       id: kind.schemaId,
-      schema: { $id: `${SCHEMA_ID_BASE}evidence/${kind.kind}.schema.json`, title: kind.schemaId, description: `vpm evidence '${kind.kind}' (files under ${kind.dir}/)`, ...schema },
+      schema: {
+        $id: `${SCHEMA_ID_BASE}evidence/${kind.kind}.schema.json`,
+        title: kind.schemaId,
+        description: `vpm evidence '${kind.kind}' (files under ${kind.dir}/)`,
+        ...schema,
+      },
     });
   }
   for (const format of await loadFileFormats()) {

@@ -48,7 +48,9 @@ export async function writeEvidence(input: EvidenceWriteInput): Promise<{ path: 
   const parsed = input.kind.schema.safeParse(document);
   if (!parsed.success) {
     // A bug, not a user error: evidence that does not match its own schema must not be written.
-    throw new OperationalError(`internal: ${input.kind.kind} evidence does not match ${input.kind.schemaId}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new OperationalError(
+      `internal: ${input.kind.kind} evidence does not match ${input.kind.schemaId}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const path = join(input.cwd, input.kind.dir, input.path ?? `${runId}.json`);
   if (existsSync(path)) throw new OperationalError(`evidence ${relative(input.cwd, path)} already exists; evidence is never overwritten`);

@@ -133,7 +133,12 @@ function summariseApp(app: KObj, cluster: string | null, reach: ClusterReach | u
   }
   if (!base.ok) {
     const cond = (st.conditions ?? []).find((c: any) => /Error|Warning/.test(String(c?.type)))?.message;
-    base.reason = [sync !== 'Synced' ? `sync ${sync}` : '', health !== 'Healthy' ? `health ${health}` : '', op.phase && op.phase !== 'Succeeded' ? `last operation ${op.phase}${op.message ? `: ${op.message}` : ''}` : '', cond ?? '']
+    base.reason = [
+      sync !== 'Synced' ? `sync ${sync}` : '',
+      health !== 'Healthy' ? `health ${health}` : '',
+      op.phase && op.phase !== 'Succeeded' ? `last operation ${op.phase}${op.message ? `: ${op.message}` : ''}` : '',
+      cond ?? '',
+    ]
       .filter(Boolean)
       .join('; ');
   }
@@ -148,7 +153,9 @@ export async function collectFleetStatus(deps: FleetDeps, target: FleetTarget): 
   const servers = new Map<string, string | null>([...clients].map(([c, k]) => [c, serverOf(k)]));
 
   const reachList = await Promise.all(
-    contexts.map(async (context): Promise<ClusterReach> => ({ context, ...(await deps.ping(clients.get(context)!, target.requestTimeoutMs)) })),
+    contexts.map(
+      async (context): Promise<ClusterReach> => ({ context, ...(await deps.ping(clients.get(context)!, target.requestTimeoutMs)) }),
+    ),
   );
   const reach = new Map(reachList.map((r) => [r.context, r]));
   const mgmt = reach.get(target.argocdContext)!;
@@ -177,7 +184,11 @@ export async function collectFleetStatus(deps: FleetDeps, target: FleetTarget): 
       const wanted = target.apps ?? [...byName.keys()].sort();
       apps = wanted.map((name) => {
         const app = byName.get(name);
-        if (!app) return { ...unknownApp(name, `Application ${name} not found in namespace ${target.namespace} (context ${target.argocdContext})`), health: 'Missing' };
+        if (!app)
+          return {
+            ...unknownApp(name, `Application ${name} not found in namespace ${target.namespace} (context ${target.argocdContext})`),
+            health: 'Missing',
+          };
         const cluster = destinationContext(app, target, servers);
         return summariseApp(app, cluster, cluster ? reach.get(cluster) : undefined);
       });
@@ -217,14 +228,28 @@ export function appLine(a: AppStatus): string {
 }
 
 export function renderFleetTable(s: FleetStatus): string {
-  const rows = [['APP', 'CLUSTER', 'SYNC', 'HEALTH', 'REVISION', 'OPERATION', 'RECONCILED', 'REASON'], ...s.apps.map((a) => appLine(a).split('\t'))];
+  const rows = [
+    ['APP', 'CLUSTER', 'SYNC', 'HEALTH', 'REVISION', 'OPERATION', 'RECONCILED', 'REASON'],
+    ...s.apps.map((a) => appLine(a).split('\t')),
+  ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const table = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+  const table = rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
   const clusters = s.clusters
     .map((c) => `${c.context}: ${c.reachable ? `reachable (${c.version ?? '?'}, ${c.latency_ms} ms)` : `UNREACHABLE — ${c.error}`}`)
     .join('\n');
   // With Argo CD's cluster unreachable nothing is known about the Applications: never "none".
   const none =
-    s.apps.length > 0 ? '' : s.argocd.reachable ? `\n(no Applications in ${s.argocd.namespace} on ${s.argocd.context})` : `\n(Applications unknown: Argo CD's cluster ${s.argocd.context} is unreachable — ${s.argocd.error})`;
+    s.apps.length > 0
+      ? ''
+      : s.argocd.reachable
+        ? `\n(no Applications in ${s.argocd.namespace} on ${s.argocd.context})`
+        : `\n(Applications unknown: Argo CD's cluster ${s.argocd.context} is unreachable — ${s.argocd.error})`;
   return `${table}${none}\n\n${clusters}`;
 }

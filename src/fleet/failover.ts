@@ -14,7 +14,14 @@
  */
 import type { Outcome } from '../core/command.js';
 import type { EdgeProbe, EdgeProbeTarget } from '../adapters/edge-probe.js';
-import { assertHaproxyName, type AdminState, type HaproxyRuntime, type SentCommand, type ServerState, type StatRow } from '../adapters/haproxy.js';
+import {
+  assertHaproxyName,
+  type AdminState,
+  type HaproxyRuntime,
+  type SentCommand,
+  type ServerState,
+  type StatRow,
+} from '../adapters/haproxy.js';
 import { OperationalError, UsageError } from '../core/errors.js';
 import type { FailoverBody, FailoverVerdict, ServerSnapshot } from '../schemas/failover-evidence.js';
 import { FailureDetector, InOrder, RecoveryTracker, offsets, rtoOf, type LoggedProbe, type Timestamps } from './timeline.js';
@@ -111,15 +118,19 @@ export async function preflight(deps: FailoverDeps, o: FailoverOptions): Promise
   assertHaproxyName(o.backend, 'backend');
   assertHaproxyName(o.from, 'server');
   assertHaproxyName(o.to, 'server');
-  if (o.from === o.to) throw new UsageError(`--from and --to are both '${o.from}'`, { hint: 'name the active server with --from and the standby with --to' });
+  if (o.from === o.to)
+    throw new UsageError(`--from and --to are both '${o.from}'`, { hint: 'name the active server with --from and the standby with --to' });
   const rt = deps.runtime;
   rt.checkPath();
   const levelAnswer = (await rt.cliLevel()).trim();
   const cliLevel = /^(admin|operator|user)$/.test(levelAnswer) ? levelAnswer : null;
   if (cliLevel && cliLevel !== 'admin' && !o.dryRun) {
-    throw new OperationalError(`HAProxy admin socket ${rt.socketPath} grants level '${cliLevel}', but 'set server' needs level admin; nothing was changed`, {
-      hint: 'declare the socket with `stats socket <path> mode 660 level admin`, or point failover.socket at one that is',
-    });
+    throw new OperationalError(
+      `HAProxy admin socket ${rt.socketPath} grants level '${cliLevel}', but 'set server' needs level admin; nothing was changed`,
+      {
+        hint: 'declare the socket with `stats socket <path> mode 660 level admin`, or point failover.socket at one that is',
+      },
+    );
   }
   const version = await rt.version().catch(() => null);
   const servers = await readServers(rt, o.backend);
@@ -146,7 +157,13 @@ function legOf(direction: string, ts: Timestamps, targetRtoMs: number): Failover
   return {
     direction,
     timestamps: ts,
-    timestamps_iso: { t0: iso(ts.t0), tDetect: iso(ts.tDetect), tSwitch: iso(ts.tSwitch), tFirstSuccess: iso(ts.tFirstSuccess), tSteady: iso(ts.tSteady) },
+    timestamps_iso: {
+      t0: iso(ts.t0),
+      tDetect: iso(ts.tDetect),
+      tSwitch: iso(ts.tSwitch),
+      tFirstSuccess: iso(ts.tFirstSuccess),
+      tSteady: iso(ts.tSteady),
+    },
     offsets_ms: offsets(ts),
     rto_ms: rto,
     rto_ok: rto !== null && rto <= targetRtoMs,
@@ -161,7 +178,10 @@ class Prober {
   private keepAll = false;
   private readonly ring: LoggedProbe[] = [];
 
-  constructor(private readonly deps: FailoverDeps, private readonly o: FailoverOptions) {}
+  constructor(
+    private readonly deps: FailoverDeps,
+    private readonly o: FailoverOptions,
+  ) {}
 
   /** From now on every probe is kept (the outage has begun); before, only the last few are. */
   startRecording(): void {
@@ -184,7 +204,12 @@ class Prober {
    * Probes `url` until `onResult` returns true ('done'), the deadline passes ('deadline') or the
    * run is aborted ('aborted').
    */
-  async run(url: string, phase: LoggedProbe['phase'], onResult: (p: LoggedProbe) => boolean, deadline?: number): Promise<'done' | 'deadline' | 'aborted'> {
+  async run(
+    url: string,
+    phase: LoggedProbe['phase'],
+    onResult: (p: LoggedProbe) => boolean,
+    deadline?: number,
+  ): Promise<'done' | 'deadline' | 'aborted'> {
     const order = new InOrder<LoggedProbe>(this.seq);
     const sleep = this.deps.sleep ?? sleepReal;
     let outcome: 'done' | 'deadline' | 'aborted' | undefined;
@@ -193,30 +218,30 @@ class Prober {
     const onAbort = () => wake?.();
     this.deps.signal?.addEventListener('abort', onAbort);
     try {
-    for (let k = 0; outcome === undefined; k++) {
-      if (this.deps.signal?.aborted) {
-        outcome = 'aborted';
-        break;
-      }
-      if (deadline !== undefined && Date.now() >= deadline) {
-        outcome = 'deadline';
-        break;
-      }
-      const seq = this.seq++;
-      void this.deps.probe({ url, host: this.o.probeHost, timeoutMs: this.o.probeTimeoutMs }).then((r) => {
-        const p: LoggedProbe = { seq, target: url, phase, ...r };
-        for (const inOrder of order.push(p)) {
-          if (outcome !== undefined) return;
-          this.record(inOrder);
-          if (onResult(inOrder)) {
-            outcome = 'done';
-            wake?.();
-          }
+      for (let k = 0; outcome === undefined; k++) {
+        if (this.deps.signal?.aborted) {
+          outcome = 'aborted';
+          break;
         }
-      });
-      const next = started + (k + 1) * this.o.intervalMs;
-      await Promise.race([sleep(Math.max(0, next - Date.now())), new Promise<void>((r) => (wake = r))]);
-    }
+        if (deadline !== undefined && Date.now() >= deadline) {
+          outcome = 'deadline';
+          break;
+        }
+        const seq = this.seq++;
+        void this.deps.probe({ url, host: this.o.probeHost, timeoutMs: this.o.probeTimeoutMs }).then((r) => {
+          const p: LoggedProbe = { seq, target: url, phase, ...r };
+          for (const inOrder of order.push(p)) {
+            if (outcome !== undefined) return;
+            this.record(inOrder);
+            if (onResult(inOrder)) {
+              outcome = 'done';
+              wake?.();
+            }
+          }
+        });
+        const next = started + (k + 1) * this.o.intervalMs;
+        await Promise.race([sleep(Math.max(0, next - Date.now())), new Promise<void>((r) => (wake = r))]);
+      }
     } finally {
       this.deps.signal?.removeEventListener('abort', onAbort);
     }
@@ -233,7 +258,11 @@ interface SwitchResult {
 async function restore(rt: HaproxyRuntime, backend: string, before: ServerSnapshot[], names: string[]): Promise<string[]> {
   const problems: string[] = [];
   // Bring servers that were serving back first, so the restore itself never empties the backend.
-  const order = [...names].sort((x, y) => Number(before.find((s) => s.server === y)?.admin_state === 'ready') - Number(before.find((s) => s.server === x)?.admin_state === 'ready'));
+  const order = [...names].sort(
+    (x, y) =>
+      Number(before.find((s) => s.server === y)?.admin_state === 'ready') -
+      Number(before.find((s) => s.server === x)?.admin_state === 'ready'),
+  );
   let current: ServerSnapshot[] = [];
   try {
     current = await readServers(rt, backend);
@@ -254,13 +283,21 @@ async function restore(rt: HaproxyRuntime, backend: string, before: ServerSnapsh
 }
 
 /** Standby in, check it serves, active out, verify. Throws (after restoring) when a step fails. */
-async function switchServers(rt: HaproxyRuntime, backend: string, from: string, to: string, before: ServerSnapshot[]): Promise<SwitchResult> {
+async function switchServers(
+  rt: HaproxyRuntime,
+  backend: string,
+  from: string,
+  to: string,
+  before: ServerSnapshot[],
+): Promise<SwitchResult> {
   try {
     const toBefore = before.find((s) => s.server === to)!;
     if (toBefore.admin_state !== 'ready') await rt.setServerState(backend, to, 'ready');
     const mid = pick(await readServers(rt, backend), to, backend);
     if (!mid.serving) {
-      throw new OperationalError(`${backend}/${to} is not serving after 'state ready' (op state ${mid.op_state}, check ${mid.check_status ?? mid.status ?? 'n/a'}); ${from} was left in service`);
+      throw new OperationalError(
+        `${backend}/${to} is not serving after 'state ready' (op state ${mid.op_state}, check ${mid.check_status ?? mid.status ?? 'n/a'}); ${from} was left in service`,
+      );
     }
     const fromBefore = before.find((s) => s.server === from)!;
     if (fromBefore.admin_state !== 'maint') await rt.setServerState(backend, from, 'maint');
@@ -269,12 +306,16 @@ async function switchServers(rt: HaproxyRuntime, backend: string, from: string, 
     const f = pick(after, from, backend);
     const t = pick(after, to, backend);
     if (f.admin_state !== 'maint' || !t.serving) {
-      throw new OperationalError(`HAProxy did not take the switch: ${from} is ${f.admin_state}/${f.op_state}, ${to} is ${t.admin_state}/${t.op_state}`);
+      throw new OperationalError(
+        `HAProxy did not take the switch: ${from} is ${f.admin_state}/${f.op_state}, ${to} is ${t.admin_state}/${t.op_state}`,
+      );
     }
     return { tSwitch, after };
   } catch (err) {
     const problems = await restore(rt, backend, before, [from, to]);
-    const suffix = problems.length ? `; restoring the previous state ALSO failed: ${problems.join('; ')}` : '; the previous server state was restored';
+    const suffix = problems.length
+      ? `; restoring the previous state ALSO failed: ${problems.join('; ')}`
+      : '; the previous server state was restored';
     throw new OperationalError(`${(err as Error).message}${suffix}`, { cause: err });
   }
 }
@@ -291,7 +332,9 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
   const recoveryUrl = o.probeUrl ?? serverUrl(pre.to, o.probePath);
   const failbackUrl = o.probeUrl ?? serverUrl(pre.from, o.probePath);
   if (!recoveryUrl || !watchUrl || !failbackUrl) {
-    throw new UsageError(`cannot derive a probe URL: server ${!watchUrl ? o.from : o.to} has no address/port in HAProxy`, { hint: 'pass --probe-url (the edge URL) or set failover.probe_url' });
+    throw new UsageError(`cannot derive a probe URL: server ${!watchUrl ? o.from : o.to} has no address/port in HAProxy`, {
+      hint: 'pass --probe-url (the edge URL) or set failover.probe_url',
+    });
   }
   const legs: FailoverBody['legs'] = [];
   let ts = emptyTimestamps();
@@ -307,7 +350,16 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
         mode: o.mode,
         verdict,
         message,
-        haproxy: { socket: rt.socketPath, version: pre.version, cli_level: pre.cliLevel, backend: o.backend, from: o.from, to: o.to, before: pre.servers, after },
+        haproxy: {
+          socket: rt.socketPath,
+          version: pre.version,
+          cli_level: pre.cliLevel,
+          backend: o.backend,
+          from: o.from,
+          to: o.to,
+          before: pre.servers,
+          after,
+        },
         commands: deps.commands.map((c) => ({ ...c, response: clip(c.response), at_iso: new Date(c.at).toISOString() })),
         probe: {
           mode: o.probeUrl ? 'edge' : 'server',
@@ -337,7 +389,10 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
   // Already switched: a manual failover is idempotent; auto and drill need an active `from`.
   if (pre.from.admin_state === 'maint' && pre.to.serving) {
     if (o.mode === 'manual') return finish('noop', `${o.to} is already serving and ${o.from} is in maintenance; nothing to do`);
-    return finish('aborted', `${o.from} is already in maintenance (failed over before?); nothing to ${o.mode === 'auto' ? 'watch' : 'drill'}. Bring it back with \`vpm failover --from ${o.to} --to ${o.from}\``);
+    return finish(
+      'aborted',
+      `${o.from} is already in maintenance (failed over before?); nothing to ${o.mode === 'auto' ? 'watch' : 'drill'}. Bring it back with \`vpm failover --from ${o.to} --to ${o.from}\``,
+    );
   }
 
   const checkStandby = async (): Promise<boolean> => {
@@ -351,21 +406,33 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
 
   if (o.mode === 'auto') {
     const detector = new FailureDetector(o.failThreshold);
-    deps.status(`watching ${o.backend}/${o.from} via ${watchUrl} every ${o.intervalMs} ms; switching to ${o.to} after ${o.failThreshold} consecutive failed probes`);
+    deps.status(
+      `watching ${o.backend}/${o.from} via ${watchUrl} every ${o.intervalMs} ms; switching to ${o.to} after ${o.failThreshold} consecutive failed probes`,
+    );
     let lastOk: boolean | undefined;
-    const watch = await prober.run(watchUrl, 'watch', (p) => {
-      if (p.ok !== lastOk) deps.status(`${o.from}: ${p.ok ? 'healthy' : `probe failed (${p.error ?? `HTTP ${p.status}`})`}`);
-      lastOk = p.ok;
-      if (!p.ok) prober.startRecording();
-      const d = detector.observe(p);
-      if (!d) return false;
-      ts = { ...ts, t0: d.t0, tDetect: d.tDetect };
-      return true;
-    }, o.watchTimeoutMs === undefined ? undefined : Date.now() + o.watchTimeoutMs);
-    if (watch === 'deadline') return finish('no-failure', `${o.from} stayed healthy for the whole watch (${o.watchTimeoutMs} ms); nothing was changed`);
+    const watch = await prober.run(
+      watchUrl,
+      'watch',
+      (p) => {
+        if (p.ok !== lastOk) deps.status(`${o.from}: ${p.ok ? 'healthy' : `probe failed (${p.error ?? `HTTP ${p.status}`})`}`);
+        lastOk = p.ok;
+        if (!p.ok) prober.startRecording();
+        const d = detector.observe(p);
+        if (!d) return false;
+        ts = { ...ts, t0: d.t0, tDetect: d.tDetect };
+        return true;
+      },
+      o.watchTimeoutMs === undefined ? undefined : Date.now() + o.watchTimeoutMs,
+    );
+    if (watch === 'deadline')
+      return finish('no-failure', `${o.from} stayed healthy for the whole watch (${o.watchTimeoutMs} ms); nothing was changed`);
     if (watch === 'aborted') return finish('aborted', 'stopped before a failure was detected; nothing was changed');
     deps.status(`${o.from} failed ${o.failThreshold} probes in a row (first at +0 ms, detected at +${ts.tDetect! - ts.t0!} ms)`);
-    if (deps.frozenNow()) return finish('refused-frozen', `deploys were frozen while watching; ${o.from} is failing but no switch was made (override with --force-freeze --reason)`);
+    if (deps.frozenNow())
+      return finish(
+        'refused-frozen',
+        `deploys were frozen while watching; ${o.from} is failing but no switch was made (override with --force-freeze --reason)`,
+      );
   } else {
     ts = { ...ts, t0: Date.now() };
     prober.startRecording();
@@ -390,7 +457,10 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
   ts = { ...ts, tFirstSuccess: tracker.tFirstSuccess, tSteady: tracker.tSteady };
   legs.push(legOf(`${o.from}→${o.to}`, ts, o.targetRtoMs));
   if (rec !== 'done') {
-    return finish(rec === 'aborted' ? 'aborted' : 'not-recovered', `switched to ${o.to}, but ${o.steadySuccesses} consecutive successful probes were not seen within ${o.recoveryTimeoutMs} ms`);
+    return finish(
+      rec === 'aborted' ? 'aborted' : 'not-recovered',
+      `switched to ${o.to}, but ${o.steadySuccesses} consecutive successful probes were not seen within ${o.recoveryTimeoutMs} ms`,
+    );
   }
   deps.status(`steady on ${o.to}: RTO ${legs[0].rto_ms} ms (target ${o.targetRtoMs} ms)`);
 
@@ -402,16 +472,25 @@ export async function runFailover(deps: FailoverDeps, o: FailoverOptions, pre: P
     const problems = await restore(rt, o.backend, pre.servers, [o.from, o.to]);
     back.tSwitch = Date.now();
     after = await readServers(rt, o.backend).catch(() => after);
-    const mismatch = pre.servers.filter((b) => after.find((a) => a.server === b.server)?.admin_state !== b.admin_state).map((b) => b.server);
+    const mismatch = pre.servers
+      .filter((b) => after.find((a) => a.server === b.server)?.admin_state !== b.admin_state)
+      .map((b) => b.server);
     if (problems.length || mismatch.length) {
       legs.push(legOf(`${o.to}→${o.from}`, back, o.targetRtoMs));
-      return finish('switch-failed', `drill fail-back did not restore the previous state (${[...problems, ...mismatch.map((m) => `${m} differs`)].join('; ')})`);
+      return finish(
+        'switch-failed',
+        `drill fail-back did not restore the previous state (${[...problems, ...mismatch.map((m) => `${m} differs`)].join('; ')})`,
+      );
     }
     const backTracker = new RecoveryTracker(o.steadySuccesses, back.tSwitch);
     const rb = await prober.run(failbackUrl, 'failback', (p) => backTracker.observe(p), back.tSwitch + o.recoveryTimeoutMs);
     back = { ...back, tFirstSuccess: backTracker.tFirstSuccess, tSteady: backTracker.tSteady };
     legs.push(legOf(`${o.to}→${o.from}`, back, o.targetRtoMs));
-    if (rb !== 'done') return finish(rb === 'aborted' ? 'aborted' : 'not-recovered', `failed back to ${o.from}, but it did not answer steadily within ${o.recoveryTimeoutMs} ms`);
+    if (rb !== 'done')
+      return finish(
+        rb === 'aborted' ? 'aborted' : 'not-recovered',
+        `failed back to ${o.from}, but it did not answer steadily within ${o.recoveryTimeoutMs} ms`,
+      );
   }
 
   const missed = legs.filter((l) => !l.rto_ok);

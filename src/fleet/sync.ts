@@ -81,9 +81,12 @@ export async function syncApps(client: KubeClient, req: SyncRequest, events: Syn
   const missing = req.apps.filter((_, i) => !apps[i]);
   if (missing.length) {
     const known = (await client.list(ARGO_API, 'Application', req.namespace).catch(() => [])).map((a) => a.metadata.name);
-    throw new OperationalError(`Application${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in namespace ${req.namespace} (context ${client.context})`, {
-      hint: `known Applications: ${known.join(', ') || '(none)'}; nothing was changed`,
-    });
+    throw new OperationalError(
+      `Application${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in namespace ${req.namespace} (context ${client.context})`,
+      {
+        hint: `known Applications: ${known.join(', ') || '(none)'}; nothing was changed`,
+      },
+    );
   }
   const busy = apps.filter((a) => a!.operation || a!.status?.operationState?.phase === 'Running');
   if (busy.length) {
@@ -118,10 +121,15 @@ export async function syncApps(client: KubeClient, req: SyncRequest, events: Syn
         let timedOut = false;
         let lostContact: string | undefined;
         try {
-          last = await client.watchUntil(appRef(name, req.namespace), 'applications', (obj) => {
-            last = obj;
-            return settled(obj);
-          }, controller.signal);
+          last = await client.watchUntil(
+            appRef(name, req.namespace),
+            'applications',
+            (obj) => {
+              last = obj;
+              return settled(obj);
+            },
+            controller.signal,
+          );
         } catch (err) {
           timedOut = true; // aborted by the timeout: report what we last saw
           // …and, when the API server stopped answering meanwhile, that it did.

@@ -23,13 +23,20 @@ export function vpmUsername(env: NodeJS.ProcessEnv): string {
 }
 
 function splitList(value: string, flag: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!items.length) throw new UsageError(`${flag} needs at least one name`, { hint: `e.g. ${flag} cluster-a,cluster-b` });
   return [...new Set(items)];
 }
 
 /** Flag > config (`fleet`) > default. Argo CD runs on the first cluster unless told otherwise. */
-export async function resolveFleetTarget(ctx: Ctx, flags: KubeFlags & { contexts?: string; selector?: string; requestTimeout?: string }, apps: string[]): Promise<FleetTarget> {
+export async function resolveFleetTarget(
+  ctx: Ctx,
+  flags: KubeFlags & { contexts?: string; selector?: string; requestTimeout?: string },
+  apps: string[],
+): Promise<FleetTarget> {
   const config = await ctx.config();
   const fleet = config.fleet;
   const contexts = flags.contexts !== undefined ? splitList(flags.contexts, '--contexts') : (fleet?.contexts ?? ['cluster-a', 'cluster-b']);
@@ -39,7 +46,8 @@ export async function resolveFleetTarget(ctx: Ctx, flags: KubeFlags & { contexts
     contexts,
     apps: apps.length ? [...new Set(apps)] : undefined,
     selector: flags.selector ?? fleet?.selector,
-    requestTimeoutMs: flags.requestTimeout !== undefined ? parseDuration(flags.requestTimeout, '--request-timeout') : (fleet?.request_timeout_ms ?? 5_000),
+    requestTimeoutMs:
+      flags.requestTimeout !== undefined ? parseDuration(flags.requestTimeout, '--request-timeout') : (fleet?.request_timeout_ms ?? 5_000),
   };
 }
 
@@ -56,4 +64,3 @@ export async function fleetDeps(ctx: Ctx, kubeconfig: string | undefined, namesp
     now: () => ctx.now(),
   };
 }
-

@@ -72,7 +72,10 @@ export class RecoveryTracker {
   tFirstSuccess: number | null = null;
   tSteady: number | null = null;
   private streak: EdgeProbe[] = [];
-  constructor(private readonly steadyN: number, private readonly tSwitch: number) {}
+  constructor(
+    private readonly steadyN: number,
+    private readonly tSwitch: number,
+  ) {}
   observe(p: EdgeProbe): boolean {
     if (this.tSteady !== null) return true;
     if (p.sent_at < this.tSwitch) return false;
@@ -88,7 +91,11 @@ export class RecoveryTracker {
 }
 
 /** Pure form of the same rules over a finished probe log (tests, re-analysis of evidence). */
-export function recoveryFrom(probes: EdgeProbe[], tSwitch: number, steadyN: number): { tFirstSuccess: number | null; tSteady: number | null } {
+export function recoveryFrom(
+  probes: EdgeProbe[],
+  tSwitch: number,
+  steadyN: number,
+): { tFirstSuccess: number | null; tSteady: number | null } {
   const r = new RecoveryTracker(steadyN, tSwitch);
   for (const p of [...probes].sort((a, b) => a.sent_at - b.sent_at)) if (r.observe(p)) break;
   return { tFirstSuccess: r.tFirstSuccess, tSteady: r.tSteady };
@@ -101,5 +108,11 @@ export function rtoOf(ts: Timestamps): number | null {
 /** Milliseconds of each timestamp after t0, for reading the evidence at a glance. */
 export function offsets(ts: Timestamps): Record<keyof Timestamps, number | null> {
   const rel = (v: number | null) => (v === null || ts.t0 === null ? null : v - ts.t0);
-  return { t0: rel(ts.t0), tDetect: rel(ts.tDetect), tSwitch: rel(ts.tSwitch), tFirstSuccess: rel(ts.tFirstSuccess), tSteady: rel(ts.tSteady) };
+  return {
+    t0: rel(ts.t0),
+    tDetect: rel(ts.tDetect),
+    tSwitch: rel(ts.tSwitch),
+    tFirstSuccess: rel(ts.tFirstSuccess),
+    tSteady: rel(ts.tSteady),
+  };
 }

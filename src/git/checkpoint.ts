@@ -12,13 +12,7 @@ import type { GitRunner } from '../adapters/git.js';
 import { GitCommandError } from '../adapters/git.js';
 import { OperationalError, UsageError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs.js';
-import {
-  CHECKPOINT_REF_PREFIX,
-  LAST_CHECKPOINT_FILE,
-  refuseIfOperationInProgress,
-  withRepoLock,
-  type RepoInfo,
-} from './repo.js';
+import { CHECKPOINT_REF_PREFIX, LAST_CHECKPOINT_FILE, refuseIfOperationInProgress, withRepoLock, type RepoInfo } from './repo.js';
 import { runtimeStateStatus, stageAllButRuntimeState } from './state-files.js';
 
 export interface CheckpointDeps {
@@ -68,7 +62,9 @@ const RESERVED_NAMES = new Set(['list']);
 export async function validateCheckpointName(git: GitRunner, name: string | undefined): Promise<string> {
   const example = 'S4_before_big_change';
   if (name === undefined || name === '') {
-    throw new UsageError('missing checkpoint NAME', { hint: `e.g. vpm checkpoint ${example}; list existing ones with vpm checkpoint list` });
+    throw new UsageError('missing checkpoint NAME', {
+      hint: `e.g. vpm checkpoint ${example}; list existing ones with vpm checkpoint list`,
+    });
   }
   const problem = name.includes('/')
     ? 'it contains "/" (a name is a single ref component)'
@@ -82,9 +78,12 @@ export async function validateCheckpointName(git: GitRunner, name: string | unde
     const r = await git.probe(['check-ref-format', '--normalize', ref]);
     if (r.exitCode === 0 && r.stdout.trim() === ref) return name;
   }
-  throw new UsageError(`invalid checkpoint name "${name}": ${problem ?? 'git does not accept it as a ref name (see git check-ref-format)'}`, {
-    hint: `use letters, digits, "_", "-" and "."; e.g. ${example}`,
-  });
+  throw new UsageError(
+    `invalid checkpoint name "${name}": ${problem ?? 'git does not accept it as a ref name (see git check-ref-format)'}`,
+    {
+      hint: `use letters, digits, "_", "-" and "."; e.g. ${example}`,
+    },
+  );
 }
 
 /** The one message about left-out runtime state: which paths, why, and that `vpm init` fixes it. */

@@ -305,7 +305,16 @@ async function planRollback(
 export function planProbeArgs(target: string): string[][] {
   return [
     ['rev-list', '--left-right', '--count', `HEAD...${target}`],
-    ['log', '--no-walk=unsorted', '--decorate=full', `--decorate-refs=${CHECKPOINT_REF_PREFIX}`, '--format=%H%x00%s%x00%D', 'HEAD', target, '--'],
+    [
+      'log',
+      '--no-walk=unsorted',
+      '--decorate=full',
+      `--decorate-refs=${CHECKPOINT_REF_PREFIX}`,
+      '--format=%H%x00%s%x00%D',
+      'HEAD',
+      target,
+      '--',
+    ],
     ['remote'],
     treeChangesArgs('HEAD', target),
   ];
@@ -509,7 +518,10 @@ function undoCommand(preRef: string, untrackedDir: string | null): string {
  * meanwhile — `discard` deletes it again (only if it still points there), so a refused rollback
  * leaves nothing behind.
  */
-async function saveUndoPointEarly(deps: RollbackDeps, target: string): Promise<{ head: string; ref: Promise<string>; discard(): Promise<void> } | undefined> {
+async function saveUndoPointEarly(
+  deps: RollbackDeps,
+  target: string,
+): Promise<{ head: string; ref: Promise<string>; discard(): Promise<void> } | undefined> {
   const head = await currentHead(deps.git, deps.repo);
   if (!head) return undefined;
   const ref = savePreRollbackRef(deps, head, target);

@@ -50,7 +50,15 @@ export interface RuntimeStateStatus {
 /** One git status limited to the runtime state paths. */
 export async function runtimeStateStatus(git: GitRunner, repo: RepoInfo): Promise<RuntimeStateStatus> {
   const roots = runtimeStatePaths(repo);
-  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=normal', '--no-renames', '--', ...roots.map((p) => `:(literal)${p}`)]);
+  const out = await git.run([
+    'status',
+    '--porcelain=v1',
+    '-z',
+    '--untracked-files=normal',
+    '--no-renames',
+    '--',
+    ...roots.map((p) => `:(literal)${p}`),
+  ]);
   const untracked = new Set<string>();
   const changed = new Set<string>();
   const trackedChanges: string[] = [];
@@ -98,7 +106,16 @@ function splitZ(out: string): string[] {
  * whatever is there now. One small, pathspec-limited git process.
  */
 export async function stateFilesGitWouldTouch(git: GitRunner, repo: RepoInfo, target: string): Promise<string[]> {
-  const out = await git.run(['diff', '--name-only', '--no-renames', '--no-ext-diff', '-z', target, '--', ...statePaths(repo).map((p) => `:(literal)${p}`)]);
+  const out = await git.run([
+    'diff',
+    '--name-only',
+    '--no-renames',
+    '--no-ext-diff',
+    '-z',
+    target,
+    '--',
+    ...statePaths(repo).map((p) => `:(literal)${p}`),
+  ]);
   return [...new Set(splitZ(out))].sort();
 }
 
@@ -155,8 +172,6 @@ export async function snapshotStateFiles(repo: RepoInfo, paths: string[], dir: s
       await copyFile(abs, join(dir, copy));
       entries.push({ path, kind: 'file', mode: st.mode & 0o777, copy });
     } else {
-      // A directory where git has a file: git itself would refuse to overwrite it; leave it be.
-      continue;
     }
   }
   await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(entries, null, 2)}\n`);

@@ -28,7 +28,7 @@ function gitRunSummary(o: GitRunOutcome): RunSummary {
 }
 
 export function failureReason(err: unknown): string {
-  const kind = err instanceof VpmError ? { 2: 'usage', 3: 'refused', 5: 'timeout' }[err.exitCode as 2 | 3 | 5] ?? 'failed' : 'failed';
+  const kind = err instanceof VpmError ? ({ 2: 'usage', 3: 'refused', 5: 'timeout' }[err.exitCode as 2 | 3 | 5] ?? 'failed') : 'failed';
   return `${kind}: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`;
 }
 

@@ -225,7 +225,6 @@ async function removeIfEmpty(dir: string): Promise<boolean> {
   }
 }
 
-
 /**
  * Paths a reset to the target would write over that git does not hold at HEAD and that `git clean
  * -n` does not list: ignored files and directories (.gitignore, .git/info/exclude) and untracked

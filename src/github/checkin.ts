@@ -65,7 +65,8 @@ export async function checkin(input: CheckinInput): Promise<CheckinResult> {
   const git = await readGitFacts(input.cwd, input.env);
   let repo: CheckinResult['repo'] = null;
   const configured = resolveGithubRepo({ env: input.env, config: input.config, repo: input.repo });
-  if (configured) repo = { ...configured, source: input.repo ? '--repo' : input.config.github?.repo ? 'config github.repo' : 'environment' };
+  if (configured)
+    repo = { ...configured, source: input.repo ? '--repo' : input.config.github?.repo ? 'config github.repo' : 'environment' };
   else if (git.remoteUrl) {
     const fromRemote = repoFromRemoteUrl(git.remoteUrl);
     if (fromRemote) repo = { ...fromRemote, source: 'git remote' };
@@ -102,7 +103,9 @@ export async function checkin(input: CheckinInput): Promise<CheckinResult> {
     };
     if (git.branch) {
       const pulls = await attempt('pr', () =>
-        gh.call('looking up the open pull request', (o) => o.rest.pulls.list({ ...ref, state: 'open', head: `${repo!.owner}:${git.branch}`, per_page: 5 })),
+        gh.call('looking up the open pull request', (o) =>
+          o.rest.pulls.list({ ...ref, state: 'open', head: `${repo!.owner}:${git.branch}`, per_page: 5 }),
+        ),
       );
       if (pulls) {
         prKnown = true;
@@ -120,7 +123,16 @@ export async function checkin(input: CheckinInput): Promise<CheckinResult> {
     if (runs) {
       runKnown = true;
       const r = runs.data.workflow_runs[0];
-      if (r) run = { id: r.id, name: r.name ?? null, status: r.status ?? null, conclusion: r.conclusion ?? null, url: r.html_url, head_sha: r.head_sha, created_at: r.created_at };
+      if (r)
+        run = {
+          id: r.id,
+          name: r.name ?? null,
+          status: r.status ?? null,
+          conclusion: r.conclusion ?? null,
+          url: r.html_url,
+          head_sha: r.head_sha,
+          created_at: r.created_at,
+        };
     }
   }
 
@@ -158,18 +170,23 @@ function decideNext(s: {
   healthcheck: CheckinResult['healthcheck'];
 }): string {
   if (!s.git.isRepo) return 'run vpm inside a git repository (or pass --cwd DIR)';
-  if (s.healthcheck.quality === 'red' || s.healthcheck.coverage === 'red') return 'fix the red healthcheck checks (reports/quality.json, reports/coverage.json), then re-run vpm healthcheck';
+  if (s.healthcheck.quality === 'red' || s.healthcheck.coverage === 'red')
+    return 'fix the red healthcheck checks (reports/quality.json, reports/coverage.json), then re-run vpm healthcheck';
   if (s.git.dirty) return `commit or checkpoint the ${s.git.dirty} changed file(s) (vpm checkpoint NAME)`;
   if (s.run && s.run.status === 'completed' && s.run.conclusion && !['success', 'neutral', 'skipped'].includes(s.run.conclusion)) {
     return `inspect the ${s.run.conclusion} run ${s.run.url} and fix it`;
   }
   if (s.run && s.run.status !== 'completed') return `wait for run #${s.run.id} (${s.run.status}) to finish`;
   if (!s.prKnown || !s.runKnown) {
-    return s.repo ? 'GitHub could not be reached: run vpm healthcheck locally and check in again when online' : 'configure the GitHub repository (github.repo) to see PRs and runs';
+    return s.repo
+      ? 'GitHub could not be reached: run vpm healthcheck locally and check in again when online'
+      : 'configure the GitHub repository (github.repo) to see PRs and runs';
   }
   const onDefault = s.git.branch === 'main' || s.git.branch === 'master';
   if (!s.pr && !onDefault) return `push ${s.git.branch} and open a pull request`;
-  if (s.pr && (!s.run || s.run.conclusion === 'success')) return `PR #${s.pr.number} is green: review and merge it (or vpm contract check ${s.pr.number} for a reports-only PR)`;
-  if (s.healthcheck.gaps.length) return `gather evidence for ${s.healthcheck.gaps.join(', ')} (no report names ${s.healthcheck.gaps.length === 1 ? 'it' : 'them'} yet)`;
+  if (s.pr && (!s.run || s.run.conclusion === 'success'))
+    return `PR #${s.pr.number} is green: review and merge it (or vpm contract check ${s.pr.number} for a reports-only PR)`;
+  if (s.healthcheck.gaps.length)
+    return `gather evidence for ${s.healthcheck.gaps.join(', ')} (no report names ${s.healthcheck.gaps.length === 1 ? 'it' : 'them'} yet)`;
   return 'agree on the next goal in STATE/current_state.md';
 }

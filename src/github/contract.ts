@@ -19,7 +19,18 @@ interface RuleResult {
 }
 
 export interface ContractCheck {
-  pr: { number: number; title: string; url: string; head_ref: string; head_sha: string; node_id: string; state: string; draft: boolean; labels: string[]; auto_merge: boolean };
+  pr: {
+    number: number;
+    title: string;
+    url: string;
+    head_ref: string;
+    head_sha: string;
+    node_id: string;
+    state: string;
+    draft: boolean;
+    labels: string[];
+    auto_merge: boolean;
+  };
   eligible: boolean;
   rules: RuleResult[];
   files: string[];
@@ -37,7 +48,9 @@ export async function checkPersistReport(gh: GithubClient, prNumber: number): Pr
   const sha = pull.head.sha;
   const [runs, combined] = await Promise.all([
     gh.call(`listing check runs of ${sha.slice(0, 7)}`, (o) => o.paginate(o.rest.checks.listForRef, { ...ref, ref: sha, per_page: 100 })),
-    gh.call(`reading the commit status of ${sha.slice(0, 7)}`, (o) => o.rest.repos.getCombinedStatusForRef({ ...ref, ref: sha, per_page: 100 })),
+    gh.call(`reading the commit status of ${sha.slice(0, 7)}`, (o) =>
+      o.rest.repos.getCombinedStatusForRef({ ...ref, ref: sha, per_page: 100 }),
+    ),
   ]);
 
   const paths = files.flatMap((f) => (f.previous_filename ? [f.previous_filename, f.filename] : [f.filename]));
@@ -45,8 +58,14 @@ export async function checkPersistReport(gh: GithubClient, prNumber: number): Pr
 
   const checks: ContractCheck['checks'] = [
     ...runs.map((r) => {
-      const state: 'success' | 'failure' | 'pending' = r.status !== 'completed' ? 'pending' : OK_CONCLUSIONS.has(r.conclusion ?? '') ? 'success' : 'failure';
-      return { name: r.name, source: 'check_run' as const, state, detail: r.status !== 'completed' ? String(r.status) : String(r.conclusion) };
+      const state: 'success' | 'failure' | 'pending' =
+        r.status !== 'completed' ? 'pending' : OK_CONCLUSIONS.has(r.conclusion ?? '') ? 'success' : 'failure';
+      return {
+        name: r.name,
+        source: 'check_run' as const,
+        state,
+        detail: r.status !== 'completed' ? String(r.status) : String(r.conclusion),
+      };
     }),
     ...combined.data.statuses.map((s) => {
       const state: 'success' | 'failure' | 'pending' = s.state === 'success' ? 'success' : s.state === 'pending' ? 'pending' : 'failure';
@@ -146,16 +165,28 @@ export async function applyPersistReport(
     ),
   );
   const amr = result.enablePullRequestAutoMerge.pullRequest.autoMergeRequest;
-  return { label: { name: opts.label, added: !hasLabel }, auto_merge: { enabled: amr !== null, already: false, merge_method: amr?.mergeMethod ?? opts.mergeMethod } };
+  return {
+    label: { name: opts.label, added: !hasLabel },
+    auto_merge: { enabled: amr !== null, already: false, merge_method: amr?.mergeMethod ?? opts.mergeMethod },
+  };
 }
 
 export function renderContract(c: ContractCheck, applied?: ApplyOutcome): string {
   const lines = [`PR #${c.pr.number} ${c.pr.title} (${c.pr.head_ref} @ ${c.pr.head_sha.slice(0, 7)})`];
   for (const r of c.rules) lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.rule.padEnd(13)} ${r.detail}`);
-  lines.push(c.eligible ? 'eligible for the persist-report lane' : `not eligible: ${c.rules.filter((r) => !r.ok).map((r) => r.rule).join(', ')}`);
+  lines.push(
+    c.eligible
+      ? 'eligible for the persist-report lane'
+      : `not eligible: ${c.rules
+          .filter((r) => !r.ok)
+          .map((r) => r.rule)
+          .join(', ')}`,
+  );
   if (applied) {
     lines.push(`label ${applied.label.name}: ${applied.label.added ? 'added' : 'already present'}`);
-    lines.push(`auto-merge (${applied.auto_merge.merge_method.toLowerCase()}): ${applied.auto_merge.already ? 'already enabled' : applied.auto_merge.enabled ? 'enabled' : 'not enabled'}`);
+    lines.push(
+      `auto-merge (${applied.auto_merge.merge_method.toLowerCase()}): ${applied.auto_merge.already ? 'already enabled' : applied.auto_merge.enabled ? 'enabled' : 'not enabled'}`,
+    );
   }
   return lines.join('\n');
 }

@@ -21,7 +21,8 @@ export async function readGitFacts(cwd: string, env: NodeJS.ProcessEnv): Promise
   // A read-only look: status must not take the index lock a user's own git command may need.
   const runner = await openGit(cwd, { env: { ...env, GIT_OPTIONAL_LOCKS: '0' } });
   const inside = await read(runner, ['rev-parse', '--is-inside-work-tree']);
-  if (inside !== 'true') return { isRepo: false, branch: null, sha: null, dirty: null, remoteUrl: null, upstream: null, ahead: null, behind: null };
+  if (inside !== 'true')
+    return { isRepo: false, branch: null, sha: null, dirty: null, remoteUrl: null, upstream: null, ahead: null, behind: null };
   const [branch, sha, status, upstream] = await Promise.all([
     read(runner, ['symbolic-ref', '--quiet', '--short', 'HEAD']),
     read(runner, ['rev-parse', '--verify', '--quiet', 'HEAD']),

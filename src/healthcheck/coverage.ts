@@ -66,7 +66,10 @@ export function readTestCoverage(cwd: string, summaryPath: string): { totals: Te
   try {
     text = readFileSync(join(cwd, summaryPath), 'utf8');
   } catch {
-    return { totals: null, note: `no test coverage summary at ${summaryPath} (run the tests with an istanbul json-summary reporter to get totals)` };
+    return {
+      totals: null,
+      note: `no test coverage summary at ${summaryPath} (run the tests with an istanbul json-summary reporter to get totals)`,
+    };
   }
   try {
     const total = (JSON.parse(text) as { total?: Record<string, { total: number; covered: number; pct: number | string }> }).total;
@@ -75,7 +78,16 @@ export function readTestCoverage(cwd: string, summaryPath: string): { totals: Te
       const m = total[name] ?? { total: 0, covered: 0, pct: 0 };
       return { total: Number(m.total) || 0, covered: Number(m.covered) || 0, pct: Number(m.pct) || 0 };
     };
-    return { totals: { source: summaryPath, lines: metric('lines'), statements: metric('statements'), functions: metric('functions'), branches: metric('branches') }, note: null };
+    return {
+      totals: {
+        source: summaryPath,
+        lines: metric('lines'),
+        statements: metric('statements'),
+        functions: metric('functions'),
+        branches: metric('branches'),
+      },
+      note: null,
+    };
   } catch (err) {
     return { totals: null, note: `${summaryPath} is not valid JSON: ${(err as Error).message}` };
   }

@@ -23,6 +23,7 @@ export async function recordDigestRun(cwd: string, run: DigestRun): Promise<void
 
 export function readDigestRuns(cwd: string): DigestRun[] {
   return readJsonLines(join(cwd, DIGEST_RUNS_FILE)).filter(
-    (r): r is DigestRun => !!r && typeof r === 'object' && typeof (r as DigestRun).ts === 'string' && !Number.isNaN(Date.parse((r as DigestRun).ts)),
+    (r): r is DigestRun =>
+      !!r && typeof r === 'object' && typeof (r as DigestRun).ts === 'string' && !Number.isNaN(Date.parse((r as DigestRun).ts)),
   );
 }

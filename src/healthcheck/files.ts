@@ -48,7 +48,8 @@ export function readMemoryRaw(cwd: string): { entries: Array<Record<string, unkn
   }
   try {
     const doc = JSON.parse(text) as { entries?: unknown };
-    if (!doc || typeof doc !== 'object' || !Array.isArray(doc.entries)) return { entries: [], error: 'memory.json has no entries array', exists: true };
+    if (!doc || typeof doc !== 'object' || !Array.isArray(doc.entries))
+      return { entries: [], error: 'memory.json has no entries array', exists: true };
     return { entries: doc.entries.filter((e): e is Record<string, unknown> => !!e && typeof e === 'object'), error: null, exists: true };
   } catch (err) {
     return { entries: [], error: `memory.json is not valid JSON: ${(err as Error).message}`, exists: true };

@@ -22,7 +22,12 @@ export interface LagResult {
 
 function stats(values: number[]): LagStats {
   const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, p50_ms: percentile(sorted, 50), p95_ms: percentile(sorted, 95), max_ms: sorted.length ? sorted[sorted.length - 1] : null };
+  return {
+    count: sorted.length,
+    p50_ms: percentile(sorted, 50),
+    p95_ms: percentile(sorted, 95),
+    max_ms: sorted.length ? sorted[sorted.length - 1] : null,
+  };
 }
 
 export function computeLag(cwd: string): LagResult {
@@ -31,13 +36,19 @@ export function computeLag(cwd: string): LagResult {
   for (const file of listChatFiles(cwd)) {
     for (const raw of readJsonLines(join(cwd, 'logs', file))) {
       const e = raw as { id?: unknown; ts?: unknown };
-      if (typeof e?.id === 'string' && typeof e.ts === 'string' && !Number.isNaN(Date.parse(e.ts))) chat.push({ id: e.id, ts: Date.parse(e.ts) });
+      if (typeof e?.id === 'string' && typeof e.ts === 'string' && !Number.isNaN(Date.parse(e.ts)))
+        chat.push({ id: e.id, ts: Date.parse(e.ts) });
     }
   }
   const index = new Map(chat.map((c, i) => [c.id, i]));
   const summaries = readMemoryRaw(cwd)
-    .entries.filter((e) => (e.kind ?? 'summary') === 'summary' && typeof e.created_at === 'string' && !Number.isNaN(Date.parse(e.created_at as string)))
-    .map((e) => ({ created: Date.parse(e.created_at as string), source: (e.source ?? {}) as { from_id?: string | null; to_id?: string | null } }));
+    .entries.filter(
+      (e) => (e.kind ?? 'summary') === 'summary' && typeof e.created_at === 'string' && !Number.isNaN(Date.parse(e.created_at as string)),
+    )
+    .map((e) => ({
+      created: Date.parse(e.created_at as string),
+      source: (e.source ?? {}) as { from_id?: string | null; to_id?: string | null },
+    }));
 
   const covered = new Set<number>();
   const chatLags: number[] = [];

@@ -120,7 +120,11 @@ export class TestOutputCollector {
     this.partial = '';
     for (const l of extraLines) this.line(l);
     this.close();
-    return selectOutput({ blocks: this.blocks, recent: this.recent, total: this.total, blocksNotKept: this.blocksNotKept, keyBlockOpen: this.keyBlockOpen }, this.budget, env);
+    return selectOutput(
+      { blocks: this.blocks, recent: this.recent, total: this.total, blocksNotKept: this.blocksNotKept, keyBlockOpen: this.keyBlockOpen },
+      this.budget,
+      env,
+    );
   }
 
   private line(raw: string): void {
@@ -242,9 +246,7 @@ function maskLines(lines: string[], env: NodeJS.ProcessEnv, maxLineChars: number
   const masked = continuesKeyBlock
     ? maskSecrets(`-----BEGIN PRIVATE KEY-----\n${text}`, env, { keepLines: true }).replace(/^[^\n]*\n/, '')
     : maskSecrets(text, env, { keepLines: true });
-  return masked
-    .split('\n')
-    .map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… (+${l.length - maxLineChars} chars)` : l));
+  return masked.split('\n').map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… (+${l.length - maxLineChars} chars)` : l));
 }
 
 /**
@@ -292,7 +294,12 @@ function selectOutput(c: Collected, budget: TailBudget, env: NodeJS.ProcessEnv):
     const whole = b.dropped > 0 ? [...masked, moreOfThis(b.dropped)] : masked;
     // One marker line before the block when something precedes it.
     const marker = b.start > lastEnd ? 1 : 0;
-    if (fits(whole.length + marker, whole.reduce((n, l) => n + l.length, 0))) {
+    if (
+      fits(
+        whole.length + marker,
+        whole.reduce((n, l) => n + l.length, 0),
+      )
+    ) {
       keep(b, whole, marker);
       continue;
     }

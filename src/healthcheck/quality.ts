@@ -70,7 +70,8 @@ export async function checkReports(cwd: string, skip: string[] = []): Promise<Re
     }
     out.schema_checked++;
     const parsed = kind.schema.safeParse(doc);
-    if (!parsed.success) out.invalid.push({ file, problem: 'schema', message: `does not match ${schemaId}: ${issuesText(parsed.error.issues)}` });
+    if (!parsed.success)
+      out.invalid.push({ file, problem: 'schema', message: `does not match ${schemaId}: ${issuesText(parsed.error.issues)}` });
   }
   return out;
 }

@@ -66,7 +66,13 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
     checks.push({ name: 'tests', status: 'skipped', detail: testsNote, problems: [] });
   } else {
     opts.status(`healthcheck: running tests: ${opts.testCommand}`);
-    tests = await runTestCommand({ cwd: opts.cwd, env: opts.env, command: opts.testCommand, timeoutMs: opts.testTimeoutMs, onOutput: opts.onTestOutput });
+    tests = await runTestCommand({
+      cwd: opts.cwd,
+      env: opts.env,
+      command: opts.testCommand,
+      timeoutMs: opts.testTimeoutMs,
+      onOutput: opts.onTestOutput,
+    });
     const how = tests.timed_out ? `timed out after ${ms(tests.duration_ms)}` : `exit ${tests.exit_code} in ${ms(tests.duration_ms)}`;
     checks.push({
       name: 'tests',
@@ -77,7 +83,14 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
   }
 
   // 2. Diagrams.
-  let diagrams: DiagramsOutcome & { error: string | null; skipped: boolean } = { checked: 0, invalid: [], exported: [], unchanged: [], error: null, skipped: !opts.diagrams };
+  let diagrams: DiagramsOutcome & { error: string | null; skipped: boolean } = {
+    checked: 0,
+    invalid: [],
+    exported: [],
+    unchanged: [],
+    error: null,
+    skipped: !opts.diagrams,
+  };
   if (opts.diagrams) {
     opts.status('healthcheck: validating Mermaid diagrams');
     try {
@@ -161,7 +174,15 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
       status: status('coverage', 'tests'),
       body: {
         state_file: STATE_FILE.split('\\').join('/'),
-        goals: { total: coverage.total, covered: coverage.covered, ratio: coverage.ratio, min_ratio: opts.minGoalCoverage, items: coverage.items, gaps: coverage.gaps, error: goalsError },
+        goals: {
+          total: coverage.total,
+          covered: coverage.covered,
+          ratio: coverage.ratio,
+          min_ratio: opts.minGoalCoverage,
+          items: coverage.items,
+          gaps: coverage.gaps,
+          error: goalsError,
+        },
         evidence_scan: { root: REPORTS_DIR, files: coverage.scanned, excluded: coverage.excluded },
         tests,
         tests_note: testsNote,
@@ -169,7 +190,13 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
         test_coverage_note: testCoverage.note,
       },
     }),
-    lag: await writeEvidence({ ...common, kind: LagReport, path: `${runId}/lag.json`, status: lagData ? 'ok' : 'no_data', body: { ...lag } }),
+    lag: await writeEvidence({
+      ...common,
+      kind: LagReport,
+      path: `${runId}/lag.json`,
+      status: lagData ? 'ok' : 'no_data',
+      body: { ...lag },
+    }),
     quality: await writeEvidence({
       ...common,
       kind: QualityReport,
@@ -178,7 +205,13 @@ export async function runHealthcheck(opts: HealthcheckOptions): Promise<Healthch
       body: {
         summaries,
         reports,
-        diagrams: { checked: diagrams.checked, invalid: diagrams.invalid, exported: [...diagrams.exported, ...diagrams.unchanged].sort(), error: diagrams.error, skipped: diagrams.skipped },
+        diagrams: {
+          checked: diagrams.checked,
+          invalid: diagrams.invalid,
+          exported: [...diagrams.exported, ...diagrams.unchanged].sort(),
+          error: diagrams.error,
+          skipped: diagrams.skipped,
+        },
       },
     }),
   };

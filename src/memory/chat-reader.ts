@@ -23,7 +23,9 @@ export interface ChatReadResult {
 
 export function listChatFiles(cwd: string): string[] {
   try {
-    return readdirSync(join(cwd, 'logs')).filter((f) => CHAT_FILE_RE.test(f)).sort();
+    return readdirSync(join(cwd, 'logs'))
+      .filter((f) => CHAT_FILE_RE.test(f))
+      .sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

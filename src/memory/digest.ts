@@ -51,7 +51,11 @@ function digestFileStem(date: string, session?: string): string {
 }
 
 /** Loads the entries to digest: one day, or one session across all days. */
-export function loadDigestEntries(cwd: string, date: string | undefined, session: string | undefined): { date: string; entries: ChatEntry[] } {
+export function loadDigestEntries(
+  cwd: string,
+  date: string | undefined,
+  session: string | undefined,
+): { date: string; entries: ChatEntry[] } {
   if (session) {
     const all = listChatFiles(cwd).flatMap((f) => readChatDay(cwd, f.slice(0, 10)).entries.filter((e) => e.session === session));
     all.sort((a, b) => a.ts.localeCompare(b.ts) || a.id.localeCompare(b.id));

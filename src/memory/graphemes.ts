@@ -15,5 +15,10 @@ export function graphemeLength(text: string): number {
 export function truncateGraphemes(text: string, max: number, ellipsis = '…'): string {
   const parts = graphemes(text);
   if (parts.length <= max) return text;
-  return parts.slice(0, Math.max(0, max - graphemeLength(ellipsis))).join('').trimEnd() + ellipsis;
+  return (
+    parts
+      .slice(0, Math.max(0, max - graphemeLength(ellipsis)))
+      .join('')
+      .trimEnd() + ellipsis
+  );
 }

@@ -3,7 +3,7 @@
  * under a lock with an atomic rename, so a killed `vpm summary` never leaves it unparsable.
  */
 import { join } from 'node:path';
-import { readStateTextIfExists, readTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
+import { readStateTextIfExists, withLock, writeJsonAtomic } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 import { maskValue } from '../core/secrets.js';
 import { formatZodIssues } from '../core/zod-issues.js';

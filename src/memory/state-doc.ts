@@ -63,7 +63,9 @@ function jsonSafe(value: Record<string, unknown>): Record<string, unknown> {
   try {
     return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
   } catch (err) {
-    throw new UsageError(`${STATE_FILE} front matter cannot be kept: ${(err as Error).message.split('\n')[0]}`, { hint: 'use plain YAML values (no self-referencing anchors)' });
+    throw new UsageError(`${STATE_FILE} front matter cannot be kept: ${(err as Error).message.split('\n')[0]}`, {
+      hint: 'use plain YAML values (no self-referencing anchors)',
+    });
   }
 }
 
@@ -112,7 +114,10 @@ export function readStateText(cwd: string): string | undefined {
     (err as NodeJS.ErrnoException).path ??= path;
     throw err;
   }
-  return decodeUtf8(bytes, { what: STATE_FILE, hint: `convert ${STATE_FILE} to UTF-8 and run the command again; vpm does not rewrite a file whose bytes it cannot keep` });
+  return decodeUtf8(bytes, {
+    what: STATE_FILE,
+    hint: `convert ${STATE_FILE} to UTF-8 and run the command again; vpm does not rewrite a file whose bytes it cannot keep`,
+  });
 }
 
 /**
@@ -129,7 +134,9 @@ export function renderStateForWrite(state: ProjectState, beforeText: string | un
 export async function readState(cwd: string): Promise<ProjectState> {
   const text = readStateText(cwd);
   if (text === undefined) {
-    throw new UsageError(`${STATE_FILE} not found`, { hint: 'create it (see the starter in the vpm repository) or run from the repo root with --cwd' });
+    throw new UsageError(`${STATE_FILE} not found`, {
+      hint: 'create it (see the starter in the vpm repository) or run from the repo root with --cwd',
+    });
   }
   return validateState(await parseStateMarkdown(text));
 }

@@ -42,8 +42,13 @@ async function runProvider(ctx: Ctx, turns: SummaryInputTurn[], providerFlag?: s
     } catch (err) {
       // The reason names what went wrong (no VPM_LLM_API_KEY, endpoint not reached, its answer).
       const e = err as Error & { hint?: string };
-      const reason = maskSecrets(e.name === 'TimeoutError' ? `no answer within ${config.summary.timeout_ms} ms (timeout)` : e.message, ctx.env);
-      ctx.status(`warning: openai summariser not used: ${reason}; using the extractive summariser${e.hint ? `\nhint: ${maskSecrets(e.hint, ctx.env)}` : ''}`);
+      const reason = maskSecrets(
+        e.name === 'TimeoutError' ? `no answer within ${config.summary.timeout_ms} ms (timeout)` : e.message,
+        ctx.env,
+      );
+      ctx.status(
+        `warning: openai summariser not used: ${reason}; using the extractive summariser${e.hint ? `\nhint: ${maskSecrets(e.hint, ctx.env)}` : ''}`,
+      );
       return { text: summariseExtractive(turns, SUMMARY_MAX_GRAPHEMES), provider: 'extractive', fallback: { from: 'openai', reason } };
     }
   }
@@ -89,7 +94,11 @@ export async function summariseNewChat(ctx: Ctx, providerFlag?: string): Promise
     const entries = [entry, ...memory.entries].slice(0, config.summary.max_entries);
     return {
       next: { ...memory, version: 1, cursor: read.cursor, entries },
-      result: { created: entry, invalid_lines: read.invalid, message: `summarised ${read.entries.length} entries into ${chars} characters` },
+      result: {
+        created: entry,
+        invalid_lines: read.invalid,
+        message: `summarised ${read.entries.length} entries into ${chars} characters`,
+      },
     };
   });
 }

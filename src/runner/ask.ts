@@ -68,7 +68,9 @@ export function buildAskJob(req: AskRequest, now: Date, env: NodeJS.ProcessEnv):
   }
   const parsed = JobSchema.safeParse(candidate);
   if (!parsed.success) {
-    throw new UsageError(`cannot build a valid job:\n  ${formatZodIssues(parsed.error).join('\n  ')}`, { hint: 'check --context/--namespace and the S5 apply names' });
+    throw new UsageError(`cannot build a valid job:\n  ${formatZodIssues(parsed.error).join('\n  ')}`, {
+      hint: 'check --context/--namespace and the S5 apply names',
+    });
   }
   return parsed.data;
 }

@@ -45,7 +45,14 @@ function undoCommand(jobId: string): string {
 }
 
 async function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
-  const r = await execa('git', args, { cwd, env: { ...env, GIT_TERMINAL_PROMPT: '0' }, reject: false, stdin: input === undefined ? 'ignore' : 'pipe', input, stripFinalNewline: true });
+  const r = await execa('git', args, {
+    cwd,
+    env: { ...env, GIT_TERMINAL_PROMPT: '0' },
+    reject: false,
+    stdin: input === undefined ? 'ignore' : 'pipe',
+    input,
+    stripFinalNewline: true,
+  });
   if (r.exitCode !== 0) throw new Error(`git ${args[0]} failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
   return String(r.stdout);
 }
@@ -97,7 +104,13 @@ export async function createRunCheckpoint(cwd: string, jobId: string, now: Date)
     const commit = await git(
       cwd,
       ['commit-tree', tree, ...(head ? ['-p', head] : []), '-F', '-'],
-      { ...process.env, GIT_AUTHOR_NAME: 'vpm', GIT_AUTHOR_EMAIL: 'vpm@localhost', GIT_COMMITTER_NAME: 'vpm', GIT_COMMITTER_EMAIL: 'vpm@localhost' },
+      {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'vpm',
+        GIT_AUTHOR_EMAIL: 'vpm@localhost',
+        GIT_COMMITTER_NAME: 'vpm',
+        GIT_COMMITTER_EMAIL: 'vpm@localhost',
+      },
       message,
     );
     await git(cwd, ['update-ref', '-m', `vpm run ${jobId}: checkpoint`, ref, commit]);

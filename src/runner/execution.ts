@@ -24,7 +24,12 @@ export async function prepareExecution(
     });
   }
   const mode = opts.noSandbox ? 'none' : 'bwrap';
-  const sandbox = planSandbox(mode, deps.cwd, deps.env, opts.noSandbox ? `--no-sandbox${configured === 'none' ? ' (runner.sandbox: none)' : ''}` : undefined);
+  const sandbox = planSandbox(
+    mode,
+    deps.cwd,
+    deps.env,
+    opts.noSandbox ? `--no-sandbox${configured === 'none' ? ' (runner.sandbox: none)' : ''}` : undefined,
+  );
   const problem = await checkSandbox(sandbox);
   if (problem) {
     throw new RefusedError(`exec mode runs every step in a bubblewrap sandbox: ${problem}`, {

@@ -31,13 +31,15 @@ export function listInbox(cwd: string): string[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return names.filter((n) => n.endsWith('.json') && !n.endsWith('.error.json') && !n.startsWith('.')).filter((n) => {
-    try {
-      return statSync(join(dir, n)).isFile();
-    } catch {
-      return false;
-    }
-  });
+  return names
+    .filter((n) => n.endsWith('.json') && !n.endsWith('.error.json') && !n.startsWith('.'))
+    .filter((n) => {
+      try {
+        return statSync(join(dir, n)).isFile();
+      } catch {
+        return false;
+      }
+    });
 }
 
 /**
@@ -77,18 +79,35 @@ export function readJobFile(cwd: string, file: string): JobFileResult {
   } catch (err) {
     return { ok: false, file, reason: `invalid JSON: ${(err as Error).message}`, issues: [] };
   }
-  const createdAt = raw && typeof raw === 'object' && typeof (raw as { created_at?: unknown }).created_at === 'string' ? (raw as { created_at: string }).created_at : undefined;
+  const createdAt =
+    raw && typeof raw === 'object' && typeof (raw as { created_at?: unknown }).created_at === 'string'
+      ? (raw as { created_at: string }).created_at
+      : undefined;
   const parsed = JobSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-    return { ok: false, file, reason: `does not match the job schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues, createdAt };
+    return {
+      ok: false,
+      file,
+      reason: `does not match the job schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+      createdAt,
+    };
   }
   const job = parsed.data;
   const pathIssues: JobIssue[] = [];
-  if (job.job_input && escapesRepo(cwd, job.job_input.path)) pathIssues.push({ path: 'job_input.path', message: 'resolves outside the repository (symlink)' });
-  if (job.apply && escapesRepo(cwd, job.apply.overlay)) pathIssues.push({ path: 'apply.overlay', message: 'resolves outside the repository (symlink)' });
+  if (job.job_input && escapesRepo(cwd, job.job_input.path))
+    pathIssues.push({ path: 'job_input.path', message: 'resolves outside the repository (symlink)' });
+  if (job.apply && escapesRepo(cwd, job.apply.overlay))
+    pathIssues.push({ path: 'apply.overlay', message: 'resolves outside the repository (symlink)' });
   if (pathIssues.length > 0) {
-    return { ok: false, file, reason: `path traversal: ${pathIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues: pathIssues, createdAt };
+    return {
+      ok: false,
+      file,
+      reason: `path traversal: ${pathIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues: pathIssues,
+      createdAt,
+    };
   }
   return { ok: true, file, job };
 }
@@ -132,7 +151,12 @@ export function describeFailed(result: Extract<JobFileResult, { ok: false }>, en
 }
 
 /** Moves a bad job to `_failed/` and writes `<name>.error.json` beside it (exec runs only). */
-export async function moveToFailed(cwd: string, result: Extract<JobFileResult, { ok: false }>, now: Date, env: NodeJS.ProcessEnv): Promise<FailedJob | undefined> {
+export async function moveToFailed(
+  cwd: string,
+  result: Extract<JobFileResult, { ok: false }>,
+  now: Date,
+  env: NodeJS.ProcessEnv,
+): Promise<FailedJob | undefined> {
   const dir = join(cwd, FAILED_DIR);
   mkdirSync(dir, { recursive: true });
   const stem = freeName(dir, result.file);

@@ -171,15 +171,30 @@ export function stepsOf(job: Job): RunnerStep[] {
   const steps: RunnerStep[] = [];
   if (job.kind === 'apply' && job.apply) {
     const target = ['-f', job.apply.overlay];
-    const scope = [...(job.apply.context ? ['--context', job.apply.context] : []), ...(job.apply.namespace ? ['-n', job.apply.namespace] : [])];
+    const scope = [
+      ...(job.apply.context ? ['--context', job.apply.context] : []),
+      ...(job.apply.namespace ? ['-n', job.apply.namespace] : []),
+    ];
     if (job.apply.lane !== 'kubectl') {
       steps.push({ name: 'vpm apply', argv: ['vpm', 'apply', job.apply.overlay, ...scope], vpm_handover: true, apply_lane: true });
-    } else steps.push(
-      // kubectl diff exits 1 when there are differences: that is not a failure.
-      { name: 'kubectl diff', argv: ['kubectl', 'diff', ...target, ...scope], ok_exit_codes: [0, 1], apply_log: true, apply_lane: true },
-      { name: 'kubectl apply', argv: ['kubectl', 'apply', '--server-side', '--field-manager=vpm', ...target, ...scope], apply_log: true, apply_lane: true },
-      { name: 'kubectl get', argv: ['kubectl', 'get', ...target, '-o', 'yaml', ...scope], apply_log: true, stdout_file: 'after.yaml', apply_lane: true },
-    );
+    } else
+      steps.push(
+        // kubectl diff exits 1 when there are differences: that is not a failure.
+        { name: 'kubectl diff', argv: ['kubectl', 'diff', ...target, ...scope], ok_exit_codes: [0, 1], apply_log: true, apply_lane: true },
+        {
+          name: 'kubectl apply',
+          argv: ['kubectl', 'apply', '--server-side', '--field-manager=vpm', ...target, ...scope],
+          apply_log: true,
+          apply_lane: true,
+        },
+        {
+          name: 'kubectl get',
+          argv: ['kubectl', 'get', ...target, '-o', 'yaml', ...scope],
+          apply_log: true,
+          stdout_file: 'after.yaml',
+          apply_lane: true,
+        },
+      );
   }
   for (const s of job.steps ?? []) steps.push(s);
   return steps;
@@ -188,14 +203,16 @@ export function stepsOf(job: Job): RunnerStep[] {
 /** The step for a log line: every word masked, then control characters and line breaks escaped (never a second line). */
 function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
   // Each word is masked before it is quoted: quoting escapes the context (`'"'"'`) the masker reads.
-  return step.argv ? step.argv.map((a) => escapeForLog(shellQuote(maskSecrets(a, env)))).join(' ') : escapeForLog(maskSecrets(step.command ?? '', env));
+  return step.argv
+    ? step.argv.map((a) => escapeForLog(shellQuote(maskSecrets(a, env)))).join(' ')
+    : escapeForLog(maskSecrets(step.command ?? '', env));
 }
 
 /** Masks secrets in every string of a parsed value (never in its serialised JSON text). */
-function maskDeep<T>(value: T, env: NodeJS.ProcessEnv): T {
+function _maskDeep<T>(value: T, env: NodeJS.ProcessEnv): T {
   if (typeof value === 'string') return maskSecrets(value, env) as T;
-  if (Array.isArray(value)) return value.map((v) => maskDeep(v, env)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, env)])) as T;
+  if (Array.isArray(value)) return value.map((v) => _maskDeep(v, env)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, _maskDeep(v, env)])) as T;
   return value;
 }
 
@@ -218,7 +235,10 @@ async function collectHandover(
   const runId = doc.run_id ?? doc.error?.details?.run_id ?? null;
   const reportsDir = doc.reports_dir ?? doc.error?.details?.reports_dir ?? null;
   if (reportsDir && !reportsDir.split(/[\\/]/).includes('..')) {
-    for (const [from, to] of [['apply.log', paths.applyLog], ['after.yaml', paths.afterYaml]] as const) {
+    for (const [from, to] of [
+      ['apply.log', paths.applyLog],
+      ['after.yaml', paths.afterYaml],
+    ] as const) {
       try {
         await write(to, readFileSync(join(cwd, reportsDir, from), 'utf8'));
       } catch {
@@ -234,12 +254,18 @@ async function collectHandover(
  * the sandbox plan), so vpm's credentials (GITHUB_TOKEN, VPM_LLM_API_KEY, …) and configuration
  * variables never reach a job. The apply lane and kubectl steps with the network get the operator's kubeconfig.
  */
-function stepEnvironment(sb: Sandbox, env: NodeJS.ProcessEnv, home: string, withKubeconfig: boolean): { env: NodeJS.ProcessEnv; kubeconfig: string[] } {
+function stepEnvironment(
+  sb: Sandbox,
+  env: NodeJS.ProcessEnv,
+  home: string,
+  withKubeconfig: boolean,
+): { env: NodeJS.ProcessEnv; kubeconfig: string[] } {
   const out: NodeJS.ProcessEnv = { PATH: sb.path, LANG: 'C.UTF-8', TZ: 'UTC', HOME: home, TMPDIR: '/tmp' };
   let kubeconfig: string[] = [];
   if (withKubeconfig) {
     const fromEnv = env.KUBECONFIG?.split(':').filter(Boolean) ?? [];
-    kubeconfig = fromEnv.length > 0 ? fromEnv : env.HOME && existsSync(join(env.HOME, '.kube', 'config')) ? [join(env.HOME, '.kube', 'config')] : [];
+    kubeconfig =
+      fromEnv.length > 0 ? fromEnv : env.HOME && existsSync(join(env.HOME, '.kube', 'config')) ? [join(env.HOME, '.kube', 'config')] : [];
     if (kubeconfig.length > 0) out.KUBECONFIG = kubeconfig.join(':');
   }
   return { env: out, kubeconfig };
@@ -348,7 +374,9 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   if (!state) {
     state = freshState(o, steps, nowIso());
     await writeJsonAtomic(paths.jobCopy, maskValue(o.job, deps.env));
-    log(`[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode}${dry ? ': a preview, nothing is executed and the inbox is left as it is' : ''})`);
+    log(
+      `[START] job ${o.job.id} (${o.job.kind}, ${steps.length} step(s), mode ${o.mode}${dry ? ': a preview, nothing is executed and the inbox is left as it is' : ''})`,
+    );
   } else {
     state.attempts += 1;
     state.mode = o.mode;
@@ -418,7 +446,18 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     const before = executedBefore?.steps[i];
     if (before?.outcome === 'done' && before.mode === 'exec') {
       log(`[SKIP] ${display} (executed by an earlier exec run; --exec resumes after it)`);
-      await writeJsonAtomic(stepFile, { ...base, phase: 'done', outcome: 'done', stopped: false, executed: false, already_executed: true, decision: null, matched_rule: null, normalized_argv: null, finished_at: nowIso() });
+      await writeJsonAtomic(stepFile, {
+        ...base,
+        phase: 'done',
+        outcome: 'done',
+        stopped: false,
+        executed: false,
+        already_executed: true,
+        decision: null,
+        matched_rule: null,
+        normalized_argv: null,
+        finished_at: nowIso(),
+      });
       state.steps[i] = { step: n, name: step.name, outcome: 'done', mode: 'dry' };
       state.next_step = n + 1;
       await saveState();
@@ -426,7 +465,10 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     }
 
     const sb = o.execution?.sandbox;
-    const decision: PolicyDecision = evaluatePolicy(step.argv ? { argv: step.argv } : { command: step.command! }, o.policy, { cwd: deps.cwd, path: sb?.path ?? deps.env.PATH ?? '' });
+    const decision: PolicyDecision = evaluatePolicy(step.argv ? { argv: step.argv } : { command: step.command! }, o.policy, {
+      cwd: deps.cwd,
+      path: sb?.path ?? deps.env.PATH ?? '',
+    });
     const decisionFields = {
       decision: decision.decision,
       matched_rule: maskSecrets(decision.matched_rule, deps.env),
@@ -436,7 +478,15 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
 
     if (decision.decision === 'deny') {
       log(`[DENY] ${display} (${decisionFields.matched_rule})`);
-      await writeJsonAtomic(stepFile, { ...base, ...decisionFields, phase: 'deny', outcome: 'deny', stopped: false, executed: false, finished_at: nowIso() });
+      await writeJsonAtomic(stepFile, {
+        ...base,
+        ...decisionFields,
+        phase: 'deny',
+        outcome: 'deny',
+        stopped: false,
+        executed: false,
+        finished_at: nowIso(),
+      });
       state.steps[i] = { step: n, name: step.name, outcome: 'deny', mode: o.mode };
       state.next_step = n + 1;
       if (o.policy.stop_on_deny) halted = { outcome: 'deny', step: n, reason: decisionFields.matched_rule };
@@ -446,7 +496,15 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
 
     if (o.mode === 'dry') {
       log(`[DRY] ${display}`);
-      await writeJsonAtomic(stepFile, { ...base, ...decisionFields, phase: 'done', outcome: 'done', stopped: false, executed: false, finished_at: nowIso() });
+      await writeJsonAtomic(stepFile, {
+        ...base,
+        ...decisionFields,
+        phase: 'done',
+        outcome: 'done',
+        stopped: false,
+        executed: false,
+        finished_at: nowIso(),
+      });
       state.steps[i] = { step: n, name: step.name, outcome: 'done', mode: 'dry' };
       state.next_step = n + 1;
       await saveState();
@@ -464,7 +522,17 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
         const reason = `checkpoint failed: ${(err as Error).message}`;
         checkpoint = { skipped: reason };
         log(`[FATAL] ${reason}`);
-        await writeJsonAtomic(stepFile, { ...base, ...decisionFields, phase: 'fatal_error', outcome: 'fatal_error', stopped: false, executed: false, error: reason, exit_code: null, finished_at: nowIso() });
+        await writeJsonAtomic(stepFile, {
+          ...base,
+          ...decisionFields,
+          phase: 'fatal_error',
+          outcome: 'fatal_error',
+          stopped: false,
+          executed: false,
+          error: reason,
+          exit_code: null,
+          finished_at: nowIso(),
+        });
         state.steps[i] = { step: n, name: step.name, outcome: 'fatal_error', mode: 'exec' };
         state.next_step = n + 1;
         halted = { outcome: 'fatal_error', step: n, reason };
@@ -472,7 +540,9 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
         continue;
       }
       if ('commit' in checkpoint) {
-        log(`[CHECKPOINT] ${checkpoint.ref} ${checkpoint.commit.slice(0, 12)} (HEAD ${checkpoint.head?.slice(0, 12) ?? 'none'}); undo: ${checkpoint.undo_command}`);
+        log(
+          `[CHECKPOINT] ${checkpoint.ref} ${checkpoint.commit.slice(0, 12)} (HEAD ${checkpoint.head?.slice(0, 12) ?? 'none'}); undo: ${checkpoint.undo_command}`,
+        );
         deps.status?.(`checkpoint ${checkpoint.ref} taken before running job ${o.job.id}; undo the run with: ${checkpoint.undo_command}`);
       } else {
         log(`[CHECKPOINT] none (${checkpoint.skipped})`);
@@ -486,9 +556,18 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     // Exactly the argv the policy approved, never a re-split.
     const plan = decision.exec!;
     const plainArgv = plan.argv;
-    const argv = step.vpm_handover && plainArgv[0] === 'vpm' ? [process.execPath, VPM_ENTRY, '--cwd', deps.cwd, '--json', ...plainArgv.slice(1)] : plainArgv;
+    const argv =
+      step.vpm_handover && plainArgv[0] === 'vpm'
+        ? [process.execPath, VPM_ENTRY, '--cwd', deps.cwd, '--json', ...plainArgv.slice(1)]
+        : plainArgv;
     const timeoutS = step.timeout_s ?? o.policy.timeout_s;
-    const sandbox = o.execution?.sandbox ?? { mode: 'none' as const, writable: [deps.cwd], readOnly: [], path: deps.env.PATH ?? '', unsandboxedBecause: 'no sandbox configured' };
+    const sandbox = o.execution?.sandbox ?? {
+      mode: 'none' as const,
+      writable: [deps.cwd],
+      readOnly: [],
+      path: deps.env.PATH ?? '',
+      unsandboxedBecause: 'no sandbox configured',
+    };
     const network = Boolean(step.apply_lane || step.network || o.policy.network);
     const home = sandbox.mode === 'bwrap' ? SANDBOX_HOME : (noSandboxHome ??= mkdtempSync(join(tmpdir(), 'vpm-step-home-')));
     const reapMarker = `VPM_STEP_TOKEN=${o.job.id}.${n}.${process.pid}.${Date.now()}`;
@@ -502,27 +581,42 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     };
     deps.status?.(`[EXEC] ${display}${sandbox.mode === 'none' ? ' (UNSANDBOXED)' : ''}${network ? ' (network)' : ''}`);
     // A program that does not resolve is reported as such, not as the sandbox's own exit status.
-    const r = resolveProgram(argv[0], { cwd: deps.cwd, path: sandbox.path }) === undefined
-      ? { exitCode: null, signal: null, timedOut: false, spawnError: `ENOENT: ${argv[0]} not found (PATH ${sandbox.path})`, stdout: '', stderr: '', durationMs: 0 }
-      : await deps.exec({
-      argv: sandboxArgv(sandbox, { argv, cwd: deps.cwd, network, readOnlyFiles: base_.kubeconfig }),
-      cwd: deps.cwd,
-      env: {
-        ...base_.env,
-        ...plan.env,
-        VPM_JOB_ID: o.job.id,
-        VPM_STEP: String(n),
-        ...(o.payload ? { VPM_JOB_PAYLOAD: o.payload.text } : {}),
-        [reapMarker.slice(0, reapMarker.indexOf('='))]: reapMarker.slice(reapMarker.indexOf('=') + 1),
-      },
-      timeoutMs: Math.round(timeoutS * 1000),
-      killGraceMs: o.execution?.killGraceMs,
-      // In bwrap the pid namespace dies with the step; unsandboxed, the marker finds what escaped the group.
-      ...(sandbox.mode === 'none' ? { reapMarker } : {}),
-    });
+    const r =
+      resolveProgram(argv[0], { cwd: deps.cwd, path: sandbox.path }) === undefined
+        ? {
+            exitCode: null,
+            signal: null,
+            timedOut: false,
+            spawnError: `ENOENT: ${argv[0]} not found (PATH ${sandbox.path})`,
+            stdout: '',
+            stderr: '',
+            durationMs: 0,
+          }
+        : await deps.exec({
+            argv: sandboxArgv(sandbox, { argv, cwd: deps.cwd, network, readOnlyFiles: base_.kubeconfig }),
+            cwd: deps.cwd,
+            env: {
+              ...base_.env,
+              ...plan.env,
+              VPM_JOB_ID: o.job.id,
+              VPM_STEP: String(n),
+              ...(o.payload ? { VPM_JOB_PAYLOAD: o.payload.text } : {}),
+              [reapMarker.slice(0, reapMarker.indexOf('='))]: reapMarker.slice(reapMarker.indexOf('=') + 1),
+            },
+            timeoutMs: Math.round(timeoutS * 1000),
+            killGraceMs: o.execution?.killGraceMs,
+            // In bwrap the pid namespace dies with the step; unsandboxed, the marker finds what escaped the group.
+            ...(sandbox.mode === 'none' ? { reapMarker } : {}),
+          });
     const okCodes = step.ok_exit_codes ?? [0];
     const ok = r.spawnError === undefined && !r.timedOut && r.exitCode !== null && okCodes.includes(r.exitCode);
-    const exitText = r.spawnError ? `spawn failed: ${r.spawnError}` : r.timedOut ? `timeout after ${timeoutS}s (${r.signal ?? 'killed'})` : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
+    const exitText = r.spawnError
+      ? `spawn failed: ${r.spawnError}`
+      : r.timedOut
+        ? `timeout after ${timeoutS}s (${r.signal ?? 'killed'})`
+        : r.exitCode === null
+          ? `killed by ${r.signal}`
+          : `exit ${r.exitCode}`;
     log(`[EXEC] ${display} → ${r.exitCode === null ? exitText : `exit ${r.exitCode}${r.timedOut ? ` (timeout after ${timeoutS}s)` : ''}`}`);
     if (step.apply_log) {
       appendDurable(paths.applyLog, maskSecrets(`$ ${display}\n${r.stdout}${r.stderr}\n→ ${exitText}\n\n`, deps.env));
@@ -574,7 +668,9 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   const fatal = refs('fatal_error');
   const stopped = refs('stopped');
   const doneCount = state.steps.filter((s) => s.outcome === 'done').length;
-  const executedCount = dry ? 0 : state.steps.filter((s) => s.mode === 'exec' && (s.outcome === 'done' || s.outcome === 'fatal_error')).length;
+  const executedCount = dry
+    ? 0
+    : state.steps.filter((s) => s.mode === 'exec' && (s.outcome === 'done' || s.outcome === 'fatal_error')).length;
   let phase: JobPhase;
   let endReason: string;
   if (o.preflightError) {
@@ -591,15 +687,17 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
   } else if (dry) {
     // Phase done = every step is allowed; the reason must not read as if anything ran.
     phase = 'done';
-    const loopPart = o.jobLoop.enabled && o.jobLoop.current_job_index !== null ? `job ${o.jobLoop.current_job_index}/${o.jobLoop.max_jobs}, ` : '';
+    const loopPart =
+      o.jobLoop.enabled && o.jobLoop.current_job_index !== null ? `job ${o.jobLoop.current_job_index}/${o.jobLoop.max_jobs}, ` : '';
     endReason = `dry run: ${loopPart}${steps.length === 0 ? 'no steps' : `${doneCount}/${steps.length} step(s) allowed`}, nothing executed`;
   } else {
     phase = 'done';
-    endReason = o.jobLoop.enabled && o.jobLoop.current_job_index !== null
-      ? `done (job ${o.jobLoop.current_job_index}/${o.jobLoop.max_jobs} completed)`
-      : steps.length === 0
-        ? 'done (no steps)'
-        : `done (${doneCount}/${steps.length} steps)`;
+    endReason =
+      o.jobLoop.enabled && o.jobLoop.current_job_index !== null
+        ? `done (job ${o.jobLoop.current_job_index}/${o.jobLoop.max_jobs} completed)`
+        : steps.length === 0
+          ? 'done (no steps)'
+          : `done (${doneCount}/${steps.length} steps)`;
   }
   const finishedAt = nowIso();
   const summary: PhaseSummary = {
@@ -624,7 +722,12 @@ export async function runJob(o: JobRunOptions, deps: JobRunDeps): Promise<JobRun
     job_loop: o.jobLoop,
     job_payload_present: Boolean(o.payload),
     job_payload_size: o.payload?.size ?? 0,
-    sandbox: o.execution ? { mode: o.execution.sandbox.mode, ...(o.execution.sandbox.mode === 'none' ? { unsandboxed_because: o.execution.sandbox.unsandboxedBecause } : {}) } : null,
+    sandbox: o.execution
+      ? {
+          mode: o.execution.sandbox.mode,
+          ...(o.execution.sandbox.mode === 'none' ? { unsandboxed_because: o.execution.sandbox.unsandboxedBecause } : {}),
+        }
+      : null,
     checkpoint: checkpoint ?? null,
     started_at: state.started_at,
     finished_at: finishedAt,

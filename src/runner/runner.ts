@@ -21,8 +21,32 @@ import { withLock, writeJsonAtomic } from '../core/fs.js';
 import { RefusedError, TimeoutError } from '../core/errors.js';
 import { emptyJobLoop, writeSummaryFile, summaryTxtPath, type RunSummary } from '../core/summary-file.js';
 import { DEFAULT_EXECUTION_POLICY } from './defaults.js';
-import { describeFailed, escapesRepo, listInbox, moveToDone, moveToFailed, readJobFile, sortJobs, inboxFileExists, type FailedJob, type JobFileResult } from './inbox.js';
-import { execFinished, readJobState, readPhaseSummary, resumableState, runJob, stepsOf, type ExecMode, type JobLoopInfo, type JobPhase, type JobPhaseState, type JobRunDeps, type JobRunResult } from './job-runner.js';
+import {
+  describeFailed,
+  escapesRepo,
+  listInbox,
+  moveToDone,
+  moveToFailed,
+  readJobFile,
+  sortJobs,
+  inboxFileExists,
+  type FailedJob,
+  type JobFileResult,
+} from './inbox.js';
+import {
+  execFinished,
+  readJobState,
+  readPhaseSummary,
+  resumableState,
+  runJob,
+  stepsOf,
+  type ExecMode,
+  type JobLoopInfo,
+  type JobPhase,
+  type JobPhaseState,
+  type JobRunDeps,
+  type JobRunResult,
+} from './job-runner.js';
 import { FAILED_DIR, INBOX_DIR, RUNNER_STATE, RUNS_DIR, jobPaths, stepFileName } from './paths.js';
 import { sanitisePayload, type SanitisedPayload } from './payload.js';
 import type { PolicyConfig } from './policy.js';
@@ -169,7 +193,10 @@ function readJobInput(input: { path: string; required: boolean }, deps: RunnerDe
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { error: `job_input ${input.path} must hold a JSON object` };
   const name = (value as { job_name?: unknown }).job_name;
-  return { payload: sanitisePayload(value, deps.env), jobName: typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : undefined };
+  return {
+    payload: sanitisePayload(value, deps.env),
+    jobName: typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : undefined,
+  };
 }
 
 /** The payload of a job: its job_input file (the job's own, else the job loop's), else its payload/text. */
@@ -226,7 +253,14 @@ async function reject(result: Extract<JobFileResult, { ok: false }>, deps: Runne
 }
 
 /** Runs one inbox file under its lock: complete, duplicate and resume cases handled here. */
-async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopInfo, deps: RunnerDeps, scope: RunScope): Promise<JobAttempt> {
+async function attemptJob(
+  file: string,
+  job: Job,
+  policy: Policy,
+  loop: JobLoopInfo,
+  deps: RunnerDeps,
+  scope: RunScope,
+): Promise<JobAttempt> {
   const { mode } = scope;
   const attempt = async (): Promise<JobAttempt> => {
     if (!inboxFileExists(deps.cwd, file)) return { kind: 'skipped', reason: 'taken by another runner' };
@@ -234,7 +268,12 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
     const owner = scope.seen.get(job.id) ?? state?.job_file;
     if (owner !== undefined && owner !== file) {
       const failed = await reject(
-        { ok: false, file, reason: `duplicate job id ${job.id}: ${RUNS_DIR}/${job.id} belongs to ${owner}`, issues: [{ path: 'id', message: 'already used by another job' }] },
+        {
+          ok: false,
+          file,
+          reason: `duplicate job id ${job.id}: ${RUNS_DIR}/${job.id} belongs to ${owner}`,
+          issues: [{ path: 'id', message: 'already used by another job' }],
+        },
         deps,
         mode,
       );
@@ -244,7 +283,12 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
     if (state && !state.finished && state.step_count !== stepsOf(job).length) {
       // Its run started with other steps: resuming could repeat or skip real side effects.
       const failed = await reject(
-        { ok: false, file, reason: `job ${job.id} changed since its run started (${state.step_count} steps then, ${stepsOf(job).length} now)`, issues: [{ path: 'steps', message: 'changed during an unfinished run' }] },
+        {
+          ok: false,
+          file,
+          reason: `job ${job.id} changed since its run started (${state.step_count} steps then, ${stepsOf(job).length} now)`,
+          issues: [{ path: 'steps', message: 'changed during an unfinished run' }],
+        },
         deps,
         mode,
       );
@@ -305,7 +349,8 @@ async function attemptJob(file: string, job: Job, policy: Policy, loop: JobLoopI
   try {
     return await withLock(lockPath, attempt, { waitMs: 0, what: mode === 'exec' ? `${INBOX_DIR}/${file}` : relative(deps.cwd, lockPath) });
   } catch (err) {
-    if (err instanceof TimeoutError) return { kind: 'skipped', reason: mode === 'exec' ? 'locked by another runner' : 'previewed by another dry run' };
+    if (err instanceof TimeoutError)
+      return { kind: 'skipped', reason: mode === 'exec' ? 'locked by another runner' : 'previewed by another dry run' };
     throw err;
   }
 }
@@ -336,7 +381,8 @@ function verifyOutputs(cwd: string, report: RunReport): string[] {
     if (!readJson(p.phaseState)) warnings.push(`WARNING: ${rel(p.phaseState)} missing or unreadable`);
     if (!existsSync(p.runLog)) warnings.push(`WARNING: ${rel(p.runLog)} missing`);
     for (let n = 1; n <= job.step_count; n++) {
-      if (!readJson(join(p.stepsDir, stepFileName(n)))) warnings.push(`WARNING: ${rel(join(p.stepsDir, stepFileName(n)))} missing or unreadable`);
+      if (!readJson(join(p.stepsDir, stepFileName(n))))
+        warnings.push(`WARNING: ${rel(join(p.stepsDir, stepFileName(n)))} missing or unreadable`);
     }
   }
   return warnings;
@@ -353,7 +399,10 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
   // A dry cleanrun removes nothing: it lists what it would remove and previews as if it had.
   const cleanPlan = clean ? planClean(deps.cwd, config) : [];
   const cleaned = clean && !dry ? removeAll(deps.cwd, cleanPlan) : [];
-  if (clean && dry) deps.status?.(`dry run: ${cleanPlan.length > 0 ? `--clean would remove ${cleanPlan.join(', ')}` : '--clean has nothing to remove'}; nothing removed`);
+  if (clean && dry)
+    deps.status?.(
+      `dry run: ${cleanPlan.length > 0 ? `--clean would remove ${cleanPlan.join(', ')}` : '--clean has nothing to remove'}; nothing removed`,
+    );
   const statePath = join(deps.cwd, RUNNER_STATE);
   const scope: RunScope = {
     mode: opts.exec,
@@ -385,7 +434,13 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
       cleaned,
       would_clean: dry ? cleanPlan : [],
       job_loop: jl
-        ? { enabled: true, max_jobs: jl.max_jobs, job_name: rstate.job_name ?? jl.job_name, current_job_index: rstate.job_index, completed: false }
+        ? {
+            enabled: true,
+            max_jobs: jl.max_jobs,
+            job_name: rstate.job_name ?? jl.job_name,
+            current_job_index: rstate.job_index,
+            completed: false,
+          }
         : { enabled: false, max_jobs: null, job_name: null, current_job_index: null, completed: false },
       job_result: { path: jl ? jl.job_result.path : null, exists: false, written: false },
       job_payload: { present: false, size: 0 },
@@ -477,7 +532,10 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
       }
       if (lastResult) {
         report.phase = worstPhase(report.jobs.map((j) => j.phase)) ?? 'idle';
-        report.end_reason = report.jobs.length === 1 ? lastResult.end_reason : `${report.jobs.length} jobs: ${report.jobs.map((j) => `${j.job_id}=${j.phase}`).join(', ')}`;
+        report.end_reason =
+          report.jobs.length === 1
+            ? lastResult.end_reason
+            : `${report.jobs.length} jobs: ${report.jobs.map((j) => `${j.job_id}=${j.phase}`).join(', ')}`;
         report.job_payload = { present: lastResult.summary.job_payload_present, size: lastResult.summary.job_payload_size };
         rstate.last_job_id = lastResult.job_id;
         rstate.last_step = lastResult.last_step;

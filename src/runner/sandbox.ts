@@ -81,7 +81,9 @@ function repoDirs(cwd: string): string[] {
           if (m) {
             const gitdir = resolve(dir, m[1].trim());
             // .../.git/worktrees/<name> → the common .git directory holds the objects and refs.
-            const common = existsSync(join(gitdir, 'commondir')) ? resolve(gitdir, readFileSync(join(gitdir, 'commondir'), 'utf8').trim()) : gitdir;
+            const common = existsSync(join(gitdir, 'commondir'))
+              ? resolve(gitdir, readFileSync(join(gitdir, 'commondir'), 'utf8').trim())
+              : gitdir;
             out.push(common);
           }
         }
@@ -127,9 +129,18 @@ export function checkSandbox(sb: Sandbox): Promise<string | undefined> {
   if (sb.mode === 'none') return Promise.resolve(undefined);
   if (!sb.bwrap) return Promise.resolve('bubblewrap (bwrap) is not installed');
   return new Promise((res) => {
-    execFile(sb.bwrap!, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--die-with-parent', '--', 'true'], { timeout: 10_000 }, (err, _out, stderr) => {
-      res(err ? `bwrap does not start here: ${String(stderr || err.message).trim()} (it needs user namespaces: kernel.unprivileged_userns_clone=1, or run as root)` : undefined);
-    });
+    execFile(
+      sb.bwrap!,
+      ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--die-with-parent', '--', 'true'],
+      { timeout: 10_000 },
+      (err, _out, stderr) => {
+        res(
+          err
+            ? `bwrap does not start here: ${String(stderr || err.message).trim()} (it needs user namespaces: kernel.unprivileged_userns_clone=1, or run as root)`
+            : undefined,
+        );
+      },
+    );
   });
 }
 

@@ -30,18 +30,27 @@ export const ExecutionPolicySchema = z
   .object({
     default_action: z.enum(['allow', 'deny']).default('deny'),
     deny_if_contains: z
-      .array(z.string().trim().min(1).refine((s) => !PATTERN_SYNTAX.test(s), 'must be plain words (shell syntax is only for allowlist entries)'))
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1)
+          .refine((s) => !PATTERN_SYNTAX.test(s), 'must be plain words (shell syntax is only for allowlist entries)'),
+      )
       .default([]),
     deny_patterns: z
       .array(
-        z.string().min(1).refine((s) => {
-          try {
-            new RegExp(s);
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'must be a valid JavaScript regular expression'),
+        z
+          .string()
+          .min(1)
+          .refine((s) => {
+            try {
+              new RegExp(s);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'must be a valid JavaScript regular expression'),
       )
       .default([]),
     allowlist: z.array(z.string().trim().min(1)).default([]),
@@ -154,7 +163,10 @@ export const FailoverConfigSchema = z
 
 export const ConfigSchema = z
   .object({
-    test: z.object({ command: z.string().min(1).default('npm test') }).strict().default({ command: 'npm test' }),
+    test: z
+      .object({ command: z.string().min(1).default('npm test') })
+      .strict()
+      .default({ command: 'npm test' }),
     summary: z
       .object({
         provider: z.enum(['extractive', 'openai']).default('extractive'),
@@ -179,7 +191,15 @@ export const ConfigSchema = z
       })
       .strict()
       .optional(),
-    github: z.object({ repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name').optional() }).strict().optional(),
+    github: z
+      .object({
+        repo: z
+          .string()
+          .regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name')
+          .optional(),
+      })
+      .strict()
+      .optional(),
     fleet: FleetConfigSchema.optional(),
     failover: FailoverConfigSchema.optional(),
   })

@@ -8,7 +8,14 @@ export const ContractReport = defineEvidence('contract', 'reports/contract', {
   eligible: z.boolean(),
   rules: z.array(z.object({ rule: z.string(), ok: z.boolean(), detail: z.string(), offending: z.array(z.string()) })),
   files: z.array(z.string()),
-  checks: z.array(z.object({ name: z.string(), source: z.enum(['check_run', 'status']), state: z.enum(['success', 'failure', 'pending']), detail: z.string() })),
+  checks: z.array(
+    z.object({
+      name: z.string(),
+      source: z.enum(['check_run', 'status']),
+      state: z.enum(['success', 'failure', 'pending']),
+      detail: z.string(),
+    }),
+  ),
   applied: z
     .object({
       label: z.object({ name: z.string(), added: z.boolean() }),

@@ -39,7 +39,15 @@ export const ApplyEvidence = defineEvidence('apply', 'reports/codex_runs', {
   manifest: z.string(),
   dry_run: z.boolean(),
   ts: z.iso.datetime(),
-  objects: z.array(z.object({ kind: z.string(), name: z.string(), namespace: z.string().nullable(), action: z.enum(['created', 'configured', 'unchanged', 'failed', 'would-create', 'would-configure']), error: z.string().optional() })),
+  objects: z.array(
+    z.object({
+      kind: z.string(),
+      name: z.string(),
+      namespace: z.string().nullable(),
+      action: z.enum(['created', 'configured', 'unchanged', 'failed', 'would-create', 'would-configure']),
+      error: z.string().optional(),
+    }),
+  ),
 });
 
 export const ReadyEvidence = defineEvidence('ready', 'reports/ready', {
@@ -91,7 +99,9 @@ export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
   result: z.enum(['ok', 'ng', 'inconclusive']),
   reason: z.string(),
   checks: z.array(SloCheckSchema),
-  rollback: z.object({ done: z.boolean(), traffic: z.array(z.record(z.string(), z.unknown())), at: z.iso.datetime().nullable() }).nullable(),
+  rollback: z
+    .object({ done: z.boolean(), traffic: z.array(z.record(z.string(), z.unknown())), at: z.iso.datetime().nullable() })
+    .nullable(),
   freeze: z.record(z.string(), z.unknown()).nullable(),
   issue: z.object({ number: z.number().nullable(), url: z.string().nullable(), error: z.string().nullable() }).nullable(),
   timeline: z.array(TimelineEvent),

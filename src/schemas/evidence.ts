@@ -45,7 +45,11 @@ export function evidenceKindBySchemaId(schemaId: string): EvidenceKind | undefin
   return undefined;
 }
 
-export function defineEvidence<B extends z.ZodRawShape>(kind: string, dir: string, body: B): EvidenceKind<B> & { schema: z.ZodObject<any> } {
+export function defineEvidence<B extends z.ZodRawShape>(
+  kind: string,
+  dir: string,
+  body: B,
+): EvidenceKind<B> & { schema: z.ZodObject<any> } {
   const schemaId = `vpm.evidence.${kind}/v1`;
   const schema = EvidenceEnvelopeSchema.extend({ schema: z.literal(schemaId), kind: z.literal(kind) }).extend(body);
   const def = { kind, schemaId, schema, dir, body };

@@ -50,8 +50,14 @@ export const JobSourceSchema = z.union([
 export const ApplyBlockSchema = z
   .object({
     overlay: RepoPath.refine((p) => /\.(ya?ml|json)$/.test(p), 'must name a .yaml, .yml or .json manifest'),
-    context: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$/, 'must be a kube context name').optional(),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name').optional(),
+    context: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$/, 'must be a kube context name')
+      .optional(),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name')
+      .optional(),
     env: z.string().regex(SAFE_NAME).optional(),
     target: z.string().regex(SAFE_NAME).optional(),
     /**
@@ -73,13 +79,19 @@ export const JobSchema = z
     steps: z.array(JobStepSchema).max(1000).optional(),
     apply: ApplyBlockSchema.optional(),
     payload: z.unknown().optional(),
-    job_input: z.object({ path: RepoPath, required: z.boolean().default(false) }).strict().optional(),
+    job_input: z
+      .object({ path: RepoPath, required: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((job, ctx) => {
-    if (job.kind === 'apply' && !job.apply) ctx.addIssue({ code: 'custom', path: ['apply'], message: 'an apply job needs an apply block {overlay, context?}' });
-    if (job.kind !== 'apply' && job.apply) ctx.addIssue({ code: 'custom', path: ['apply'], message: `only apply jobs have an apply block (kind is ${job.kind})` });
-    if (job.kind === 'exec' && (!job.steps || job.steps.length === 0)) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'an exec job needs at least one step' });
+    if (job.kind === 'apply' && !job.apply)
+      ctx.addIssue({ code: 'custom', path: ['apply'], message: 'an apply job needs an apply block {overlay, context?}' });
+    if (job.kind !== 'apply' && job.apply)
+      ctx.addIssue({ code: 'custom', path: ['apply'], message: `only apply jobs have an apply block (kind is ${job.kind})` });
+    if (job.kind === 'exec' && (!job.steps || job.steps.length === 0))
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'an exec job needs at least one step' });
   });
 
 export type Job = z.infer<typeof JobSchema>;

@@ -28,22 +28,41 @@ function readyCurrent(o: any): boolean {
  * `hello` in `ns` with revision 00001 pinned at 100% and a candidate 00002 created with the given
  * simulator annotations (error rate, latency), ready but receiving no traffic.
  */
-export async function helloWithCandidate(kube: Kube, ns: string, candidateAnnotations: Record<string, string> = {}): Promise<{ stable: string; candidate: string }> {
+export async function helloWithCandidate(
+  kube: Kube,
+  ns: string,
+  candidateAnnotations: Record<string, string> = {},
+): Promise<{ stable: string; candidate: string }> {
   await applyFile(kube, HELLO_MANIFEST, { namespace: ns });
-  const first = await waitFor(async () => {
-    const o = await kube.get(ksvcPath(ns));
-    return readyCurrent(o) && o.status.latestReadyRevisionName ? o : undefined;
-  }, 30_000, 'hello ready');
+  const first = await waitFor(
+    async () => {
+      const o = await kube.get(ksvcPath(ns));
+      return readyCurrent(o) && o.status.latestReadyRevisionName ? o : undefined;
+    },
+    30_000,
+    'hello ready',
+  );
   const stable = first.status.latestReadyRevisionName as string;
   await kube.mergePatch(ksvcPath(ns), {
     spec: {
       traffic: [{ revisionName: stable, percent: 100 }],
-      template: { metadata: { annotations: candidateAnnotations }, spec: { containers: [{ name: 'user-container', image: 'ghcr.io/knative/helloworld-go:latest', env: [{ name: 'TARGET', value: 'candidate' }] }] } },
+      template: {
+        metadata: { annotations: candidateAnnotations },
+        spec: {
+          containers: [
+            { name: 'user-container', image: 'ghcr.io/knative/helloworld-go:latest', env: [{ name: 'TARGET', value: 'candidate' }] },
+          ],
+        },
+      },
     },
   });
-  const second = await waitFor(async () => {
-    const o = await kube.get(ksvcPath(ns));
-    return readyCurrent(o) && o.status.latestReadyRevisionName !== stable ? o : undefined;
-  }, 30_000, 'candidate revision ready');
+  const second = await waitFor(
+    async () => {
+      const o = await kube.get(ksvcPath(ns));
+      return readyCurrent(o) && o.status.latestReadyRevisionName !== stable ? o : undefined;
+    },
+    30_000,
+    'candidate revision ready',
+  );
   return { stable, candidate: second.status.latestReadyRevisionName as string };
 }

@@ -12,7 +12,9 @@ import { tempDir, VPM_BIN, vpm, vpmJson } from '../helpers/cli.ts';
 import { makeGitRepo, type TempRepo } from '../helpers/gitrepo.ts';
 
 const repos: TempRepo[] = [];
-function repo(files: Record<string, string> = { 'infra/k8s/overlays/dev/hello.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n' }): TempRepo {
+function repo(
+  files: Record<string, string> = { 'infra/k8s/overlays/dev/hello.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n' },
+): TempRepo {
   const r = makeGitRepo({ files });
   repos.push(r);
   return r;
@@ -48,7 +50,11 @@ describe('vpm works from anywhere inside the repository', () => {
   });
 
   it('a user path (the patch file) is read from where vpm was started, like any shell command', async () => {
-    const r = repo({ 'STATE/current_state.md': '---\nphase: "S1"\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n', 'docs/x.txt': 'x\n' });
+    const r = repo({
+      'STATE/current_state.md':
+        '---\nphase: "S1"\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n',
+      'docs/x.txt': 'x\n',
+    });
     writeFileSync(join(r.dir, 'docs', 'p.json'), JSON.stringify([{ op: 'replace', path: '/phase', value: 'S2' }]));
     const res = await vpm(['state', 'patch', 'p.json', '--yes'], { cwd: join(r.dir, 'docs') });
     expect(res.exitCode, String(res.stderr)).toBe(0);
@@ -74,7 +80,10 @@ describe('--cwd must name an existing directory', () => {
     const r = repo();
     const res = fromRepo(r, ['--json', '--cwd', 'infra/k8s/overlays/dev/hello.yaml', 'freeze', 'status']);
     expect(res.status).toBe(2);
-    expect(JSON.parse(res.stdout)).toMatchObject({ ok: false, error: { exit_code: 2, message: expect.stringContaining('not a directory') } });
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      ok: false,
+      error: { exit_code: 2, message: expect.stringContaining('not a directory') },
+    });
     expect(res.stderr).not.toContain('internal error');
   });
 
@@ -114,7 +123,9 @@ describe('vpm init', () => {
     const r = repo({ 'README.md': '# app\n' });
     const first = await vpmJson(['init'], { cwd: r.dir });
     expect(first.result.exitCode, String(first.result.stderr)).toBe(0);
-    expect(first.json.created).toEqual(expect.arrayContaining(['STATE/current_state.md', 'vpm.config.yaml', 'codex/inbox/.gitkeep', '.gitignore']));
+    expect(first.json.created).toEqual(
+      expect.arrayContaining(['STATE/current_state.md', 'vpm.config.yaml', 'codex/inbox/.gitkeep', '.gitignore']),
+    );
     // The starter STATE is valid as it is.
     expect((await vpm(['state', 'check'], { cwd: r.dir })).exitCode).toBe(0);
     // The config is all comments: it loads as the defaults.
@@ -124,7 +135,13 @@ describe('vpm init', () => {
     expect(again.json.created).toEqual([]);
     expect(again.json.updated).toEqual([]);
     expect(r.gitStatus('status', '--porcelain').stdout).toBe('');
-    for (const args of [['chat', 'append', '--text', 'hello'], ['freeze', 'on', '--reason', 'r'], ['summary'], ['checkpoint', 'one'], ['run']]) {
+    for (const args of [
+      ['chat', 'append', '--text', 'hello'],
+      ['freeze', 'on', '--reason', 'r'],
+      ['summary'],
+      ['checkpoint', 'one'],
+      ['run'],
+    ]) {
       const res = await vpm(args, { cwd: r.dir });
       expect(res.exitCode, `${args.join(' ')}: ${res.stderr}`).toBe(0);
       expect(r.gitStatus('status', '--porcelain').stdout, args.join(' ')).toBe('');
@@ -179,7 +196,10 @@ describe('input validation', () => {
   it('state patch - reads the patch from stdin', async () => {
     const r = repo();
     await vpm(['init'], { cwd: r.dir });
-    const res = await vpm(['state', 'patch', '-', '--yes'], { cwd: r.dir, input: JSON.stringify([{ op: 'replace', path: '/phase', value: 'S7' }]) });
+    const res = await vpm(['state', 'patch', '-', '--yes'], {
+      cwd: r.dir,
+      input: JSON.stringify([{ op: 'replace', path: '/phase', value: 'S7' }]),
+    });
     expect(res.exitCode, String(res.stderr)).toBe(0);
     expect(r.read('STATE/current_state.md')).toContain('phase: "S7"');
   });
@@ -199,7 +219,10 @@ describe('vpm loop', () => {
   it('appends text piped on stdin first, like chat append', () => {
     const r = repo();
     // A real pipe (not the socket a test runner would hand over): the shell's `|`.
-    const out = spawnSync('sh', ['-c', `printf 'piped into the loop' | "${process.execPath}" "${VPM_BIN}" --json loop`], { cwd: r.dir, encoding: 'utf8' });
+    const out = spawnSync('sh', ['-c', `printf 'piped into the loop' | "${process.execPath}" "${VPM_BIN}" --json loop`], {
+      cwd: r.dir,
+      encoding: 'utf8',
+    });
     const doc = JSON.parse(out.stdout);
     expect(doc.stages[0]).toMatchObject({ stage: 'chat append', status: 'ok' });
     const day = new Date().toISOString().slice(0, 10);

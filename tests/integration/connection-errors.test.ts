@@ -92,14 +92,23 @@ describe('no Kubernetes configuration (KUBECONFIG unset, no ~/.kube/config)', ()
     expectNamed(await vpm(['clusters', 'status'], { cwd, env }), NO_CONFIG);
     const { result, json } = await vpmJson(['apply', 'hello-ksvc.yaml'], { cwd, env });
     expect(result.exitCode).toBe(1);
-    expect(json).toMatchObject({ ok: false, error: { exit_code: 1, message: 'no Kubernetes configuration found (KUBECONFIG unset, ~/.kube/config missing)' } });
+    expect(json).toMatchObject({
+      ok: false,
+      error: { exit_code: 1, message: 'no Kubernetes configuration found (KUBECONFIG unset, ~/.kube/config missing)' },
+    });
     expect(json.error.hint).toMatch(/KUBECONFIG/);
   });
 
   it('KUBECONFIG naming files that do not exist is the same problem, naming them', async () => {
     const missing = path.join(cwd, 'nope', 'kubeconfig');
     const r = await vpm(['apply', 'hello-ksvc.yaml'], { cwd, env: { ...env, KUBECONFIG: missing } });
-    expectNamed(r, new RegExp(`^error: no Kubernetes configuration found \\(KUBECONFIG=${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file\\)$`, 'm'));
+    expectNamed(
+      r,
+      new RegExp(
+        `^error: no Kubernetes configuration found \\(KUBECONFIG=${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file\\)$`,
+        'm',
+      ),
+    );
   });
 });
 
@@ -116,7 +125,10 @@ describe('API server refusing connections (closed port on 127.0.0.1)', () => {
     env = { KUBECONFIG: kubeconfig(p.home, { 'cluster-a': urlA, 'cluster-b': urlB }), HOME: p.home };
   });
   const refused = (url: string, context: string) =>
-    new RegExp(`^error: cannot reach the API server at ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} for context ${context}: connection refused \\(ECONNREFUSED\\)$`, 'm');
+    new RegExp(
+      `^error: cannot reach the API server at ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} for context ${context}: connection refused \\(ECONNREFUSED\\)$`,
+      'm',
+    );
 
   it('vpm apply: cannot reach the API server at URL for context C (exit 1)', async () => {
     const r = await vpm(['apply', 'hello-ksvc.yaml'], { cwd, env });
@@ -151,13 +163,17 @@ describe('API server refusing connections (closed port on 127.0.0.1)', () => {
     const { json } = await vpmJson(['clusters', 'status', '--contexts', 'cluster-a,cluster-b'], { cwd, env });
     expect(json.ok).toBe(false);
     expect(json.argocd).toMatchObject({ reachable: false });
-    expect(json.clusters.map((c: { context: string; reachable: boolean }) => [c.context, c.reachable])).toEqual([['cluster-a', false], ['cluster-b', false]]);
+    expect(json.clusters.map((c: { context: string; reachable: boolean }) => [c.context, c.reachable])).toEqual([
+      ['cluster-a', false],
+      ['cluster-b', false],
+    ]);
   });
 });
 
 const assets = findAssets();
 const available = !('missing' in assets);
-if (!available && process.env.VPM_REQUIRE_TESTENV === '1') throw new Error(`VPM_REQUIRE_TESTENV=1 but ${(assets as { missing: string }).missing}`);
+if (!available && process.env.VPM_REQUIRE_TESTENV === '1')
+  throw new Error(`VPM_REQUIRE_TESTENV=1 but ${(assets as { missing: string }).missing}`);
 
 /**
  * Its own environment (not the shared one), as in fleet.test.ts: stopping the API server must not
@@ -201,7 +217,10 @@ describe.skipIf(!available)('a real kube-apiserver, then stopped', () => {
     const file = path.join(cwd, 'no-ca.kubeconfig');
     fs.writeFileSync(file, toYaml(kc), { mode: 0o600 });
     const r = await vpm(['canary', 'status', 'hello', '-n', ns], { cwd, env: { ...env, KUBECONFIG: file } });
-    expectNamed(r, /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ for context cluster-a: TLS failed: .+ \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|DEPTH_ZERO_SELF_SIGNED_CERT)\)$/m);
+    expectNamed(
+      r,
+      /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ for context cluster-a: TLS failed: .+ \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|DEPTH_ZERO_SELF_SIGNED_CERT)\)$/m,
+    );
     expect(String(r.stderr)).toMatch(/^hint: the server's certificate is not trusted/m);
   });
 
@@ -218,7 +237,10 @@ describe.skipIf(!available)('a real kube-apiserver, then stopped', () => {
     for (let i = 0; i < 200 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(gone()).toBe(true);
 
-    const unreachable = new RegExp(`^error: cannot reach the API server at ${server.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} for context cluster-a: connection refused \\(ECONNREFUSED\\)$`, 'm');
+    const unreachable = new RegExp(
+      `^error: cannot reach the API server at ${server.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} for context cluster-a: connection refused \\(ECONNREFUSED\\)$`,
+      'm',
+    );
     expectNamed(await vpm(['apply', 'hello-ksvc.yaml', '-n', ns], { cwd, env }), unreachable);
 
     const t0 = Date.now();
@@ -233,7 +255,9 @@ describe.skipIf(!available)('a real kube-apiserver, then stopped', () => {
     const clusters = await vpm(['clusters', 'status', '--contexts', 'cluster-a'], { cwd, env });
     expect(clusters.exitCode).toBe(1);
     expect(String(clusters.stdout)).not.toMatch(/no Applications/);
-    expect(String(clusters.stdout)).toContain(`cluster-a: UNREACHABLE — cannot reach the API server at ${server}: connection refused (ECONNREFUSED)`);
+    expect(String(clusters.stdout)).toContain(
+      `cluster-a: UNREACHABLE — cannot reach the API server at ${server}: connection refused (ECONNREFUSED)`,
+    );
   });
 });
 
@@ -245,12 +269,21 @@ describe('GitHub unreachable (GITHUB_API_URL at a closed port)', () => {
     const esc = url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
     const contract = await vpm(['contract', 'check', '1'], { cwd, env });
-    expectNamed(contract, new RegExp(`^error: cannot reach GitHub API at ${esc} while reading pull request #1: connection refused \\(ECONNREFUSED\\)$`, 'm'));
+    expectNamed(
+      contract,
+      new RegExp(`^error: cannot reach GitHub API at ${esc} while reading pull request #1: connection refused \\(ECONNREFUSED\\)$`, 'm'),
+    );
     expect(String(contract.stderr)).not.toMatch(/HTTP 500|\b500\b/);
     expect(String(contract.stderr)).toMatch(/^hint: check the network and GITHUB_API_URL; retry when GitHub is reachable$/m);
 
     const ask = await vpm(['ask', '--issue', '7'], { cwd, env });
-    expectNamed(ask, new RegExp(`^error: cannot reach GitHub API at ${esc} while reading issue #7 for the /ask request: connection refused \\(ECONNREFUSED\\)$`, 'm'));
+    expectNamed(
+      ask,
+      new RegExp(
+        `^error: cannot reach GitHub API at ${esc} while reading issue #7 for the /ask request: connection refused \\(ECONNREFUSED\\)$`,
+        'm',
+      ),
+    );
     expect(String(ask.stderr)).not.toMatch(/HTTP 500/);
     expect(String(contract.stderr) + String(ask.stderr)).not.toContain(env.GITHUB_TOKEN);
   });
@@ -274,10 +307,17 @@ describe('vpm summary with the openai provider', () => {
       env: { VPM_LLM_API_KEY: undefined, OPENAI_API_KEY: undefined, NODE_USE_ENV_PROXY: '1', HTTPS_PROXY: proxy, HTTP_PROXY: proxy },
     });
     expect(result.exitCode, String(result.stderr)).toBe(0);
-    expect(String(result.stderr)).toMatch(/^warning: openai summariser not used: VPM_LLM_API_KEY is not set \(the openai summariser needs it for api\.openai\.com\); using the extractive summariser$/m);
-    expect(String(result.stderr)).toMatch(/^hint: export VPM_LLM_API_KEY=<key>, or set summary\.provider: extractive in vpm\.config\.yaml$/m);
+    expect(String(result.stderr)).toMatch(
+      /^warning: openai summariser not used: VPM_LLM_API_KEY is not set \(the openai summariser needs it for api\.openai\.com\); using the extractive summariser$/m,
+    );
+    expect(String(result.stderr)).toMatch(
+      /^hint: export VPM_LLM_API_KEY=<key>, or set summary\.provider: extractive in vpm\.config\.yaml$/m,
+    );
     expect(json.created.provider).toBe('extractive');
-    expect(json.created.fallback).toEqual({ from: 'openai', reason: 'VPM_LLM_API_KEY is not set (the openai summariser needs it for api.openai.com)' });
+    expect(json.created.fallback).toEqual({
+      from: 'openai',
+      reason: 'VPM_LLM_API_KEY is not set (the openai summariser needs it for api.openai.com)',
+    });
   });
 
   it('an OpenAI-compatible endpoint that answers 401 to a request without a key: the missing key is named', async () => {
@@ -292,10 +332,16 @@ describe('vpm summary with the openai provider', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
-      const { result, json } = await vpmJson(['summary', '--provider', 'openai'], { cwd, env: { VPM_LLM_BASE_URL: url, VPM_LLM_API_KEY: undefined } });
+      const { result, json } = await vpmJson(['summary', '--provider', 'openai'], {
+        cwd,
+        env: { VPM_LLM_BASE_URL: url, VPM_LLM_API_KEY: undefined },
+      });
       expect(result.exitCode, String(result.stderr)).toBe(0);
       expect(auth).toEqual([undefined]);
-      expect(json.created.fallback).toEqual({ from: 'openai', reason: `the LLM provider at ${new URL(url).host} refused the request: HTTP 401 (VPM_LLM_API_KEY is not set)` });
+      expect(json.created.fallback).toEqual({
+        from: 'openai',
+        reason: `the LLM provider at ${new URL(url).host} refused the request: HTTP 401 (VPM_LLM_API_KEY is not set)`,
+      });
       expect(String(result.stderr)).toMatch(/using the extractive summariser\nhint: export VPM_LLM_API_KEY=<key>$/m);
     } finally {
       server.close();
@@ -305,10 +351,18 @@ describe('vpm summary with the openai provider', () => {
   it('an unreachable endpoint is named as unreachable', async () => {
     const cwd = await chatRepo();
     const url = `http://127.0.0.1:${await closedPort()}/v1`;
-    const { result, json } = await vpmJson(['summary', '--provider', 'openai'], { cwd, env: { VPM_LLM_BASE_URL: url, VPM_LLM_API_KEY: 'sk-test-abcdefghijklmnopqrstuvwxyz123456' } });
+    const { result, json } = await vpmJson(['summary', '--provider', 'openai'], {
+      cwd,
+      env: { VPM_LLM_BASE_URL: url, VPM_LLM_API_KEY: 'sk-test-abcdefghijklmnopqrstuvwxyz123456' },
+    });
     expect(result.exitCode, String(result.stderr)).toBe(0);
-    expect(json.created.fallback).toEqual({ from: 'openai', reason: `cannot reach the LLM provider at ${url}/chat/completions: connection refused (ECONNREFUSED)` });
-    expect(String(result.stderr)).toMatch(/^warning: openai summariser not used: cannot reach the LLM provider at .*connection refused \(ECONNREFUSED\); using the extractive summariser$/m);
+    expect(json.created.fallback).toEqual({
+      from: 'openai',
+      reason: `cannot reach the LLM provider at ${url}/chat/completions: connection refused (ECONNREFUSED)`,
+    });
+    expect(String(result.stderr)).toMatch(
+      /^warning: openai summariser not used: cannot reach the LLM provider at .*connection refused \(ECONNREFUSED\); using the extractive summariser$/m,
+    );
     expect(String(result.stderr)).not.toContain('sk-test-abcdefghijklmnopqrstuvwxyz123456');
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +59,10 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('canary resilience', () =
     const ns = await freshNamespace(kube, 'hold');
     const cwd = tempDir();
     const { stable, candidate } = await helloWithCandidate(kube, ns);
-    const { result, json } = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '1s', '--requests', '5', '--max-holds', '2'], cwd);
+    const { result, json } = await run(
+      ['canary', 'start', 'hello', '-n', ns, '--interval', '1s', '--requests', '5', '--max-holds', '2'],
+      cwd,
+    );
     expect(result.exitCode).toBe(5);
     expect(json.error.message).toMatch(/held at 10%/);
     expect(String(result.stderr)).toMatch(/too little traffic: 5 requests < min_requests 20/);
@@ -78,12 +81,19 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('canary resilience', () =
     const cwd = tempDir();
     const { stable, candidate } = await helloWithCandidate(kube, ns);
     const recorder = recordTraffic(kube, ns);
-    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '4s'], { env: { KUBECONFIG: env.kubeconfig }, reject: false });
-    await waitFor(async () => {
-      const o = await kube.get(ksvcPath(ns));
-      const p = JSON.parse(o.metadata.annotations?.['vpm.dev/canary'] ?? '{}');
-      return p.step_index === 1 && p.phase === 'progressing';
-    }, 60_000, 'step 2');
+    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '4s'], {
+      env: { KUBECONFIG: env.kubeconfig },
+      reject: false,
+    });
+    await waitFor(
+      async () => {
+        const o = await kube.get(ksvcPath(ns));
+        const p = JSON.parse(o.metadata.annotations?.['vpm.dev/canary'] ?? '{}');
+        return p.step_index === 1 && p.phase === 'progressing';
+      },
+      60_000,
+      'step 2',
+    );
     await sleep(500);
     child.kill('SIGKILL');
     await child;
@@ -105,16 +115,37 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('canary resilience', () =
     const ns = await freshNamespace(kube, 'changed');
     const cwd = tempDir();
     const { stable, candidate } = await helloWithCandidate(kube, ns);
-    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '5s'], { env: { KUBECONFIG: env.kubeconfig }, reject: false });
-    await waitFor(async () => JSON.parse((await kube.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing', 60_000, 'canary progressing');
+    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '5s'], {
+      env: { KUBECONFIG: env.kubeconfig },
+      reject: false,
+    });
+    await waitFor(
+      async () => JSON.parse((await kube.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing',
+      60_000,
+      'canary progressing',
+    );
     child.kill('SIGKILL');
     await child;
     // A third revision appears (someone deployed again).
-    await kube.mergePatch(ksvcPath(ns), { spec: { template: { spec: { containers: [{ name: 'user-container', image: 'ghcr.io/knative/helloworld-go:latest', env: [{ name: 'TARGET', value: 'third' }] }] } } } });
-    await waitFor(async () => {
-      const o = await kube.get(ksvcPath(ns));
-      return o.status.latestReadyRevisionName !== candidate && o.status.latestReadyRevisionName !== stable;
-    }, 30_000, 'third revision');
+    await kube.mergePatch(ksvcPath(ns), {
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              { name: 'user-container', image: 'ghcr.io/knative/helloworld-go:latest', env: [{ name: 'TARGET', value: 'third' }] },
+            ],
+          },
+        },
+      },
+    });
+    await waitFor(
+      async () => {
+        const o = await kube.get(ksvcPath(ns));
+        return o.status.latestReadyRevisionName !== candidate && o.status.latestReadyRevisionName !== stable;
+      },
+      30_000,
+      'third revision',
+    );
     const { result, json } = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '1s'], cwd);
     expect(result.exitCode).toBe(3);
     expect(json.error.message).toMatch(/candidate changed mid-run/);
@@ -127,7 +158,11 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('canary resilience', () =
     const cwd = tempDir();
     const { stable, candidate } = await helloWithCandidate(kube, ns);
     const canary = run(['canary', 'start', 'hello', '-n', ns, '--interval', '3s'], cwd);
-    await waitFor(async () => JSON.parse((await kube.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing', 60_000, 'canary progressing');
+    await waitFor(
+      async () => JSON.parse((await kube.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing',
+      60_000,
+      'canary progressing',
+    );
     await restartApiServer('cluster-a');
     const { result, json } = await canary;
     expect([0, 4], String(result.stderr)).toContain(result.exitCode);
@@ -150,7 +185,11 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('canary resilience', () =
     const { probeProvider } = await import('../../src/deploy/providers/probe.ts');
     const { prometheusProvider } = await import('../../src/deploy/providers/prometheus.ts');
     await kube.mergePatch(ksvcPath(ns), { spec: { traffic: [{ revisionName: candidate, percent: 100, tag: 'candidate' }] } });
-    const url = await waitFor(async () => (await kube.get(ksvcPath(ns))).status.traffic?.find((t: any) => t.tag === 'candidate')?.url, 20_000, 'tag url');
+    const url = await waitFor(
+      async () => (await kube.get(ksvcPath(ns))).status.traffic?.find((t: any) => t.tag === 'candidate')?.url,
+      20_000,
+      'tag url',
+    );
     const slo = { success_rate: 0.5, latency_p95_ms: 5000, min_requests: 20 };
     const target = { namespace: ns, ksvc: 'hello', revision: candidate, url };
     const probe = probeProvider({ maxRequests: 400, concurrency: 4, timeoutMs: 2000 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo } from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
-import { tempDir, vpm, vpmJson } from '../helpers/cli.ts';
+import { tempDir, vpmJson } from '../helpers/cli.ts';
 import { helloWithCandidate, ksvcPath } from '../helpers/deploy.ts';
 
 describe.skipIf(!requireTestenv())('vpm canary against the real API server', () => {

@@ -22,7 +22,11 @@ describe.skipIf(!requireTestenv())('PATCH semantics against the real API server'
     // The raw adapter: a stale resourceVersion is refused with 409 (optimistic concurrency).
     const before = await client.mustGet(ksvcRef('hello', ns));
     await kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '1' } } });
-    const stale = client.mergePatch(ksvcRef('hello', ns), { metadata: { labels: { x: 'y' } } }, { resourceVersion: before.metadata.resourceVersion });
+    const stale = client.mergePatch(
+      ksvcRef('hello', ns),
+      { metadata: { labels: { x: 'y' } } },
+      { resourceVersion: before.metadata.resourceVersion },
+    );
     await expect(stale).rejects.toBeInstanceOf(KubeApiError);
     await expect(stale).rejects.toMatchObject({ status: 409 });
 
@@ -40,7 +44,15 @@ describe.skipIf(!requireTestenv())('PATCH semantics against the real API server'
       },
     });
     const traffic = splitTraffic(stable, candidate, 50);
-    const progress = { run_id: 'r1', stable, candidate, steps: [10, 50, 100], step_index: 1, phase: 'progressing' as const, updated_at: new Date().toISOString() };
+    const progress = {
+      run_id: 'r1',
+      stable,
+      candidate,
+      steps: [10, 50, 100],
+      step_index: 1,
+      phase: 'progressing' as const,
+      updated_at: new Date().toISOString(),
+    };
     const patched = await writeCanaryTraffic(racing, 'hello', traffic, progress, () => undefined);
     expect(interfered).toBe(2); // first attempt hit 409, the retry with a fresh resourceVersion went through
     expect(patched.spec.traffic).toEqual(traffic);

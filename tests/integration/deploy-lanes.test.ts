@@ -21,7 +21,8 @@ describe.skipIf(!requireTestenv())('vpm apply / sli against the real API server'
     return name;
   }
 
-  const configMap = (ns: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: ${ns}\ndata:\n  mode: canary\n`;
+  const configMap = (ns: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: ${ns}\ndata:\n  mode: canary\n`;
 
   it('diff → apply → get: creates the objects, writes apply.log, after.yaml, run.log and the evidence record', async () => {
     const ns = await freshNamespace(kube, 'apply');
@@ -30,7 +31,10 @@ describe.skipIf(!requireTestenv())('vpm apply / sli against the real API server'
     const file = manifest(cwd, 'app.yaml', [configMap(ns), hello]);
     const { result, json } = await run(['apply', file], cwd);
     expect(result.exitCode, String(result.stderr)).toBe(0);
-    expect(json.objects.map((o: any) => `${o.kind}/${o.name}:${o.action}`)).toEqual(['ConfigMap/settings:created', 'Service/hello:created']);
+    expect(json.objects.map((o: any) => `${o.kind}/${o.name}:${o.action}`)).toEqual([
+      'ConfigMap/settings:created',
+      'Service/hello:created',
+    ]);
     const dir = join(cwd, json.reports_dir);
     expect(readFileSync(join(dir, 'apply.log'), 'utf8')).toMatch(/\[DIFF\] ConfigMap\/settings[\s\S]*\[APPLY\][\s\S]*\[GET\]/);
     const after = readFileSync(join(dir, 'after.yaml'), 'utf8');
@@ -38,7 +42,13 @@ describe.skipIf(!requireTestenv())('vpm apply / sli against the real API server'
     expect(after).not.toContain('managedFields');
     expect(readFileSync(join(dir, 'run.log'), 'utf8')).toMatch(/applied: ConfigMap\/settings created, Service\/hello created/);
     const evidence = JSON.parse(readFileSync(join(dir, 'evidence.json'), 'utf8'));
-    expect(evidence).toMatchObject({ schema: 'vpm.evidence.apply/v1', run_id: json.run_id, reports_dir: json.reports_dir, manifest: 'app.yaml', status: 'applied' });
+    expect(evidence).toMatchObject({
+      schema: 'vpm.evidence.apply/v1',
+      run_id: json.run_id,
+      reports_dir: json.reports_dir,
+      manifest: 'app.yaml',
+      status: 'applied',
+    });
     expect(typeof evidence.ts).toBe('string');
     const cm = await kube.get(`/api/v1/namespaces/${ns}/configmaps/settings`);
     expect(cm.metadata.managedFields.some((f: any) => f.manager === 'vpm' && f.operation === 'Apply')).toBe(true);
@@ -99,7 +109,15 @@ describe.skipIf(!requireTestenv())('vpm apply / sli against the real API server'
     expect(existsSync(join(cwd, ok.json.evidence))).toBe(true);
 
     await kube.mergePatch(ksvcPath(ns), { metadata: { annotations: { 'vpm-sim/route-down': 'true' } } });
-    await waitFor(async () => (await fetch((await kube.get(ksvcPath(ns))).status.url).then(() => false, () => true)), 10_000, 'route down');
+    await waitFor(
+      async () =>
+        await fetch((await kube.get(ksvcPath(ns))).status.url).then(
+          () => false,
+          () => true,
+        ),
+      10_000,
+      'route down',
+    );
     const bad = await run(['sli', 'hello', '--namespace', ns, '-n', '5'], cwd);
     expect(bad.result.exitCode).toBe(1);
     expect(bad.json.error.message).toMatch(/evidence mismatch/);

@@ -11,7 +11,8 @@ afterAll(() => repos.forEach((r) => r.cleanup()));
 function repoWith(files: Record<string, string>): TempRepo {
   const repo = makeGitRepo({
     files: {
-      'STATE/current_state.md': '---\nphase: S1\nupdated_at: 2026-01-01T00:00:00.000Z\n---\n# Current state\n\n## C\nx\n\n## G\n- G-1: one\n\n## δ\ny\n',
+      'STATE/current_state.md':
+        '---\nphase: S1\nupdated_at: 2026-01-01T00:00:00.000Z\n---\n# Current state\n\n## C\nx\n\n## G\n- G-1: one\n\n## δ\ny\n',
       ...files,
     },
   });
@@ -19,14 +20,40 @@ function repoWith(files: Record<string, string>): TempRepo {
   return repo;
 }
 
-const VALID = ['# Architecture', '', 'Some prose.', '', '```mermaid', 'flowchart LR', '  A[Chat log] --> B[Summary ≤400]', '  B --> C{{Healthcheck}}', '```', ''].join('\n');
+const VALID = [
+  '# Architecture',
+  '',
+  'Some prose.',
+  '',
+  '```mermaid',
+  'flowchart LR',
+  '  A[Chat log] --> B[Summary ≤400]',
+  '  B --> C{{Healthcheck}}',
+  '```',
+  '',
+].join('\n');
 
 // Line 9 of the file is the broken edge (the block starts on line 6).
-const BROKEN = ['# Broken', '', '```js', '```mermaid inside another fence is not a diagram', '```', '```mermaid', 'flowchart TD', '  A --> B', '  B --> --> C', '```', ''].join('\n');
+const BROKEN = [
+  '# Broken',
+  '',
+  '```js',
+  '```mermaid inside another fence is not a diagram',
+  '```',
+  '```mermaid',
+  'flowchart TD',
+  '  A --> B',
+  '  B --> --> C',
+  '```',
+  '',
+].join('\n');
 
 describe('Mermaid diagrams', () => {
   it('a valid diagram exports an SVG that contains the node labels', async () => {
-    const repo = repoWith({ 'diagrams/src/architecture.md': VALID, 'diagrams/src/seq.mmd': 'sequenceDiagram\n  Alice->>Bob: deploy canary\n  Bob-->>Alice: SLO ok\n' });
+    const repo = repoWith({
+      'diagrams/src/architecture.md': VALID,
+      'diagrams/src/seq.mmd': 'sequenceDiagram\n  Alice->>Bob: deploy canary\n  Bob-->>Alice: SLO ok\n',
+    });
     // A private TMPDIR shows the browser's throw-away profile (--user-data-dir) is removed afterwards.
     const tmp = tempDir('vpm-diagrams-tmp-');
     const { result, json } = await vpmJson(['diagrams', 'export'], { cwd: repo.dir, env: { TMPDIR: tmp } });
@@ -53,7 +80,13 @@ describe('Mermaid diagrams', () => {
     expect(String(r.stdout)).toMatch(/diagrams\s+red/);
     expect(String(r.stdout)).toContain('diagrams/src/broken.md:9: Parse error');
     const quality = JSON.parse(readFileSync(join(repo.dir, 'reports/quality.json'), 'utf8'));
-    expect(quality.diagrams.invalid).toEqual([{ file: 'diagrams/src/broken.md', line: 9, message: expect.stringMatching(/^Parse error: \.\.\.D  A --> B  B --> --> C Expecting .*got 'LINK'$/) }]);
+    expect(quality.diagrams.invalid).toEqual([
+      {
+        file: 'diagrams/src/broken.md',
+        line: 9,
+        message: expect.stringMatching(/^Parse error: \.\.\.D {2}A --> B {2}B --> --> C Expecting .*got 'LINK'$/),
+      },
+    ]);
     expect(quality.diagrams.checked).toBe(2);
     expect(quality.status).toBe('red');
     // The valid one is still exported; the broken one is not.

@@ -50,7 +50,13 @@ function userProbe(url: string, intervalMs = 100) {
       const req = http.get(url, { agent: false, timeout: 1_000 }, (res) => {
         res.resume();
         res.on('end', () => {
-          log.push({ sent_at, done_at: Date.now(), ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, status: res.statusCode ?? null, cluster: (res.headers['x-vpm-cluster'] as string) ?? null });
+          log.push({
+            sent_at,
+            done_at: Date.now(),
+            ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300,
+            status: res.statusCode ?? null,
+            cluster: (res.headers['x-vpm-cluster'] as string) ?? null,
+          });
           resolve();
         });
       });
@@ -85,7 +91,8 @@ function measuredRto(log: Probe[], since: number, n = 10): { t0: number; tSteady
   let streak: Probe[] = [];
   for (const p of probes.slice(first)) {
     if (!p.ok) streak = [];
-    else if ((streak = [...streak, p]).length >= n) return { t0: probes[first].sent_at, tSteady: streak[0].done_at, rto: streak[0].done_at - probes[first].sent_at };
+    else if ((streak = [...streak, p]).length >= n)
+      return { t0: probes[first].sent_at, tSteady: streak[0].done_at, rto: streak[0].done_at - probes[first].sent_at };
   }
   return null;
 }
@@ -93,7 +100,11 @@ function measuredRto(log: Probe[], since: number, n = 10): { t0: number; tSteady
 function serversState(hp: HaproxyHandle): Promise<string> {
   // The state without the per-second "time since last change" column, for before/after comparisons.
   return haproxyCommand(hp.socket, 'show servers state edge').then((t) =>
-    t.split('\n').filter((l) => /^\d/.test(l) && l.includes(' edge ')).map((l) => l.split(/\s+/).slice(0, 7).join(' ')).join('\n'),
+    t
+      .split('\n')
+      .filter((l) => /^\d/.test(l) && l.includes(' edge '))
+      .map((l) => l.split(/\s+/).slice(0, 7).join(' '))
+      .join('\n'),
   );
 }
 
@@ -109,7 +120,8 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
 
   const setErrorRate = async (cluster: string, rate: string) => {
     const list = await kubes[cluster].get(REVISIONS);
-    for (const rev of list.items) await kubes[cluster].mergePatch(`${REVISIONS}/${rev.metadata.name}`, { metadata: { annotations: { 'vpm-sim/error-rate': rate } } });
+    for (const rev of list.items)
+      await kubes[cluster].mergePatch(`${REVISIONS}/${rev.metadata.name}`, { metadata: { annotations: { 'vpm-sim/error-rate': rate } } });
   };
   const evidenceFiles = () => (fs.existsSync(path.join(cwd, 'reports/failover')) ? fs.readdirSync(path.join(cwd, 'reports/failover')) : []);
 
@@ -118,13 +130,21 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     kubes = { 'cluster-a': await kubeFor(env, 'cluster-a'), 'cluster-b': await kubeFor(env, 'cluster-b') };
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-failover-repo-'));
     execFileSync('git', ['init', '-q', cwd]);
-    fs.writeFileSync(path.join(cwd, 'vpm.config.yaml'), 'failover:\n  backend: edge\n  servers: { a: cluster-a, b: cluster-b }\n  target_rto_ms: 1500\n');
+    fs.writeFileSync(
+      path.join(cwd, 'vpm.config.yaml'),
+      'failover:\n  backend: edge\n  servers: { a: cluster-a, b: cluster-b }\n  target_rto_ms: 1500\n',
+    );
     runEnv = { KUBECONFIG: env.kubeconfig, VPM_ACTOR: 'failover-tester' };
 
     // GitOps first: the edge fronts what `vpm clusters sync` deployed to each cluster.
     await applyFile(kubes['cluster-a'], path.join(REPO_ROOT, 'infra/argocd/applicationset.yaml'), { fieldManager: 'failover-test' });
-    for (const n of ['root-app-cluster-a', 'root-app-cluster-b']) await until(() => kubes['cluster-a'].getOrNull(`${APPS}/${n}`), `Application ${n}`);
-    const sync = await vpm(['clusters', 'sync', 'root-app-cluster-a', 'root-app-cluster-b', '--timeout', '90s'], { cwd, env: runEnv, timeoutMs: 120_000 });
+    for (const n of ['root-app-cluster-a', 'root-app-cluster-b'])
+      await until(() => kubes['cluster-a'].getOrNull(`${APPS}/${n}`), `Application ${n}`);
+    const sync = await vpm(['clusters', 'sync', 'root-app-cluster-a', 'root-app-cluster-b', '--timeout', '90s'], {
+      cwd,
+      env: runEnv,
+      timeoutMs: 120_000,
+    });
     expect(sync.exitCode, String(sync.stderr)).toBe(0);
     for (const c of ['cluster-a', 'cluster-b']) {
       await setErrorRate(c, '0'); // a reused environment may still carry the fault of an earlier run
@@ -138,10 +158,18 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     const dir1 = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-hp-vpm-'));
     operatorSocket = path.join(dir1, 'operator.sock');
     // HAProxy managed by vpm: a active, b standby in maintenance; HAProxy's own checks at defaults.
-    hpVpm = await startHaproxy({ dir: dir1, servers: { a: endpoints['cluster-a'], b: endpoints['cluster-b'] }, extraSockets: [{ path: operatorSocket, level: 'operator' }] });
+    hpVpm = await startHaproxy({
+      dir: dir1,
+      servers: { a: endpoints['cluster-a'], b: endpoints['cluster-b'] },
+      extraSockets: [{ path: operatorSocket, level: 'operator' }],
+    });
     expect(await haproxyCommand(hpVpm.socket, 'set server edge/b state maint')).toBe('\n');
     // HAProxy alone: b as backup, default health checks (inter 2s fall 3 rise 2), nobody drives it.
-    hpAlone = await startHaproxy({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-hp-alone-')), servers: { a: endpoints['cluster-a'], b: endpoints['cluster-b'] }, backupB: true });
+    hpAlone = await startHaproxy({
+      dir: fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-hp-alone-')),
+      servers: { a: endpoints['cluster-a'], b: endpoints['cluster-b'] },
+      backupB: true,
+    });
     const aloneCfg = fs.readFileSync(hpAlone.configFile, 'utf8');
     expect(aloneCfg).toContain('default-server inter 2s fall 3 rise 2');
     expect(aloneCfg).toMatch(/server b \S+ check backup/);
@@ -164,9 +192,17 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
       [[...base, '--socket', path.join(cwd, 'no-such.sock')], 2, /HAProxy admin socket .*no-such\.sock does not exist/],
       [[...base, '--socket', operatorSocket], 1, /grants level 'operator', but 'set server' needs level admin; nothing was changed/],
       [[...base, '--socket', hpVpm.socket, '--backend', 'nope'], 2, /HAProxy has no backend 'nope'\nhint: known backends: edge/],
-      [['failover', '--from', 'a', '--to', 'c', '--socket', hpVpm.socket, '--yes'], 2, /HAProxy backend 'edge' has no server 'c'\nhint: servers in edge: a, b; nothing was changed/],
+      [
+        ['failover', '--from', 'a', '--to', 'c', '--socket', hpVpm.socket, '--yes'],
+        2,
+        /HAProxy backend 'edge' has no server 'c'\nhint: servers in edge: a, b; nothing was changed/,
+      ],
       [['failover', '--from', 'a', '--to', 'b;shutdown', '--socket', hpVpm.socket, '--yes'], 2, /not a valid HAProxy server name/],
-      [['failover', '--from', 'a', '--to', 'b', '--socket', hpVpm.socket], 2, /without confirmation: stdin is not a terminal\nhint: pass --yes/],
+      [
+        ['failover', '--from', 'a', '--to', 'b', '--socket', hpVpm.socket],
+        2,
+        /without confirmation: stdin is not a terminal\nhint: pass --yes/,
+      ],
       [['failover', '--from', 'a', '--to', 'b', '--auto', '--drill', '--socket', hpVpm.socket, '--yes'], 2, /cannot be combined/],
     ];
     for (const [args, code, message] of cases) {
@@ -182,7 +218,10 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
 
     const dry = await vpmJson(['failover', '--from', 'a', '--to', 'b', '--socket', hpVpm.socket, '--dry-run'], { cwd, env: runEnv });
     expect(dry.result.exitCode).toBe(0);
-    expect(dry.json.servers.map((s: any) => [s.server, s.admin_state])).toEqual([['a', 'ready'], ['b', 'maint']]);
+    expect(dry.json.servers.map((s: any) => [s.server, s.admin_state])).toEqual([
+      ['a', 'ready'],
+      ['b', 'maint'],
+    ]);
 
     expect(await serversState(hpVpm)).toBe(before);
     expect(evidenceFiles()).toEqual([]);
@@ -190,10 +229,33 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
 
   it("cluster a's endpoint fails: --auto switches to b with RTO ≤ 1.5 s; HAProxy's own health checks alone, same fault, measured side by side", async () => {
     const stderr: string[] = [];
-    const run = execa(process.execPath, [
-      VPM_BIN, '--cwd', cwd, '--json', 'failover', '--auto', '--from', 'a', '--to', 'b',
-      '--socket', hpVpm.socket, '--probe-url', `${hpVpm.frontendUrl}/`, '--interval', '100ms', '--target-rto', '1500ms', '--timeout', '90s', '--yes',
-    ], { cwd, env: { ...runEnv, GITHUB_TOKEN: undefined }, reject: false, timeout: 120_000 });
+    const run = execa(
+      process.execPath,
+      [
+        VPM_BIN,
+        '--cwd',
+        cwd,
+        '--json',
+        'failover',
+        '--auto',
+        '--from',
+        'a',
+        '--to',
+        'b',
+        '--socket',
+        hpVpm.socket,
+        '--probe-url',
+        `${hpVpm.frontendUrl}/`,
+        '--interval',
+        '100ms',
+        '--target-rto',
+        '1500ms',
+        '--timeout',
+        '90s',
+        '--yes',
+      ],
+      { cwd, env: { ...runEnv, GITHUB_TOKEN: undefined }, reject: false, timeout: 120_000 },
+    );
     run.stderr!.on('data', (d) => stderr.push(String(d)));
     await until(async () => /watching edge\/a/.test(stderr.join('')), 'vpm to start watching', 30_000);
 
@@ -215,7 +277,15 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
 
     // --- the evidence file
     const ev = JSON.parse(fs.readFileSync(path.join(cwd, out.evidence), 'utf8'));
-    expect(ev).toMatchObject({ schema: 'vpm.evidence.failover/v1', kind: 'failover', status: 'ok', mode: 'auto', verdict: 'ok', target_rto_ms: 1500, rto_ok: true });
+    expect(ev).toMatchObject({
+      schema: 'vpm.evidence.failover/v1',
+      kind: 'failover',
+      status: 'ok',
+      mode: 'auto',
+      verdict: 'ok',
+      target_rto_ms: 1500,
+      rto_ok: true,
+    });
     const ts = ev.timestamps;
     for (const k of ['t0', 'tDetect', 'tSwitch', 'tFirstSuccess', 'tSteady']) expect(typeof ts[k], k).toBe('number');
     expect(ts.t0).toBeLessThanOrEqual(ts.tDetect);
@@ -226,10 +296,19 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     expect(ev.rto_ms).toBe(ts.tSteady - ts.t0);
     expect(ev.rto_ms).toBeLessThanOrEqual(1500);
     expect(ev.timestamps_iso.t0).toBe(new Date(ts.t0).toISOString());
-    expect(ev.haproxy.before.map((s: any) => [s.server, s.admin_state, s.serving])).toEqual([['a', 'ready', true], ['b', 'maint', false]]);
-    expect(ev.haproxy.after.map((s: any) => [s.server, s.admin_state, s.serving])).toEqual([['a', 'maint', false], ['b', 'ready', true]]);
+    expect(ev.haproxy.before.map((s: any) => [s.server, s.admin_state, s.serving])).toEqual([
+      ['a', 'ready', true],
+      ['b', 'maint', false],
+    ]);
+    expect(ev.haproxy.after.map((s: any) => [s.server, s.admin_state, s.serving])).toEqual([
+      ['a', 'maint', false],
+      ['b', 'ready', true],
+    ]);
     const sets = ev.commands.filter((c: any) => c.command.startsWith('set ')).map((c: any) => [c.command, c.response, c.ok]);
-    expect(sets).toEqual([['set server edge/b state ready', '', true], ['set server edge/a state maint', '', true]]);
+    expect(sets).toEqual([
+      ['set server edge/b state ready', '', true],
+      ['set server edge/a state maint', '', true],
+    ]);
     const watchFails = ev.probes.filter((p: any) => p.phase === 'watch' && !p.ok);
     expect(watchFails.length).toBeGreaterThanOrEqual(2);
     expect(watchFails[0]).toMatchObject({ sent_at: ts.t0, status: 500 });
@@ -237,7 +316,10 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     expect(ev.standby_check).toMatchObject({ ok: true, status: 200 });
     expect(ev.freeze).toMatchObject({ active: false, overridden: false });
     expect(ev.argo.apps.map((a: any) => [a.name, a.sync, a.health])).toEqual(
-      expect.arrayContaining([['root-app-cluster-a', 'Synced', 'Healthy'], ['root-app-cluster-b', 'Synced', 'Healthy']]),
+      expect.arrayContaining([
+        ['root-app-cluster-a', 'Synced', 'Healthy'],
+        ['root-app-cluster-b', 'Synced', 'Healthy'],
+      ]),
     );
 
     // --- users behind vpm's HAProxy: every request sent after tSteady succeeded, all served by b
@@ -251,18 +333,25 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     // --- then 200 requests through the edge: all 2xx
     const statuses: number[] = [];
     for (let i = 0; i < 200; i += 20) {
-      await Promise.all(Array.from({ length: 20 }, async () => {
-        const res = await fetch(hpVpm.frontendUrl, { headers: { connection: 'close' } });
-        await res.arrayBuffer();
-        statuses.push(res.status);
-      }));
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await fetch(hpVpm.frontendUrl, { headers: { connection: 'close' } });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+        }),
+      );
     }
     expect(statuses).toHaveLength(200);
     expect(statuses.filter((s) => s < 200 || s >= 300)).toEqual([]);
 
     // --- HAProxy's health checks alone, same fault, same probes
     const alone = measuredRto(viaAlone.log, tFault)!;
-    const summary = { vpm_rto_ms: ev.rto_ms, vpm_user_view_rto_ms: userRto.rto, haproxy_alone_rto_ms: alone.rto, haproxy_checks: 'inter 2s fall 3 rise 2' };
+    const summary = {
+      vpm_rto_ms: ev.rto_ms,
+      vpm_user_view_rto_ms: userRto.rto,
+      haproxy_alone_rto_ms: alone.rto,
+      haproxy_checks: 'inter 2s fall 3 rise 2',
+    };
     console.info(`[failover] measured RTO: ${JSON.stringify(summary)}`);
     expect(alone.rto).toBeGreaterThan(ev.rto_ms);
     // fall 3 × inter 2s: HAProxy cannot notice before the third failed check
@@ -275,10 +364,16 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('vpm failover (real HAProxy 
     await haproxyCommand(hpVpm.socket, 'set server edge/b state maint');
     await until(async () => (await fetch(hpVpm.frontendUrl)).status === 200, 'a healthy again');
     const before = await serversState(hpVpm);
-    const { result, json } = await vpmJson(['failover', '--drill', '--from', 'a', '--to', 'b', '--socket', hpVpm.socket, '--probe-url', `${hpVpm.frontendUrl}/`, '--yes'], { cwd, env: runEnv, timeoutMs: 60_000 });
+    const { result, json } = await vpmJson(
+      ['failover', '--drill', '--from', 'a', '--to', 'b', '--socket', hpVpm.socket, '--probe-url', `${hpVpm.frontendUrl}/`, '--yes'],
+      { cwd, env: runEnv, timeoutMs: 60_000 },
+    );
     expect(result.exitCode, String(result.stderr)).toBe(0);
     expect(json).toMatchObject({ verdict: 'ok', mode: 'drill' });
-    expect(json.legs.map((l: any) => [l.direction, l.rto_ok])).toEqual([['a→b', true], ['b→a', true]]);
+    expect(json.legs.map((l: any) => [l.direction, l.rto_ok])).toEqual([
+      ['a→b', true],
+      ['b→a', true],
+    ]);
     const ev = JSON.parse(fs.readFileSync(path.join(cwd, json.evidence), 'utf8'));
     expect(ev.commands.filter((c: any) => c.command.startsWith('set ')).map((c: any) => c.command)).toEqual([
       'set server edge/b state ready',

@@ -26,7 +26,11 @@ function findShellcheck(): string | undefined {
 describe('fleet manifests', () => {
   it('the ApplicationSet generates root-app-cluster-a/b from a list generator, each on its own overlay', () => {
     const set = read('infra/argocd/applicationset.yaml');
-    expect(set).toMatchObject({ apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', metadata: { name: 'root-apps', namespace: 'argocd' } });
+    expect(set).toMatchObject({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'root-apps', namespace: 'argocd' },
+    });
     const elements = set.spec.generators[0].list.elements as Array<{ cluster: string }>;
     expect(elements.map((e) => e.cluster)).toEqual(['cluster-a', 'cluster-b']);
     const t = set.spec.template;
@@ -45,7 +49,8 @@ describe('fleet manifests', () => {
     const set = read('infra/argocd/applicationset.yaml');
     expect(project.metadata.name).toBe(set.spec.template.spec.project);
     const ns = set.spec.template.spec.destination.namespace;
-    for (const { cluster } of set.spec.generators[0].list.elements) expect(project.spec.destinations).toContainEqual({ name: cluster, namespace: ns });
+    for (const { cluster } of set.spec.generators[0].list.elements)
+      expect(project.spec.destinations).toContainEqual({ name: cluster, namespace: ns });
   });
 
   it('each overlay builds the hello KService from the shared base, marked with its cluster', () => {
@@ -54,7 +59,9 @@ describe('fleet manifests', () => {
       expect(k.commonAnnotations).toEqual({ 'vpm.dev/cluster': c });
       for (const r of k.resources) expect(fs.existsSync(path.join(REPO_ROOT, 'infra/k8s/overlays', c, r, 'kustomization.yaml'))).toBe(true);
     }
-    const docs = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'infra/k8s/base/hello/hello-ksvc.yaml'), 'utf8')).map((d) => d.toJSON());
+    const docs = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'infra/k8s/base/hello/hello-ksvc.yaml'), 'utf8')).map((d) =>
+      d.toJSON(),
+    );
     expect(docs).toHaveLength(1);
     expect(docs[0]).toMatchObject({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'hello' } });
     expect(docs[0].metadata.namespace).toBeUndefined(); // the Application's destination decides
@@ -71,7 +78,8 @@ describe('fleet manifests', () => {
 
 describe('scripts/bootstrap-kind-knative.sh', () => {
   const shellcheck = findShellcheck();
-  if (!shellcheck && process.env.VPM_REQUIRE_TESTENV === '1') throw new Error('shellcheck is not installed (tests/testenv/install.sh installs it)');
+  if (!shellcheck && process.env.VPM_REQUIRE_TESTENV === '1')
+    throw new Error('shellcheck is not installed (tests/testenv/install.sh installs it)');
 
   it.skipIf(!shellcheck)('passes shellcheck', () => {
     const r = spawnSync(shellcheck!, ['--severity=style', SCRIPT], { encoding: 'utf8' });
@@ -103,7 +111,8 @@ describe('scripts/bootstrap-kind-knative.sh', () => {
     }
     return { bin, log };
   }
-  const runScript = (bin: string, args: string[] = []) => spawnSync('/bin/bash', [SCRIPT, ...args], { encoding: 'utf8', env: { PATH: bin, HOME: os.tmpdir() } });
+  const runScript = (bin: string, args: string[] = []) =>
+    spawnSync('/bin/bash', [SCRIPT, ...args], { encoding: 'utf8', env: { PATH: bin, HOME: os.tmpdir() } });
 
   it('says which prerequisite is missing and how to get it', () => {
     let r = runScript(sandbox({}).bin);
@@ -129,21 +138,36 @@ describe('scripts/bootstrap-kind-knative.sh', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('hello: http://hello.default.127.0.0.1.sslip.io');
     const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
-    const create = calls.findIndex((c) => c.startsWith('kind create cluster --name vpm-mini --config') && c.includes('infra/kind-dev/kind-cluster.yaml'));
-    const crds = calls.findIndex((c) => /kubectl --context kind-vpm-mini apply -f https:\/\/github\.com\/knative\/serving\/releases\/download\/knative-v[\d.]+\/serving-crds\.yaml/.test(c));
+    const create = calls.findIndex(
+      (c) => c.startsWith('kind create cluster --name vpm-mini --config') && c.includes('infra/kind-dev/kind-cluster.yaml'),
+    );
+    const crds = calls.findIndex((c) =>
+      /kubectl --context kind-vpm-mini apply -f https:\/\/github\.com\/knative\/serving\/releases\/download\/knative-v[\d.]+\/serving-crds\.yaml/.test(
+        c,
+      ),
+    );
     const core = calls.findIndex((c) => c.includes('/serving-core.yaml'));
     const kourier = calls.findIndex((c) => /net-kourier\/releases\/download\/knative-v[\d.]+\/kourier\.yaml/.test(c));
     const ingress = calls.findIndex((c) => c.includes('kourier.ingress.networking.knative.dev'));
     const hello = calls.findIndex((c) => c.includes('apply -f') && c.endsWith('infra/k8s/overlays/dev/hello-ksvc.yaml'));
     const ready = calls.findIndex((c) => c.includes('wait --for=condition=Ready ksvc/hello -n default'));
-    expect([create, crds, core, kourier, ingress, hello, ready].every((i) => i >= 0), calls.join('\n')).toBe(true);
+    expect(
+      [create, crds, core, kourier, ingress, hello, ready].every((i) => i >= 0),
+      calls.join('\n'),
+    ).toBe(true);
     expect(create < crds && crds < core && core < kourier && kourier < ingress && ingress < hello && hello < ready).toBe(true);
   });
 
   it('fails with a diagnosis when hello does not become READY', () => {
-    const { bin } = sandbox({ docker: 'exit 0', kind: 'exit 0', kubectl: 'case "$*" in *"condition=Ready ksvc/hello"*) exit 1 ;; esac; exit 0' });
+    const { bin } = sandbox({
+      docker: 'exit 0',
+      kind: 'exit 0',
+      kubectl: 'case "$*" in *"condition=Ready ksvc/hello"*) exit 1 ;; esac; exit 0',
+    });
     const r = runScript(bin);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/ksvc\/hello did not become READY within 300s\n.*fix: inspect: kubectl --context kind-vpm-mini describe ksvc hello/);
+    expect(r.stderr).toMatch(
+      /ksvc\/hello did not become READY within 300s\n.*fix: inspect: kubectl --context kind-vpm-mini describe ksvc hello/,
+    );
   });
 });

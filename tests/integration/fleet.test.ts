@@ -23,7 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const assets = findAssets();
 const available = !('missing' in assets);
-if (!available && process.env.VPM_REQUIRE_TESTENV === '1') throw new Error(`VPM_REQUIRE_TESTENV=1 but ${(assets as { missing: string }).missing}`);
+if (!available && process.env.VPM_REQUIRE_TESTENV === '1')
+  throw new Error(`VPM_REQUIRE_TESTENV=1 but ${(assets as { missing: string }).missing}`);
 
 async function until<T>(f: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -67,9 +68,16 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
   });
 
   it('the ApplicationSet yields one Application per cluster, each pointing at its own overlay', async () => {
-    for (const [n, c] of [[NAMES[0], 'cluster-a'], [NAMES[1], 'cluster-b']]) {
+    for (const [n, c] of [
+      [NAMES[0], 'cluster-a'],
+      [NAMES[1], 'cluster-b'],
+    ]) {
       const app = await mgmt.get(`${APPS}/${n}`);
-      expect(app.spec).toMatchObject({ project: 'vpm', destination: { name: c, namespace: 'fleet' }, source: { path: `infra/k8s/overlays/${c}`, targetRevision: 'HEAD' } });
+      expect(app.spec).toMatchObject({
+        project: 'vpm',
+        destination: { name: c, namespace: 'fleet' },
+        source: { path: `infra/k8s/overlays/${c}`, targetRevision: 'HEAD' },
+      });
       expect(app.spec.syncPolicy?.automated).toBeUndefined();
       expect(app.metadata.ownerReferences[0]).toMatchObject({ kind: 'ApplicationSet', name: 'root-apps' });
     }
@@ -85,7 +93,10 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
       expect(a).toMatchObject({ sync: 'OutOfSync', ok: false });
       expect(a.reason).toMatch(/sync OutOfSync/);
     }
-    expect(json.clusters.map((c: any) => [c.context, c.reachable])).toEqual([['cluster-a', true], ['cluster-b', true]]);
+    expect(json.clusters.map((c: any) => [c.context, c.reachable])).toEqual([
+      ['cluster-a', true],
+      ['cluster-b', true],
+    ]);
   });
 
   it('refuses to sync while deploys are frozen (exit 3) and changes nothing', async () => {
@@ -100,7 +111,9 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
   it('rejects an unknown app before changing anything', async () => {
     const r = await vpm(['clusters', 'sync', NAMES[0], 'root-app-nowhere'], { cwd, env: runEnv });
     expect(r.exitCode).toBe(1);
-    expect(String(r.stderr)).toMatch(/root-app-nowhere not found.*\n.*known Applications: root-app-cluster-a, root-app-cluster-b; nothing was changed/);
+    expect(String(r.stderr)).toMatch(
+      /root-app-nowhere not found.*\n.*known Applications: root-app-cluster-a, root-app-cluster-b; nothing was changed/,
+    );
     expect((await mgmt.get(`${APPS}/${NAMES[0]}`)).operation).toBeUndefined();
   });
 
@@ -109,10 +122,17 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     const { result, json } = await vpmJson(['clusters', 'sync', '--timeout', '90s'], { cwd, env: runEnv, timeoutMs: 120_000 });
     expect(result.exitCode, String(result.stderr)).toBe(0);
     expect(json.ok).toBe(true);
-    expect(json.apps.map((a: any) => [a.name, a.phase, a.health])).toEqual([[NAMES[0], 'Succeeded', 'Healthy'], [NAMES[1], 'Succeeded', 'Healthy']]);
+    expect(json.apps.map((a: any) => [a.name, a.phase, a.health])).toEqual([
+      [NAMES[0], 'Succeeded', 'Healthy'],
+      [NAMES[1], 'Succeeded', 'Healthy'],
+    ]);
     for (const a of json.apps) {
       expect(a.revision).toBe(sha);
-      expect(a.operation).toEqual({ initiatedBy: { username: `vpm/${user}`, automated: false }, info: [{ name: 'vpm-request', value: json.request_id }], sync: { revision: 'HEAD' } });
+      expect(a.operation).toEqual({
+        initiatedBy: { username: `vpm/${user}`, automated: false },
+        info: [{ name: 'vpm-request', value: json.request_id }],
+        sync: { revision: 'HEAD' },
+      });
     }
     for (const n of NAMES) {
       const app = await mgmt.get(`${APPS}/${n}`);
@@ -136,7 +156,15 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     expect(json.argocd).toEqual({ context: 'cluster-a', namespace: 'argocd', reachable: true, error: null });
     for (const [i, c] of ['cluster-a', 'cluster-b'].entries()) {
       const a = json.apps[i];
-      expect(a).toMatchObject({ name: `root-app-${c}`, cluster: c, sync: 'Synced', health: 'Healthy', operation_phase: 'Succeeded', ok: true, reason: null });
+      expect(a).toMatchObject({
+        name: `root-app-${c}`,
+        cluster: c,
+        sync: 'Synced',
+        health: 'Healthy',
+        operation_phase: 'Succeeded',
+        ok: true,
+        reason: null,
+      });
       expect(a.revision).toMatch(/^[0-9a-f]{40}$/);
       expect(Date.parse(a.reconciled_at)).not.toBeNaN();
     }
@@ -148,12 +176,19 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
   });
 
   it('a sync that Argo CD reports Failed exits 1 with its message; a too-short --timeout exits 5', async () => {
-    await mgmt.apply({
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name: 'fleet-broken', namespace: 'argocd' },
-      spec: { project: 'vpm', source: { repoURL: 'https://github.com/your-org/vpm.git', path: 'infra/k8s/overlays/cluster-a' }, destination: { name: 'cluster-z', namespace: 'fleet' } },
-    }, 'fleet-test');
+    await mgmt.apply(
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'fleet-broken', namespace: 'argocd' },
+        spec: {
+          project: 'vpm',
+          source: { repoURL: 'https://github.com/your-org/vpm.git', path: 'infra/k8s/overlays/cluster-a' },
+          destination: { name: 'cluster-z', namespace: 'fleet' },
+        },
+      },
+      'fleet-test',
+    );
     try {
       const failed = await vpmJson(['clusters', 'sync', 'fleet-broken', '--timeout', '30s'], { cwd, env: runEnv });
       expect(failed.result.exitCode).toBe(1);
@@ -228,7 +263,11 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     fs.writeFileSync(kcFile, kc, { mode: 0o600 });
     try {
       const t0 = Date.now();
-      const { result, json } = await vpmJson(['clusters', 'status', '--request-timeout', '1500ms', '--kubeconfig', kcFile], { cwd, env: runEnv, timeoutMs: 30_000 });
+      const { result, json } = await vpmJson(['clusters', 'status', '--request-timeout', '1500ms', '--kubeconfig', kcFile], {
+        cwd,
+        env: runEnv,
+        timeoutMs: 30_000,
+      });
       expect(result.exitCode).toBe(1);
       expect(Date.now() - t0).toBeLessThan(1_500 + 5_000);
       expect(json.apps[1]).toMatchObject({ sync: 'Unknown' });

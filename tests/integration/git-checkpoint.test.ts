@@ -162,7 +162,13 @@ describe('vpm checkpoint list', () => {
     const { result, json } = await vpmJson(['checkpoint', 'list'], { cwd: r.dir });
     expect(result.exitCode).toBe(0);
     expect(json.map((c: { name: string }) => c.name)).toEqual(['beta', 'alpha']);
-    expect(json[0]).toEqual({ name: 'beta', hash: b, ref: 'refs/vpm/checkpoints/beta', date: '2031-01-01T00:00:00.000Z', subject: 'CHECKPOINT beta' });
+    expect(json[0]).toEqual({
+      name: 'beta',
+      hash: b,
+      ref: 'refs/vpm/checkpoints/beta',
+      date: '2031-01-01T00:00:00.000Z',
+      subject: 'CHECKPOINT beta',
+    });
     expect(json[1]).toMatchObject({ name: 'alpha', hash: a, subject: 'CHECKPOINT alpha' });
     expect(json[1].date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
@@ -181,16 +187,20 @@ describe('vpm checkpoint list', () => {
 });
 
 describe('vpm checkpoint in a repository whose .gitignore lacks the entries for vpm runtime state', () => {
-  const ALL_RUNTIME_IGNORED = ['/logs/', '/memory.json', '/.ops/', '/reports/healthcheck/', '/reports/codex_runs/', '/codex/inbox/_done/', '/codex/inbox/_failed/'];
+  const ALL_RUNTIME_IGNORED = [
+    '/logs/',
+    '/memory.json',
+    '/.ops/',
+    '/reports/healthcheck/',
+    '/reports/codex_runs/',
+    '/codex/inbox/_done/',
+    '/codex/inbox/_failed/',
+  ];
 
   it('commits the user files but not logs/, .ops/ or memory.json, says so once suggesting vpm init, and later vpm commands leave git status as it was', async () => {
     const r = repo(); // no .gitignore at all
     const before = r.head();
-    for (const args of [
-      ['chat', 'append', '--text', 'hello from the agent'],
-      ['freeze', 'on', '--reason', 'x'],
-      ['summary'],
-    ]) {
+    for (const args of [['chat', 'append', '--text', 'hello from the agent'], ['freeze', 'on', '--reason', 'x'], ['summary']]) {
       const res = await vpm(args, { cwd: r.dir });
       expect(res.exitCode, `vpm ${args.join(' ')}: ${res.stderr}`).toBe(0);
     }
@@ -218,11 +228,7 @@ describe('vpm checkpoint in a repository whose .gitignore lacks the entries for 
     // Only vpm's state is outside git now; more vpm commands change nothing git reports…
     const status = r.git('status', '--porcelain');
     expect(status.trim().split('\n').sort()).toEqual(['?? .ops/', '?? logs/', '?? memory.json']);
-    for (const args of [
-      ['chat', 'append', '--text', 'and another turn'],
-      ['freeze', 'off'],
-      ['summary'],
-    ]) {
+    for (const args of [['chat', 'append', '--text', 'and another turn'], ['freeze', 'off'], ['summary']]) {
       const again = await vpm(args, { cwd: r.dir });
       expect(again.exitCode, `vpm ${args.join(' ')}: ${again.stderr}`).toBe(0);
       expect(r.git('status', '--porcelain'), `after vpm ${args.join(' ')}`).toBe(status);
@@ -248,7 +254,11 @@ describe('vpm checkpoint in a repository whose .gitignore lacks the entries for 
     expect(tree.filter((p) => /^(codex\/inbox\/_(done|failed)|reports\/(healthcheck|codex_runs))\//.test(p))).toEqual([]);
     expect(json.left_out).toEqual(['logs/', 'reports/healthcheck/', 'reports/codex_runs/', 'codex/inbox/_done/', 'codex/inbox/_failed/']);
     expect(json.warning).toContain('run vpm init');
-    expect(String(result.stderr).split('\n').filter((l) => l.startsWith('warning:'))).toHaveLength(1);
+    expect(
+      String(result.stderr)
+        .split('\n')
+        .filter((l) => l.startsWith('warning:')),
+    ).toHaveLength(1);
   });
 
   it('changes to runtime state that is already tracked stay out of the commit too, and are named', async () => {

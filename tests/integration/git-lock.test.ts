@@ -94,7 +94,7 @@ describe('vpm git lock', () => {
     expect(r.head()).toBe(head);
   });
 
-  it('a foreign git process holding index.lock: a clear, retryable message, not git\'s raw error', async () => {
+  it("a foreign git process holding index.lock: a clear, retryable message, not git's raw error", async () => {
     const r = bigRepo(10);
     r.write('README.md', 'edited\n');
     writeFileSync(join(r.dir, '.git', 'index.lock'), '');

@@ -25,7 +25,10 @@ describe('PrefetchedReads', () => {
   it('hands the prestarted result to the first probe with the same argv and directory, once', async () => {
     const r = repo();
     const before = r.head();
-    const prefetched = new PrefetchedReads(r.dir, process.env, [['rev-parse', 'HEAD'], ['status', '--porcelain']]);
+    const prefetched = new PrefetchedReads(r.dir, process.env, [
+      ['rev-parse', 'HEAD'],
+      ['status', '--porcelain'],
+    ]);
     await settle();
     r.write('src/index.js', 'export const answer = 43;\n');
     const after = r.commitAll('later');

@@ -98,7 +98,15 @@ describe('vpm rollback: what it restores', () => {
     await checkpoint(r, 'S2');
     const { result, json } = await vpmJson(['rollback', '--to', 'S1', '--yes', '--no-test'], { cwd: r.dir });
     expect(result.exitCode).toBe(0);
-    expect(json).toMatchObject({ ok: true, rollback: s1, target: s1, checkpoints: ['S1'], source: 'to', allowed_because: 'ancestor', commits_undone: 2 });
+    expect(json).toMatchObject({
+      ok: true,
+      rollback: s1,
+      target: s1,
+      checkpoints: ['S1'],
+      source: 'to',
+      allowed_because: 'ancestor',
+      commits_undone: 2,
+    });
     expect(r.head()).toBe(s1);
     expect(r.files(STATE)).toEqual(atS1);
   });
@@ -177,7 +185,7 @@ describe('vpm rollback: what it restores', () => {
     expect(r.exists('empty-dir')).toBe(false);
   });
 
-  it('an untracked file where the checkpoint has a file of the same name is kept, and the checkpoint\'s version is written', async () => {
+  it("an untracked file where the checkpoint has a file of the same name is kept, and the checkpoint's version is written", async () => {
     const r = repo();
     const cp = await checkpoint(r, 'S1');
     const guide = r.read('docs/guide.md');
@@ -561,8 +569,16 @@ describe('vpm rollback: the test run after it', () => {
     const res = await vpm(['rollback', '--yes', '--test-cmd', failingTest, '--summary-file', 'logs/last_run_summary.json'], { cwd: r.dir });
     expect(res.exitCode).toBe(1);
     const summary = JSON.parse(r.read('logs/last_run_summary.json'));
-    expect(summary).toMatchObject({ phase: 'rollback', step: cp, done: false, latest_step: 'test', end_reason: `rolled back to ${cp}; tests failed` });
-    expect(r.read('logs/last_run_summary.txt')).toMatch(new RegExp(`^phase=rollback step=${cp} done=false latest_step=test .*end_reason=rolled_back_to_${cp};_tests_failed\\n$`));
+    expect(summary).toMatchObject({
+      phase: 'rollback',
+      step: cp,
+      done: false,
+      latest_step: 'test',
+      end_reason: `rolled back to ${cp}; tests failed`,
+    });
+    expect(r.read('logs/last_run_summary.txt')).toMatch(
+      new RegExp(`^phase=rollback step=${cp} done=false latest_step=test .*end_reason=rolled_back_to_${cp};_tests_failed\\n$`),
+    );
   });
 
   it('--summary-file records a refusal', async () => {
@@ -631,7 +647,10 @@ describe('vpm rollback: interactive confirmation', () => {
     const io = { stdin, stdout, stderr, stdinIsTTY: true, stdoutIsTTY: true, stderrIsTTY: false };
     const ctx = createContext({ cwd: dir }, io, { ...process.env });
     // The spec's own parse and run, as the CLI calls them (prompting needs a TTY the CLI cannot fake).
-    const pending = rollback.run(ctx, rollback.parse({ args: [], flags: { to: undefined, yes: false, test: false, testCmd: undefined, summaryFile: undefined } }));
+    const pending = rollback.run(
+      ctx,
+      rollback.parse({ args: [], flags: { to: undefined, yes: false, test: false, testCmd: undefined, summaryFile: undefined } }),
+    );
     // Answer once the question has been asked.
     for (let i = 0; i < 200 && !err.includes('[y/N]'); i++) await new Promise((res) => setTimeout(res, 25));
     stdin.write(`${answer}\n`);
@@ -697,9 +716,18 @@ describe('test command parsing (no shell)', () => {
     const { parseTestCommand } = await import('../../src/core/test-command.ts');
     const env = { DIR: 'tests/unit', EMPTY: '' };
     expect(parseTestCommand('npm test', env, 'test.command')).toEqual(['npm', 'test']);
-    expect(parseTestCommand(`npx vitest run "$DIR" --reporter 'dot' # comment`, env, 'x')).toEqual(['npx', 'vitest', 'run', 'tests/unit', '--reporter', 'dot']);
+    expect(parseTestCommand(`npx vitest run "$DIR" --reporter 'dot' # comment`, env, 'x')).toEqual([
+      'npx',
+      'vitest',
+      'run',
+      'tests/unit',
+      '--reporter',
+      'dot',
+    ]);
     for (const bad of ['npm run build && npm test', 'npm test | tee log', 'npm test > out.txt', 'npm test; echo', 'rm *.log']) {
-      expect(() => parseTestCommand(bad, env, '--test-cmd')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('needs a shell') }));
+      expect(() => parseTestCommand(bad, env, '--test-cmd')).toThrow(
+        expect.objectContaining({ exitCode: 2, message: expect.stringContaining('needs a shell') }),
+      );
     }
     expect(() => parseTestCommand('   ', env, 'test.command')).toThrow(expect.objectContaining({ exitCode: 2 }));
   });

@@ -15,9 +15,26 @@ beforeAll(async () => {
   repo.git('remote', 'add', 'origin', 'https://github.com/acme/app.git');
   repo.write(
     'reports/canary/hello/canary_20260101T000000Z_1.json',
-    JSON.stringify({ schema: 'vpm.evidence.canary/v1', run_id: 'canary_20260101T000000Z_1', kind: 'canary', started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:05:00.000Z', status: 'promoted' }),
+    JSON.stringify({
+      schema: 'vpm.evidence.canary/v1',
+      run_id: 'canary_20260101T000000Z_1',
+      kind: 'canary',
+      started_at: '2026-01-01T00:00:00.000Z',
+      finished_at: '2026-01-01T00:05:00.000Z',
+      status: 'promoted',
+    }),
   );
-  repo.write('reports/old.json', JSON.stringify({ schema: 'vpm.evidence.sli/v1', run_id: 'sli_1', kind: 'sli', started_at: '2025-12-01T00:00:00.000Z', finished_at: '2025-12-01T00:00:01.000Z', status: 'ok' }));
+  repo.write(
+    'reports/old.json',
+    JSON.stringify({
+      schema: 'vpm.evidence.sli/v1',
+      run_id: 'sli_1',
+      kind: 'sli',
+      started_at: '2025-12-01T00:00:00.000Z',
+      finished_at: '2025-12-01T00:00:01.000Z',
+      status: 'ok',
+    }),
+  );
   repo.commitAll('evidence');
   gh = await startGithubDouble({
     repo: 'acme/app',
@@ -59,11 +76,13 @@ describe('vpm checkin', () => {
     const lines = String(r.stdout).trimEnd().split('\n');
     expect(lines.map((l) => l.split(':')[0])).toEqual(['Repo', 'Branch', 'PR', 'Run', 'Evidence', 'Next']);
     expect(lines[0]).toBe('Repo:     acme/app (environment)');
-    expect(lines[1]).toMatch(/^Branch:   feat\/canary @ [0-9a-f]{7}, clean, no upstream$/);
+    expect(lines[1]).toMatch(/^Branch: {3}feat\/canary @ [0-9a-f]{7}, clean, no upstream$/);
     expect(lines[2]).toBe('PR:       #21 Canary with SLO gates https://github.com/acme/app/pull/21');
-    expect(lines[3]).toMatch(/^Run:      healthcheck #\d+ completed\/failure on [0-9a-f]{7} https:\/\/github\.com\/acme\/app\/actions\/runs\/\d+$/);
+    expect(lines[3]).toMatch(
+      /^Run: {6}healthcheck #\d+ completed\/failure on [0-9a-f]{7} https:\/\/github\.com\/acme\/app\/actions\/runs\/\d+$/,
+    );
     expect(lines[4]).toBe('Evidence: reports/canary/hello/canary_20260101T000000Z_1.json (canary, promoted, 2026-01-01T00:05:00.000Z)');
-    expect(lines[5]).toMatch(/^Next:     inspect the failure run https:\/\/github\.com\/acme\/app\/actions\/runs\/\d+ and fix it$/);
+    expect(lines[5]).toMatch(/^Next: {5}inspect the failure run https:\/\/github\.com\/acme\/app\/actions\/runs\/\d+ and fix it$/);
     // The PR was looked up by owner:branch, the run by branch — requests the double validated.
     expect(gh.requestsFor('pulls/list')[0].query).toMatchObject({ head: 'acme:feat/canary', state: 'open' });
     expect(gh.requestsFor('actions/list-workflow-runs-for-repo')[0].query).toMatchObject({ branch: 'feat/canary', per_page: '1' });
@@ -85,8 +104,8 @@ describe('vpm checkin', () => {
 
   it('finds the repo from the github.com remote when nothing is configured', async () => {
     const r = await vpm(['checkin'], { cwd: repo.dir, env: { ...gh.env, GITHUB_REPOSITORY: undefined } });
-    expect(String(r.stdout)).toMatch(/^Repo:     acme\/app \(git remote\)$/m);
-    expect(String(r.stdout)).toMatch(/^PR:       #21 /m);
+    expect(String(r.stdout)).toMatch(/^Repo: {5}acme\/app \(git remote\)$/m);
+    expect(String(r.stdout)).toMatch(/^PR: {7}#21 /m);
   });
 
   it('offline: still prints what git knows and says what it could not reach (exit 0)', async () => {
@@ -96,9 +115,11 @@ describe('vpm checkin', () => {
     const lines = String(r.stdout).trimEnd().split('\n');
     expect(lines).toHaveLength(6);
     expect(lines[0]).toBe('Repo:     acme/app (environment)');
-    expect(lines[1]).toMatch(/^Branch:   feat\/canary @ [0-9a-f]{7}, clean/);
-    expect(lines[2]).toBe(`PR:       unknown — cannot reach GitHub API at ${url} while looking up the open pull request: connection refused (ECONNREFUSED) (check the network and GITHUB_API_URL; retry when GitHub is reachable)`);
-    expect(lines[3]).toMatch(/^Run:      unknown — cannot reach GitHub API at .*ECONNREFUSED/);
+    expect(lines[1]).toMatch(/^Branch: {3}feat\/canary @ [0-9a-f]{7}, clean/);
+    expect(lines[2]).toBe(
+      `PR:       unknown — cannot reach GitHub API at ${url} while looking up the open pull request: connection refused (ECONNREFUSED) (check the network and GITHUB_API_URL; retry when GitHub is reachable)`,
+    );
+    expect(lines[3]).toMatch(/^Run: {6}unknown — cannot reach GitHub API at .*ECONNREFUSED/);
     expect(lines[4]).toMatch(/^Evidence: reports\/canary\/hello\//);
     expect(lines[5]).toBe('Next:     GitHub could not be reached: run vpm healthcheck locally and check in again when online');
     expect(String(r.stderr)).toMatch(/checkin: could not reach everything: cannot reach GitHub/);
@@ -111,7 +132,9 @@ describe('vpm checkin', () => {
     const bad = 'ghp_badbadbadbadbadbadbadbadbadbadbad0000';
     const r = await vpm(['checkin'], { cwd: repo.dir, env: { ...gh.env, GITHUB_TOKEN: bad } });
     expect(r.exitCode).toBe(0);
-    expect(String(r.stdout)).toMatch(/^PR:       unknown — GitHub rejected the request while looking up the open pull request: 401 bad credentials \(.*GITHUB_TOKEN/m);
+    expect(String(r.stdout)).toMatch(
+      /^PR: {7}unknown — GitHub rejected the request while looking up the open pull request: 401 bad credentials \(.*GITHUB_TOKEN/m,
+    );
     expect(String(r.stdout) + String(r.stderr)).not.toContain(bad);
   });
 
@@ -121,7 +144,7 @@ describe('vpm checkin', () => {
     expect(r.exitCode).toBe(0);
     const lines = String(r.stdout).trimEnd().split('\n');
     expect(lines).toHaveLength(6);
-    expect(lines[0]).toMatch(/^Repo:     not a git repository: /);
+    expect(lines[0]).toMatch(/^Repo: {5}not a git repository: /);
     expect(lines[5]).toBe('Next:     run vpm inside a git repository (or pass --cwd DIR)');
     expect(gh.requests).toHaveLength(0);
   });

@@ -12,27 +12,54 @@ import { ContractReport } from '../../src/schemas/contract-report.js';
 let gh: GithubDouble;
 const cwd = tempDir('vpm-contract-');
 
-const green = { statuses: [{ context: 'ci/build', state: 'success' as const }], checkRuns: [{ name: 'healthcheck', conclusion: 'success' as const }, { name: 'lint', conclusion: 'skipped' as const }] };
+const green = {
+  statuses: [{ context: 'ci/build', state: 'success' as const }],
+  checkRuns: [
+    { name: 'healthcheck', conclusion: 'success' as const },
+    { name: 'lint', conclusion: 'skipped' as const },
+  ],
+};
 
 beforeAll(async () => {
   gh = await startGithubDouble({
     repo: 'acme/app',
     pulls: [
-      { number: 11, head: 'reports/run-1', title: 'Persist healthcheck reports', files: ['reports/coverage.json', 'reports/canary/hello/run1.json', { filename: 'reports/old.json', status: 'removed' }] },
+      {
+        number: 11,
+        head: 'reports/run-1',
+        title: 'Persist healthcheck reports',
+        files: ['reports/coverage.json', 'reports/canary/hello/run1.json', { filename: 'reports/old.json', status: 'removed' }],
+      },
       { number: 12, head: 'feat/mixed', title: 'Reports and code', files: ['reports/coverage.json', 'src/index.ts', 'README.md'] },
       { number: 13, head: 'reports/run-2', title: 'Reports, failing check', files: ['reports/lag.json'] },
       { number: 14, head: 'reports/run-3', title: 'Reports, pending check', files: ['reports/quality.json'] },
-      { number: 15, head: 'reports/run-4', title: 'Renamed out of reports', files: [{ filename: 'docs/coverage.json', status: 'renamed', previous_filename: 'reports/coverage.json' }] },
+      {
+        number: 15,
+        head: 'reports/run-4',
+        title: 'Renamed out of reports',
+        files: [{ filename: 'docs/coverage.json', status: 'renamed', previous_filename: 'reports/coverage.json' }],
+      },
       { number: 16, head: 'reports/run-5', title: 'Draft', files: ['reports/a.json'], draft: true },
       { number: 17, head: 'reports/run-6', title: 'No checks yet', files: ['reports/b.json'] },
       // 250 files over three pages; the only one outside reports/ is on the last page.
-      { number: 18, head: 'reports/bulk', title: 'Many reports', files: [...Array.from({ length: 249 }, (_, i) => `reports/bulk/${String(i).padStart(3, '0')}.json`), 'scripts/deploy.sh'] },
+      {
+        number: 18,
+        head: 'reports/bulk',
+        title: 'Many reports',
+        files: [...Array.from({ length: 249 }, (_, i) => `reports/bulk/${String(i).padStart(3, '0')}.json`), 'scripts/deploy.sh'],
+      },
     ],
     checks: {
       'reports/run-1': green,
       'feat/mixed': green,
-      'reports/run-2': { statuses: [{ context: 'ci/build', state: 'success' }], checkRuns: [{ name: 'healthcheck', conclusion: 'failure' }] },
-      'reports/run-3': { statuses: [{ context: 'ci/build', state: 'pending' }], checkRuns: [{ name: 'healthcheck', status: 'in_progress' }] },
+      'reports/run-2': {
+        statuses: [{ context: 'ci/build', state: 'success' }],
+        checkRuns: [{ name: 'healthcheck', conclusion: 'failure' }],
+      },
+      'reports/run-3': {
+        statuses: [{ context: 'ci/build', state: 'pending' }],
+        checkRuns: [{ name: 'healthcheck', status: 'in_progress' }],
+      },
       'reports/run-4': green,
       'reports/run-5': green,
       'reports/bulk': green,
@@ -61,7 +88,11 @@ describe('vpm contract check', () => {
       ['only_reports', true],
       ['checks_green', true],
     ]);
-    expect(json.checks.map((c: any) => `${c.source}:${c.name}=${c.state}`).sort()).toEqual(['check_run:healthcheck=success', 'check_run:lint=success', 'status:ci/build=success']);
+    expect(json.checks.map((c: any) => `${c.source}:${c.name}=${c.state}`).sort()).toEqual([
+      'check_run:healthcheck=success',
+      'check_run:lint=success',
+      'status:ci/build=success',
+    ]);
     expect(gh.requestsFor('issues/add-labels')).toHaveLength(0);
     expect(gh.requestsFor('graphql')).toHaveLength(0);
     const human = await vpm(['contract', 'check', '#11'], { cwd, env: env() });
@@ -87,10 +118,14 @@ describe('vpm contract check', () => {
   it('names the failed rule: a pending check (and a PR with no checks at all is pending too)', async () => {
     const pending = await vpmJson(['contract', 'check', '14'], { cwd, env: env() });
     expect(pending.result.exitCode).toBe(3);
-    expect(pending.json.rules.find((r: any) => r.rule === 'checks_green').detail).toBe('pending check(s): healthcheck (in_progress), ci/build (pending)');
+    expect(pending.json.rules.find((r: any) => r.rule === 'checks_green').detail).toBe(
+      'pending check(s): healthcheck (in_progress), ci/build (pending)',
+    );
     const none = await vpmJson(['contract', 'check', '17'], { cwd, env: env() });
     expect(none.result.exitCode).toBe(3);
-    expect(none.json.rules.find((r: any) => r.rule === 'checks_green').detail).toMatch(/^no checks have reported on [0-9a-f]{7} yet \(pending\)$/);
+    expect(none.json.rules.find((r: any) => r.rule === 'checks_green').detail).toMatch(
+      /^no checks have reported on [0-9a-f]{7} yet \(pending\)$/,
+    );
   });
 
   it('a rename out of reports/ counts both paths; a draft is not eligible', async () => {
@@ -101,7 +136,7 @@ describe('vpm contract check', () => {
     expect(draft.json.rules.filter((r: any) => !r.ok).map((r: any) => r.rule)).toEqual(['not_draft']);
   });
 
-  it('reads every page of a large PR\'s files (the last page decides here)', async () => {
+  it("reads every page of a large PR's files (the last page decides here)", async () => {
     const { result, json } = await vpmJson(['contract', 'check', '18'], { cwd, env: env() });
     expect(result.exitCode).toBe(3);
     expect(json.files).toHaveLength(250);
@@ -113,7 +148,10 @@ describe('vpm contract check', () => {
     const work = tempDir('vpm-contract-apply-');
     const { result, json } = await vpmJson(['contract', 'check', '11', '--apply'], { cwd: work, env: env() });
     expect(result.exitCode, String(result.stderr)).toBe(0);
-    expect(json.applied).toEqual({ label: { name: 'persist-report', added: true }, auto_merge: { enabled: true, already: false, merge_method: 'SQUASH' } });
+    expect(json.applied).toEqual({
+      label: { name: 'persist-report', added: true },
+      auto_merge: { enabled: true, already: false, merge_method: 'SQUASH' },
+    });
     const pull = gh.state.pulls.find((p) => p.number === 11)!;
     expect(pull.labels).toEqual(['persist-report']);
     expect(pull.autoMerge).toMatchObject({ mergeMethod: 'SQUASH' });
@@ -126,14 +164,28 @@ describe('vpm contract check', () => {
     expect(files).toHaveLength(1);
     const evidence = JSON.parse(readFileSync(join(work, 'reports/contract', files[0]), 'utf8'));
     expect(ContractReport.schema.safeParse(evidence).success).toBe(true);
-    expect(evidence).toMatchObject({ schema: 'vpm.evidence.contract/v1', status: 'applied', repo: 'acme/app', pr: { number: 11 }, eligible: true });
+    expect(evidence).toMatchObject({
+      schema: 'vpm.evidence.contract/v1',
+      status: 'applied',
+      repo: 'acme/app',
+      pr: { number: 11 },
+      eligible: true,
+    });
     expect(json.evidence).toBe(join('reports/contract', files[0]));
 
     // Applying again changes nothing on GitHub: label present, auto-merge already on.
     const before = gh.requests.length;
     const again = await vpmJson(['contract', 'check', '11', '--apply'], { cwd: work, env: env() });
-    expect(again.json.applied).toEqual({ label: { name: 'persist-report', added: false }, auto_merge: { enabled: true, already: true, merge_method: 'SQUASH' } });
-    expect(gh.requests.slice(before).map((r) => r.operationId).sort()).toEqual(['checks/list-for-ref', 'pulls/get', 'pulls/list-files', 'repos/get-combined-status-for-ref']);
+    expect(again.json.applied).toEqual({
+      label: { name: 'persist-report', added: false },
+      auto_merge: { enabled: true, already: true, merge_method: 'SQUASH' },
+    });
+    expect(
+      gh.requests
+        .slice(before)
+        .map((r) => r.operationId)
+        .sort(),
+    ).toEqual(['checks/list-for-ref', 'pulls/get', 'pulls/list-files', 'repos/get-combined-status-for-ref']);
   });
 
   it('--apply on an ineligible PR changes nothing and exits 3', async () => {

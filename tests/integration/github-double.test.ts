@@ -10,7 +10,12 @@ beforeAll(async () => {
   gh = await startGithubDouble({
     repo: 'acme/app',
     pulls: [{ number: 7, head: 'feat/x', files: ['reports/a.json', 'src/x.ts'], title: 'Add x' }],
-    checks: { 'feat/x': { statuses: [{ context: 'ci', state: 'success' }], checkRuns: [{ name: 'healthcheck', status: 'completed', conclusion: 'success' }] } },
+    checks: {
+      'feat/x': {
+        statuses: [{ context: 'ci', state: 'success' }],
+        checkRuns: [{ name: 'healthcheck', status: 'completed', conclusion: 'success' }],
+      },
+    },
     workflowRuns: [{ branch: 'feat/x', status: 'completed', conclusion: 'failure' }],
   });
   octokit = new Octokit({ baseUrl: gh.url, auth: gh.token, request: { retries: 0 } });
@@ -37,7 +42,13 @@ describe('GitHub double', () => {
   });
 
   it('creates issues, adds labels and enables auto-merge through GraphQL', async () => {
-    const issue = await octokit.rest.issues.create({ owner: 'acme', repo: 'app', title: 'guard NG', body: 'evidence', labels: ['incident'] });
+    const issue = await octokit.rest.issues.create({
+      owner: 'acme',
+      repo: 'app',
+      title: 'guard NG',
+      body: 'evidence',
+      labels: ['incident'],
+    });
     expect(issue.status).toBe(201);
     expect(gh.state.issues.find((i) => i.number === issue.data.number)?.labels).toEqual(['incident']);
     await octokit.rest.issues.addLabels({ owner: 'acme', repo: 'app', issue_number: 7, labels: ['persist-report'] });
@@ -53,10 +64,16 @@ describe('GitHub double', () => {
 
   it('rejects requests that do not match the description and reports them', async () => {
     gh.resetRequests();
-    await expect(octokit.request('POST /repos/{owner}/{repo}/issues', { owner: 'acme', repo: 'app', labels: 'not-an-array' } as any)).rejects.toMatchObject({ status: 422 });
-    await expect(octokit.request('GET /repos/{owner}/{repo}/no-such-thing', { owner: 'acme', repo: 'app' })).rejects.toMatchObject({ status: 404 });
+    await expect(
+      octokit.request('POST /repos/{owner}/{repo}/issues', { owner: 'acme', repo: 'app', labels: 'not-an-array' } as any),
+    ).rejects.toMatchObject({ status: 422 });
+    await expect(octokit.request('GET /repos/{owner}/{repo}/no-such-thing', { owner: 'acme', repo: 'app' })).rejects.toMatchObject({
+      status: 404,
+    });
     await expect(octokit.graphql('{ repository(owner: "acme", name: "app") { noSuchField } }')).rejects.toThrow(/noSuchField/);
-    expect(() => gh.assertNoUnexpected()).toThrow(/request does not match the description[\s\S]*not an endpoint[\s\S]*GraphQL request invalid/);
+    expect(() => gh.assertNoUnexpected()).toThrow(
+      /request does not match the description[\s\S]*not an endpoint[\s\S]*GraphQL request invalid/,
+    );
     gh.resetRequests();
   });
 

@@ -131,7 +131,7 @@ describe('vpm healthcheck', () => {
     expect(byName.tests.status).toBe('ok');
   });
 
-  it("does not count its own reports as evidence on the next run, and fixes turn it green", async () => {
+  it('does not count its own reports as evidence on the next run, and fixes turn it green', async () => {
     const repo = prepared();
     const cwd = repo.dir;
     expect((await vpm(['healthcheck', '--no-test'], { cwd })).exitCode).toBe(1);
@@ -161,13 +161,29 @@ describe('vpm healthcheck', () => {
     // Envelope of a registered kind with the body missing.
     repo.write(
       'reports/contract/contract_x.json',
-      JSON.stringify({ schema: 'vpm.evidence.contract/v1', run_id: 'contract_x', kind: 'contract', started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:01.000Z', status: 'applied', git: { sha: null, branch: null }, tool: { name: 'vpm', version: '0.1.0' } }),
+      JSON.stringify({
+        schema: 'vpm.evidence.contract/v1',
+        run_id: 'contract_x',
+        kind: 'contract',
+        started_at: '2026-01-01T00:00:00.000Z',
+        finished_at: '2026-01-01T00:00:01.000Z',
+        status: 'applied',
+        git: { sha: null, branch: null },
+        tool: { name: 'vpm', version: '0.1.0' },
+      }),
     );
-    const { result, json } = await vpmJson(['healthcheck', '--test-cmd', `${process.execPath} -e "console.log('1 failed'); process.exit(3)"`], { cwd: repo.dir });
+    const { result, json } = await vpmJson(
+      ['healthcheck', '--test-cmd', `${process.execPath} -e "console.log('1 failed'); process.exit(3)"`],
+      { cwd: repo.dir },
+    );
     expect(result.exitCode).toBe(1);
     const quality = JSON.parse(readFileSync(join(repo.dir, 'reports/quality.json'), 'utf8'));
     expect(quality.reports.invalid).toEqual([
-      { file: 'reports/contract/contract_x.json', problem: 'schema', message: expect.stringMatching(/does not match vpm\.evidence\.contract\/v1: repo: /) },
+      {
+        file: 'reports/contract/contract_x.json',
+        problem: 'schema',
+        message: expect.stringMatching(/does not match vpm\.evidence\.contract\/v1: repo: /),
+      },
     ]);
     const tests = json.checks.find((c: any) => c.name === 'tests');
     expect(tests.status).toBe('red');
@@ -180,11 +196,22 @@ describe('vpm healthcheck', () => {
     const repo = prepared();
     repo.write(
       'coverage/coverage-summary.json',
-      JSON.stringify({ total: { lines: { total: 200, covered: 150, pct: 75 }, statements: { total: 210, covered: 160, pct: 76.19 }, functions: { total: 40, covered: 30, pct: 75 }, branches: { total: 80, covered: 40, pct: 50 } } }),
+      JSON.stringify({
+        total: {
+          lines: { total: 200, covered: 150, pct: 75 },
+          statements: { total: 210, covered: 160, pct: 76.19 },
+          functions: { total: 40, covered: 30, pct: 75 },
+          branches: { total: 80, covered: 40, pct: 50 },
+        },
+      }),
     );
     await vpm(['healthcheck', '--no-test', '--no-diagrams'], { cwd: repo.dir });
     const coverage = JSON.parse(readFileSync(join(repo.dir, 'reports/coverage.json'), 'utf8'));
-    expect(coverage.test_coverage).toMatchObject({ source: 'coverage/coverage-summary.json', lines: { total: 200, covered: 150, pct: 75 }, branches: { pct: 50 } });
+    expect(coverage.test_coverage).toMatchObject({
+      source: 'coverage/coverage-summary.json',
+      lines: { total: 200, covered: 150, pct: 75 },
+      branches: { pct: 50 },
+    });
     expect(coverage.test_coverage_note).toBeNull();
   });
 
@@ -201,7 +228,10 @@ describe('vpm healthcheck', () => {
     repo.remove('reports/broken.json');
     const { result, json } = await vpmJson(['healthcheck', '--no-diagrams'], { cwd: repo.dir });
     expect(result.exitCode).toBe(0);
-    expect(json.checks.find((c: any) => c.name === 'tests')).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/default npm test needs a package\.json/) });
+    expect(json.checks.find((c: any) => c.name === 'tests')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringMatching(/default npm test needs a package\.json/),
+    });
   });
 
   it('is the last stage of vpm loop', async () => {

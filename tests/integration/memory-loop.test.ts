@@ -165,7 +165,10 @@ describe('memory loop in a fresh repo', () => {
     await vpm(['chat', 'append', '--text', 'hello there. decided.'], { cwd });
     await vpm(['summary'], { cwd });
     await vpm(['chat', 'append', '--role', 'bad', '--text', 'x'], { cwd });
-    const lines = readFileSync(join(cwd, 'logs', 'vpm.log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(cwd, 'logs', 'vpm.log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.msg)).toEqual(['vpm.request', 'vpm.request']);
     expect(lines[0]).toMatchObject({ command: 'chat append', ok: true, retryable: false });
     expect(lines[0].req_id).toMatch(/^req_/);

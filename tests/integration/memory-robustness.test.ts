@@ -38,7 +38,9 @@ describe('memory loop under concurrency and crashes', () => {
       await Promise.all(Array.from({ length: 10 }, lane));
     `;
     await Promise.all(
-      Array.from({ length: 8 }, (_, w) => execa(process.execPath, ['--input-type=module', '-e', worker, cwd, String(w)], { timeout: 240_000 })),
+      Array.from({ length: 8 }, (_, w) =>
+        execa(process.execPath, ['--input-type=module', '-e', worker, cwd, String(w)], { timeout: 240_000 }),
+      ),
     );
     const lines = readFileSync(join(cwd, 'logs', `${today()}.jsonl`), 'utf8').split('\n');
     expect(lines.pop()).toBe('');
@@ -61,7 +63,9 @@ describe('memory loop under concurrency and crashes', () => {
         }
       }),
     );
-    const lines = readFileSync(join(cwd, 'logs', `${today()}.jsonl`), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(cwd, 'logs', `${today()}.jsonl`), 'utf8')
+      .trim()
+      .split('\n');
     expect(new Set(lines.map((l) => JSON.parse(l).text)).size).toBe(80);
   }, 300_000);
 
@@ -96,7 +100,9 @@ describe('memory loop under concurrency and crashes', () => {
 });
 
 describe('OpenAI-compatible provider against a local HTTP server', () => {
-  async function startServer(handler: (body: any, res: import('node:http').ServerResponse, auth?: string) => void): Promise<{ server: Server; url: string; requests: any[] }> {
+  async function startServer(
+    handler: (body: any, res: import('node:http').ServerResponse, auth?: string) => void,
+  ): Promise<{ server: Server; url: string; requests: any[] }> {
     const requests: any[] = [];
     const server = createServer((req, res) => {
       let data = '';
@@ -115,7 +121,9 @@ describe('OpenAI-compatible provider against a local HTTP server', () => {
   it('uses the endpoint, enforces the cap on its output and keeps the key out of logs', async () => {
     const { server, url, requests } = await startServer((_body, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ choices: [{ message: { content: '要約🚀'.repeat(300) } }], usage: { prompt_tokens: 123, completion_tokens: 45 } }));
+      res.end(
+        JSON.stringify({ choices: [{ message: { content: '要約🚀'.repeat(300) } }], usage: { prompt_tokens: 123, completion_tokens: 45 } }),
+      );
     });
     try {
       const cwd = tempDir();
@@ -153,7 +161,10 @@ describe('OpenAI-compatible provider against a local HTTP server', () => {
       });
       expect(result.exitCode).toBe(0);
       expect(json.created.provider).toBe('extractive');
-      expect(json.created.fallback).toEqual({ from: 'openai', reason: `cannot reach the LLM provider at ${url}/chat/completions: no answer within 300 ms (timeout)` });
+      expect(json.created.fallback).toEqual({
+        from: 'openai',
+        reason: `cannot reach the LLM provider at ${url}/chat/completions: no answer within 300 ms (timeout)`,
+      });
       expect(json.created.summary).toBe('The deploy failed. We decided to roll back.');
       expect(result.stderr).toMatch(/using the extractive summariser/);
     } finally {
@@ -176,7 +187,13 @@ describe('vpm state patch', () => {
 
   it('applies an RFC 6902 patch with --yes, shows the diff and records the change in memory', async () => {
     const cwd = stateRepo();
-    writeFileSync(join(cwd, 'p.json'), JSON.stringify([{ op: 'add', path: '/goals/-', value: { id: 'G-3', text: 'north star' } }, { op: 'replace', path: '/phase', value: 'S2' }]));
+    writeFileSync(
+      join(cwd, 'p.json'),
+      JSON.stringify([
+        { op: 'add', path: '/goals/-', value: { id: 'G-3', text: 'north star' } },
+        { op: 'replace', path: '/phase', value: 'S2' },
+      ]),
+    );
     const r = await vpm(['state', 'patch', 'p.json', '--yes'], { cwd });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(r.stderr).toContain('+- G-3: north star');

@@ -73,7 +73,10 @@ function substitute(s: string, tag: string, out: string, cwd: string): string {
 let seq = 0;
 function writeJob(cwd: string, id: string, steps: Array<Record<string, unknown>>): void {
   const created = new Date(Date.UTC(2026, 0, 1, 0, 0, 0, seq++)).toISOString();
-  writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', steps }));
+  writeFileSync(
+    join(cwd, 'codex', 'inbox', `${id}.json`),
+    JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', steps }),
+  );
 }
 
 interface Outcome {
@@ -84,7 +87,9 @@ interface Outcome {
   executed: boolean;
 }
 
-async function runCorpus(policy: 'deny_list' | 'builtin'): Promise<{ cwd: string; out: string; outcomes: Outcome[]; stderr: string; mustRun: Array<{ id: string; phase: string }> }> {
+async function runCorpus(
+  policy: 'deny_list' | 'builtin',
+): Promise<{ cwd: string; out: string; outcomes: Outcome[]; stderr: string; mustRun: Array<{ id: string; phase: string }> }> {
   const out = tempDir('vpm-bypass-out-');
   const cwd = await plantedRepo(out);
   if (policy === 'deny_list') writeFileSync(join(cwd, 'vpm.config.json'), JSON.stringify({ execution_policy: corpus.policies.deny_list }));
@@ -124,7 +129,10 @@ async function runCorpus(policy: 'deny_list' | 'builtin'): Promise<{ cwd: string
     const step = readJson(join(cwd, 'reports', 'codex_runs', id, 'steps', 'step_001.json'));
     return { attempt, tag, decision: step.decision, rule: step.matched_rule, executed: step.executed === true };
   });
-  const mustRun = mustRunIds.map((id) => ({ id, phase: (json.jobs as Array<{ job_id: string; phase: string }>).find((j) => j.job_id === id)?.phase ?? 'missing' }));
+  const mustRun = mustRunIds.map((id) => ({
+    id,
+    phase: (json.jobs as Array<{ job_id: string; phase: string }>).find((j) => j.job_id === id)?.phase ?? 'missing',
+  }));
   return { cwd, out, outcomes, stderr: String(result.stderr), mustRun };
 }
 
@@ -159,7 +167,9 @@ describe('issue 15 bypass corpus through vpm run --exec (sandboxed)', () => {
         // (bounded by the sandbox: no marker outside, checked above).
         if (policy === 'builtin') expect(allowed).toEqual([]);
         else expect(allowed.length).toBeLessThanOrEqual(10);
-        console.log(`[corpus ${policy}] ${r.outcomes.length} attempts: ${denied.length} denied, ${allowed.length} allowed and sandboxed${allowed.length ? `: ${allowed.join('; ')}` : ''}`);
+        console.log(
+          `[corpus ${policy}] ${r.outcomes.length} attempts: ${denied.length} denied, ${allowed.length} allowed and sandboxed${allowed.length ? `: ${allowed.join('; ')}` : ''}`,
+        );
       });
 
       it('keeps run.log one event per line: forged [EXEC] lines stay inside their escaped word', () => {
@@ -167,7 +177,8 @@ describe('issue 15 bypass corpus through vpm run --exec (sandboxed)', () => {
           const id = `${o.tag}-${policy}`;
           const log = readFileSync(join(r.cwd, 'reports', 'codex_runs', id, 'run.log'), 'utf8');
           const lines = log.split('\n').filter(Boolean);
-          for (const line of lines) expect(line, o.attempt.name).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \[(START|DENY|EXEC|END|CHECKPOINT|STOPPED|FATAL|RESUME)\]/);
+          for (const line of lines)
+            expect(line, o.attempt.name).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \[(START|DENY|EXEC|END|CHECKPOINT|STOPPED|FATAL|RESUME)\]/);
           expect(log).not.toMatch(/\n2026-01-01T00:00:00\.000Z \[EXEC\]/);
           expect(log).not.toMatch(/[\u2028\u2029\u0085\u001b\u202e\u000b\r]/);
         }

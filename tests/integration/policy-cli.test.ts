@@ -34,12 +34,20 @@ describe('vpm policy explain', () => {
 
 describe('vpm policy test', () => {
   it('exit 0 when every declared example is decided as declared, exit 1 naming the one that is not', async () => {
-    const good = repoWith({ default_action: 'deny', allowlist: ['git status'], examples: { allow: ['git status'], deny: ['git push origin main'] } });
+    const good = repoWith({
+      default_action: 'deny',
+      allowlist: ['git status'],
+      examples: { allow: ['git status'], deny: ['git push origin main'] },
+    });
     const ok = await vpmJson(['policy', 'test'], { cwd: good });
     expect(ok.result.exitCode).toBe(0);
     expect(ok.json).toMatchObject({ ok: true, checked: 2, failed: 0 });
 
-    const bad = repoWith({ default_action: 'allow', deny_if_contains: ['rm'], examples: { deny: ['git push origin main'], allow: ['git status'] } });
+    const bad = repoWith({
+      default_action: 'allow',
+      deny_if_contains: ['rm'],
+      examples: { deny: ['git push origin main'], allow: ['git status'] },
+    });
     const res = await vpm(['policy', 'test'], { cwd: bad });
     expect(res.exitCode).toBe(1);
     expect(res.stdout).toMatch(/^FAIL\s+deny\s+git push origin main\s+→ allow/m);

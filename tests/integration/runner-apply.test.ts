@@ -41,7 +41,12 @@ describe.skipIf(!requireTestenv())('runner apply jobs against the real API serve
     const dir = join(cwd, 'reports', 'codex_runs', ask.json.id);
     expect(readFileSync(join(dir, 'run.log'), 'utf8')).toMatch(/\[EXEC\] vpm apply infra\/k8s\/overlays\/dev\/settings\.yaml → exit 0/);
     const step = JSON.parse(readFileSync(join(dir, 'steps', 'step_001.json'), 'utf8'));
-    expect(step).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: vpm apply', outcome: 'done', handover: { status: 'applied', run_id: expect.stringMatching(/^apply_/) } });
+    expect(step).toMatchObject({
+      decision: 'allow',
+      matched_rule: 'allowlist: vpm apply',
+      outcome: 'done',
+      handover: { status: 'applied', run_id: expect.stringMatching(/^apply_/) },
+    });
     expect(readFileSync(join(dir, 'after.yaml'), 'utf8')).toMatch(/name: settings/);
     expect(readFileSync(join(dir, 'apply.log'), 'utf8')).toMatch(/\[APPLY\]/);
     const cm = await kube.getOrNull(`/api/v1/namespaces/${ns}/configmaps/settings`);
@@ -70,7 +75,10 @@ describe.skipIf(!requireTestenv())('runner apply jobs against the real API serve
     await execa('git', ['-c', 'user.email=t@e', '-c', 'user.name=t', 'commit', '-q', '--allow-empty', '-m', 'base'], { cwd });
     mkdirSync(join(cwd, 'codex', 'inbox'), { recursive: true });
     const job = (id: string, steps: unknown[]) =>
-      writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify({ id, kind: 'exec', created_at: new Date().toISOString(), source: 'test', steps }));
+      writeFileSync(
+        join(cwd, 'codex', 'inbox', `${id}.json`),
+        JSON.stringify({ id, kind: 'exec', created_at: new Date().toISOString(), source: 'test', steps }),
+      );
     job('controls', [
       { name: 'status', argv: ['git', 'status'] },
       { name: 'log', command: 'git log --oneline -5' },
@@ -84,6 +92,9 @@ describe.skipIf(!requireTestenv())('runner apply jobs against the real API serve
     job('offline', [{ name: 'get', argv: ['kubectl', 'get', 'configmaps', '-n', ns] }]);
     const off = await run(['run', '--exec'], cwd);
     expect(off.result.exitCode).toBe(1);
-    expect(JSON.parse(readFileSync(join(cwd, 'reports', 'codex_runs', 'offline', 'steps', 'step_001.json'), 'utf8'))).toMatchObject({ outcome: 'fatal_error', network: false });
+    expect(JSON.parse(readFileSync(join(cwd, 'reports', 'codex_runs', 'offline', 'steps', 'step_001.json'), 'utf8'))).toMatchObject({
+      outcome: 'fatal_error',
+      network: false,
+    });
   });
 });

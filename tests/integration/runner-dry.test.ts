@@ -57,7 +57,12 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 describe('a dry run leaves the inbox as it was', () => {
   it('default, RUN_MODE=dry, --dry-run, --mode test and --mode cleanrun: [DRY] lines and reports written, inbox byte-identical, nothing executed', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 'j1', { steps: [{ name: 'create', argv: ['touch', 'created.txt'] }, { name: 'list', command: 'ls -la' }] });
+    job(cwd, 'j1', {
+      steps: [
+        { name: 'create', argv: ['touch', 'created.txt'] },
+        { name: 'list', command: 'ls -la' },
+      ],
+    });
     job(cwd, 'j2', { steps: [{ name: 'create', argv: ['touch', 'second.txt'] }] });
     writeFileSync(join(inboxDir(cwd), 'broken.json'), '{"id": "broken", ');
     const before = inboxSnapshot(cwd);
@@ -77,9 +82,17 @@ describe('a dry run leaves the inbox as it was', () => {
       // The broken file is reported (exit 1) but stays where it is: a dry run moves nothing.
       expect(result.exitCode, `${label}: ${result.stderr}`).toBe(1);
       expect(json.exec_mode, label).toBe('dry');
-      expect(json.jobs.map((j: { job_id: string }) => j.job_id), label).toEqual(['j1', 'j2']);
-      expect(json.jobs.map((j: { moved_to: string | null }) => j.moved_to), label).toEqual([null, null]);
-      expect(json.failed, label).toEqual([expect.objectContaining({ file: 'broken.json', moved_to: null, error_file: null, reason: expect.stringMatching(/^invalid JSON/) })]);
+      expect(
+        json.jobs.map((j: { job_id: string }) => j.job_id),
+        label,
+      ).toEqual(['j1', 'j2']);
+      expect(
+        json.jobs.map((j: { moved_to: string | null }) => j.moved_to),
+        label,
+      ).toEqual([null, null]);
+      expect(json.failed, label).toEqual([
+        expect.objectContaining({ file: 'broken.json', moved_to: null, error_file: null, reason: expect.stringMatching(/^invalid JSON/) }),
+      ]);
       expect(inboxSnapshot(cwd), label).toEqual(before);
       expect(existsSync(join(inboxDir(cwd), '_done')), label).toBe(false);
       expect(existsSync(join(inboxDir(cwd), '_failed')), label).toBe(false);
@@ -91,8 +104,18 @@ describe('a dry run leaves the inbox as it was', () => {
     expect(log).toMatch(/\[DRY\] touch created\.txt\n/);
     expect(log).toMatch(/\[DRY\] ls -la\n/);
     expect(log).not.toMatch(/\[EXEC\]/);
-    expect(dryStep(cwd, 'j1', 1)).toMatchObject({ decision: 'allow', normalized_argv: ['touch', 'created.txt'], outcome: 'done', executed: false, mode: 'dry' });
-    expect(readJson(join(runDir(cwd, 'j1'), 'dry', 'phase_summary.json'))).toMatchObject({ mode: 'dry', current_phase: 'done', end_reason: expect.stringMatching(/nothing executed/) });
+    expect(dryStep(cwd, 'j1', 1)).toMatchObject({
+      decision: 'allow',
+      normalized_argv: ['touch', 'created.txt'],
+      outcome: 'done',
+      executed: false,
+      mode: 'dry',
+    });
+    expect(readJson(join(runDir(cwd, 'j1'), 'dry', 'phase_summary.json'))).toMatchObject({
+      mode: 'dry',
+      current_phase: 'done',
+      end_reason: expect.stringMatching(/nothing executed/),
+    });
     // The dry run kept out of the exec state: no job state, no runner state.
     expect(existsSync(join(runDir(cwd, 'j1'), 'phase_state.json'))).toBe(false);
     expect(existsSync(join(runDir(cwd, 'j1'), 'steps'))).toBe(false);
@@ -103,7 +126,12 @@ describe('a dry run leaves the inbox as it was', () => {
 describe('dry first, then --exec', () => {
   it('the job a dry run previewed is executed by the next --exec run and only then moves to _done/', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 'j1', { steps: [{ name: 'create', argv: ['touch', 'created.txt'] }, { name: 'list', argv: ['ls'] }] });
+    job(cwd, 'j1', {
+      steps: [
+        { name: 'create', argv: ['touch', 'created.txt'] },
+        { name: 'list', argv: ['ls'] },
+      ],
+    });
     const dry = await vpmJson(['run'], { cwd });
     expect(dry.result.exitCode, String(dry.result.stderr)).toBe(0);
     expect(existsSync(join(inboxDir(cwd), 'j1.json'))).toBe(true);
@@ -112,7 +140,9 @@ describe('dry first, then --exec', () => {
     const exec = await vpmJson(['run', '--exec'], { cwd });
     expect(exec.result.exitCode, String(exec.result.stderr)).toBe(0);
     expect(existsSync(join(cwd, 'created.txt'))).toBe(true);
-    expect(exec.json.jobs).toEqual([expect.objectContaining({ job_id: 'j1', phase: 'done', done_count: 2, resumed: false, moved_to: 'codex/inbox/_done/j1.json' })]);
+    expect(exec.json.jobs).toEqual([
+      expect.objectContaining({ job_id: 'j1', phase: 'done', done_count: 2, resumed: false, moved_to: 'codex/inbox/_done/j1.json' }),
+    ]);
     expect(existsSync(join(inboxDir(cwd), '_done', 'j1.json'))).toBe(true);
     expect(existsSync(join(inboxDir(cwd), 'j1.json'))).toBe(false);
     expect(execStep(cwd, 'j1', 1)).toMatchObject({ outcome: 'done', executed: true, exit_code: 0, mode: 'exec' });
@@ -145,16 +175,63 @@ describe('dry first, then --exec', () => {
   it('a job whose reports say an older vpm finished it in DRY is executed when re-queued', async () => {
     // What an older vpm's dry run left behind: a finished job state with mode dry (and the job in _done/).
     const cwd = repo(allowAll());
-    job(cwd, 'old1', { steps: [{ name: 'a', argv: ['touch', 'a.txt'] }, { name: 'b', argv: ['touch', 'b.txt'] }] });
+    job(cwd, 'old1', {
+      steps: [
+        { name: 'a', argv: ['touch', 'a.txt'] },
+        { name: 'b', argv: ['touch', 'b.txt'] },
+      ],
+    });
     mkdirSync(runDir(cwd, 'old1'), { recursive: true });
     const now = new Date().toISOString();
     writeFileSync(
       join(runDir(cwd, 'old1'), 'phase_state.json'),
-      JSON.stringify({ v: 1, job_id: 'old1', job_file: 'old1.json', kind: 'exec', mode: 'dry', current_phase: 'done', step_count: 2, next_step: 3, steps: [{ step: 1, name: 'a', outcome: 'done', mode: 'dry' }, { step: 2, name: 'b', outcome: 'done', mode: 'dry' }], job_index: null, finished: true, end_reason: 'done (2/2 steps)', started_at: now, updated_at: now, attempts: 1 }),
+      JSON.stringify({
+        v: 1,
+        job_id: 'old1',
+        job_file: 'old1.json',
+        kind: 'exec',
+        mode: 'dry',
+        current_phase: 'done',
+        step_count: 2,
+        next_step: 3,
+        steps: [
+          { step: 1, name: 'a', outcome: 'done', mode: 'dry' },
+          { step: 2, name: 'b', outcome: 'done', mode: 'dry' },
+        ],
+        job_index: null,
+        finished: true,
+        end_reason: 'done (2/2 steps)',
+        started_at: now,
+        updated_at: now,
+        attempts: 1,
+      }),
     );
     writeFileSync(
       join(runDir(cwd, 'old1'), 'phase_summary.json'),
-      JSON.stringify({ v: 1, job_id: 'old1', kind: 'exec', mode: 'dry', current_phase: 'done', end_reason: 'done (2/2 steps)', step_count: 2, done_count: 2, success_count: 2, denied_steps: [], denied_count: 0, fatal_error_steps: [], fatal_error_count: 0, stopped_steps: [], stopped_count: 0, stop_on_deny: true, job_loop_enabled: false, job_loop: { enabled: false, max_jobs: null, job_name: null, current_job_index: null, completed: false }, job_payload_present: false, job_payload_size: 0, started_at: now, finished_at: now }),
+      JSON.stringify({
+        v: 1,
+        job_id: 'old1',
+        kind: 'exec',
+        mode: 'dry',
+        current_phase: 'done',
+        end_reason: 'done (2/2 steps)',
+        step_count: 2,
+        done_count: 2,
+        success_count: 2,
+        denied_steps: [],
+        denied_count: 0,
+        fatal_error_steps: [],
+        fatal_error_count: 0,
+        stopped_steps: [],
+        stopped_count: 0,
+        stop_on_deny: true,
+        job_loop_enabled: false,
+        job_loop: { enabled: false, max_jobs: null, job_name: null, current_job_index: null, completed: false },
+        job_payload_present: false,
+        job_payload_size: 0,
+        started_at: now,
+        finished_at: now,
+      }),
     );
     const exec = await vpmJson(['run', '--exec'], { cwd });
     expect(exec.result.exitCode, String(exec.result.stderr)).toBe(0);
@@ -166,7 +243,12 @@ describe('dry first, then --exec', () => {
 
   it('a dry run over an interrupted exec run leaves its state alone; --exec then resumes it without repeating done steps', async () => {
     const cwd = repo(allowAll({ allowlist: ['echo first >> count.txt', 'echo last >> count.txt'] }));
-    job(cwd, 'k1', { steps: [{ name: 'append', command: 'echo first >> count.txt' }, { name: 'append again', command: 'echo last >> count.txt' }] });
+    job(cwd, 'k1', {
+      steps: [
+        { name: 'append', command: 'echo first >> count.txt' },
+        { name: 'append again', command: 'echo last >> count.txt' },
+      ],
+    });
     // An exec run killed after step 1 (as in the crash test of runner.test.ts): its effect and state.
     writeFileSync(join(cwd, 'count.txt'), 'first\n');
     mkdirSync(runDir(cwd, 'k1'), { recursive: true });
@@ -174,7 +256,26 @@ describe('dry first, then --exec', () => {
     const state = join(runDir(cwd, 'k1'), 'phase_state.json');
     writeFileSync(
       state,
-      JSON.stringify({ v: 1, job_id: 'k1', job_file: 'k1.json', kind: 'exec', mode: 'exec', current_phase: 'running', step_count: 2, next_step: 2, steps: [{ step: 1, name: 'append', outcome: 'done', mode: 'exec' }, { step: 2, name: 'append again', outcome: 'pending', mode: 'exec' }], job_index: null, finished: false, end_reason: null, started_at: now, updated_at: now, attempts: 1 }),
+      JSON.stringify({
+        v: 1,
+        job_id: 'k1',
+        job_file: 'k1.json',
+        kind: 'exec',
+        mode: 'exec',
+        current_phase: 'running',
+        step_count: 2,
+        next_step: 2,
+        steps: [
+          { step: 1, name: 'append', outcome: 'done', mode: 'exec' },
+          { step: 2, name: 'append again', outcome: 'pending', mode: 'exec' },
+        ],
+        job_index: null,
+        finished: false,
+        end_reason: null,
+        started_at: now,
+        updated_at: now,
+        attempts: 1,
+      }),
     );
     const stateBefore = sha(state);
     const inboxBefore = inboxSnapshot(cwd);
@@ -194,7 +295,10 @@ describe('dry first, then --exec', () => {
 });
 
 describe('the job loop and the summary file under a dry run', () => {
-  const loopConfig = { ...allowAll(), job_loop: { enabled: true, max_jobs: 2, job_name: 'sample', job_result: { path: 'workspace/job_result.json' } } };
+  const loopConfig = {
+    ...allowAll(),
+    job_loop: { enabled: true, max_jobs: 2, job_name: 'sample', job_result: { path: 'workspace/job_result.json' } },
+  };
 
   it('a dry run never advances job_index nor writes job_result.json; exec runs advance it one job at a time', async () => {
     const cwd = repo(loopConfig);
@@ -221,7 +325,12 @@ describe('the job loop and the summary file under a dry run', () => {
     expect(d2.json.jobs.map((j: { job_id: string }) => j.job_id)).toEqual(['L2']);
     expect(d2.json.job_loop.current_job_index).toBe(2);
     expect(sha(runnerState(cwd))).toBe(stateBytes);
-    expect(readJson(join(cwd, 'out', 's.json'))).toMatchObject({ done: false, dry_run: true, exec_mode: 'dry', job_loop: { current_job_index: 2, completed: false } });
+    expect(readJson(join(cwd, 'out', 's.json'))).toMatchObject({
+      done: false,
+      dry_run: true,
+      exec_mode: 'dry',
+      job_loop: { current_job_index: 2, completed: false },
+    });
 
     const e2 = await vpmJson(['run', '--exec'], { cwd });
     expect(e2.result.exitCode).toBe(0);
@@ -235,7 +344,12 @@ describe('the job loop and the summary file under a dry run', () => {
     expect(d3.json).toMatchObject({ phase: 'job_loop_complete', job_result: { written: false, exists: false } });
     expect(existsSync(join(cwd, 'workspace', 'job_result.json'))).toBe(false);
     expect(sha(runnerState(cwd))).toBe(stateDone);
-    expect(readJson(join(cwd, 'out', 's.json'))).toMatchObject({ phase: 'job_loop_complete', done: false, dry_run: true, job_result_written: false });
+    expect(readJson(join(cwd, 'out', 's.json'))).toMatchObject({
+      phase: 'job_loop_complete',
+      done: false,
+      dry_run: true,
+      job_result_written: false,
+    });
     const e3 = await vpmJson(['run', '--exec'], { cwd });
     expect(e3.json).toMatchObject({ phase: 'job_loop_complete', job_result: { written: true, exists: true } });
 
@@ -254,19 +368,37 @@ describe('the job loop and the summary file under a dry run', () => {
     expect(existsSync(join(cwd, 'L3.txt'))).toBe(false);
   });
 
-  it('the summary file of a dry run does not claim the job is done; the exec run\'s does', async () => {
+  it("the summary file of a dry run does not claim the job is done; the exec run's does", async () => {
     const cwd = repo(allowAll());
-    job(cwd, 's1', { steps: [{ name: 'a', argv: ['echo', 'a'] }, { name: 'b', argv: ['echo', 'b'] }] });
+    job(cwd, 's1', {
+      steps: [
+        { name: 'a', argv: ['echo', 'a'] },
+        { name: 'b', argv: ['echo', 'b'] },
+      ],
+    });
     const dry = await vpm(['run', '--summary-file', 'logs/s.json'], { cwd });
     expect(dry.exitCode, String(dry.stderr)).toBe(0);
     const s = readJson(join(cwd, 'logs', 's.json'));
-    expect(s).toMatchObject({ done: false, dry_run: true, exec_mode: 'dry', step_count: 2, phase_summary_exists: true, reports_dir: 'reports/codex_runs/s1/dry' });
+    expect(s).toMatchObject({
+      done: false,
+      dry_run: true,
+      exec_mode: 'dry',
+      step_count: 2,
+      phase_summary_exists: true,
+      reports_dir: 'reports/codex_runs/s1/dry',
+    });
     expect(s.end_reason).toMatch(/nothing executed/);
     expect(readFileSync(join(cwd, 'logs', 's.txt'), 'utf8')).toMatch(/ done=false dry_run=true .*end_reason=dry_run:/);
 
     expect((await vpm(['run', '--exec', '--summary-file', 'logs/s.json'], { cwd })).exitCode).toBe(0);
     const e = readJson(join(cwd, 'logs', 's.json'));
-    expect(e).toMatchObject({ phase: 'done', done: true, exec_mode: 'exec', end_reason: 'done (2/2 steps)', reports_dir: 'reports/codex_runs/s1' });
+    expect(e).toMatchObject({
+      phase: 'done',
+      done: true,
+      exec_mode: 'exec',
+      end_reason: 'done (2/2 steps)',
+      reports_dir: 'reports/codex_runs/s1',
+    });
     expect(e).not.toHaveProperty('dry_run');
     expect(readFileSync(join(cwd, 'logs', 's.txt'), 'utf8')).toMatch(/^phase=done step=2 done=true latest_step=step_002\.json /);
   });

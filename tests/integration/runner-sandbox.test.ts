@@ -12,7 +12,8 @@ import { execa } from 'execa';
 import { tempDir, vpm, vpmJson } from '../helpers/cli.js';
 
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
-const stepLog = (cwd: string, id: string, n: number) => readJson(join(cwd, 'reports', 'codex_runs', id, 'steps', `step_${String(n).padStart(3, '0')}.json`));
+const stepLog = (cwd: string, id: string, n: number) =>
+  readJson(join(cwd, 'reports', 'codex_runs', id, 'steps', `step_${String(n).padStart(3, '0')}.json`));
 
 async function gitRepo(config: unknown): Promise<string> {
   const cwd = tempDir('vpm-sandbox-');
@@ -32,7 +33,10 @@ async function gitRepo(config: unknown): Promise<string> {
 let seq = 0;
 function job(cwd: string, id: string, steps: Array<Record<string, unknown>>): void {
   const created = new Date(Date.UTC(2026, 0, 1, 0, 0, seq++)).toISOString();
-  writeFileSync(join(cwd, 'codex', 'inbox', `${id}.json`), JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', steps }));
+  writeFileSync(
+    join(cwd, 'codex', 'inbox', `${id}.json`),
+    JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', steps }),
+  );
 }
 
 const policy = (allowlist: string[], extra: Record<string, unknown> = {}) => ({
@@ -82,7 +86,7 @@ describe('sandbox: what an allowed step can touch', () => {
     }
   });
 
-  it("sees a fixed environment: neither the invoking HOME nor GITHUB_TOKEN / VPM_LLM_API_KEY", async () => {
+  it('sees a fixed environment: neither the invoking HOME nor GITHUB_TOKEN / VPM_LLM_API_KEY', async () => {
     const home = homedir();
     const secret = `.vpm-sandbox-secret-${process.pid}`;
     writeFileSync(join(home, secret), 'secret\n');
@@ -90,7 +94,10 @@ describe('sandbox: what an allowed step can touch', () => {
       const script = `env; echo HOME-LISTING; ls -A ${home}; cat ${home}/${secret} || echo unreadable`;
       const cwd = await gitRepo(policy([script]));
       job(cwd, 'e1', [{ name: 'env', argv: ['sh', '-c', script] }]);
-      const { result } = await vpmJson(['run', '--exec'], { cwd, env: { GITHUB_TOKEN: 'ghp_sandboxtest0123456789', VPM_LLM_API_KEY: 'sk-sandboxtest0123456789', HOME: home } });
+      const { result } = await vpmJson(['run', '--exec'], {
+        cwd,
+        env: { GITHUB_TOKEN: 'ghp_sandboxtest0123456789', VPM_LLM_API_KEY: 'sk-sandboxtest0123456789', HOME: home },
+      });
       expect(result.exitCode, String(result.stderr)).toBe(0);
       const out: string = stepLog(cwd, 'e1', 1).stdout_tail;
       expect(out).not.toContain('GITHUB_TOKEN');
@@ -117,7 +124,10 @@ describe('sandbox: what an allowed step can touch', () => {
     const unsandboxed = await vpmJson(['run', '--exec', '--no-sandbox'], { cwd });
     expect(unsandboxed.result.exitCode, String(unsandboxed.result.stderr)).toBe(0);
     expect(stepLog(cwd, 'm1', 1)).toMatchObject({ sandbox: 'none', unsandboxed_because: '--no-sandbox' });
-    expect(readJson(join(cwd, 'reports', 'codex_runs', 'm1', 'phase_summary.json')).sandbox).toEqual({ mode: 'none', unsandboxed_because: '--no-sandbox' });
+    expect(readJson(join(cwd, 'reports', 'codex_runs', 'm1', 'phase_summary.json')).sandbox).toEqual({
+      mode: 'none',
+      unsandboxed_because: '--no-sandbox',
+    });
   });
 
   it('runner.sandbox: none without --no-sandbox refuses (exit 3)', async () => {

@@ -16,7 +16,8 @@ const runLog = (cwd: string, id: string) => readFileSync(join(runDir(cwd, id), '
 const stepLog = (cwd: string, id: string, n: number) => readJson(join(runDir(cwd, id), 'steps', `step_${String(n).padStart(3, '0')}.json`));
 const phaseSummary = (cwd: string, id: string) => readJson(join(runDir(cwd, id), 'phase_summary.json'));
 /** A dry run's preview records, kept apart from the exec state (see tests/integration/runner-dry.test.ts). */
-const dryStepLog = (cwd: string, id: string, n: number) => readJson(join(runDir(cwd, id), 'dry', 'steps', `step_${String(n).padStart(3, '0')}.json`));
+const dryStepLog = (cwd: string, id: string, n: number) =>
+  readJson(join(runDir(cwd, id), 'dry', 'steps', `step_${String(n).padStart(3, '0')}.json`));
 
 function repo(config?: unknown): string {
   const cwd = tempDir('vpm-runner-');
@@ -28,7 +29,10 @@ function repo(config?: unknown): string {
 let seq = 0;
 function job(cwd: string, id: string, body: Record<string, unknown>, file = `${id}.json`): void {
   const created = new Date(Date.UTC(2026, 0, 1, 0, 0, seq++)).toISOString();
-  writeFileSync(join(cwd, 'codex', 'inbox', file), JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', ...body }, null, 2));
+  writeFileSync(
+    join(cwd, 'codex', 'inbox', file),
+    JSON.stringify({ id, kind: 'exec', created_at: created, source: 'test', ...body }, null, 2),
+  );
 }
 
 const allowAll = (extra: Record<string, unknown> = {}) => ({
@@ -38,7 +42,12 @@ const allowAll = (extra: Record<string, unknown> = {}) => ({
 describe('dry and exec', () => {
   it('a DRY run executes nothing and logs [DRY] lines; the job stays queued', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 'j1', { steps: [{ name: 'create', argv: ['touch', 'created.txt'] }, { name: 'list', command: 'ls -la' }] });
+    job(cwd, 'j1', {
+      steps: [
+        { name: 'create', argv: ['touch', 'created.txt'] },
+        { name: 'list', command: 'ls -la' },
+      ],
+    });
     const r = await vpm(['run'], { cwd });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(existsSync(join(cwd, 'created.txt'))).toBe(false);
@@ -46,10 +55,21 @@ describe('dry and exec', () => {
     expect(log).toMatch(/\[DRY\] touch created\.txt\n/);
     expect(log).toMatch(/\[DRY\] ls -la\n/);
     expect(log).not.toMatch(/\[EXEC\]/);
-    expect(dryStepLog(cwd, 'j1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'default_action: allow', normalized_argv: ['touch', 'created.txt'], outcome: 'done', executed: false, mode: 'dry' });
+    expect(dryStepLog(cwd, 'j1', 1)).toMatchObject({
+      decision: 'allow',
+      matched_rule: 'default_action: allow',
+      normalized_argv: ['touch', 'created.txt'],
+      outcome: 'done',
+      executed: false,
+      mode: 'dry',
+    });
     expect(existsSync(join(cwd, 'codex', 'inbox', '_done'))).toBe(false);
     expect(existsSync(join(cwd, 'codex', 'inbox', 'j1.json'))).toBe(true);
-    expect(readJson(join(runDir(cwd, 'j1'), 'dry', 'phase_state.json'))).toMatchObject({ current_phase: 'done', finished: true, mode: 'dry' });
+    expect(readJson(join(runDir(cwd, 'j1'), 'dry', 'phase_state.json'))).toMatchObject({
+      current_phase: 'done',
+      finished: true,
+      mode: 'dry',
+    });
     expect(existsSync(join(runDir(cwd, 'j1'), 'phase_state.json'))).toBe(false);
   });
 
@@ -75,7 +95,7 @@ describe('dry and exec', () => {
 });
 
 describe('step environment', () => {
-  it('steps get the job id and payload, not vpm\'s own credentials', async () => {
+  it("steps get the job id and payload, not vpm's own credentials", async () => {
     const cwd = repo(allowAll());
     job(cwd, 'e1', { payload: { hello: 'world' }, steps: [{ name: 'env', argv: ['env'] }] });
     const r = await vpm(['run', '--exec'], { cwd, env: { GITHUB_TOKEN: 'not-for-steps-123456' } });
@@ -102,10 +122,24 @@ describe('deny / fatal_error / stopped', () => {
     expect(json.phase).toBe('deny');
     expect(existsSync(join(cwd, 'one.txt'))).toBe(true);
     expect(existsSync(join(cwd, 'three.txt'))).toBe(false);
-    expect(stepLog(cwd, 'd1', 2)).toMatchObject({ phase: 'deny', outcome: 'deny', decision: 'deny', matched_rule: 'deny_if_contains: rm', normalized_argv: ['rm', '-rf', 'one.txt'], executed: false });
+    expect(stepLog(cwd, 'd1', 2)).toMatchObject({
+      phase: 'deny',
+      outcome: 'deny',
+      decision: 'deny',
+      matched_rule: 'deny_if_contains: rm',
+      normalized_argv: ['rm', '-rf', 'one.txt'],
+      executed: false,
+    });
     expect(stepLog(cwd, 'd1', 3)).toMatchObject({ phase: 'stopped', outcome: 'stopped', stopped: true, decision: null });
     const s = phaseSummary(cwd, 'd1');
-    expect(s).toMatchObject({ current_phase: 'deny', denied_count: 1, fatal_error_count: 0, stopped_count: 1, success_count: 1, stop_on_deny: true });
+    expect(s).toMatchObject({
+      current_phase: 'deny',
+      denied_count: 1,
+      fatal_error_count: 0,
+      stopped_count: 1,
+      success_count: 1,
+      stop_on_deny: true,
+    });
     expect(s.denied_steps).toEqual([{ step: 2, name: 'sneaky', file: 'steps/step_002.json', matched_rule: 'deny_if_contains: rm' }]);
     expect(s.stopped_steps.map((x: { step: number }) => x.step)).toEqual([3]);
     expect(s.end_reason).toMatch(/^deny: step 2/);
@@ -119,12 +153,23 @@ describe('deny / fatal_error / stopped', () => {
     const r = await vpm(['run', '--exec'], { cwd });
     expect(r.exitCode).toBe(1);
     expect(existsSync(join(cwd, 'three.txt'))).toBe(true);
-    expect(phaseSummary(cwd, 'd2')).toMatchObject({ current_phase: 'deny', denied_count: 1, stopped_count: 0, success_count: 2, stop_on_deny: false });
+    expect(phaseSummary(cwd, 'd2')).toMatchObject({
+      current_phase: 'deny',
+      denied_count: 1,
+      stopped_count: 0,
+      success_count: 2,
+      stop_on_deny: false,
+    });
   });
 
   it('fatal_error: non-zero exit, timeout and a program that cannot start; later steps stopped', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 'f1', { steps: [{ name: 'fails', argv: ['false'] }, { name: 'never', argv: ['touch', 'never.txt'] }] });
+    job(cwd, 'f1', {
+      steps: [
+        { name: 'fails', argv: ['false'] },
+        { name: 'never', argv: ['touch', 'never.txt'] },
+      ],
+    });
     job(cwd, 'f2', { steps: [{ name: 'slow', argv: ['sleep', '5'], timeout_s: 0.5 }] });
     job(cwd, 'f3', { steps: [{ name: 'missing', argv: ['vpm-no-such-program-xyz'] }] });
     const { result, json } = await vpmJson(['run', '--exec'], { cwd });
@@ -141,7 +186,12 @@ describe('deny / fatal_error / stopped', () => {
 
   it('with no execution_policy section the built-in default denies what is not allowlisted', async () => {
     const cwd = repo();
-    job(cwd, 'p1', { steps: [{ name: 'ls', argv: ['ls'] }, { name: 'curl', argv: ['curl', 'http://example.invalid'] }] });
+    job(cwd, 'p1', {
+      steps: [
+        { name: 'ls', argv: ['ls'] },
+        { name: 'curl', argv: ['curl', 'http://example.invalid'] },
+      ],
+    });
     const r = await vpm(['run'], { cwd });
     expect(r.exitCode).toBe(1);
     expect(dryStepLog(cwd, 'p1', 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: ls' });
@@ -154,7 +204,10 @@ describe('malformed jobs', () => {
     const cwd = repo(allowAll());
     const inbox = join(cwd, 'codex', 'inbox');
     writeFileSync(join(inbox, 'a_badjson.json'), '{"id": "x", ');
-    writeFileSync(join(inbox, 'b_schema.json'), JSON.stringify({ id: 'b', kind: 'launch', created_at: 'yesterday', source: 'x', steps: [{ name: 's' }] }));
+    writeFileSync(
+      join(inbox, 'b_schema.json'),
+      JSON.stringify({ id: 'b', kind: 'launch', created_at: 'yesterday', source: 'x', steps: [{ name: 's' }] }),
+    );
     job(cwd, 'c_traversal', { kind: 'ask', job_input: { path: '../../etc/passwd' } }, 'c_traversal.json');
     job(cwd, 'd_absolute', { kind: 'apply', apply: { overlay: '/etc/k8s/x.yaml' } }, 'd_absolute.json');
     mkdirSync(join(cwd, 'infra'), { recursive: true });
@@ -186,18 +239,48 @@ describe('malformed jobs', () => {
 describe('summary file', () => {
   it('writes the JSON fields and the one-line TXT', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 's1', { steps: [{ name: 'a', argv: ['echo', 'a'] }, { name: 'b', argv: ['echo', 'b'] }] });
+    job(cwd, 's1', {
+      steps: [
+        { name: 'a', argv: ['echo', 'a'] },
+        { name: 'b', argv: ['echo', 'b'] },
+      ],
+    });
     const r = await vpm(['run', '--exec', '--summary-file', 'logs/last_run_summary.json'], { cwd });
     expect(r.exitCode).toBe(0);
     const s = readJson(join(cwd, 'logs', 'last_run_summary.json'));
-    for (const key of ['phase', 'step', 'done', 'latest_step', 'step_count', 'phase_summary_exists', 'job_result_exists', 'job_result_written', 'job_result_path', 'job_payload_present', 'job_payload_size', 'job_loop', 'end_reason']) {
+    for (const key of [
+      'phase',
+      'step',
+      'done',
+      'latest_step',
+      'step_count',
+      'phase_summary_exists',
+      'job_result_exists',
+      'job_result_written',
+      'job_result_path',
+      'job_payload_present',
+      'job_payload_size',
+      'job_loop',
+      'end_reason',
+    ]) {
       expect(s, key).toHaveProperty(key);
     }
-    expect(s).toMatchObject({ phase: 'done', step: '2', done: true, latest_step: 'step_002.json', step_count: 2, phase_summary_exists: true, job_result_exists: false, job_result_path: null });
+    expect(s).toMatchObject({
+      phase: 'done',
+      step: '2',
+      done: true,
+      latest_step: 'step_002.json',
+      step_count: 2,
+      phase_summary_exists: true,
+      job_result_exists: false,
+      job_result_path: null,
+    });
     const txt = readFileSync(join(cwd, 'logs', 'last_run_summary.txt'), 'utf8');
     expect(txt.endsWith('\n')).toBe(true);
     expect(txt.trimEnd().split('\n')).toHaveLength(1);
-    expect(txt).toMatch(/^phase=done step=2 done=true latest_step=step_002\.json step_count=2 phase_summary=exists job_result=none job_result_written=false job_payload=none job_payload_size=0 job_loop=disabled job_index=none end_reason=\S+\n$/);
+    expect(txt).toMatch(
+      /^phase=done step=2 done=true latest_step=step_002\.json step_count=2 phase_summary=exists job_result=none job_result_written=false job_payload=none job_payload_size=0 job_loop=disabled job_index=none end_reason=\S+\n$/,
+    );
   });
 });
 
@@ -205,7 +288,13 @@ describe('job loop', () => {
   it('one job per run, job_index persisted, job_loop_complete with job_result.json; payload sanitised and truncated; test-mode warnings', async () => {
     const cwd = repo({
       ...allowAll(),
-      job_loop: { enabled: true, max_jobs: 2, job_name: 'sample', job_input: { path: 'workspace/job_input.json' }, job_result: { path: 'workspace/job_result.json' } },
+      job_loop: {
+        enabled: true,
+        max_jobs: 2,
+        job_name: 'sample',
+        job_input: { path: 'workspace/job_input.json' },
+        job_result: { path: 'workspace/job_result.json' },
+      },
     });
     job(cwd, 'L1', { steps: [{ name: 'a', argv: ['echo', 'a'] }] });
     job(cwd, 'L2', { steps: [{ name: 'b', argv: ['echo', 'b'] }] });
@@ -217,12 +306,19 @@ describe('job loop', () => {
     expect(r1.exitCode).toBe(0);
     expect(String(r1.stderr)).toMatch(/WARNING: job_loop enabled but not completed/);
     expect(String(r1.stderr)).toMatch(/WARNING: job_payload_present=false/);
-    expect(readJson(join(cwd, 'reports', 'codex_runs', 'phase_state.json'))).toMatchObject({ job_index: 2, jobs_executed: 1, current_phase: 'done' });
+    expect(readJson(join(cwd, 'reports', 'codex_runs', 'phase_state.json'))).toMatchObject({
+      job_index: 2,
+      jobs_executed: 1,
+      current_phase: 'done',
+    });
     expect(existsSync(join(cwd, 'codex', 'inbox', 'L2.json'))).toBe(true); // one job per run
 
     mkdirSync(join(cwd, 'workspace'));
     const secret = 'ghp_' + 'A'.repeat(36);
-    writeFileSync(join(cwd, 'workspace', 'job_input.json'), JSON.stringify({ job_name: 'custom_job', token: secret, note: 'bell\u0007here', filler: 'x'.repeat(5000) }));
+    writeFileSync(
+      join(cwd, 'workspace', 'job_input.json'),
+      JSON.stringify({ job_name: 'custom_job', token: secret, note: 'bell\u0007here', filler: 'x'.repeat(5000) }),
+    );
     const r2 = await vpm(['run', '--exec', '--summary-file', 'out/s.json'], { cwd });
     expect(r2.exitCode).toBe(0);
     const step = stepLog(cwd, 'L2', 1);
@@ -233,7 +329,11 @@ describe('job loop', () => {
     expect(step.job_payload).toContain('bellhere');
     expect(phaseSummary(cwd, 'L2').end_reason).toBe('done (job 2/2 completed)');
     const s2 = readJson(join(cwd, 'out', 's.json'));
-    expect(s2).toMatchObject({ job_payload_present: true, job_payload_size: 2000, job_loop: { enabled: true, max_jobs: 2, job_name: 'custom_job', current_job_index: 3, completed: false } });
+    expect(s2).toMatchObject({
+      job_payload_present: true,
+      job_payload_size: 2000,
+      job_loop: { enabled: true, max_jobs: 2, job_name: 'custom_job', current_job_index: 3, completed: false },
+    });
     expect(readFileSync(join(cwd, 'out', 's.txt'), 'utf8')).toMatch(/job_loop=enabled job_name=custom_job job_index=3 max_jobs=2/);
 
     // Run 3: job_index 3 > max_jobs 2 → job_loop_complete, not an error; L3 stays queued.
@@ -243,9 +343,18 @@ describe('job loop', () => {
     expect(String(r3.result.stderr)).toMatch(/WARNING: job_index \(3\) > max_jobs \(2\)/);
     expect(String(r3.result.stderr)).not.toMatch(/job_result_written=false/);
     const result = readJson(join(cwd, 'workspace', 'job_result.json'));
-    expect(result).toMatchObject({ job_name: 'custom_job', max_jobs: 2, jobs_executed: 2, end_reason: 'job_loop_complete: max_jobs(2) reached', last_phase: 'job_loop_complete', last_step: 1 });
+    expect(result).toMatchObject({
+      job_name: 'custom_job',
+      max_jobs: 2,
+      jobs_executed: 2,
+      end_reason: 'job_loop_complete: max_jobs(2) reached',
+      last_phase: 'job_loop_complete',
+      last_step: 1,
+    });
     expect(result.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    expect(readFileSync(join(cwd, 'out', 's.txt'), 'utf8')).toMatch(/^phase=job_loop_complete .*job_result=exists job_result_path=workspace\/job_result\.json job_result_written=true/);
+    expect(readFileSync(join(cwd, 'out', 's.txt'), 'utf8')).toMatch(
+      /^phase=job_loop_complete .*job_result=exists job_result_path=workspace\/job_result\.json job_result_written=true/,
+    );
     expect(existsSync(join(cwd, 'codex', 'inbox', 'L3.json'))).toBe(true);
 
     // cleanrun clears the loop state and the job result: the loop starts over at 1.
@@ -276,7 +385,10 @@ describe('vpm ask and apply jobs', () => {
     expect(readJson(join(cwd, ask.json.file))).toMatchObject({ kind: 'ask', text: 'please summarise the canary', source: { type: 'cli' } });
 
     mkdirSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev'), { recursive: true });
-    writeFileSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n');
+    writeFileSync(
+      join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n',
+    );
     const apply = await vpmJson(['ask', 'S5 apply: dev hello-ksvc', '--context', 'kind-vpm-mini'], { cwd });
     expect(apply.json).toMatchObject({ kind: 'apply', overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', overlay_exists: true });
     expect(apply.json.id).toMatch(/^apply_hello-ksvc_dev_\d{8}T\d{6}Z_\w+$/);
@@ -291,24 +403,39 @@ describe('vpm ask and apply jobs', () => {
     const dry = await vpm(['run'], { cwd });
     expect(dry.exitCode, String(dry.stderr)).toBe(0);
     expect(runLog(cwd, apply.json.id)).toMatch(/\[DRY\] vpm apply infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini\n/);
-    expect(dryStepLog(cwd, apply.json.id, 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: vpm apply', normalized_argv: ['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '--context', 'kind-vpm-mini'] });
+    expect(dryStepLog(cwd, apply.json.id, 1)).toMatchObject({
+      decision: 'allow',
+      matched_rule: 'allowlist: vpm apply',
+      normalized_argv: ['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml', '--context', 'kind-vpm-mini'],
+    });
   });
 
   it('apply.lane kubectl runs kubectl diff/apply/get (fake kubectl on PATH) and keeps apply.log and after.yaml', async () => {
     const cwd = repo();
     mkdirSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev'), { recursive: true });
-    writeFileSync(join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n');
+    writeFileSync(
+      join(cwd, 'infra', 'k8s', 'overlays', 'dev', 'hello-ksvc.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n',
+    );
     const id = 'apply_hello-ksvc_dev_x';
-    job(cwd, id, { kind: 'apply', apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', context: 'kind-vpm-mini', lane: 'kubectl' } });
+    job(cwd, id, {
+      kind: 'apply',
+      apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', context: 'kind-vpm-mini', lane: 'kubectl' },
+    });
     // Outside the repository: PATH entries inside it are dropped for steps (issue 15, class 5).
     const bin = tempDir('vpm-fakebin-');
-    writeFileSync(join(bin, 'kubectl'), '#!/bin/sh\necho "kubectl $*"\nif [ "$1" = get ]; then echo "kind: ConfigMap"; fi\nif [ "$1" = diff ]; then exit 1; fi\nexit 0\n');
+    writeFileSync(
+      join(bin, 'kubectl'),
+      '#!/bin/sh\necho "kubectl $*"\nif [ "$1" = get ]; then echo "kind: ConfigMap"; fi\nif [ "$1" = diff ]; then exit 1; fi\nexit 0\n',
+    );
     chmodSync(join(bin, 'kubectl'), 0o755);
     const r = await vpmJson(['run', '--exec'], { cwd, env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
     const log = runLog(cwd, id);
     expect(log).toMatch(/\[EXEC\] kubectl diff -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini → exit 1/);
-    expect(log).toMatch(/\[EXEC\] kubectl apply --server-side --field-manager=vpm -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini → exit 0/);
+    expect(log).toMatch(
+      /\[EXEC\] kubectl apply --server-side --field-manager=vpm -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml --context kind-vpm-mini → exit 0/,
+    );
     expect(log).toMatch(/\[EXEC\] kubectl get -f infra\/k8s\/overlays\/dev\/hello-ksvc\.yaml -o yaml --context kind-vpm-mini → exit 0/);
     expect(stepLog(cwd, id, 1)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: kubectl diff', outcome: 'done' });
     expect(readFileSync(join(runDir(cwd, id), 'after.yaml'), 'utf8')).toContain('kind: ConfigMap');
@@ -320,7 +447,14 @@ describe('vpm ask and apply jobs', () => {
     const server = createServer((req, res) => {
       if (req.url === '/repos/acme/app/issues/comments/777') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 777, body: '/ask S5 apply: dev hello-ksvc', html_url: 'https://github.com/acme/app/issues/12#issuecomment-777', issue_url: 'https://api.github.com/repos/acme/app/issues/12' }));
+        res.end(
+          JSON.stringify({
+            id: 777,
+            body: '/ask S5 apply: dev hello-ksvc',
+            html_url: 'https://github.com/acme/app/issues/12#issuecomment-777',
+            issue_url: 'https://api.github.com/repos/acme/app/issues/12',
+          }),
+        );
       } else {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"message":"Not Found"}');
@@ -332,7 +466,10 @@ describe('vpm ask and apply jobs', () => {
       const env = { GITHUB_API_URL: `http://127.0.0.1:${port}`, GITHUB_REPOSITORY: 'acme/app' };
       const ok = await vpmJson(['ask', '--issue', '12', '--comment', '777'], { cwd, env });
       expect(ok.result.exitCode, String(ok.result.stderr)).toBe(0);
-      expect(ok.json).toMatchObject({ kind: 'apply', source: { type: 'issue_comment', issue: 12, comment_id: 777, url: 'https://github.com/acme/app/issues/12#issuecomment-777' } });
+      expect(ok.json).toMatchObject({
+        kind: 'apply',
+        source: { type: 'issue_comment', issue: 12, comment_id: 777, url: 'https://github.com/acme/app/issues/12#issuecomment-777' },
+      });
       const wrong = await vpm(['ask', '--issue', '13', '--comment', '777'], { cwd, env });
       expect(wrong.exitCode).toBe(2);
       const missing = await vpm(['ask', '--comment', '1'], { cwd, env });
@@ -355,7 +492,12 @@ describe('crash safety and concurrency', () => {
         { name: 'append again', command: 'echo last >> count.txt' },
       ],
     });
-    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'run', '--exec'], { cwd, detached: true, reject: false, stdin: 'ignore' });
+    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'run', '--exec'], {
+      cwd,
+      detached: true,
+      reject: false,
+      stdin: 'ignore',
+    });
     const state = join(runDir(cwd, 'k1'), 'phase_state.json');
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -380,7 +522,13 @@ describe('crash safety and concurrency', () => {
   it('two runners on one inbox never process the same job', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
     const cwd = repo(allowAll({ allowlist: ids.map((id) => `echo ${id} >> seen.txt`) }));
-    for (const id of ids) job(cwd, id, { steps: [{ name: 'mark', command: `echo ${id} >> seen.txt` }, { name: 'hold', argv: ['sleep', '0.2'] }] });
+    for (const id of ids)
+      job(cwd, id, {
+        steps: [
+          { name: 'mark', command: `echo ${id} >> seen.txt` },
+          { name: 'hold', argv: ['sleep', '0.2'] },
+        ],
+      });
     const [a, b] = await Promise.all([vpmJson(['run', '--exec'], { cwd }), vpmJson(['run', '--exec'], { cwd })]);
     expect(a.result.exitCode, String(a.result.stderr)).toBe(0);
     expect(b.result.exitCode, String(b.result.stderr)).toBe(0);
@@ -412,7 +560,11 @@ describe('re-runs and duplicates', () => {
     // A dry run reports the duplicate and leaves it in the inbox.
     const dry = await vpmJson(['run'], { cwd });
     expect(dry.result.exitCode).toBe(1);
-    expect(dry.json.failed[0]).toMatchObject({ file: 'second.json', moved_to: null, reason: expect.stringMatching(/^duplicate job id same/) });
+    expect(dry.json.failed[0]).toMatchObject({
+      file: 'second.json',
+      moved_to: null,
+      reason: expect.stringMatching(/^duplicate job id same/),
+    });
     expect(existsSync(join(cwd, 'codex', 'inbox', 'second.json'))).toBe(true);
     const { result, json } = await vpmJson(['run', '--exec'], { cwd });
     expect(result.exitCode).toBe(1);
@@ -428,7 +580,23 @@ describe('re-runs and duplicates', () => {
     const now = new Date().toISOString();
     writeFileSync(
       join(runDir(cwd, 'ch1'), 'phase_state.json'),
-      JSON.stringify({ v: 1, job_id: 'ch1', job_file: 'ch1.json', kind: 'exec', mode: 'exec', current_phase: 'running', step_count: 3, next_step: 2, steps: [], job_index: null, finished: false, end_reason: null, started_at: now, updated_at: now, attempts: 1 }),
+      JSON.stringify({
+        v: 1,
+        job_id: 'ch1',
+        job_file: 'ch1.json',
+        kind: 'exec',
+        mode: 'exec',
+        current_phase: 'running',
+        step_count: 3,
+        next_step: 2,
+        steps: [],
+        job_index: null,
+        finished: false,
+        end_reason: null,
+        started_at: now,
+        updated_at: now,
+        attempts: 1,
+      }),
     );
     const { result, json } = await vpmJson(['run', '--exec'], { cwd });
     expect(result.exitCode).toBe(1);
@@ -437,13 +605,37 @@ describe('re-runs and duplicates', () => {
 
   it('steps done in DRY are executed when the interrupted job is resumed with --exec', async () => {
     const cwd = repo(allowAll());
-    job(cwd, 'x1', { steps: [{ name: 'a', argv: ['touch', 'a.txt'] }, { name: 'b', argv: ['touch', 'b.txt'] }] });
+    job(cwd, 'x1', {
+      steps: [
+        { name: 'a', argv: ['touch', 'a.txt'] },
+        { name: 'b', argv: ['touch', 'b.txt'] },
+      ],
+    });
     // A dry run that stopped after step 1: reproduce its state file.
     mkdirSync(runDir(cwd, 'x1'), { recursive: true });
     const now = new Date().toISOString();
     writeFileSync(
       join(runDir(cwd, 'x1'), 'phase_state.json'),
-      JSON.stringify({ v: 1, job_id: 'x1', job_file: 'x1.json', kind: 'exec', mode: 'dry', current_phase: 'running', step_count: 2, next_step: 2, steps: [{ step: 1, name: 'a', outcome: 'done', mode: 'dry' }, { step: 2, name: 'b', outcome: 'pending', mode: 'dry' }], job_index: null, finished: false, end_reason: null, started_at: now, updated_at: now, attempts: 1 }),
+      JSON.stringify({
+        v: 1,
+        job_id: 'x1',
+        job_file: 'x1.json',
+        kind: 'exec',
+        mode: 'dry',
+        current_phase: 'running',
+        step_count: 2,
+        next_step: 2,
+        steps: [
+          { step: 1, name: 'a', outcome: 'done', mode: 'dry' },
+          { step: 2, name: 'b', outcome: 'pending', mode: 'dry' },
+        ],
+        job_index: null,
+        finished: false,
+        end_reason: null,
+        started_at: now,
+        updated_at: now,
+        attempts: 1,
+      }),
     );
     expect((await vpm(['run', '--exec'], { cwd })).exitCode).toBe(0);
     expect(existsSync(join(cwd, 'a.txt'))).toBe(true);

@@ -27,7 +27,10 @@ function filesUnder(dir: string, skip: Set<string>): string[] {
 function leaks(cwd: string, printed: string, inputs: string[] = [], corpus = CORPUS): string[] {
   const skip = new Set(inputs.map((i) => join(cwd, i)));
   const found: string[] = [];
-  const places: Array<[string, string]> = [['stdout/stderr', printed], ...filesUnder(cwd, skip).map((f) => [relative(cwd, f), readFileSync(f, 'utf8')] as [string, string])];
+  const places: Array<[string, string]> = [
+    ['stdout/stderr', printed],
+    ...filesUnder(cwd, skip).map((f) => [relative(cwd, f), readFileSync(f, 'utf8')] as [string, string]),
+  ];
   for (const [where, text] of places) {
     // Files hold the text JSON-escaped, stdout may too: compare against both forms.
     for (const [name, , secret] of corpus) {
@@ -57,8 +60,17 @@ describe('no raw secret in anything vpm writes or prints', () => {
   it('state patch: STATE, the printed diff, the memory note', async () => {
     const cwd = tempDir();
     mkdirSync(join(cwd, 'STATE'));
-    writeFileSync(join(cwd, 'STATE', 'current_state.md'), '---\nphase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n# Current state\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n');
-    writeFileSync(join(cwd, 'p.json'), JSON.stringify([{ op: 'replace', path: '/current', value: ALL }, { op: 'replace', path: '/phase', value: CORPUS[0]![2] }]));
+    writeFileSync(
+      join(cwd, 'STATE', 'current_state.md'),
+      '---\nphase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n# Current state\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n',
+    );
+    writeFileSync(
+      join(cwd, 'p.json'),
+      JSON.stringify([
+        { op: 'replace', path: '/current', value: ALL },
+        { op: 'replace', path: '/phase', value: CORPUS[0]![2] },
+      ]),
+    );
     const r = await vpm(['--json', 'state', 'patch', 'p.json', '--yes'], { cwd });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(readFileSync(join(cwd, 'STATE', 'current_state.md'), 'utf8')).toContain('***');
@@ -77,7 +89,10 @@ describe('no raw secret in anything vpm writes or prints', () => {
     const cwd = tempDir('vpm-runner-');
     mkdirSync(join(cwd, 'codex', 'inbox'), { recursive: true });
     // node runs code from its arguments, so even a default-allow policy needs it allowlisted (issue 15).
-    writeFileSync(join(cwd, 'vpm.config.json'), JSON.stringify({ execution_policy: { default_action: 'allow', allowlist: ['node print.js'] } }));
+    writeFileSync(
+      join(cwd, 'vpm.config.json'),
+      JSON.stringify({ execution_policy: { default_action: 'allow', allowlist: ['node print.js'] } }),
+    );
     const job = {
       id: 'j1',
       kind: 'exec',
@@ -110,7 +125,10 @@ describe('no raw secret in anything vpm writes or prints', () => {
   it('an error message holding the value of a secret env var', async () => {
     const cwd = tempDir();
     const value = `plain-${chars(20, undefined, 90)}`;
-    const r = await vpm(['--json', 'chat', 'append', '--session', `${value}!`, '--text', 'x'], { cwd, env: { VPM_LLM_API_KEY: value, MY_DB_PASSWORD: `${value}x` } });
+    const r = await vpm(['--json', 'chat', 'append', '--session', `${value}!`, '--text', 'x'], {
+      cwd,
+      env: { VPM_LLM_API_KEY: value, MY_DB_PASSWORD: `${value}x` },
+    });
     expect(r.exitCode).toBe(2);
     expect(printed(r)).not.toContain(value);
     expect(printed(r)).toContain('***');
@@ -118,8 +136,13 @@ describe('no raw secret in anything vpm writes or prints', () => {
 
   it('healthcheck output: a long key block whose BEGIN line scrolled out of the kept tail', async () => {
     const cwd = tempDir();
-    const body = Array.from({ length: 300 }, (_, i) => chars(64, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 1000 + i));
-    writeFileSync(join(cwd, 'keys.js'), `console.log(${JSON.stringify(['-----BEGIN PRIVATE KEY-----', ...body].join('\n'))}); process.exit(1);\n`);
+    const body = Array.from({ length: 300 }, (_, i) =>
+      chars(64, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 1000 + i),
+    );
+    writeFileSync(
+      join(cwd, 'keys.js'),
+      `console.log(${JSON.stringify(['-----BEGIN PRIVATE KEY-----', ...body].join('\n'))}); process.exit(1);\n`,
+    );
     const r = await vpm(['--json', 'healthcheck', '--test-cmd', `${process.execPath} keys.js`], { cwd });
     expect(r.exitCode).not.toBe(0);
     const corpus = body.map((line, i) => [`key line ${i}`, line, line] as [string, string, string]);

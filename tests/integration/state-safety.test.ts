@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { tempDir, vpm } from '../helpers/cli.js';
 
-const STATE_DOC = '---\nphase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n# Current state\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n';
+const STATE_DOC =
+  '---\nphase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\n---\n\n# Current state\n\n## C\n\nnow\n\n## G\n\n- G-1: one\n\n## δ\n\nnext\n';
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** A file outside the repository with an old mtime, and a check that it is byte- and mtime-identical. */
@@ -118,7 +119,13 @@ describe('symlink-safe writes', () => {
     writeFileSync(join(cwd, 'vpm.config.json'), JSON.stringify({ execution_policy: { default_action: 'allow' } }));
     writeFileSync(
       join(cwd, 'codex', 'inbox', 'j1.json'),
-      JSON.stringify({ id: 'j1', kind: 'exec', created_at: '2026-01-01T00:00:00.000Z', source: 'test', steps: [{ name: 'a', argv: ['echo', 'a'] }] }),
+      JSON.stringify({
+        id: 'j1',
+        kind: 'exec',
+        created_at: '2026-01-01T00:00:00.000Z',
+        source: 'test',
+        steps: [{ name: 'a', argv: ['echo', 'a'] }],
+      }),
     );
     return cwd;
   }
@@ -163,14 +170,22 @@ describe('nothing silently lost', () => {
     const handWritten = JSON.stringify({ ...JSON.parse(first), id: 'chat_hand', text: 'added by hand' });
     writeFileSync(file, `${first}${handWritten}`); // no trailing newline
     expect((await vpm(['chat', 'append', '--text', 'second'], { cwd })).exitCode).toBe(0);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.text)).toEqual(['first', 'added by hand', 'second']);
 
     writeFileSync(file, `${readFileSync(file, 'utf8')}{"v":1,"id":"torn`);
     expect((await vpm(['chat', 'append', '--text', 'third'], { cwd })).exitCode).toBe(0);
     const after = readFileSync(file, 'utf8');
     expect(after).not.toContain('torn');
-    expect(after.trimEnd().split('\n').map((l) => JSON.parse(l).text)).toEqual(['first', 'added by hand', 'second', 'third']);
+    expect(
+      after
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).text),
+    ).toEqual(['first', 'added by hand', 'second', 'third']);
   });
 
   it('memory.json keeps unknown fields (top-level and per entry) across a summary', async () => {
@@ -194,8 +209,20 @@ describe('nothing silently lost', () => {
   it('a corrupt runner phase_state.json stops the run with exit 2, names it and moves it aside', async () => {
     const cwd = tempDir('vpm-runner-');
     mkdirSync(join(cwd, 'codex', 'inbox'), { recursive: true });
-    writeFileSync(join(cwd, 'vpm.config.json'), JSON.stringify({ execution_policy: { default_action: 'allow' }, job_loop: { enabled: true, max_jobs: 1, job_name: 'x' } }));
-    writeFileSync(join(cwd, 'codex', 'inbox', 'j1.json'), JSON.stringify({ id: 'j1', kind: 'exec', created_at: '2026-01-01T00:00:00.000Z', source: 't', steps: [{ name: 'a', argv: ['echo', 'a'] }] }));
+    writeFileSync(
+      join(cwd, 'vpm.config.json'),
+      JSON.stringify({ execution_policy: { default_action: 'allow' }, job_loop: { enabled: true, max_jobs: 1, job_name: 'x' } }),
+    );
+    writeFileSync(
+      join(cwd, 'codex', 'inbox', 'j1.json'),
+      JSON.stringify({
+        id: 'j1',
+        kind: 'exec',
+        created_at: '2026-01-01T00:00:00.000Z',
+        source: 't',
+        steps: [{ name: 'a', argv: ['echo', 'a'] }],
+      }),
+    );
     mkdirSync(join(cwd, 'reports', 'codex_runs'), { recursive: true });
     writeFileSync(join(cwd, 'reports', 'codex_runs', 'phase_state.json'), '{"job_index": 5, "jobs_exec');
     const r = await vpm(['run'], { cwd });
@@ -237,7 +264,11 @@ describe('nothing silently lost', () => {
     const cwd = tempDir();
     const { execa } = await import('execa');
     const { VPM_BIN } = await import('../helpers/cli.js');
-    const r = await execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'chat', 'append'], { input: Buffer.from([0x68, 0x69, 0xff, 0x21]), reject: false, env: { VPM_SESSION: undefined } });
+    const r = await execa(process.execPath, [VPM_BIN, '--cwd', cwd, 'chat', 'append'], {
+      input: Buffer.from([0x68, 0x69, 0xff, 0x21]),
+      reject: false,
+      env: { VPM_SESSION: undefined },
+    });
     expect(r.exitCode, String(r.stderr)).toBe(2);
     expect(String(r.stderr)).toMatch(/not valid UTF-8.*offset 2/);
     expect(String(r.stderr)).toMatch(/--lossy/);
@@ -276,22 +307,25 @@ describe('environment errors are not bugs', () => {
     expect(String(r.stderr)).not.toMatch(/bug/);
   });
 
-  it.skipIf(isRoot && spawnSync('setpriv', ['--version']).status !== 0)('EACCES reading memory.json: exit 1, says permission denied, no "bug"', async () => {
-    const cwd = tempDir();
-    writeFileSync(join(cwd, 'memory.json'), '{"version":1,"cursor":null,"entries":[]}\n');
-    chmodSync(join(cwd, 'memory.json'), 0o000);
-    // root ignores file modes: as root, run the CLI without the capabilities that let it.
-    const { execa } = await import('execa');
-    const { VPM_BIN } = await import('../helpers/cli.js');
-    const cmd = [process.execPath, VPM_BIN, '--cwd', cwd, 'summary'];
-    const r = isRoot
-      ? await execa('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', ...cmd], { reject: false })
-      : await execa(cmd[0]!, cmd.slice(1), { reject: false });
-    expect(r.exitCode, String(r.stderr)).toBe(1);
-    expect(String(r.stderr)).toMatch(/permission denied \(EACCES\)/);
-    expect(String(r.stderr)).toMatch(/memory\.json/);
-    expect(String(r.stderr)).not.toMatch(/bug/);
-  });
+  it.skipIf(isRoot && spawnSync('setpriv', ['--version']).status !== 0)(
+    'EACCES reading memory.json: exit 1, says permission denied, no "bug"',
+    async () => {
+      const cwd = tempDir();
+      writeFileSync(join(cwd, 'memory.json'), '{"version":1,"cursor":null,"entries":[]}\n');
+      chmodSync(join(cwd, 'memory.json'), 0o000);
+      // root ignores file modes: as root, run the CLI without the capabilities that let it.
+      const { execa } = await import('execa');
+      const { VPM_BIN } = await import('../helpers/cli.js');
+      const cmd = [process.execPath, VPM_BIN, '--cwd', cwd, 'summary'];
+      const r = isRoot
+        ? await execa('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', ...cmd], { reject: false })
+        : await execa(cmd[0]!, cmd.slice(1), { reject: false });
+      expect(r.exitCode, String(r.stderr)).toBe(1);
+      expect(String(r.stderr)).toMatch(/permission denied \(EACCES\)/);
+      expect(String(r.stderr)).toMatch(/memory\.json/);
+      expect(String(r.stderr)).not.toMatch(/bug/);
+    },
+  );
 
   it('EISDIR: a directory where memory.json belongs: exit 1, names it, no "bug"', async () => {
     const cwd = tempDir();

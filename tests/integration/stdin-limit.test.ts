@@ -81,9 +81,13 @@ describe.runIf(process.platform === 'linux')('stdin size limit', () => {
     // vpm stopped reading: the generator was asked for far less than the 300 MB.
     expect(writerOutcome).not.toBe('finished');
     expect(produced).toBeLessThan(64 * MiB);
-    const chatFiles = existsSync(join(dir, 'logs')) ? readdirSync(join(dir, 'logs')).filter((f) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(f)) : [];
+    const chatFiles = existsSync(join(dir, 'logs'))
+      ? readdirSync(join(dir, 'logs')).filter((f) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(f))
+      : [];
     expect(chatFiles).toEqual([]);
-    console.log(`stdin-limit: peak RSS ${(peak / MiB).toFixed(1)} MiB; ${(produced / MiB).toFixed(0)} MiB generated before vpm closed stdin (${writerOutcome})`);
+    console.log(
+      `stdin-limit: peak RSS ${(peak / MiB).toFixed(1)} MiB; ${(produced / MiB).toFixed(0)} MiB generated before vpm closed stdin (${writerOutcome})`,
+    );
   }, 180_000);
 
   it('still appends text just under the limit read from stdin', async () => {

@@ -43,7 +43,7 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
     fs.mkdirSync(path.join(repo, 'apps/hello'), { recursive: true });
     fs.copyFileSync(path.join(env.repoDir, 'infra/k8s/overlays/dev/hello-ksvc.yaml'), path.join(repo, 'apps/hello/hello-ksvc.yaml'));
     // namespace comes from the Application's destination, not from the file
-    const y = fs.readFileSync(path.join(repo, 'apps/hello/hello-ksvc.yaml'), 'utf8').replace(/\n  namespace: default\n/, '\n');
+    const y = fs.readFileSync(path.join(repo, 'apps/hello/hello-ksvc.yaml'), 'utf8').replace(/\n {2}namespace: default\n/, '\n');
     fs.writeFileSync(path.join(repo, 'apps/hello/hello-ksvc.yaml'), y);
     const git = (...a: string[]) => execFileSync('git', ['-C', repo, ...a], { encoding: 'utf8' }).trim();
     git('init', '-q');
@@ -53,24 +53,27 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
   });
 
   it('ApplicationSet list generator creates one Application per cluster; sync applies to that cluster', async () => {
-    await mgmt.apply({
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'ApplicationSet',
-      metadata: { name: `${id}-root`, namespace: 'argocd' },
-      spec: {
-        goTemplate: true,
-        generators: [{ list: { elements: [{ name: 'cluster-a' }, { name: 'cluster-b' }] } }],
-        template: {
-          metadata: { name: `${id}-root-app-{{.name}}` },
-          spec: {
-            project: 'default',
-            source: { repoURL: `file://${repo}`, targetRevision: 'HEAD', path: 'apps/hello' },
-            destination: { name: '{{.name}}', namespace: id },
-            syncPolicy: { syncOptions: ['CreateNamespace=true'] },
+    await mgmt.apply(
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'ApplicationSet',
+        metadata: { name: `${id}-root`, namespace: 'argocd' },
+        spec: {
+          goTemplate: true,
+          generators: [{ list: { elements: [{ name: 'cluster-a' }, { name: 'cluster-b' }] } }],
+          template: {
+            metadata: { name: `${id}-root-app-{{.name}}` },
+            spec: {
+              project: 'default',
+              source: { repoURL: `file://${repo}`, targetRevision: 'HEAD', path: 'apps/hello' },
+              destination: { name: '{{.name}}', namespace: id },
+              syncPolicy: { syncOptions: ['CreateNamespace=true'] },
+            },
           },
         },
       },
-    }, 'vpm-test');
+      'vpm-test',
+    );
     const names = [`${id}-root-app-cluster-a`, `${id}-root-app-cluster-b`];
     for (const n of names) {
       const app = await until<any>(() => mgmt.getOrNull(`${APPS}/${n}`), `Application ${n}`);
@@ -86,7 +89,11 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
       const a = await mgmt.get(`${APPS}/${names[1]}`);
       return !a.operation && a.status?.operationState?.phase === 'Succeeded' && a.status.health?.status === 'Healthy' ? a : undefined;
     }, 'sync to finish and the app to be Healthy');
-    expect(done.status.operationState).toMatchObject({ phase: 'Succeeded', operation: { initiatedBy: { username: 'vpm' } }, syncResult: { revision: sha } });
+    expect(done.status.operationState).toMatchObject({
+      phase: 'Succeeded',
+      operation: { initiatedBy: { username: 'vpm' } },
+      syncResult: { revision: sha },
+    });
     expect(Date.parse(done.status.operationState.finishedAt)).toBeGreaterThanOrEqual(Date.parse(done.status.operationState.startedAt));
     expect(done.status.sync).toMatchObject({ status: 'Synced', revision: sha });
     expect(done.status.reconciledAt).toBeTruthy();
@@ -100,13 +107,20 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
 
   it('a sync to an unknown cluster fails with a message', async () => {
     const name = `${id}-nowhere`;
-    await mgmt.apply({
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name, namespace: 'argocd' },
-      spec: { project: 'default', source: { repoURL: `file://${repo}`, path: 'apps/hello' }, destination: { name: 'cluster-z', namespace: id } },
-      operation: { initiatedBy: { username: 'vpm' }, sync: {} },
-    }, 'vpm-test');
+    await mgmt.apply(
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name, namespace: 'argocd' },
+        spec: {
+          project: 'default',
+          source: { repoURL: `file://${repo}`, path: 'apps/hello' },
+          destination: { name: 'cluster-z', namespace: id },
+        },
+        operation: { initiatedBy: { username: 'vpm' }, sync: {} },
+      },
+      'vpm-test',
+    );
     const app = await until(async () => {
       const x = await mgmt.get(`${APPS}/${name}`);
       return !x.operation && x.status?.operationState?.phase === 'Failed' ? x : undefined;
@@ -119,7 +133,10 @@ describe('Argo CD simulator templating (pure)', () => {
   it('renders fasttemplate and goTemplate placeholders, dotted paths included', async () => {
     const { render, isSubset } = await import('../support/argocd-sim.ts');
     const t = { metadata: { name: 'root-app-{{name}}' }, spec: { destination: { name: '{{ name }}' }, info: [{ value: '{{values.x}}' }] } };
-    expect(render(t, { name: 'cluster-a', values: { x: 1 } }, false)).toEqual({ metadata: { name: 'root-app-cluster-a' }, spec: { destination: { name: 'cluster-a' }, info: [{ value: '1' }] } });
+    expect(render(t, { name: 'cluster-a', values: { x: 1 } }, false)).toEqual({
+      metadata: { name: 'root-app-cluster-a' },
+      spec: { destination: { name: 'cluster-a' }, info: [{ value: '1' }] },
+    });
     expect(render('root-app-{{.name}}/{{ .values.x }}', { name: 'cluster-b', values: { x: 'y' } }, true)).toBe('root-app-cluster-b/y');
     expect(() => render('{{.missing}}', {}, true)).toThrow(/missing/);
     expect(render('{{missing}}', {}, false)).toBe('{{missing}}');

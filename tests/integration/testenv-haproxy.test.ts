@@ -44,7 +44,14 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('HAProxy in front of cluster
   afterAll(async () => hp?.stop());
 
   it('keeps HAProxy defaults (inter 2s fall 3 rise 2) unless told otherwise', () => {
-    const cfg = haproxyConfig({ dir: '/x', socket: '/x/admin.sock', port: 1, statsPort: 2, servers: { a: '127.0.0.1:1', b: '127.0.0.1:2' }, backupB: true });
+    const cfg = haproxyConfig({
+      dir: '/x',
+      socket: '/x/admin.sock',
+      port: 1,
+      statsPort: 2,
+      servers: { a: '127.0.0.1:1', b: '127.0.0.1:2' },
+      backupB: true,
+    });
     expect(cfg).toContain('default-server inter 2s fall 3 rise 2');
     expect(cfg).toMatch(/stats socket \/x\/admin\.sock mode 600 level admin/);
     expect(cfg).toMatch(/server b 127\.0\.0\.1:2 check backup/);

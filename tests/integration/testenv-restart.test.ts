@@ -5,7 +5,16 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import path from 'node:path';
-import { requireTestenv, useTestenv, kubeFor, freshNamespace, applyFile, restartApiServer, REPO_ROOT, type TestenvInfo } from '../support/testenv.ts';
+import {
+  requireTestenv,
+  useTestenv,
+  kubeFor,
+  freshNamespace,
+  applyFile,
+  restartApiServer,
+  REPO_ROOT,
+  type TestenvInfo,
+} from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,9 +64,15 @@ describe.skipIf(!requireTestenv())('kube-apiserver restart', () => {
 
     // And a KService created after the restart becomes Ready too.
     await kube.create(`/apis/serving.knative.dev/v1/namespaces/${ns}/services`, {
-      apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'after' },
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name: 'after' },
       spec: { template: { spec: { containers: [{ image: 'example/after' }] } } },
     });
-    await waitKsvc(kube, `/apis/serving.knative.dev/v1/namespaces/${ns}/services/after`, (s) => s.status.latestReadyRevisionName === 'after-00001');
+    await waitKsvc(
+      kube,
+      `/apis/serving.knative.dev/v1/namespaces/${ns}/services/after`,
+      (s) => s.status.latestReadyRevisionName === 'after-00001',
+    );
   });
 });

@@ -51,9 +51,16 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('test environment', () =>
 
   it('rejects a KService whose spec has the wrong types (structural schema)', async () => {
     const bad = (spec: any) =>
-      kube.create('/apis/serving.knative.dev/v1/namespaces/default/services', { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'bad' }, spec });
+      kube.create('/apis/serving.knative.dev/v1/namespaces/default/services', {
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 'bad' },
+        spec,
+      });
     await expect(bad({ template: { spec: { containers: 'nginx' } } })).rejects.toMatchObject({ status: 422 });
-    await expect(bad({ template: { spec: { containers: [{ image: 'x' }] } }, traffic: [{ latestRevision: true, percent: 'all' }] })).rejects.toMatchObject({ status: 422 });
+    await expect(
+      bad({ template: { spec: { containers: [{ image: 'x' }] } }, traffic: [{ latestRevision: true, percent: 'all' }] }),
+    ).rejects.toMatchObject({ status: 422 });
   });
 
   it('hello: Ready through the simulator, 200 over HTTP, 50/50 split observed and counted by Prometheus', async () => {
@@ -69,10 +76,23 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('test environment', () =>
     expect(await r.text()).toBe('Hello vpm dev!\n');
 
     // New template → hello-00002; then split 50/50 by revision name, with a tag on the candidate.
-    await kube.mergePatch(KSVC, { spec: { template: { spec: { containers: [{ name: 'user-container', image: 'ghcr.io/knative/helloworld-go:v2', env: [{ name: 'TARGET', value: 'v2' }] }] } } } });
+    await kube.mergePatch(KSVC, {
+      spec: {
+        template: {
+          spec: {
+            containers: [{ name: 'user-container', image: 'ghcr.io/knative/helloworld-go:v2', env: [{ name: 'TARGET', value: 'v2' }] }],
+          },
+        },
+      },
+    });
     await waitReady(kube, KSVC, (s) => s.status.latestReadyRevisionName === 'hello-00002');
     await kube.mergePatch(KSVC, {
-      spec: { traffic: [{ revisionName: 'hello-00001', percent: 50 }, { revisionName: 'hello-00002', percent: 50, tag: 'candidate' }] },
+      spec: {
+        traffic: [
+          { revisionName: 'hello-00001', percent: 50 },
+          { revisionName: 'hello-00002', percent: 50, tag: 'candidate' },
+        ],
+      },
     });
     const s2 = await waitReady(kube, KSVC, (s) => s.status.traffic?.length === 2);
     const tagged = s2.status.traffic.find((t: any) => t.tag === 'candidate');
@@ -82,20 +102,23 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('test environment', () =>
     const counts: Record<string, number> = {};
     const N = 1000;
     for (let i = 0; i < N; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, async () => {
-        const res = await fetch(s2.status.url);
-        await res.text();
-        expect(res.status).toBe(200);
-        const rev = res.headers.get('x-vpm-revision')!;
-        counts[rev] = (counts[rev] ?? 0) + 1;
-      }));
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const res = await fetch(s2.status.url);
+          await res.text();
+          expect(res.status).toBe(200);
+          const rev = res.headers.get('x-vpm-revision')!;
+          counts[rev] = (counts[rev] ?? 0) + 1;
+        }),
+      );
     }
     const share = counts['hello-00001'] / N;
     expect(share).toBeGreaterThanOrEqual(0.45);
     expect(share).toBeLessThanOrEqual(0.55);
 
     // Prometheus scrapes the simulator's queue-proxy metrics every second.
-    const q = 'sum by (revision_name) (revision_request_count{cluster="cluster-a",namespace_name="default",service_name="hello",response_code_class="2xx"})';
+    const q =
+      'sum by (revision_name) (revision_request_count{cluster="cluster-a",namespace_name="default",service_name="hello",response_code_class="2xx"})';
     const deadline = Date.now() + 15_000;
     let got: Record<string, number> = {};
     while (Date.now() < deadline) {

@@ -46,7 +46,9 @@ describe.skipIf(!requireTestenv())('crash injection: canary', () => {
     kube = await kubeFor(env, 'cluster-a');
   });
 
-  it('vpm canary start: killed anywhere, traffic stays a valid pinned split and the next run resumes; the last one promotes', async ({ task }) => {
+  it('vpm canary start: killed anywhere, traffic stays a valid pinned split and the next run resumes; the last one promotes', async ({
+    task,
+  }) => {
     const c = openCase(task, 'crash', 'canary');
     const rand = rng('crash-canary');
     let resumed = 0;
@@ -64,7 +66,11 @@ describe.skipIf(!requireTestenv())('crash injection: canary', () => {
           t.context = { cwd, ns, delay_ms: delay };
           const r = await killAt(spawnVpm(args, { cwd, env: runEnv, timeoutMs: 120_000 }), delay);
           t.context.killed = r.killed;
-          if (!r.killed && promoted) t.check(r.exitCode === 3 && /nothing to roll out/.test(r.stderr), `a re-run after promotion exited ${r.exitCode}: ${r.stderr.slice(0, 300)}`);
+          if (!r.killed && promoted)
+            t.check(
+              r.exitCode === 3 && /nothing to roll out/.test(r.stderr),
+              `a re-run after promotion exited ${r.exitCode}: ${r.stderr.slice(0, 300)}`,
+            );
           else if (!r.killed) t.check(r.exitCode === 0, `an unkilled canary exited ${r.exitCode}: ${r.stderr.slice(0, 300)}`);
           if (!r.killed && r.exitCode === 0) promoted = true;
           await trafficProblems(kube, ns, stable, candidate, t);
@@ -80,7 +86,10 @@ describe.skipIf(!requireTestenv())('crash injection: canary', () => {
         // A kill that landed after the last gate leaves a promoted canary: the re-run then has nothing to roll out (exit 3).
         const split = await trafficProblems(kube, ns, stable, candidate, t);
         if (promoted || (r.exitCode === 3 && /nothing to roll out/.test(r.stderr))) {
-          t.check(r.exitCode === 3 && /nothing to roll out/.test(r.stderr), `a re-run after promotion exited ${r.exitCode}: ${r.stderr.slice(0, 300)}`);
+          t.check(
+            r.exitCode === 3 && /nothing to roll out/.test(r.stderr),
+            `a re-run after promotion exited ${r.exitCode}: ${r.stderr.slice(0, 300)}`,
+          );
           t.same(split, { [stable]: 0, [candidate]: 100 }, 'traffic when the canary had already been promoted');
         } else {
           t.add(errorProblems(r, { codes: [0], json: true }));

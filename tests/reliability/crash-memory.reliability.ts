@@ -42,7 +42,9 @@ function chatLines(from: number, count: number): string {
 function memoryTotals(cwd: string): { summarised: number; offset: number | undefined } {
   const m = JSON.parse(readFileSync(join(cwd, 'memory.json'), 'utf8'));
   return {
-    summarised: m.entries.filter((e: { kind?: string }) => (e.kind ?? 'summary') === 'summary').reduce((n: number, e: { source: { count: number } }) => n + e.source.count, 0),
+    summarised: m.entries
+      .filter((e: { kind?: string }) => (e.kind ?? 'summary') === 'summary')
+      .reduce((n: number, e: { source: { count: number } }) => n + e.source.count, 0),
     offset: m.cursor?.offset,
   };
 }
@@ -55,7 +57,10 @@ describe('crash injection: memory loop', () => {
   it('summary: killed anywhere, memory.json stays valid and the next run summarises every line exactly once', async ({ task }) => {
     const c = openCase(task, 'crash', 'summary');
     const rand = rng('crash-summary');
-    const cwd = tempRepo('crash-summary', { 'vpm.config.json': JSON.stringify({ summary: { max_entries: 100_000 } }), 'logs/2026-01-01.jsonl': '' });
+    const cwd = tempRepo('crash-summary', {
+      'vpm.config.json': JSON.stringify({ summary: { max_entries: 100_000 } }),
+      'logs/2026-01-01.jsonl': '',
+    });
     const log = join(cwd, 'logs', '2026-01-01.jsonl');
     let lines = 0;
     const addChat = (n: number) => {
@@ -131,13 +136,27 @@ describe('crash injection: memory loop', () => {
       const ok = await c.trial('SIGKILL vpm digest', async (t) => {
         const before = outputs.map((o) => read(join(cwd, o)));
         const k = aimed(i)
-          ? await runAndKillOnWrite(['digest', '--date', '2026-01-01'], { cwd }, join(cwd, 'docs', 'sessions'), (n) => /_digest\.md\.\d+$/.test(n), duration * 1.05)
+          ? await runAndKillOnWrite(
+              ['digest', '--date', '2026-01-01'],
+              { cwd },
+              join(cwd, 'docs', 'sessions'),
+              (n) => /_digest\.md\.\d+$/.test(n),
+              duration * 1.05,
+            )
           : await runAndKill(['digest', '--date', '2026-01-01'], { cwd }, rand, duration);
         t.context = { cwd, delay_ms: k.delayMs, killed: k.killed, aimed: aimed(i) };
         if ('trigger' in k && k.trigger === 'write') caught++;
         const after = outputs.map((o) => read(join(cwd, o)));
-        tally.record(k, after.some((a, j) => a !== before[j]));
-        outputs.forEach((o, j) => t.check(after[j] === before[j] || after[j] === expected[j], `${o} is neither the previous file nor the complete new one after the kill (${after[j]?.length ?? 'absent'} vs ${expected[j].length} chars)`));
+        tally.record(
+          k,
+          after.some((a, j) => a !== before[j]),
+        );
+        outputs.forEach((o, j) =>
+          t.check(
+            after[j] === before[j] || after[j] === expected[j],
+            `${o} is neither the previous file nor the complete new one after the kill (${after[j]?.length ?? 'absent'} vs ${expected[j].length} chars)`,
+          ),
+        );
         t.add((await integrityProblems(cwd)).map((p) => `after the kill: ${p}`));
         const again = await vpmProcess(['digest', '--date', '2026-01-01'], { cwd });
         duration = adapt(duration, again.durationMs);
@@ -162,10 +181,17 @@ describe('crash injection: memory loop', () => {
     const cwd = tempRepo('crash-state', { 'STATE/current_state.md': state });
     const stateFile = join(cwd, 'STATE', 'current_state.md');
     const patch = (n: number) => {
-      appendFileSync(join(cwd, `p${n}.json`), JSON.stringify([{ op: 'add', path: '/goals/-', value: { id: `G-${5000 + n}`, text: `added by trial ${n}` } }, { op: 'replace', path: '/phase', value: `S${n}` }]));
+      appendFileSync(
+        join(cwd, `p${n}.json`),
+        JSON.stringify([
+          { op: 'add', path: '/goals/-', value: { id: `G-${5000 + n}`, text: `added by trial ${n}` } },
+          { op: 'replace', path: '/phase', value: `S${n}` },
+        ]),
+      );
       return `p${n}.json`;
     };
-    const goalIds = async () => JSON.parse((await vpmProcess(['--json', 'state', 'show'], { cwd })).stdout).goals.map((g: { id: string }) => g.id) as string[];
+    const goalIds = async () =>
+      JSON.parse((await vpmProcess(['--json', 'state', 'show'], { cwd })).stdout).goals.map((g: { id: string }) => g.id) as string[];
     let duration = await calibrate(async () => {
       await vpmProcess(['state', 'patch', patch(10_000 + Math.floor(rand() * 1e6)), '--yes'], { cwd });
     });
@@ -178,7 +204,13 @@ describe('crash injection: memory loop', () => {
         const before = readFileSync(stateFile, 'utf8');
         const memoryBefore = read(join(cwd, 'memory.json'));
         const k = aimed(i)
-          ? await runAndKillOnWrite(['state', 'patch', file, '--yes'], { cwd }, join(cwd, 'STATE'), (n) => /^current_state\.md\.\d+$/.test(n), duration * 1.05)
+          ? await runAndKillOnWrite(
+              ['state', 'patch', file, '--yes'],
+              { cwd },
+              join(cwd, 'STATE'),
+              (n) => /^current_state\.md\.\d+$/.test(n),
+              duration * 1.05,
+            )
           : await runAndKill(['state', 'patch', file, '--yes'], { cwd }, rand, duration);
         t.context = { cwd, delay_ms: k.delayMs, killed: k.killed, aimed: aimed(i) };
         if ('trigger' in k && k.trigger === 'write') caught++;
@@ -221,9 +253,16 @@ describe('crash injection: memory loop', () => {
         const logFile = join(cwd, 'logs', `${new Date().toISOString().slice(0, 10)}.jsonl`);
         const before = read(logFile);
         // Every other trial kills the moment the log file starts changing: inside the write.
-        const k = i % 2
-          ? await runAndKillOnWrite(['chat', 'append'], { cwd, input: `trial ${i} ${big}` }, join(cwd, 'logs'), (n) => n === logFile.split('/').pop(), duration * 1.05)
-          : await runAndKill(['chat', 'append'], { cwd, input: `trial ${i} ${big}` }, rand, duration);
+        const k =
+          i % 2
+            ? await runAndKillOnWrite(
+                ['chat', 'append'],
+                { cwd, input: `trial ${i} ${big}` },
+                join(cwd, 'logs'),
+                (n) => n === logFile.split('/').pop(),
+                duration * 1.05,
+              )
+            : await runAndKill(['chat', 'append'], { cwd, input: `trial ${i} ${big}` }, rand, duration);
         t.context = { cwd, delay_ms: k.delayMs, killed: k.killed };
         const afterKill = read(logFile);
         tally.record(k, afterKill !== before);
@@ -235,7 +274,10 @@ describe('crash injection: memory loop', () => {
         // After the next append: no torn line anywhere, and that append's entry is whole.
         t.add(await integrityProblems(cwd));
         const lines = (read(logFile) ?? '').trimEnd().split('\n');
-        t.check(JSON.parse(lines[lines.length - 1] || '{}').text === `after trial ${i}`, 'the append after the kill is not the last whole line');
+        t.check(
+          JSON.parse(lines[lines.length - 1] || '{}').text === `after trial ${i}`,
+          'the append after the kill is not the last whole line',
+        );
       });
     }
     // A kill inside the write(2) itself is rare here (the kernel copies 900 KB in well under a
@@ -254,7 +296,10 @@ describe('crash injection: memory loop', () => {
         t.add(errorProblems(again, { codes: [0] }));
         t.add(await integrityProblems(cwd));
         const lines = (read(logFile) ?? '').trimEnd().split('\n');
-        t.check(JSON.parse(lines[lines.length - 1] || '{}').text === `after torn ${i}`, 'the append after a torn tail is not the last whole line');
+        t.check(
+          JSON.parse(lines[lines.length - 1] || '{}').text === `after torn ${i}`,
+          'the append after a torn tail is not the last whole line',
+        );
       });
     }
     c.note(tally.toString());

@@ -24,7 +24,9 @@ function repoWithJob(id: string): string {
     if (n < STEPS) steps.push({ name: `hold ${n}`, argv: ['sleep', '0.05'] });
   }
   return tempRepo('crash-runner', {
-    'vpm.config.json': JSON.stringify({ execution_policy: { default_action: 'deny', allowlist: [...Array.from({ length: STEPS }, (_, i) => mark(i + 1)), 'sleep'] } }),
+    'vpm.config.json': JSON.stringify({
+      execution_policy: { default_action: 'deny', allowlist: [...Array.from({ length: STEPS }, (_, i) => mark(i + 1)), 'sleep'] },
+    }),
     [`codex/inbox/${id}.json`]: JSON.stringify({ id, kind: 'exec', created_at: '2026-01-01T00:00:00.000Z', source: 'reliability', steps }),
   });
 }
@@ -100,7 +102,10 @@ describe('crash injection: runner', () => {
         t.check(existsSync(join(cwd, 'codex', 'inbox', '_done', `${id}.json`)), 'the job is not in _done/ after recovery');
         t.check(!existsSync(join(cwd, 'codex', 'inbox', `${id}.json`)), 'the job is still in the inbox after recovery');
         const final = JSON.parse(readFileSync(phaseState, 'utf8'));
-        t.check(final.finished === true && final.current_phase === 'done', `phase_state after recovery: ${final.current_phase}, finished ${final.finished}`);
+        t.check(
+          final.finished === true && final.current_phase === 'done',
+          `phase_state after recovery: ${final.current_phase}, finished ${final.finished}`,
+        );
         const after = marks(cwd);
         for (let n = 1; n <= STEPS; n++) {
           const o = outcome(n);

@@ -21,11 +21,20 @@ import { removeDir, tempRepo } from './support/tmp.ts';
 type Fault = { kind: '500' | '403 rate limit'; arm: (gh: GithubDouble, operationId: string) => void; message: RegExp };
 const FAULTS: Fault[] = [
   { kind: '500', arm: (gh, operationId) => void gh.fail({ operationId, status: 500 }), message: /GitHub answered 500 while/ },
-  { kind: '403 rate limit', arm: (gh, operationId) => void gh.rateLimit({ operationId }), message: /GitHub rate limit exhausted while .*(\n.*)*retry after \d{4}-\d{2}-\d{2}T/ },
+  {
+    kind: '403 rate limit',
+    arm: (gh, operationId) => void gh.rateLimit({ operationId }),
+    message: /GitHub rate limit exhausted while .*(\n.*)*retry after \d{4}-\d{2}-\d{2}T/,
+  },
 ];
 
 const PULLS = [{ number: 11, head: 'reports/run-1', title: 'Persist reports', files: ['reports/coverage.json', 'reports/lag.json'] }];
-const CHECKS = { 'reports/run-1': { statuses: [{ context: 'ci/build', state: 'success' as const }], checkRuns: [{ name: 'healthcheck', conclusion: 'success' as const }] } };
+const CHECKS = {
+  'reports/run-1': {
+    statuses: [{ context: 'ci/build', state: 'success' as const }],
+    checkRuns: [{ name: 'healthcheck', conclusion: 'success' as const }],
+  },
+};
 
 function strict(t: Trial, gh: GithubDouble): void {
   try {
@@ -58,8 +67,15 @@ describe('fault injection: GitHub API 500 and 403 rate limit', () => {
           t.check(fault.message.test(r.stderr), () => `the error does not say what GitHub answered: ${r.stderr.slice(0, 300)}`);
           t.check(!/"eligible":\s*true/.test(r.stdout), 'reported eligible although GitHub failed');
           const dir = join(cwd, 'reports', 'contract');
-          for (const f of existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((x) => x.endsWith('.json')) : []) {
-            t.check(JSON.parse(readFileSync(join(dir, f), 'utf8')).status !== 'applied', `evidence ${f} says applied although a call failed`);
+          for (const f of existsSync(dir)
+            ? readdirSync(dir, { recursive: true })
+                .map(String)
+                .filter((x) => x.endsWith('.json'))
+            : []) {
+            t.check(
+              JSON.parse(readFileSync(join(dir, f), 'utf8')).status !== 'applied',
+              `evidence ${f} says applied although a call failed`,
+            );
           }
           t.add(await integrityProblems(cwd));
           strict(t, gh);
@@ -78,15 +94,26 @@ describe('fault injection: GitHub API 500 and 403 rate limit', () => {
     repo.git('remote', 'add', 'origin', 'https://github.com/acme/app.git');
     for (const op of ['pulls/list', 'actions/list-workflow-runs-for-repo']) {
       for (const fault of FAULTS) {
-        const gh = await startGithubDouble({ repo: 'acme/app', pulls: [{ number: 21, head: 'feat/x', title: 'X' }], workflowRuns: [{ branch: 'feat/x', name: 'healthcheck', status: 'completed', conclusion: 'success' }] });
+        const gh = await startGithubDouble({
+          repo: 'acme/app',
+          pulls: [{ number: 21, head: 'feat/x', title: 'X' }],
+          workflowRuns: [{ branch: 'feat/x', name: 'healthcheck', status: 'completed', conclusion: 'success' }],
+        });
         await c.trial(`${op} → ${fault.kind}`, async (t) => {
           fault.arm(gh, op);
           const r = await vpmProcess(['checkin'], { cwd: repo.dir, env: gh.env });
           t.add(errorProblems(r, { codes: [0] }));
           const lines = r.stdout.trimEnd().split('\n');
-          t.same(lines.map((l) => l.split(':')[0]), ['Repo', 'Branch', 'PR', 'Run', 'Evidence', 'Next'], 'check-in block lines');
+          t.same(
+            lines.map((l) => l.split(':')[0]),
+            ['Repo', 'Branch', 'PR', 'Run', 'Evidence', 'Next'],
+            'check-in block lines',
+          );
           const line = lines[op === 'pulls/list' ? 2 : 3] ?? '';
-          t.check(/unknown — /.test(line) && fault.message.test(line.replace(/ \(retry after/, '\nretry after')), `the ${op === 'pulls/list' ? 'PR' : 'Run'} line does not say what GitHub answered: ${line}`);
+          t.check(
+            /unknown — /.test(line) && fault.message.test(line.replace(/ \(retry after/, '\nretry after')),
+            `the ${op === 'pulls/list' ? 'PR' : 'Run'} line does not say what GitHub answered: ${line}`,
+          );
           const json = await vpmProcess(['--json', 'checkin'], { cwd: repo.dir, env: gh.env });
           t.add(errorProblems(json, { codes: [0], json: true }));
           strict(t, gh);
@@ -107,7 +134,9 @@ describe('fault injection: GitHub API 500 and 403 rate limit', () => {
     });
     afterAll(() => undefined);
 
-    it('guard NG with issue creation failing: rollback and freeze done all the same, exit 4, evidence says why there is no issue', async ({ task }) => {
+    it('guard NG with issue creation failing: rollback and freeze done all the same, exit 4, evidence says why there is no issue', async ({
+      task,
+    }) => {
       const c = openCase(task, 'fault', 'GitHub faults: guard');
       for (const fault of FAULTS) {
         const gh = await startGithubDouble({ repo: 'acme/app' });
@@ -117,21 +146,59 @@ describe('fault injection: GitHub API 500 and 403 rate limit', () => {
           t.context = { cwd, ns };
           const { stable, candidate } = await helloWithCandidate(kube, ns);
           // Promoted by hand, then the candidate goes bad.
-          await kube.mergePatch(ksvcPath(ns), { spec: { traffic: [{ revisionName: candidate, percent: 100 }, { revisionName: stable, percent: 0 }] } });
+          await kube.mergePatch(ksvcPath(ns), {
+            spec: {
+              traffic: [
+                { revisionName: candidate, percent: 100 },
+                { revisionName: stable, percent: 0 },
+              ],
+            },
+          });
           await kube.mergePatch(revisionPath(ns, candidate), { metadata: { annotations: { 'vpm-sim/error-rate': '0.5' } } });
           fault.arm(gh, 'issues/create');
-          const r = await vpmProcess(['--json', 'guard', 'hello', '-n', ns, '--context', 'cluster-a', '--revision', candidate, '--previous', stable, '--window', '20s', '--interval', '1s'], { cwd, env: { ...gh.env, KUBECONFIG: env.kubeconfig }, timeoutMs: 120_000 });
+          const r = await vpmProcess(
+            [
+              '--json',
+              'guard',
+              'hello',
+              '-n',
+              ns,
+              '--context',
+              'cluster-a',
+              '--revision',
+              candidate,
+              '--previous',
+              stable,
+              '--window',
+              '20s',
+              '--interval',
+              '1s',
+            ],
+            { cwd, env: { ...gh.env, KUBECONFIG: env.kubeconfig }, timeoutMs: 120_000 },
+          );
           t.add(errorProblems(r, { codes: [4], json: true }));
-          t.check(/could not open the GitHub issue/.test(r.stderr) && fault.message.test(r.stderr), () => `guard does not say why the issue is missing: ${r.stderr.slice(-400)}`);
+          t.check(
+            /could not open the GitHub issue/.test(r.stderr) && fault.message.test(r.stderr),
+            () => `guard does not say why the issue is missing: ${r.stderr.slice(-400)}`,
+          );
           const ksvc = await kube.get(ksvcPath(ns));
-          t.same(Object.fromEntries(ksvc.spec.traffic.map((x: { revisionName: string; percent: number }) => [x.revisionName, x.percent])), { [stable]: 100, [candidate]: 0 }, 'traffic after guard NG');
-          const freeze = existsSync(join(cwd, '.ops', 'deploy_freeze.json')) ? JSON.parse(readFileSync(join(cwd, '.ops', 'deploy_freeze.json'), 'utf8')) : null;
+          t.same(
+            Object.fromEntries(ksvc.spec.traffic.map((x: { revisionName: string; percent: number }) => [x.revisionName, x.percent])),
+            { [stable]: 100, [candidate]: 0 },
+            'traffic after guard NG',
+          );
+          const freeze = existsSync(join(cwd, '.ops', 'deploy_freeze.json'))
+            ? JSON.parse(readFileSync(join(cwd, '.ops', 'deploy_freeze.json'), 'utf8'))
+            : null;
           t.check(freeze?.frozen === true && freeze?.source === 'guard', `deploy freeze after guard NG: ${JSON.stringify(freeze)}`);
           const details = r.exitCode === 4 ? JSON.parse(r.stdout).error?.details : undefined;
           if (t.check(details?.evidence, 'no evidence path in the --json error')) {
             const ev = JSON.parse(readFileSync(join(cwd, details.evidence), 'utf8'));
             t.check(ev.rollback?.done === true, 'evidence: rollback not recorded as done');
-            t.check(ev.issue?.number === null && fault.message.test(String(ev.issue?.error)), `evidence does not record why the issue is missing: ${JSON.stringify(ev.issue)}`);
+            t.check(
+              ev.issue?.number === null && fault.message.test(String(ev.issue?.error)),
+              `evidence does not record why the issue is missing: ${JSON.stringify(ev.issue)}`,
+            );
           }
           t.same(gh.state.issues.length, 0, 'issues opened although GitHub failed');
           t.add(await integrityProblems(cwd));

@@ -35,7 +35,10 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
   let dir: string;
 
   /** srv_admin_state of every server of backend edge, read through the real socket. */
-  const adminStates = async () => Object.fromEntries(parseServersState(await haproxyCommand(hp.socket, 'show servers state edge')).map((s) => [s.srv_name, s.srv_admin_state]));
+  const adminStates = async () =>
+    Object.fromEntries(
+      parseServersState(await haproxyCommand(hp.socket, 'show servers state edge')).map((s) => [s.srv_name, s.srv_admin_state]),
+    );
 
   beforeAll(async () => {
     await Promise.all([a, b].map((x) => new Promise<void>((r) => x.server.listen(0, '127.0.0.1', () => r()))));
@@ -65,35 +68,69 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
     t.same(await adminStates(), before, 'HAProxy admin states after the failed failover (nothing may change)');
   }
 
-  it('socket missing, moved, not a socket, stale or read-only: a clear error, exit code as documented, nothing changed', async ({ task }) => {
+  it('socket missing, moved, not a socket, stale or read-only: a clear error, exit code as documented, nothing changed', async ({
+    task,
+  }) => {
     const c = openCase(task, 'fault', 'HAProxy socket gone');
     const stale = join(dir, 'stale.sock');
     // A socket file nobody listens on: its listener was SIGKILLed.
-    const listener = execa(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], { reject: false });
+    const listener = execa(
+      process.execPath,
+      ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`],
+      { reject: false },
+    );
     for (let i = 0; i < 100 && !existsSync(stale); i++) await sleep(20);
     listener.kill('SIGKILL');
     await listener;
     writeFileSync(join(dir, 'regular.sock'), 'not a socket\n');
     mkdirSync(join(dir, 'dir.sock'), { recursive: true });
 
-    const cases: Array<{ name: string; socket: () => string; via: 'flag' | 'config'; codes: number[]; message: RegExp; setup?: () => void; teardown?: () => void }> = [
+    const cases: Array<{
+      name: string;
+      socket: () => string;
+      via: 'flag' | 'config';
+      codes: number[];
+      message: RegExp;
+      setup?: () => void;
+      teardown?: () => void;
+    }> = [
       { name: 'path does not exist', socket: () => join(dir, 'nope', 'admin.sock'), via: 'flag', codes: [2], message: /does not exist/ },
-      { name: 'socket renamed away (config)', socket: () => hp.socket, via: 'config', codes: [2], message: /does not exist/, setup: () => renameSync(hp.socket, `${hp.socket}.away`), teardown: () => renameSync(`${hp.socket}.away`, hp.socket) },
+      {
+        name: 'socket renamed away (config)',
+        socket: () => hp.socket,
+        via: 'config',
+        codes: [2],
+        message: /does not exist/,
+        setup: () => renameSync(hp.socket, `${hp.socket}.away`),
+        teardown: () => renameSync(`${hp.socket}.away`, hp.socket),
+      },
       { name: 'a regular file', socket: () => join(dir, 'regular.sock'), via: 'flag', codes: [2], message: /not a (unix )?socket/ },
       { name: 'a directory', socket: () => join(dir, 'dir.sock'), via: 'flag', codes: [2], message: /not a (unix )?socket/ },
       { name: 'stale socket, nobody listening', socket: () => stale, via: 'flag', codes: [1], message: /refused the connection/ },
-      { name: 'read-only socket (level operator)', socket: () => join(dir, 'haproxy', 'operator.sock'), via: 'flag', codes: [1], message: /level 'operator'.*nothing was changed/ },
+      {
+        name: 'read-only socket (level operator)',
+        socket: () => join(dir, 'haproxy', 'operator.sock'),
+        via: 'flag',
+        codes: [1],
+        message: /level 'operator'.*nothing was changed/,
+      },
     ];
     for (const k of cases) {
       for (const mode of [['--yes'], ['--drill', '--yes'], ['--dry-run']]) {
-        const cwd = tempRepo('failover', k.via === 'config' ? { 'vpm.config.yaml': `failover:\n  socket: ${JSON.stringify(k.socket())}\n` } : {});
+        const cwd = tempRepo(
+          'failover',
+          k.via === 'config' ? { 'vpm.config.yaml': `failover:\n  socket: ${JSON.stringify(k.socket())}\n` } : {},
+        );
         const ok = await c.trial(`${k.name}: vpm failover ${mode.join(' ')}`, async (t) => {
           t.context = { cwd };
           const before = await adminStates();
           k.setup?.();
           let r;
           try {
-            r = await vpmProcess(['--json', 'failover', '--from', 'a', '--to', 'b', ...mode, ...(k.via === 'flag' ? ['--socket', k.socket()] : [])], { cwd, timeoutMs: 60_000 });
+            r = await vpmProcess(
+              ['--json', 'failover', '--from', 'a', '--to', 'b', ...mode, ...(k.via === 'flag' ? ['--socket', k.socket()] : [])],
+              { cwd, timeoutMs: 60_000 },
+            );
           } finally {
             k.teardown?.();
           }
@@ -106,7 +143,10 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
             t.check(k.message.test(r.stderr), () => `the error does not say what is wrong with the socket: ${r.stderr.slice(0, 300)}`);
           }
           await unchanged(t, before);
-          t.check(!existsSync(join(cwd, 'reports', 'failover')) || readdirSync(join(cwd, 'reports', 'failover')).length === 0, 'a refused failover wrote evidence of a switch');
+          t.check(
+            !existsSync(join(cwd, 'reports', 'failover')) || readdirSync(join(cwd, 'reports', 'failover')).length === 0,
+            'a refused failover wrote evidence of a switch',
+          );
         });
         if (ok) removeDir(cwd);
       }
@@ -114,14 +154,38 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
     c.finish();
   });
 
-  it('socket gone in the middle of an --auto failover: the switch fails clearly, nothing is left half-switched, evidence says so', async ({ task }) => {
+  it('socket gone in the middle of an --auto failover: the switch fails clearly, nothing is left half-switched, evidence says so', async ({
+    task,
+  }) => {
     const c = openCase(task, 'fault', 'HAProxy socket gone mid-run');
     for (let i = 0; i < 2; i++) {
       const cwd = tempRepo('failover-auto');
       const ok = await c.trial('vpm failover --auto: socket removed, then the active server fails', async (t) => {
         t.context = { cwd };
         const before = await adminStates();
-        const child = spawnVpm(['--json', 'failover', '--from', 'a', '--to', 'b', '--auto', '--yes', '--socket', hp.socket, '--interval', '50ms', '--fail-after', '2', '--timeout', '30s', '--steady', '3'], { cwd, timeoutMs: 60_000 });
+        const child = spawnVpm(
+          [
+            '--json',
+            'failover',
+            '--from',
+            'a',
+            '--to',
+            'b',
+            '--auto',
+            '--yes',
+            '--socket',
+            hp.socket,
+            '--interval',
+            '50ms',
+            '--fail-after',
+            '2',
+            '--timeout',
+            '30s',
+            '--steady',
+            '3',
+          ],
+          { cwd, timeoutMs: 60_000 },
+        );
         // Wait until it watches (its preflight is done and it prints so), then take the socket away and fail a.
         const seen = Date.now();
         let err = '';
@@ -145,9 +209,15 @@ describe.skipIf(!requireTestenv({ haproxy: true }))('fault injection: HAProxy ad
         if (t.check(files.length === 1, `expected one failover evidence file, found ${files.length}`)) {
           const ev = JSON.parse(readFileSync(join(cwd, 'reports', 'failover', files[0]), 'utf8'));
           t.check(ev.status !== 'ok' && ev.verdict !== 'ok', `evidence claims success: ${ev.verdict}`);
-          t.check(/socket|does not exist|ENOENT/i.test(JSON.stringify(ev.message ?? ev)), `evidence does not say the socket failed: ${String(ev.message).slice(0, 200)}`);
+          t.check(
+            /socket|does not exist|ENOENT/i.test(JSON.stringify(ev.message ?? ev)),
+            `evidence does not say the socket failed: ${String(ev.message).slice(0, 200)}`,
+          );
         }
-        t.check(/socket|does not exist/i.test(run.stdout + run.stderr), () => `the output does not say the socket failed: ${(run.stdout + run.stderr).slice(0, 300)}`);
+        t.check(
+          /socket|does not exist/i.test(run.stdout + run.stderr),
+          () => `the output does not say the socket failed: ${(run.stdout + run.stderr).slice(0, 300)}`,
+        );
         t.add(await integrityProblems(cwd));
       });
       if (ok) removeDir(cwd);

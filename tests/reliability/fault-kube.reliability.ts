@@ -12,7 +12,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireTestenv, useTestenv, kubeFor, freshNamespace, restartApiServer, loadYamlObjects, type TestenvInfo } from '../support/testenv.ts';
+import {
+  requireTestenv,
+  useTestenv,
+  kubeFor,
+  freshNamespace,
+  restartApiServer,
+  loadYamlObjects,
+  type TestenvInfo,
+} from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
 import { helloWithCandidate, HELLO_MANIFEST, ksvcPath, waitFor } from '../helpers/deploy.ts';
 import { openCase, type Trial } from './support/ledger.ts';
@@ -22,7 +30,12 @@ import { removeDir, tempRepo, writeFile } from './support/tmp.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function split(o: any): Record<string, number> {
-  return Object.fromEntries((o.spec?.traffic ?? []).map((x: { revisionName?: string; latestRevision?: boolean; percent?: number }) => [x.revisionName ?? (x.latestRevision ? 'latest' : '?'), x.percent ?? 0]));
+  return Object.fromEntries(
+    (o.spec?.traffic ?? []).map((x: { revisionName?: string; latestRevision?: boolean; percent?: number }) => [
+      x.revisionName ?? (x.latestRevision ? 'latest' : '?'),
+      x.percent ?? 0,
+    ]),
+  );
 }
 
 describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API server restart, Prometheus down', () => {
@@ -45,7 +58,9 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
     return running;
   }
 
-  it('API server restarted mid-command (ready, apply, canary status, canary start): correct result or a clear retryable error', async ({ task }) => {
+  it('API server restarted mid-command (ready, apply, canary status, canary start): correct result or a clear retryable error', async ({
+    task,
+  }) => {
     const c = openCase(task, 'fault', 'API server restart');
 
     // vpm ready: a KService that becomes Ready only after the restart; the watch must survive it.
@@ -58,7 +73,15 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         obj.metadata.namespace = ns;
         obj.spec.template.metadata.annotations['vpm-sim/ready-delay-ms'] = '5000';
         await b.apply(obj, 'vpm-test', { defaultNamespace: ns });
-        const r = await withRestart(() => vpmProcess(['--json', 'ready', 'hello', '-n', ns, '--context', 'cluster-b', '--timeout', '60s'], { cwd, env: kubeEnv(), timeoutMs: 90_000 }), 800);
+        const r = await withRestart(
+          () =>
+            vpmProcess(['--json', 'ready', 'hello', '-n', ns, '--context', 'cluster-b', '--timeout', '60s'], {
+              cwd,
+              env: kubeEnv(),
+              timeoutMs: 90_000,
+            }),
+          800,
+        );
         t.add(errorProblems(r, { codes: [0], json: true }));
         t.add(await integrityProblems(cwd));
       });
@@ -75,7 +98,10 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
       await withRestart(async () => {
         for (let k = 0; k < 8; k++) {
           const cmd = k % 2 ? 'canary status' : 'apply';
-          const args = k % 2 ? ['--json', 'canary', 'status', 'hello', '-n', ns, '--context', 'cluster-b'] : ['--json', 'apply', 'hello.yaml', '-n', ns, '--context', 'cluster-b'];
+          const args =
+            k % 2
+              ? ['--json', 'canary', 'status', 'hello', '-n', ns, '--context', 'cluster-b']
+              : ['--json', 'apply', 'hello.yaml', '-n', ns, '--context', 'cluster-b'];
           runs.push({ cmd, r: await vpmProcess(args, { cwd, env: kubeEnv(), timeoutMs: 90_000 }) });
           await sleep(300);
         }
@@ -86,11 +112,19 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
           t.context = { cwd, ns, exit: r.exitCode, stderr: r.stderr.slice(-300) };
           // canary status on a KService not created yet is "not found" (exit 1) too.
           t.add(errorProblems(r, { codes: [0, 1], json: true }));
-          if (r.exitCode === 1) t.check(/API server|connect|ECONNREFUSED|unreachable|not found|timed? ?out|reset/i.test(r.stderr), `unclear failure during the restart: ${r.stderr.slice(0, 300)}`);
+          if (r.exitCode === 1)
+            t.check(
+              /API server|connect|ECONNREFUSED|unreachable|not found|timed? ?out|reset/i.test(r.stderr),
+              `unclear failure during the restart: ${r.stderr.slice(0, 300)}`,
+            );
         });
       }
       await c.trial('vpm apply after the restart', async (t) => {
-        const r = await vpmProcess(['--json', 'apply', 'hello.yaml', '-n', ns, '--context', 'cluster-b'], { cwd, env: kubeEnv(), timeoutMs: 90_000 });
+        const r = await vpmProcess(['--json', 'apply', 'hello.yaml', '-n', ns, '--context', 'cluster-b'], {
+          cwd,
+          env: kubeEnv(),
+          timeoutMs: 90_000,
+        });
         t.add(errorProblems(r, { codes: [0], json: true }));
         t.check(!!(await b.get(ksvcPath(ns)).catch(() => null)), 'hello does not exist after a successful apply');
         t.add(await integrityProblems(cwd));
@@ -105,8 +139,16 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
       const { stable, candidate } = await helloWithCandidate(b, ns);
       await c.trial('vpm canary start across a restart', async (t) => {
         t.context = { cwd, ns };
-        const child = spawnVpm(['--json', 'canary', 'start', 'hello', '-n', ns, '--context', 'cluster-b', '--interval', '2s'], { cwd, env: kubeEnv(), timeoutMs: 180_000 });
-        await waitFor(async () => JSON.parse((await b.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing', 60_000, 'canary progressing');
+        const child = spawnVpm(['--json', 'canary', 'start', 'hello', '-n', ns, '--context', 'cluster-b', '--interval', '2s'], {
+          cwd,
+          env: kubeEnv(),
+          timeoutMs: 180_000,
+        });
+        await waitFor(
+          async () => JSON.parse((await b.get(ksvcPath(ns))).metadata.annotations?.['vpm.dev/canary'] ?? '{}').phase === 'progressing',
+          60_000,
+          'canary progressing',
+        );
         await restartApiServer('cluster-b');
         b = await kubeFor(env, 'cluster-b');
         const res = await child;
@@ -114,7 +156,8 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         t.add(errorProblems(r, { codes: [0, 1, 4], json: true }));
         const s = split(await b.get(ksvcPath(ns)));
         t.check(
-          JSON.stringify(s) === JSON.stringify({ [stable]: 0, [candidate]: 100 }) || JSON.stringify(s) === JSON.stringify({ [stable]: 100, [candidate]: 0 }),
+          JSON.stringify(s) === JSON.stringify({ [stable]: 0, [candidate]: 100 }) ||
+            JSON.stringify(s) === JSON.stringify({ [stable]: 100, [candidate]: 0 }),
           `traffic after the restart is neither promoted nor restored: ${JSON.stringify(s)} (exit ${r.exitCode})`,
         );
         if (r.exitCode === 0) t.same(s, { [stable]: 0, [candidate]: 100 }, 'traffic after exit 0');
@@ -170,10 +213,33 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         const { stable, candidate } = await helloWithCandidate(a, ns);
         const ok = await c.trial(`Prometheus ${name}: vpm canary start --provider prometheus`, async (t: Trial) => {
           t.context = { cwd, ns, url: urls[name] };
-          const r = await vpmProcess(['--json', 'canary', 'start', 'hello', '-n', ns, '--context', 'cluster-a', '--provider', 'prometheus', '--prometheus-url', urls[name], '--interval', '1s', '--max-holds', '2'], { cwd, env: kubeEnv(), timeoutMs: 120_000 });
+          const r = await vpmProcess(
+            [
+              '--json',
+              'canary',
+              'start',
+              'hello',
+              '-n',
+              ns,
+              '--context',
+              'cluster-a',
+              '--provider',
+              'prometheus',
+              '--prometheus-url',
+              urls[name],
+              '--interval',
+              '1s',
+              '--max-holds',
+              '2',
+            ],
+            { cwd, env: kubeEnv(), timeoutMs: 120_000 },
+          );
           const holds = name === 'no data';
           t.add(errorProblems(r, { codes: holds ? [5] : [1], json: true }));
-          t.check(holds ? /held at 10%|too little traffic|inconclusive/.test(r.stderr) : /Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
+          t.check(
+            holds ? /held at 10%|too little traffic|inconclusive/.test(r.stderr) : /Prometheus/.test(r.stderr),
+            () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`,
+          );
           const s = split(await a.get(ksvcPath(ns)));
           t.same(s, holds ? { [stable]: 90, [candidate]: 10 } : { [stable]: 100, [candidate]: 0 }, 'traffic after the canary');
           const details = r.exitCode !== 0 && r.stdout ? JSON.parse(r.stdout).error?.details : undefined;
@@ -191,14 +257,49 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
       const ns = await freshNamespace(a, 'prom-guard');
       const cwd = tempRepo('prom-guard');
       const { stable, candidate } = await helloWithCandidate(a, ns);
-      await a.mergePatch(ksvcPath(ns), { spec: { traffic: [{ revisionName: candidate, percent: 100 }, { revisionName: stable, percent: 0 }] } });
+      await a.mergePatch(ksvcPath(ns), {
+        spec: {
+          traffic: [
+            { revisionName: candidate, percent: 100 },
+            { revisionName: stable, percent: 0 },
+          ],
+        },
+      });
       const ok = await c.trial('Prometheus refused: vpm guard --provider prometheus', async (t) => {
         t.context = { cwd, ns };
-        const r = await vpmProcess(['--json', 'guard', 'hello', '-n', ns, '--context', 'cluster-a', '--provider', 'prometheus', '--prometheus-url', urls.refused, '--revision', candidate, '--previous', stable, '--window', '3s', '--interval', '1s', '--no-issue'], { cwd, env: kubeEnv(), timeoutMs: 60_000 });
+        const r = await vpmProcess(
+          [
+            '--json',
+            'guard',
+            'hello',
+            '-n',
+            ns,
+            '--context',
+            'cluster-a',
+            '--provider',
+            'prometheus',
+            '--prometheus-url',
+            urls.refused,
+            '--revision',
+            candidate,
+            '--previous',
+            stable,
+            '--window',
+            '3s',
+            '--interval',
+            '1s',
+            '--no-issue',
+          ],
+          { cwd, env: kubeEnv(), timeoutMs: 60_000 },
+        );
         t.add(errorProblems(r, { codes: [1], json: true }));
         t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
         t.same(split(await a.get(ksvcPath(ns))), { [candidate]: 100, [stable]: 0 }, 'traffic after a guard that could not measure');
-        t.check(!existsSync(join(cwd, '.ops', 'deploy_freeze.json')) || JSON.parse(readFileSync(join(cwd, '.ops', 'deploy_freeze.json'), 'utf8')).frozen !== true, 'a guard that could not measure froze deploys');
+        t.check(
+          !existsSync(join(cwd, '.ops', 'deploy_freeze.json')) ||
+            JSON.parse(readFileSync(join(cwd, '.ops', 'deploy_freeze.json'), 'utf8')).frozen !== true,
+          'a guard that could not measure froze deploys',
+        );
         t.add(await integrityProblems(cwd));
       });
       if (ok) removeDir(cwd);

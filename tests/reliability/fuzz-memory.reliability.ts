@@ -14,8 +14,17 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { openCase } from './support/ledger.ts';
 import { seedFor, scaled } from './support/random.ts';
-import { errorProblems, integrityProblems, REPO_ROOT, snapshot, snapshotDiff, vpmInProcess, vpmProcess, type VpmRun } from './support/vpm.ts';
-import { removeDir, STATE_MD, tempRepo } from './support/tmp.ts';
+import {
+  errorProblems,
+  integrityProblems,
+  REPO_ROOT,
+  snapshot,
+  snapshotDiff,
+  vpmInProcess,
+  vpmProcess,
+  type VpmRun,
+} from './support/vpm.ts';
+import { removeDir, tempRepo } from './support/tmp.ts';
 
 const today = () => new Date().toISOString().slice(0, 10);
 const { maskSecrets, maskDeep } = await import(pathToFileURL(join(REPO_ROOT, 'dist/core/secrets.js')).href);
@@ -25,18 +34,70 @@ const { maskSecrets, maskDeep } = await import(pathToFileURL(join(REPO_ROOT, 'di
 
 const ROLES = ['user', 'assistant', 'system', 'tool'];
 /** Values that look like flags: the CLI may refuse them (exit 2) but must never act on them as flags. */
-const OPTION_LIKE = fc.constantFrom('-V', '-Vx', '--version', '-h', '--help', '--json', '--debug', '--cwd', '-', '--', '-n', '--role', '--text=x');
-const SECRETISH = fc.constantFrom('ghp_' + 'A1b2'.repeat(9), 'sk-test-' + 'x'.repeat(24), 'token abcdefghijklmnopqrstuvwxyz', 'password=hunter22222', 'AKIA' + 'ABCDEFGHIJKLMNOP');
+const OPTION_LIKE = fc.constantFrom(
+  '-V',
+  '-Vx',
+  '--version',
+  '-h',
+  '--help',
+  '--json',
+  '--debug',
+  '--cwd',
+  '-',
+  '--',
+  '-n',
+  '--role',
+  '--text=x',
+);
+const SECRETISH = fc.constantFrom(
+  'ghp_' + 'A1b2'.repeat(9),
+  'sk-test-' + 'x'.repeat(24),
+  'token abcdefghijklmnopqrstuvwxyz',
+  'password=hunter22222',
+  'AKIA' + 'ABCDEFGHIJKLMNOP',
+);
 const text = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', '\n', '\r\n', '\t \u3000', '\u200b', '\ufeff', '\u0000', '\ud800', 'a\u0000b', '"}\n{"v":1', '🚀'.repeat(50), '日本語。テスト！') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      '\n',
+      '\r\n',
+      '\t \u3000',
+      '\u200b',
+      '\ufeff',
+      '\u0000',
+      '\ud800',
+      'a\u0000b',
+      '"}\n{"v":1',
+      '🚀'.repeat(50),
+      '日本語。テスト！',
+    ),
+  },
   { weight: 1, arbitrary: OPTION_LIKE },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), SECRETISH, fc.string({ maxLength: 20 })).map(([a, s, b]) => `${a} ${s} ${b}`) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.string({ maxLength: 20 }), SECRETISH, fc.string({ maxLength: 20 })).map(([a, s, b]) => `${a} ${s} ${b}`),
+  },
 );
 const chatInput = fc.record({
-  role: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...ROLES) }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom('User', 'admin', '', ' user', 'user\n'), fc.string({ maxLength: 12 })) }),
-  session: fc.option(fc.oneof(fc.stringMatching(/^[\w.:-]{1,20}$/), fc.string({ maxLength: 30 }), fc.constant('x'.repeat(129)), OPTION_LIKE, fc.stringMatching(/^-[\w.:-]{1,8}$/)), { nil: undefined, freq: 3 }),
+  role: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...ROLES) },
+    { weight: 1, arbitrary: fc.oneof(fc.constantFrom('User', 'admin', '', ' user', 'user\n'), fc.string({ maxLength: 12 })) },
+  ),
+  session: fc.option(
+    fc.oneof(
+      fc.stringMatching(/^[\w.:-]{1,20}$/),
+      fc.string({ maxLength: 30 }),
+      fc.constant('x'.repeat(129)),
+      OPTION_LIKE,
+      fc.stringMatching(/^-[\w.:-]{1,8}$/),
+    ),
+    { nil: undefined, freq: 3 },
+  ),
   text,
   viaStdin: fc.boolean(),
   meta: fc.option(
@@ -72,8 +133,14 @@ function chatExpectation(i: ChatInput): 'accept' | 'reject' | 'either' {
   return flagLike ? 'either' : 'accept';
 }
 
-async function chatTrial(t: import('./support/ledger.ts').Trial, i: ChatInput, run: (args: string[], o: { cwd: string; input?: string }) => Promise<VpmRun>): Promise<string> {
-  const cwd = tempRepo('chat', { [`logs/${today()}.jsonl`]: `${JSON.stringify({ v: 1, id: 'chat_20260101T000000Z_seed', ts: new Date().toISOString(), session: 's', role: 'user', text: 'existing line' })}\n` });
+async function chatTrial(
+  t: import('./support/ledger.ts').Trial,
+  i: ChatInput,
+  run: (args: string[], o: { cwd: string; input?: string }) => Promise<VpmRun>,
+): Promise<string> {
+  const cwd = tempRepo('chat', {
+    [`logs/${today()}.jsonl`]: `${JSON.stringify({ v: 1, id: 'chat_20260101T000000Z_seed', ts: new Date().toISOString(), session: 's', role: 'user', text: 'existing line' })}\n`,
+  });
   const logFile = join(cwd, 'logs', `${today()}.jsonl`);
   const before = snapshot(cwd);
   const args = ['chat', 'append', '--role', i.role];
@@ -107,12 +174,39 @@ async function chatTrial(t: import('./support/ledger.ts').Trial, i: ChatInput, r
 
 const line = fc.string({ unit: 'grapheme', maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, ' '));
 const goalLine = fc
-  .tuple(fc.constantFrom('- ', '* ', '  - ', '-'), fc.constantFrom('', '[ ] ', '[x] '), fc.integer({ min: 0, max: 12 }), fc.constantFrom(': ', '：', ' - ', '. ', ' ', ':'), line)
+  .tuple(
+    fc.constantFrom('- ', '* ', '  - ', '-'),
+    fc.constantFrom('', '[ ] ', '[x] '),
+    fc.integer({ min: 0, max: 12 }),
+    fc.constantFrom(': ', '：', ' - ', '. ', ' ', ':'),
+    line,
+  )
   .map(([bullet, box, n, sep, txt]) => `${bullet}${box}G-${n}${sep}${txt}`);
-const sectionBody = fc.array(fc.oneof({ weight: 3, arbitrary: line }, { weight: 1, arbitrary: fc.constantFrom('```', '### sub', '', '## fake', '---', '- plain item') }), { maxLength: 5 }).map((l) => l.join('\n'));
+const sectionBody = fc
+  .array(
+    fc.oneof(
+      { weight: 3, arbitrary: line },
+      { weight: 1, arbitrary: fc.constantFrom('```', '### sub', '', '## fake', '---', '- plain item') },
+    ),
+    { maxLength: 5 },
+  )
+  .map((l) => l.join('\n'));
 const frontMatter = fc.oneof(
   { weight: 6, arbitrary: fc.constant('phase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"') },
-  { weight: 1, arbitrary: fc.constantFrom('phase: S1', 'updated_at: "2026-01-01T00:00:00.000Z"', 'phase: [\n', 'phase: 2\nupdated_at: 2026-01-01', 'phase: ""\nupdated_at: "x"', 'phase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\nowner: team-a\ntags: [a, b]', ': :', 'phase: !!js/function "f"', 'a: &a [1]\nb: *a\nphase: S1\nupdated_at: "2026-01-01T00:00:00Z"') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'phase: S1',
+      'updated_at: "2026-01-01T00:00:00.000Z"',
+      'phase: [\n',
+      'phase: 2\nupdated_at: 2026-01-01',
+      'phase: ""\nupdated_at: "x"',
+      'phase: S1\nupdated_at: "2026-01-01T00:00:00.000Z"\nowner: team-a\ntags: [a, b]',
+      ': :',
+      'phase: !!js/function "f"',
+      'a: &a [1]\nb: *a\nphase: S1\nupdated_at: "2026-01-01T00:00:00Z"',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
 );
 const stateFile = fc.oneof(
@@ -169,7 +263,11 @@ function lostChars(before: string, after: string): string[] {
 
 /** Formatting vpm may normalise in Markdown blocks: surrounding whitespace, CRLF, runs of blank lines. */
 function normalised(v: unknown): unknown {
-  if (typeof v === 'string') return v.replace(/\r\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  if (typeof v === 'string')
+    return v
+      .replace(/\r\n/g, '\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
   if (Array.isArray(v)) return v.map(normalised);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalised(x)]));
   return v;
@@ -188,26 +286,74 @@ const frontMatterOf = (text: string): Record<string, unknown> | undefined => {
 // ---------------------------------------------------------------------------------------------
 // JSON patches
 
-const POINTERS = ['/phase', '/updated_at', '/title', '/current', '/delta', '/goals', '/goals/0', '/goals/1', '/goals/-', '/goals/0/id', '/goals/0/text', '/goals/9', '/other_sections', '/other_sections/-', '/other_sections/0/body', '/owner', '/goals/0/done', '', '/', '/__proto__/polluted', '/constructor/prototype/x', '/goals/~1', '/goals/-1', '/goals/01'];
-const goalValue = fc.record({ id: fc.oneof(fc.integer({ min: 1, max: 9 }).map((n) => `G-${n}`), fc.constantFrom('G-x', 'g-1', '')), text: fc.oneof(line, fc.constant('')) });
-const patchValue = fc.oneof(goalValue, line, fc.jsonValue({ maxDepth: 2 }), fc.constant('2026-02-02T00:00:00.000Z'), fc.array(goalValue, { maxLength: 3 }));
+const POINTERS = [
+  '/phase',
+  '/updated_at',
+  '/title',
+  '/current',
+  '/delta',
+  '/goals',
+  '/goals/0',
+  '/goals/1',
+  '/goals/-',
+  '/goals/0/id',
+  '/goals/0/text',
+  '/goals/9',
+  '/other_sections',
+  '/other_sections/-',
+  '/other_sections/0/body',
+  '/owner',
+  '/goals/0/done',
+  '',
+  '/',
+  '/__proto__/polluted',
+  '/constructor/prototype/x',
+  '/goals/~1',
+  '/goals/-1',
+  '/goals/01',
+];
+const goalValue = fc.record({
+  id: fc.oneof(
+    fc.integer({ min: 1, max: 9 }).map((n) => `G-${n}`),
+    fc.constantFrom('G-x', 'g-1', ''),
+  ),
+  text: fc.oneof(line, fc.constant('')),
+});
+const patchValue = fc.oneof(
+  goalValue,
+  line,
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constant('2026-02-02T00:00:00.000Z'),
+  fc.array(goalValue, { maxLength: 3 }),
+);
 const patchOp = fc.oneof(
   {
     weight: 12,
     arbitrary: fc
       .record({
-        op: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test') }, { weight: 1, arbitrary: fc.constantFrom('ADD', 'delete', '', '_get') }),
+        op: fc.oneof(
+          { weight: 8, arbitrary: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test') },
+          { weight: 1, arbitrary: fc.constantFrom('ADD', 'delete', '', '_get') },
+        ),
         path: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...POINTERS) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }),
         from: fc.constantFrom(...POINTERS),
         value: patchValue,
       })
-      .map(({ op, path, from, value }) => (op === 'move' || op === 'copy' ? { op, path, from } : op === 'remove' ? { op, path } : { op, path, value })),
+      .map(({ op, path, from, value }) =>
+        op === 'move' || op === 'copy' ? { op, path, from } : op === 'remove' ? { op, path } : { op, path, value },
+      ),
   },
   { weight: 1, arbitrary: fc.oneof(fc.constantFrom(null, 1, 'add', [], { op: 'add' }, { path: '/phase' }), fc.jsonValue({ maxDepth: 1 })) },
 );
 const patchDoc = fc.oneof(
   { weight: 10, arbitrary: fc.array(patchOp, { maxLength: 4 }).map((ops) => JSON.stringify(ops)) },
-  { weight: 1, arbitrary: fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)), fc.constantFrom('', '[', '[{"op":"add","path":"/phase","value":"S2"},]', '\ufeff[]', '[]'.repeat(2))) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+      fc.constantFrom('', '[', '[{"op":"add","path":"/phase","value":"S2"},]', '\ufeff[]', '[]'.repeat(2)),
+    ),
+  },
 );
 
 const RICH_STATE = [
@@ -245,7 +391,15 @@ describe('fuzz: memory-loop inputs', () => {
       // Most inputs in-process (fast, and argv-impossible strings); every 8th through a real process,
       // where `chat append` takes its hot path (src/cli/fast/chat-append.ts).
       const real = n % 8 === 0;
-      const input = real ? { ...i, text: i.text.replace(/\0/g, '').toWellFormed(), role: i.role.replace(/\0/g, ''), session: i.session?.replace(/\0/g, ''), meta: i.meta?.replace(/\0/g, '') } : i;
+      const input = real
+        ? {
+            ...i,
+            text: i.text.replace(/\0/g, '').toWellFormed(),
+            role: i.role.replace(/\0/g, ''),
+            session: i.session?.replace(/\0/g, ''),
+            meta: i.meta?.replace(/\0/g, ''),
+          }
+        : i;
       let cwd = '';
       const ok = await c.trial(`${real ? 'process' : 'in-process'} chat append`, async (t) => {
         t.context.input = input;
@@ -303,7 +457,9 @@ describe('fuzz: memory-loop inputs', () => {
     c.finish();
   });
 
-  it('JSON patches: applied exactly as RFC 6902 says, or refused with exit 2 and STATE and memory.json byte-identical', async ({ task }) => {
+  it('JSON patches: applied exactly as RFC 6902 says, or refused with exit 2 and STATE and memory.json byte-identical', async ({
+    task,
+  }) => {
     const c = openCase(task, 'fuzz', 'JSON patches');
     const docs = fc.sample(patchDoc, { numRuns: scaled(250), seed: seedFor('patch') });
     for (const [n, doc] of docs.entries()) {
@@ -348,4 +504,3 @@ describe('fuzz: memory-loop inputs', () => {
     c.finish();
   });
 });
-

@@ -45,7 +45,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { Kube, KubeError, keyOf, retrying, type Informer, type KObj } from './kube.ts';
+import { type Kube, KubeError, keyOf, retrying, type Informer, type KObj } from './kube.ts';
 
 const API = 'argoproj.io/v1alpha1';
 const TRACKING_LABEL = 'app.kubernetes.io/instance';
@@ -68,7 +68,15 @@ type Health = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Suspended' |
 const HEALTH_ORDER: Health[] = ['Healthy', 'Suspended', 'Progressing', 'Missing', 'Degraded', 'Unknown'];
 const worst = (hs: Health[]): Health => hs.reduce<Health>((w, h) => (HEALTH_ORDER.indexOf(h) > HEALTH_ORDER.indexOf(w) ? h : w), 'Healthy');
 
-type ResourceStatus = { group: string; version: string; kind: string; namespace?: string; name: string; status: 'Synced' | 'OutOfSync'; health?: { status: Health; message?: string } };
+type ResourceStatus = {
+  group: string;
+  version: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status: 'Synced' | 'OutOfSync';
+  health?: { status: Health; message?: string };
+};
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,17 +111,30 @@ export class ArgoCdSim {
 
   async start(): Promise<void> {
     await retrying(() => this.kube.ensureNamespace(this.ns));
-    this.apps = this.kube.informer(`/apis/${API}/namespaces/${this.ns}/applications`, {
-      onUpsert: (a, old) => {
-        // Our own status writes come back as events: only react to spec/operation changes.
-        if (!old || JSON.stringify([a.spec, a.operation, a.metadata.generation]) !== JSON.stringify([old.spec, old.operation, old.metadata.generation])) this.enqueue(`app:${keyOf(a)}`);
+    this.apps = this.kube.informer(
+      `/apis/${API}/namespaces/${this.ns}/applications`,
+      {
+        onUpsert: (a, old) => {
+          // Our own status writes come back as events: only react to spec/operation changes.
+          if (
+            !old ||
+            JSON.stringify([a.spec, a.operation, a.metadata.generation]) !==
+              JSON.stringify([old.spec, old.operation, old.metadata.generation])
+          )
+            this.enqueue(`app:${keyOf(a)}`);
+        },
       },
-    }, { log: this.log });
-    this.appsets = this.kube.informer(`/apis/${API}/namespaces/${this.ns}/applicationsets`, {
-      onUpsert: (s, old) => {
-        if (!old || old.metadata.generation !== s.metadata.generation) this.enqueue(`set:${keyOf(s)}`);
+      { log: this.log },
+    );
+    this.appsets = this.kube.informer(
+      `/apis/${API}/namespaces/${this.ns}/applicationsets`,
+      {
+        onUpsert: (s, old) => {
+          if (!old || old.metadata.generation !== s.metadata.generation) this.enqueue(`set:${keyOf(s)}`);
+        },
       },
-    }, { log: this.log });
+      { log: this.log },
+    );
     await Promise.all([this.apps.waitForSync(), this.appsets.waitForSync()]);
     this.timer = setInterval(() => {
       for (const k of this.apps.cache.keys()) this.enqueue(`app:${k}`);
@@ -184,7 +205,11 @@ export class ArgoCdSim {
     }
     const cmp = await this.compare(app);
     if (cmp.sync === 'OutOfSync' && app.spec?.syncPolicy?.automated && !cmp.error) {
-      const operation = { initiatedBy: { automated: true }, sync: { revision: cmp.revision, prune: !!app.spec.syncPolicy.automated.prune }, ...(app.spec.syncPolicy.retry ? { retry: app.spec.syncPolicy.retry } : {}) };
+      const operation = {
+        initiatedBy: { automated: true },
+        sync: { revision: cmp.revision, prune: !!app.spec.syncPolicy.automated.prune },
+        ...(app.spec.syncPolicy.retry ? { retry: app.spec.syncPolicy.retry } : {}),
+      };
       const last = app.status?.operationState;
       // Like Argo CD: do not auto-sync the same revision again after it failed.
       if (!(last?.phase === 'Failed' && last?.syncResult?.revision === cmp.revision && last?.operation?.initiatedBy?.automated)) {
@@ -199,7 +224,11 @@ export class ArgoCdSim {
 
   private comparisonStatus(app: KObj, cmp: Comparison): Record<string, unknown> {
     return {
-      sync: { status: cmp.sync, revision: cmp.revision, comparedTo: { source: app.spec?.source ?? null, destination: app.spec?.destination ?? null } },
+      sync: {
+        status: cmp.sync,
+        revision: cmp.revision,
+        comparedTo: { source: app.spec?.source ?? null, destination: app.spec?.destination ?? null },
+      },
       health: { status: cmp.health },
       resources: cmp.resources,
       reconciledAt: now(),
@@ -258,10 +287,27 @@ export class ArgoCdSim {
     try {
       desired = this.manifests(app);
     } catch (e) {
-      return { sync: 'Unknown', health: 'Unknown', revision: '', resources: [], error: (e as Error).message, sourceType: 'Directory', summary: {} };
+      return {
+        sync: 'Unknown',
+        health: 'Unknown',
+        revision: '',
+        resources: [],
+        error: (e as Error).message,
+        sourceType: 'Directory',
+        summary: {},
+      };
     }
     const dest = this.destination(app);
-    if (!dest) return { sync: 'Unknown', health: 'Unknown', revision: desired.revision, resources: [], error: `cluster ${JSON.stringify(app.spec?.destination ?? {})} is not configured`, sourceType: desired.sourceType, summary: {} };
+    if (!dest)
+      return {
+        sync: 'Unknown',
+        health: 'Unknown',
+        revision: desired.revision,
+        resources: [],
+        error: `cluster ${JSON.stringify(app.spec?.destination ?? {})} is not configured`,
+        sourceType: desired.sourceType,
+        summary: {},
+      };
     const resources: ResourceStatus[] = [];
     const images = new Set<string>();
     for (const obj0 of desired.objects) {
@@ -275,7 +321,15 @@ export class ArgoCdSim {
       }
       const inSync = !!live && isSubset(stripForCompare(obj), live);
       for (const c of obj.spec?.template?.spec?.containers ?? []) if (c?.image) images.add(c.image);
-      resources.push({ group, version, kind: obj.kind!, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}), name: obj.metadata.name, status: inSync ? 'Synced' : 'OutOfSync', health: { status: healthOf(obj.kind!, live) } });
+      resources.push({
+        group,
+        version,
+        kind: obj.kind!,
+        ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        name: obj.metadata.name,
+        status: inSync ? 'Synced' : 'OutOfSync',
+        health: { status: healthOf(obj.kind!, live) },
+      });
     }
     return {
       sync: resources.every((r) => r.status === 'Synced') ? 'Synced' : 'OutOfSync',
@@ -289,7 +343,8 @@ export class ArgoCdSim {
 
   private async prepare(obj0: KObj, app: KObj, kube: Kube): Promise<KObj> {
     const obj = clone(obj0);
-    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`manifest without apiVersion/kind/metadata.name: ${JSON.stringify(obj0).slice(0, 200)}`);
+    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name)
+      throw new Error(`manifest without apiVersion/kind/metadata.name: ${JSON.stringify(obj0).slice(0, 200)}`);
     const info = await kube.resourceFor(obj.apiVersion, obj.kind);
     if (info.namespaced && !obj.metadata.namespace) obj.metadata.namespace = app.spec?.destination?.namespace || 'default';
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), [TRACKING_LABEL]: app.metadata.name };
@@ -302,22 +357,65 @@ export class ArgoCdSim {
     const startedAt = now();
     const limit = Number(operation.retry?.limit ?? 0);
     this.syncs++;
-    await retrying(() => this.kube.patchStatus(this.appPath(name), { status: { operationState: { operation, phase: 'Running', message: 'Sync operation in progress', startedAt, finishedAt: null, syncResult: null } } }));
+    await retrying(() =>
+      this.kube.patchStatus(this.appPath(name), {
+        status: {
+          operationState: {
+            operation,
+            phase: 'Running',
+            message: 'Sync operation in progress',
+            startedAt,
+            finishedAt: null,
+            syncResult: null,
+          },
+        },
+      }),
+    );
     let attempt = 0;
     let outcome: { phase: 'Succeeded' | 'Failed' | 'Error'; message: string; revision: string; resources: any[] };
     for (;;) {
       outcome = await this.applyOnce(app0, operation);
       if (outcome.phase === 'Succeeded' || attempt >= limit || this.stopped) break;
       attempt++;
-      await retrying(() => this.kube.patchStatus(this.appPath(name), { status: { operationState: { operation, phase: 'Running', message: `${outcome.message}. Retrying attempt #${attempt}`, startedAt, retryCount: attempt } } }));
+      await retrying(() =>
+        this.kube.patchStatus(this.appPath(name), {
+          status: {
+            operationState: {
+              operation,
+              phase: 'Running',
+              message: `${outcome.message}. Retrying attempt #${attempt}`,
+              startedAt,
+              retryCount: attempt,
+            },
+          },
+        }),
+      );
       await sleep(1000);
     }
     const latest = this.apps.cache.get(keyOf(app0)) ?? app0;
-    const cmp = await this.compare(latest).catch((e) => ({ sync: 'Unknown', health: 'Unknown', revision: outcome.revision, resources: [], error: (e as Error).message, sourceType: 'Directory', summary: {} }) as Comparison);
+    const cmp = await this.compare(latest).catch(
+      (e) =>
+        ({
+          sync: 'Unknown',
+          health: 'Unknown',
+          revision: outcome.revision,
+          resources: [],
+          error: (e as Error).message,
+          sourceType: 'Directory',
+          summary: {},
+        }) as Comparison,
+    );
     const finishedAt = now();
     const history = [...(latest.status?.history ?? [])];
     if (outcome.phase === 'Succeeded') {
-      history.push({ id: (history.at(-1)?.id ?? -1) + 1, revision: outcome.revision, deployStartedAt: startedAt, deployedAt: finishedAt, source: latest.spec?.source, initiatedBy: operation.initiatedBy });
+      history.push({
+        id: (history.at(-1)?.id ?? -1) + 1,
+        revision: outcome.revision,
+        deployStartedAt: startedAt,
+        deployedAt: finishedAt,
+        source: latest.spec?.source,
+        initiatedBy: operation.initiatedBy,
+      });
     }
     await retrying(() =>
       this.kube.patchStatus(this.appPath(name), {
@@ -338,14 +436,24 @@ export class ArgoCdSim {
     );
     // Clear `operation` only if it is still the one we ran (a new request may have arrived).
     try {
-      await retrying(() => this.kube.jsonPatch(this.appPath(name), [{ op: 'test', path: '/operation', value: operation }, { op: 'remove', path: '/operation' }]), { attempts: 10 });
+      await retrying(
+        () =>
+          this.kube.jsonPatch(this.appPath(name), [
+            { op: 'test', path: '/operation', value: operation },
+            { op: 'remove', path: '/operation' },
+          ]),
+        { attempts: 10 },
+      );
     } catch (e) {
       if (!(e instanceof KubeError && (e.status === 422 || e.status === 409 || e.status === 404))) throw e;
     }
     this.log(`sync ${name}: ${outcome.phase} (${outcome.message})`);
   }
 
-  private async applyOnce(app: KObj, operation: any): Promise<{ phase: 'Succeeded' | 'Failed' | 'Error'; message: string; revision: string; resources: any[] }> {
+  private async applyOnce(
+    app: KObj,
+    operation: any,
+  ): Promise<{ phase: 'Succeeded' | 'Failed' | 'Error'; message: string; revision: string; resources: any[] }> {
     let desired: ReturnType<ArgoCdSim['manifests']>;
     try {
       desired = this.manifests(app);
@@ -353,23 +461,42 @@ export class ArgoCdSim {
       return { phase: 'Error', message: `ComparisonError: ${(e as Error).message}`, revision: '', resources: [] };
     }
     const dest = this.destination(app);
-    if (!dest) return { phase: 'Failed', message: `application destination ${JSON.stringify(app.spec?.destination ?? {})} is not configured`, revision: desired.revision, resources: [] };
+    if (!dest)
+      return {
+        phase: 'Failed',
+        message: `application destination ${JSON.stringify(app.spec?.destination ?? {})} is not configured`,
+        revision: desired.revision,
+        resources: [],
+      };
     const opts: string[] = [...(operation.sync?.syncOptions ?? []), ...(app.spec?.syncPolicy?.syncOptions ?? [])];
     const results: any[] = [];
     let failed = 0;
-    if (opts.includes('CreateNamespace=true') && app.spec?.destination?.namespace) await dest.kube.ensureNamespace(app.spec.destination.namespace);
+    if (opts.includes('CreateNamespace=true') && app.spec?.destination?.namespace)
+      await dest.kube.ensureNamespace(app.spec.destination.namespace);
     const keep = new Set<string>();
     for (const o of desired.objects) {
       let obj: KObj | undefined;
       const [group, version] = (o.apiVersion ?? '').includes('/') ? o.apiVersion!.split('/') : ['', o.apiVersion ?? ''];
-      const base = { group, version, kind: o.kind, namespace: o.metadata?.namespace ?? app.spec?.destination?.namespace ?? '', name: o.metadata?.name, hookPhase: 'Running', syncPhase: 'Sync' };
+      const base = {
+        group,
+        version,
+        kind: o.kind,
+        namespace: o.metadata?.namespace ?? app.spec?.destination?.namespace ?? '',
+        name: o.metadata?.name,
+        hookPhase: 'Running',
+        syncPhase: 'Sync',
+      };
       try {
         obj = await this.prepare(o, app, dest.kube);
         base.namespace = obj.metadata.namespace ?? '';
         keep.add(`${obj.apiVersion}/${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`);
         const existed = !!(await dest.kube.getOrNull(await dest.kube.pathFor(obj)));
         await dest.kube.apply(obj, 'argocd-controller', { force: true });
-        results.push({ ...base, status: 'Synced', message: `${o.kind!.toLowerCase()}.${group || 'core'}/${o.metadata.name} ${existed ? 'configured' : 'created'}` });
+        results.push({
+          ...base,
+          status: 'Synced',
+          message: `${o.kind!.toLowerCase()}.${group || 'core'}/${o.metadata.name} ${existed ? 'configured' : 'created'}`,
+        });
       } catch (e) {
         failed++;
         results.push({ ...base, status: 'SyncFailed', hookPhase: 'Failed', message: (e as Error).message });
@@ -382,18 +509,48 @@ export class ArgoCdSim {
         if (keep.has(`${apiVersion}/${r.kind}/${r.namespace ?? ''}/${r.name}`)) continue;
         try {
           await dest.kube.delete(await dest.kube.pathFor({ apiVersion, kind: r.kind, metadata: { name: r.name, namespace: r.namespace } }));
-          results.push({ group: r.group, version: r.version, kind: r.kind, namespace: r.namespace ?? '', name: r.name, status: 'Pruned', message: 'pruned', hookPhase: 'Succeeded', syncPhase: 'Sync' });
+          results.push({
+            group: r.group,
+            version: r.version,
+            kind: r.kind,
+            namespace: r.namespace ?? '',
+            name: r.name,
+            status: 'Pruned',
+            message: 'pruned',
+            hookPhase: 'Succeeded',
+            syncPhase: 'Sync',
+          });
         } catch (e) {
           failed++;
-          results.push({ group: r.group, version: r.version, kind: r.kind, namespace: r.namespace ?? '', name: r.name, status: 'SyncFailed', message: (e as Error).message, hookPhase: 'Failed', syncPhase: 'Sync' });
+          results.push({
+            group: r.group,
+            version: r.version,
+            kind: r.kind,
+            namespace: r.namespace ?? '',
+            name: r.name,
+            status: 'SyncFailed',
+            message: (e as Error).message,
+            hookPhase: 'Failed',
+            syncPhase: 'Sync',
+          });
         }
       }
     }
     if (failed) {
       const first = results.find((r) => r.status === 'SyncFailed');
-      return { phase: 'Failed', message: `one or more objects failed to apply, reason: ${first?.message}`, revision: desired.revision, resources: results };
+      return {
+        phase: 'Failed',
+        message: `one or more objects failed to apply, reason: ${first?.message}`,
+        revision: desired.revision,
+        resources: results,
+      };
     }
-    return { phase: 'Succeeded', message: 'successfully synced (all tasks run)', revision: desired.revision, resources: results.map((r) => ({ ...r, hookPhase: 'Running' })) };
+    return {
+      phase: 'Succeeded',
+      message: 'successfully synced (all tasks run)',
+      revision: desired.revision,
+      resources: results.map((r) => ({ ...r, hookPhase: 'Running' })),
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -425,7 +582,16 @@ export class ArgoCdSim {
           labels: meta.labels,
           annotations: meta.annotations,
           finalizers: meta.finalizers,
-          ownerReferences: [{ apiVersion: API, kind: 'ApplicationSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            {
+              apiVersion: API,
+              kind: 'ApplicationSet',
+              name: set.metadata.name,
+              uid: set.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
         },
         spec: t.spec,
       });
@@ -440,7 +606,15 @@ export class ArgoCdSim {
     }
     const resources = [...wanted.keys()].sort().map((n) => {
       const live = this.apps.cache.get(`${this.ns}/${n}`);
-      return { group: 'argoproj.io', version: 'v1alpha1', kind: 'Application', name: n, namespace: this.ns, status: live?.status?.sync?.status ?? 'Unknown', health: { status: live?.status?.health?.status ?? 'Unknown' } };
+      return {
+        group: 'argoproj.io',
+        version: 'v1alpha1',
+        kind: 'Application',
+        name: n,
+        namespace: this.ns,
+        status: live?.status?.sync?.status ?? 'Unknown',
+        health: { status: live?.status?.health?.status ?? 'Unknown' },
+      };
     });
     const prev = set.status ?? {};
     const next = { conditions: appsetConditions(), resources };
@@ -482,9 +656,27 @@ type Comparison = {
 function appsetConditions(error?: string): any[] {
   const t = now();
   return [
-    { type: 'ErrorOccurred', status: error ? 'True' : 'False', reason: error ? 'ApplicationGenerationFromParamsError' : 'ApplicationSetUpToDate', message: error ?? 'Successfully generated parameters for all Applications', lastTransitionTime: t },
-    { type: 'ParametersGenerated', status: error ? 'False' : 'True', reason: error ? 'ErrorOccurred' : 'ParametersGenerated', message: error ?? 'Successfully generated parameters for all Applications', lastTransitionTime: t },
-    { type: 'ResourcesUpToDate', status: error ? 'False' : 'True', reason: error ? 'ErrorOccurred' : 'ApplicationSetUpToDate', message: error ?? 'ApplicationSet up to date', lastTransitionTime: t },
+    {
+      type: 'ErrorOccurred',
+      status: error ? 'True' : 'False',
+      reason: error ? 'ApplicationGenerationFromParamsError' : 'ApplicationSetUpToDate',
+      message: error ?? 'Successfully generated parameters for all Applications',
+      lastTransitionTime: t,
+    },
+    {
+      type: 'ParametersGenerated',
+      status: error ? 'False' : 'True',
+      reason: error ? 'ErrorOccurred' : 'ParametersGenerated',
+      message: error ?? 'Successfully generated parameters for all Applications',
+      lastTransitionTime: t,
+    },
+    {
+      type: 'ResourcesUpToDate',
+      status: error ? 'False' : 'True',
+      reason: error ? 'ErrorOccurred' : 'ApplicationSetUpToDate',
+      message: error ?? 'ApplicationSet up to date',
+      lastTransitionTime: t,
+    },
   ];
 }
 
@@ -502,16 +694,19 @@ export function render(v: any, params: Record<string, unknown>, goTemplate: bool
     });
   }
   if (Array.isArray(v)) return v.map((x) => render(x, params, goTemplate));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [render(k, params, goTemplate), render(x, params, goTemplate)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [render(k, params, goTemplate), render(x, params, goTemplate)]));
   return v;
 }
 
 function parseFile(file: string): KObj[] {
   const text = fs.readFileSync(file, 'utf8');
-  const docs = file.endsWith('.json') ? [JSON.parse(text)] : parseAllDocuments(text).map((d) => {
-    if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
-    return d.toJSON();
-  });
+  const docs = file.endsWith('.json')
+    ? [JSON.parse(text)]
+    : parseAllDocuments(text).map((d) => {
+        if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+        return d.toJSON();
+      });
   const out: KObj[] = [];
   for (const d of docs) {
     if (!d || typeof d !== 'object') continue;
@@ -562,13 +757,19 @@ function stripForCompare(o: KObj): any {
   const c = clone(o);
   delete c.status;
   const m = c.metadata;
-  c.metadata = { name: m.name, ...(m.namespace ? { namespace: m.namespace } : {}), ...(m.labels ? { labels: m.labels } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) };
+  c.metadata = {
+    name: m.name,
+    ...(m.namespace ? { namespace: m.namespace } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(m.annotations ? { annotations: m.annotations } : {}),
+  };
   return c;
 }
 
 /** True when every field of `want` is present with an equal value in `have` (arrays: same length, element-wise). */
 export function isSubset(want: any, have: any): boolean {
-  if (want === null || typeof want !== 'object') return want === have || (typeof want === 'number' && typeof have === 'string' && String(want) === have);
+  if (want === null || typeof want !== 'object')
+    return want === have || (typeof want === 'number' && typeof have === 'string' && String(want) === have);
   if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => isSubset(w, have[i]));
   if (!have || typeof have !== 'object') return false;
   return Object.entries(want).every(([k, v]) => isSubset(v, have[k]));
@@ -583,6 +784,7 @@ function healthOf(kind: string, live: KObj | null): Health {
     if (ready?.status === 'False') return 'Degraded';
     return 'Progressing';
   }
-  if (kind === 'Application' && (live.apiVersion ?? '').startsWith('argoproj.io/')) return (live.status?.health?.status as Health) ?? 'Healthy';
+  if (kind === 'Application' && (live.apiVersion ?? '').startsWith('argoproj.io/'))
+    return (live.status?.health?.status as Health) ?? 'Healthy';
   return 'Healthy';
 }

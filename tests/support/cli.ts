@@ -68,17 +68,33 @@ function usage(info: TestenvInfo, ms?: number): string {
   for (const n of names) {
     const c = info.clusters[n];
     lines.push(`  ${n}: ${c.server} (kube-apiserver pid ${c.apiserverPid})`);
-    if (c.knative) lines.push(`    knative ingress ${c.knative.ingressUrl} (Host: <ksvc>.<ns>.${c.knative.domain}), metrics ${c.knative.metricsUrl}`);
+    if (c.knative)
+      lines.push(`    knative ingress ${c.knative.ingressUrl} (Host: <ksvc>.<ns>.${c.knative.domain}), metrics ${c.knative.metricsUrl}`);
   }
-  if (info.argocd) lines.push(`  argocd: Applications in namespace ${info.argocd.namespace} on ${info.argocd.cluster}; manifests from ${info.argocd.repoDir}`);
+  if (info.argocd)
+    lines.push(
+      `  argocd: Applications in namespace ${info.argocd.namespace} on ${info.argocd.cluster}; manifests from ${info.argocd.repoDir}`,
+    );
   if (info.prometheus) lines.push(`  prometheus: ${info.prometheus.url}`);
-  if (info.haproxy) lines.push(`  haproxy: frontend ${info.haproxy.frontendUrl}, runtime API socket ${info.haproxy.socket}, backend ${info.haproxy.backend} (${Object.entries(info.haproxy.servers).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  if (info.haproxy)
+    lines.push(
+      `  haproxy: frontend ${info.haproxy.frontendUrl}, runtime API socket ${info.haproxy.socket}, backend ${info.haproxy.backend} (${Object.entries(
+        info.haproxy.servers,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')})`,
+    );
   lines.push(`  logs: ${path.join(info.dir, 'logs')}`, '', '  stop: npm run testenv:down', '');
   return lines.join('\n');
 }
 
 async function post(url: string, p: string, body: unknown): Promise<any> {
-  const r = await fetch(url + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(300_000) });
+  const r = await fetch(url + p, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(300_000),
+  });
   const j = await r.json();
   if (!r.ok) throw new Error((j as any).error ?? `HTTP ${r.status}`);
   return j;
@@ -116,7 +132,11 @@ async function up(): Promise<void> {
       return;
     }
     if (s?.error || !pidAlive(child.pid) || Date.now() > deadline) {
-      const tail = fs.readFileSync(path.join(dir, 'logs', 'supervisor.log'), 'utf8').split('\n').slice(-30).join('\n');
+      const tail = fs
+        .readFileSync(path.join(dir, 'logs', 'supervisor.log'), 'utf8')
+        .split('\n')
+        .slice(-30)
+        .join('\n');
       process.stderr.write(`testenv: failed to start: ${s?.error ?? (Date.now() > deadline ? 'timeout' : 'supervisor exited')}\n${tail}\n`);
       if (pidAlive(child.pid)) await killPid(child.pid!);
       process.exit(1);
@@ -203,7 +223,9 @@ async function restart(): Promise<void> {
 
 const commands: Record<string, () => Promise<void>> = { up, down, status, serve, 'restart-apiserver': restart };
 if (values.help || !commands[cmd]) {
-  process.stdout.write('usage: node tests/support/cli.ts up [--clusters 1|2] [--prometheus] [--haproxy] [--no-sim] [--dir DIR] [--json] | down | status [--json] | restart-apiserver [CLUSTER]\n');
+  process.stdout.write(
+    'usage: node tests/support/cli.ts up [--clusters 1|2] [--prometheus] [--haproxy] [--no-sim] [--dir DIR] [--json] | down | status [--json] | restart-apiserver [CLUSTER]\n',
+  );
   process.exit(values.help ? 0 : 2);
 }
 commands[cmd]().catch((e) => {

@@ -470,10 +470,29 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       requested_teams: [],
       milestone: null,
       auto_merge: p.autoMerge
-        ? { enabled_by: userObject('octocat', base.user), merge_method: p.autoMerge.mergeMethod.toLowerCase(), commit_title: p.title, commit_message: '' }
+        ? {
+            enabled_by: userObject('octocat', base.user),
+            merge_method: p.autoMerge.mergeMethod.toLowerCase(),
+            commit_title: p.title,
+            commit_message: '',
+          }
         : null,
-      head: { ...base.head, label: `${s.owner}:${p.head}`, ref: p.head, sha: p.headSha, user: userObject(s.owner, base.head.user), repo: repoObject(s, base.head.repo) },
-      base: { ...base.base, label: `${s.owner}:${p.base}`, ref: p.base, sha: hexSha(`base:${p.base}`), user: userObject(s.owner, base.base.user), repo: repoObject(s, base.base.repo) },
+      head: {
+        ...base.head,
+        label: `${s.owner}:${p.head}`,
+        ref: p.head,
+        sha: p.headSha,
+        user: userObject(s.owner, base.head.user),
+        repo: repoObject(s, base.head.repo),
+      },
+      base: {
+        ...base.base,
+        label: `${s.owner}:${p.base}`,
+        ref: p.base,
+        sha: hexSha(`base:${p.base}`),
+        user: userObject(s.owner, base.base.user),
+        repo: repoObject(s, base.base.repo),
+      },
       _links: base._links,
     };
     if ('merged' in base) {
@@ -587,10 +606,23 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       }));
       const states = statuses.map((st) => st.state);
       // GitHub's combined state: failure if any failure/error, pending if any pending or none, else success.
-      const combined = states.some((x) => x === 'failure' || x === 'error') ? 'failure' : states.length === 0 || states.includes('pending') ? 'pending' : 'success';
+      const combined = states.some((x) => x === 'failure' || x === 'error')
+        ? 'failure'
+        : states.length === 0 || states.includes('pending')
+          ? 'pending'
+          : 'success';
       return {
         status: 200,
-        body: { ...ex, state: combined, sha: c.sha, total_count: statuses.length, statuses, repository: repoObject(ctx.state, ex.repository), commit_url: `${repoApi(ctx.state)}/commits/${c.sha}`, url: `${repoApi(ctx.state)}/commits/${c.sha}/status` },
+        body: {
+          ...ex,
+          state: combined,
+          sha: c.sha,
+          total_count: statuses.length,
+          statuses,
+          repository: repoObject(ctx.state, ex.repository),
+          commit_url: `${repoApi(ctx.state)}/commits/${c.sha}`,
+          url: `${repoApi(ctx.state)}/commits/${c.sha}/status`,
+        },
       };
     },
     'checks/list-for-ref': (ctx) => {
@@ -659,7 +691,9 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       const { state = 'open', labels } = ctx.query;
       let list = ctx.state.issues.filter((i) => state === 'all' || i.state === state);
       if (labels) {
-        const want = String(labels).split(',').map((l) => l.trim());
+        const want = String(labels)
+          .split(',')
+          .map((l) => l.trim());
         list = list.filter((i) => want.every((l) => i.labels.includes(l)));
       }
       const template = ctx.example()[0];
@@ -713,7 +747,15 @@ function makeHandlers(baseUrl: string): Record<string, OperationHandler> {
       const ex = ctx.example();
       return {
         status: 201,
-        body: { ...ex, id: comment.id, body: comment.body, created_at: comment.created_at, updated_at: comment.created_at, issue_url: `${repoApi(ctx.state)}/issues/${ctx.params.issue_number}`, html_url: `${repoHtml(ctx.state)}/issues/${ctx.params.issue_number}#issuecomment-${comment.id}` },
+        body: {
+          ...ex,
+          id: comment.id,
+          body: comment.body,
+          created_at: comment.created_at,
+          updated_at: comment.created_at,
+          issue_url: `${repoApi(ctx.state)}/issues/${ctx.params.issue_number}`,
+          html_url: `${repoHtml(ctx.state)}/issues/${ctx.params.issue_number}#issuecomment-${comment.id}`,
+        },
       };
     },
     'issues/add-labels': (ctx) => {
@@ -740,12 +782,20 @@ async function handleGraphql(state: GithubState, payload: any): Promise<{ status
   try {
     document = graphql.parse(payload.query);
   } catch (err) {
-    return { status: 200, body: { errors: [{ message: (err as Error).message }] }, unexpected: `GraphQL syntax error: ${(err as Error).message}` };
+    return {
+      status: 200,
+      body: { errors: [{ message: (err as Error).message }] },
+      unexpected: `GraphQL syntax error: ${(err as Error).message}`,
+    };
   }
   const problems = graphql.validate(schema, document);
   if (problems.length) {
     const msgs = problems.map((p) => p.message);
-    return { status: 200, body: { errors: msgs.map((message) => ({ message })) }, unexpected: `GraphQL request invalid against GitHub's schema: ${msgs.join('; ')}` };
+    return {
+      status: 200,
+      body: { errors: msgs.map((message) => ({ message })) },
+      unexpected: `GraphQL request invalid against GitHub's schema: ${msgs.join('; ')}`,
+    };
   }
   const findByNodeId = (id: string) => state.pulls.find((p) => p.node_id === id);
   const pullNode = (p: LivePull) => ({
@@ -768,7 +818,8 @@ async function handleGraphql(state: GithubState, payload: any): Promise<{ status
   }
   const rootValue = {
     repository: ({ owner, name }: { owner: string; name: string }) => {
-      if (owner !== state.owner || name !== state.repo) throw new NotFound(`Could not resolve to a Repository with the name '${owner}/${name}'.`);
+      if (owner !== state.owner || name !== state.repo)
+        throw new NotFound(`Could not resolve to a Repository with the name '${owner}/${name}'.`);
       return {
         id: 'R_kgDOdouble',
         name: state.repo,
@@ -798,7 +849,8 @@ async function handleGraphql(state: GithubState, payload: any): Promise<{ status
     message: e.message,
   }));
   // Variable coercion problems come back as errors without data: the request itself was wrong.
-  const unexpected = result.errors && result.data === undefined ? `GraphQL variables invalid: ${result.errors.map((e) => e.message).join('; ')}` : undefined;
+  const unexpected =
+    result.errors && result.data === undefined ? `GraphQL variables invalid: ${result.errors.map((e) => e.message).join('; ')}` : undefined;
   return { status: 200, body: { ...(result.data !== undefined ? { data: result.data } : {}), ...(errors ? { errors } : {}) }, unexpected };
 }
 
@@ -890,7 +942,9 @@ export async function startGithubDouble(seed: GithubSeed = {}): Promise<GithubDo
         record.operationId = operation.operationId ?? null;
         const validation = api.validateRequest(oreq, operation);
         if (!validation.valid) {
-          const errors = (validation.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+          const errors = (validation.errors ?? []).map(
+            (e) => `${e.instancePath || '(root)'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+          );
           record.unexpected = `${operation.operationId}: request does not match the description: ${errors.join('; ')}`;
           record.status = 422;
           return send(res, 422, errorBody(422, 'Validation Failed', { errors: errors.map((message) => ({ code: 'invalid', message })) }));
@@ -924,7 +978,8 @@ export async function startGithubDouble(seed: GithubSeed = {}): Promise<GithubDo
         record.status = 501;
         return send(res, 501, errorBody(501, 'Not implemented by the GitHub double'));
       }
-      const params = (api.router.parseRequest({ method, path: url.pathname, query, headers: req.headers as any, body }, operation).params ?? {}) as Record<string, string>;
+      const params = (api.router.parseRequest({ method, path: url.pathname, query, headers: req.headers as any, body }, operation).params ??
+        {}) as Record<string, string>;
       const hctx: HandlerContext = {
         state,
         url: `${double.url}${req.url ?? '/'}`,
@@ -973,7 +1028,11 @@ export async function startGithubDouble(seed: GithubSeed = {}): Promise<GithubDo
       return double.fail({
         ...rule,
         status: 403,
-        body: errorBody(403, `API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.`, { documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' }),
+        body: errorBody(
+          403,
+          `API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.`,
+          { documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' },
+        ),
         headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-used': '5000' },
       });
     },
@@ -983,7 +1042,8 @@ export async function startGithubDouble(seed: GithubSeed = {}): Promise<GithubDo
     assertNoUnexpected() {
       const problems = requests.filter((r) => r.unexpected).map((r) => `${r.method} ${r.path} → ${r.status}: ${r.unexpected}`);
       for (const f of faults) {
-        if (f.fired === 0) problems.push(`armed fault never fired: ${JSON.stringify({ ...f, path: f.path?.toString(), fired: undefined })}`);
+        if (f.fired === 0)
+          problems.push(`armed fault never fired: ${JSON.stringify({ ...f, path: f.path?.toString(), fired: undefined })}`);
       }
       if (problems.length) throw new Error(`GitHub double saw ${problems.length} unexpected thing(s):\n  ${problems.join('\n  ')}`);
     },

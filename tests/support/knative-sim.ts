@@ -55,8 +55,8 @@
  *     { metadata: { annotations: { 'vpm-sim/error-rate': '0.5' } } });
  */
 import http from 'node:http';
-import net from 'node:net';
-import { Kube, KubeError, retrying, type Informer, type KObj, keyOf } from './kube.ts';
+import type net from 'node:net';
+import { type Kube, KubeError, retrying, type Informer, type KObj, keyOf } from './kube.ts';
 
 const GROUP = 'serving.knative.dev';
 const API = `${GROUP}/v1`;
@@ -93,7 +93,9 @@ type RouteState = {
 };
 type RevServer = Listener & { ns: string; name: string; errAcc: number; errKey: string };
 
-const LATENCY_BUCKETS_MS = [5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+const LATENCY_BUCKETS_MS = [
+  5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
@@ -145,9 +147,14 @@ class Metrics {
       '# TYPE revision_request_count counter',
     ];
     for (const m of this.counts.values()) out.push(`revision_request_count{${fmt(m.labels)}} ${m.count}`);
-    out.push('# HELP revision_request_latencies The response latencies of requests that are routed to queue-proxy', '# TYPE revision_request_latencies histogram');
+    out.push(
+      '# HELP revision_request_latencies The response latencies of requests that are routed to queue-proxy',
+      '# TYPE revision_request_latencies histogram',
+    );
     for (const m of this.counts.values()) {
-      LATENCY_BUCKETS_MS.forEach((b, i) => out.push(`revision_request_latencies_bucket{${fmt({ ...m.labels, le: String(b) })}} ${m.buckets[i]}`));
+      LATENCY_BUCKETS_MS.forEach((b, i) =>
+        out.push(`revision_request_latencies_bucket{${fmt({ ...m.labels, le: String(b) })}} ${m.buckets[i]}`),
+      );
       out.push(`revision_request_latencies_bucket{${fmt({ ...m.labels, le: '+Inf' })}} ${m.count}`);
       out.push(`revision_request_latencies_sum{${fmt(m.labels)}} ${m.sum}`);
       out.push(`revision_request_latencies_count{${fmt(m.labels)}} ${m.count}`);
@@ -200,15 +207,23 @@ export class KnativeSim {
     this.ingressUrl = `http://127.0.0.1:${this.ingress.port}`;
     this.metricsServer = await listen((req, res) => this.serveMetrics(req, res));
     this.metricsUrl = `http://127.0.0.1:${this.metricsServer.port}/metrics`;
-    this.revisions = this.kube.informer(`/apis/${API}/revisions`, {
-      onUpsert: (rev, old) => this.onRevision(rev, old),
-      onDelete: (rev) => this.onRevisionDeleted(rev),
-    }, { log: this.log });
+    this.revisions = this.kube.informer(
+      `/apis/${API}/revisions`,
+      {
+        onUpsert: (rev, old) => this.onRevision(rev, old),
+        onDelete: (rev) => this.onRevisionDeleted(rev),
+      },
+      { log: this.log },
+    );
     await this.revisions.waitForSync();
-    this.services = this.kube.informer(`/apis/${API}/services`, {
-      onUpsert: (svc) => this.enqueue(keyOf(svc)),
-      onDelete: (svc) => this.enqueue(keyOf(svc)),
-    }, { log: this.log });
+    this.services = this.kube.informer(
+      `/apis/${API}/services`,
+      {
+        onUpsert: (svc) => this.enqueue(keyOf(svc)),
+        onDelete: (svc) => this.enqueue(keyOf(svc)),
+      },
+      { log: this.log },
+    );
     await this.services.waitForSync();
     this.resync = setInterval(() => {
       for (const k of this.services.cache.keys()) this.enqueue(k);
@@ -240,7 +255,9 @@ export class KnativeSim {
       service: k,
       url: `http://127.0.0.1:${r.main.port}`,
       targets: r.targets,
-      tags: Object.fromEntries([...r.tags.entries()].map(([t, l]) => [t, { revision: r.tagTargets.get(t) ?? '', url: `http://127.0.0.1:${l.port}` }])),
+      tags: Object.fromEntries(
+        [...r.tags.entries()].map(([t, l]) => [t, { revision: r.tagTargets.get(t) ?? '', url: `http://127.0.0.1:${l.port}` }]),
+      ),
     }));
   }
 
@@ -279,7 +296,8 @@ export class KnativeSim {
           if (this.stopped) break;
           q!.failures++;
           const delay = Math.min(100 * 2 ** Math.min(q!.failures, 5), 3000);
-          if (!(e instanceof KubeError && e.status === 409)) this.log(`reconcile ${key} failed (retry in ${delay}ms): ${(e as Error).message}`);
+          if (!(e instanceof KubeError && e.status === 409))
+            this.log(`reconcile ${key} failed (retry in ${delay}ms): ${(e as Error).message}`);
           this.enqueue(key, delay);
         }
       } while (q!.dirty && !this.stopped);
@@ -340,21 +358,27 @@ export class KnativeSim {
     const a = rev.metadata.annotations ?? {};
     const delay = Number(a['vpm-sim/ready-delay-ms'] ?? this.opts.readyDelayMs);
     const fail = a['vpm-sim/ready'] === 'false';
-    const t = setTimeout(async () => {
-      try {
-        await this.ensureRevServer(rev);
-        const path = `/apis/${API}/namespaces/${rev.metadata.namespace}/revisions/${rev.metadata.name}`;
-        await retrying(async () => {
-          const cur = this.revisions.cache.get(key);
-          if (!cur) return;
-          await this.kube.patchStatus(path, { status: revisionStatus(cur, fail ? 'failed' : 'ready') });
-        }, { attempts: 60 });
-      } catch (e) {
-        this.log(`mark revision ${key} ready: ${(e as Error).message}`);
-      } finally {
-        this.readyTimers.delete(key);
-      }
-    }, Math.max(0, delay));
+    const t = setTimeout(
+      async () => {
+        try {
+          await this.ensureRevServer(rev);
+          const path = `/apis/${API}/namespaces/${rev.metadata.namespace}/revisions/${rev.metadata.name}`;
+          await retrying(
+            async () => {
+              const cur = this.revisions.cache.get(key);
+              if (!cur) return;
+              await this.kube.patchStatus(path, { status: revisionStatus(cur, fail ? 'failed' : 'ready') });
+            },
+            { attempts: 60 },
+          );
+        } catch (e) {
+          this.log(`mark revision ${key} ready: ${(e as Error).message}`);
+        } finally {
+          this.readyTimers.delete(key);
+        }
+      },
+      Math.max(0, delay),
+    );
     t.unref();
     this.readyTimers.set(key, t);
   }
@@ -371,14 +395,26 @@ export class KnativeSim {
     if (!svc || svc.metadata.deletionTimestamp) return this.cleanup(ns, name);
     const base = `/apis/${API}/namespaces/${ns}`;
     const template = svc.spec?.template ?? {};
-    const owner = (o: KObj) => ({ apiVersion: API, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, controller: true, blockOwnerDeletion: true });
+    const owner = (o: KObj) => ({
+      apiVersion: API,
+      kind: o.kind,
+      name: o.metadata.name,
+      uid: o.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    });
 
     // 1. Configuration
     const cfg: KObj = await this.kube.apply(
       {
         apiVersion: API,
         kind: 'Configuration',
-        metadata: { name, namespace: ns, labels: { [L_SERVICE]: name, [`${GROUP}/serviceUID`]: svc.metadata.uid! }, ownerReferences: [owner(svc)] },
+        metadata: {
+          name,
+          namespace: ns,
+          labels: { [L_SERVICE]: name, [`${GROUP}/serviceUID`]: svc.metadata.uid! },
+          ownerReferences: [owner(svc)],
+        },
         spec: { template },
       },
       MANAGER,
@@ -425,18 +461,25 @@ export class KnativeSim {
       .filter((r) => r.metadata.namespace === ns && r.metadata.labels?.[L_CONFIG] === name)
       .sort((x, y) => Number(y.metadata.labels?.[L_CONFIG_GEN] ?? 0) - Number(x.metadata.labels?.[L_CONFIG_GEN] ?? 0));
     const latestCreated = this.revisions.cache.get(`${ns}/${revName}`) ?? latest!;
-    const latestReady = isReady(latestCreated) ? latestCreated : revs.find((r) => isReady(r) && Number(r.metadata.labels?.[L_CONFIG_GEN] ?? 0) <= cfgGen);
+    const latestReady = isReady(latestCreated)
+      ? latestCreated
+      : revs.find((r) => isReady(r) && Number(r.metadata.labels?.[L_CONFIG_GEN] ?? 0) <= cfgGen);
     const latestReadyName = latestReady?.metadata.name;
 
     let cfgCond: Cond;
     if (isReady(latestCreated)) cfgCond = { status: 'True' };
     else if (isFailed(latestCreated)) {
       const c = cond(latestCreated, 'Ready');
-      cfgCond = { status: 'False', reason: 'RevisionFailed', message: `Revision "${revName}" failed with message: ${c?.message ?? c?.reason}.` };
+      cfgCond = {
+        status: 'False',
+        reason: 'RevisionFailed',
+        message: `Revision "${revName}" failed with message: ${c?.message ?? c?.reason}.`,
+      };
     } else cfgCond = { status: 'Unknown', reason: 'Deploying', message: `Revision "${revName}" is not yet ready.` };
 
     // 3. Traffic
-    const spec: any[] = Array.isArray(svc.spec?.traffic) && svc.spec.traffic.length ? svc.spec.traffic : [{ latestRevision: true, percent: 100 }];
+    const spec: any[] =
+      Array.isArray(svc.spec?.traffic) && svc.spec.traffic.length ? svc.spec.traffic : [{ latestRevision: true, percent: 100 }];
     const res = this.resolveTraffic(ns, name, spec, latestReadyName);
     await this.kube.apply(
       {
@@ -444,7 +487,11 @@ export class KnativeSim {
         kind: 'Route',
         metadata: { name, namespace: ns, labels: { [L_SERVICE]: name }, ownerReferences: [owner(svc)] },
         spec: {
-          traffic: spec.map((t) => (t.latestRevision === true || (!t.revisionName && t.latestRevision !== false) ? { configurationName: name, ...t, latestRevision: true } : t)),
+          traffic: spec.map((t) =>
+            t.latestRevision === true || (!t.revisionName && t.latestRevision !== false)
+              ? { configurationName: name, ...t, latestRevision: true }
+              : t,
+          ),
         },
       },
       MANAGER,
@@ -458,12 +505,20 @@ export class KnativeSim {
     const url = this.urlFor(route, ns, name);
     const statusTraffic = res.ok
       ? res.status.map((t) => ({ ...t, ...(t.tag ? { url: this.urlFor(route, ns, name, t.tag) } : {}) }))
-      : svc.status?.traffic ?? [];
+      : (svc.status?.traffic ?? []);
     const routeCond: Cond = res.ok ? { status: 'True' } : res.cond;
 
     // 4. Status of Configuration, Route, Service
     const svcReady: Cond =
-      cfgCond.status === 'False' ? cfgCond : routeCond.status === 'False' ? routeCond : cfgCond.status === 'Unknown' ? cfgCond : routeCond.status === 'Unknown' ? routeCond : { status: 'True' };
+      cfgCond.status === 'False'
+        ? cfgCond
+        : routeCond.status === 'False'
+          ? routeCond
+          : cfgCond.status === 'Unknown'
+            ? cfgCond
+            : routeCond.status === 'Unknown'
+              ? routeCond
+              : { status: 'True' };
     await this.writeStatus(`${base}/configurations/${name}`, cfg, {
       observedGeneration: cfgGen,
       latestCreatedRevisionName: revName,
@@ -504,7 +559,9 @@ export class KnativeSim {
     name: string,
     spec: any[],
     latestReady: string | undefined,
-  ): { ok: true; targets: Target[]; status: Array<{ tag?: string; revisionName: string; latestRevision: boolean; percent?: number }> } | { ok: false; cond: Cond } {
+  ):
+    | { ok: true; targets: Target[]; status: Array<{ tag?: string; revisionName: string; latestRevision: boolean; percent?: number }> }
+    | { ok: false; cond: Cond } {
     let sum = 0;
     const tags = new Set<string>();
     const status: Array<{ tag?: string; revisionName: string; latestRevision: boolean; percent?: number }> = [];
@@ -512,31 +569,69 @@ export class KnativeSim {
       const percent = t.percent ?? 0;
       sum += percent;
       if (t.tag) {
-        if (tags.has(t.tag)) return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `Multiple definitions for tag "${t.tag}".` } };
-        if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(t.tag)) return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `Invalid tag "${t.tag}".` } };
+        if (tags.has(t.tag))
+          return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `Multiple definitions for tag "${t.tag}".` } };
+        if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(t.tag))
+          return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `Invalid tag "${t.tag}".` } };
         tags.add(t.tag);
       }
       if (t.revisionName && t.latestRevision === true) {
-        return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: 'may not set revisionName when latestRevision is true: spec.traffic' } };
+        return {
+          ok: false,
+          cond: {
+            status: 'False',
+            reason: 'InvalidTraffic',
+            message: 'may not set revisionName when latestRevision is true: spec.traffic',
+          },
+        };
       }
       if (t.configurationName && t.configurationName !== name) {
-        return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `configurationName "${t.configurationName}" is not this service's configuration` } };
+        return {
+          ok: false,
+          cond: {
+            status: 'False',
+            reason: 'InvalidTraffic',
+            message: `configurationName "${t.configurationName}" is not this service's configuration`,
+          },
+        };
       }
       let rev: string | undefined;
       const latest = !t.revisionName;
       if (t.revisionName) {
         const r = this.revisions.cache.get(`${ns}/${t.revisionName}`);
-        if (!r) return { ok: false, cond: { status: 'False', reason: 'RevisionMissing', message: `Revision "${t.revisionName}" referenced in traffic not found.` } };
-        if (isFailed(r)) return { ok: false, cond: { status: 'False', reason: 'RevisionFailed', message: `Revision "${t.revisionName}" failed.` } };
-        if (!isReady(r)) return { ok: false, cond: { status: 'Unknown', reason: 'RevisionMissing', message: `Revision "${t.revisionName}" is not yet ready.` } };
+        if (!r)
+          return {
+            ok: false,
+            cond: { status: 'False', reason: 'RevisionMissing', message: `Revision "${t.revisionName}" referenced in traffic not found.` },
+          };
+        if (isFailed(r))
+          return { ok: false, cond: { status: 'False', reason: 'RevisionFailed', message: `Revision "${t.revisionName}" failed.` } };
+        if (!isReady(r))
+          return {
+            ok: false,
+            cond: { status: 'Unknown', reason: 'RevisionMissing', message: `Revision "${t.revisionName}" is not yet ready.` },
+          };
         rev = t.revisionName;
       } else {
-        if (!latestReady) return { ok: false, cond: { status: 'Unknown', reason: 'RevisionMissing', message: `Configuration "${name}" does not have any ready Revision.` } };
+        if (!latestReady)
+          return {
+            ok: false,
+            cond: { status: 'Unknown', reason: 'RevisionMissing', message: `Configuration "${name}" does not have any ready Revision.` },
+          };
         rev = latestReady;
       }
-      status.push({ ...(t.tag ? { tag: t.tag } : {}), revisionName: rev!, latestRevision: latest, ...(t.percent !== undefined ? { percent: t.percent } : {}) });
+      status.push({
+        ...(t.tag ? { tag: t.tag } : {}),
+        revisionName: rev!,
+        latestRevision: latest,
+        ...(t.percent !== undefined ? { percent: t.percent } : {}),
+      });
     }
-    if (sum !== 100) return { ok: false, cond: { status: 'False', reason: 'InvalidTraffic', message: `Traffic targets sum to ${sum}, want 100: spec.traffic` } };
+    if (sum !== 100)
+      return {
+        ok: false,
+        cond: { status: 'False', reason: 'InvalidTraffic', message: `Traffic targets sum to ${sum}, want 100: spec.traffic` },
+      };
     const byRev = new Map<string, number>();
     for (const s of status) if ((s.percent ?? 0) > 0) byRev.set(s.revisionName, (byRev.get(s.revisionName) ?? 0) + s.percent!);
     return { ok: true, targets: [...byRev].map(([revision, percent]) => ({ revision, percent })), status };
@@ -546,7 +641,8 @@ export class KnativeSim {
     const old = current.status ?? {};
     const conditions = (desired.conditions as any[]).map((c) => {
       const prev = (old.conditions ?? []).find((p: any) => p.type === c.type);
-      const same = prev && prev.status === c.status && (prev.reason ?? null) === (c.reason ?? null) && (prev.message ?? null) === (c.message ?? null);
+      const same =
+        prev && prev.status === c.status && (prev.reason ?? null) === (c.reason ?? null) && (prev.message ?? null) === (c.message ?? null);
       return { ...c, lastTransitionTime: same ? prev.lastTransitionTime : now() };
     });
     const next = { ...desired, conditions };
@@ -656,7 +752,14 @@ export class KnativeSim {
       return;
     }
     const up = http.request(
-      { host: '127.0.0.1', port: rs.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' }, agent: this.agent },
+      {
+        host: '127.0.0.1',
+        port: rs.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' },
+        agent: this.agent,
+      },
       (ures) => {
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         ures.pipe(res);
@@ -682,7 +785,12 @@ export class KnativeSim {
 
   private routeForHost(host: string): { key: string; tag?: string } | undefined {
     for (const [key, r] of this.routes) {
-      const hosts = [`${r.name}.${r.ns}.${this.domain}`, `${r.name}.${r.ns}.svc.cluster.local`, `${r.name}.${r.ns}.svc`, `${r.name}.${r.ns}`];
+      const hosts = [
+        `${r.name}.${r.ns}.${this.domain}`,
+        `${r.name}.${r.ns}.svc.cluster.local`,
+        `${r.name}.${r.ns}.svc`,
+        `${r.name}.${r.ns}`,
+      ];
       if (hosts.includes(host)) return { key };
       for (const t of r.tags.keys()) if (host === `${t}-${r.name}.${r.ns}.${this.domain}`) return { key, tag: t };
     }
@@ -770,7 +878,17 @@ function revisionStatus(rev: KObj, state: 'deploying' | 'ready' | 'failed'): Rec
   }
   if (state === 'failed') {
     const f: Cond = { status: 'False', reason: 'ProgressDeadlineExceeded', message: 'Initial scale was never achieved' };
-    return { ...base, actualReplicas: 0, desiredReplicas: 0, conditions: [c('Active', { status: 'False', reason: 'NoTraffic' }), c('ContainerHealthy', { status: 'Unknown' }), c('Ready', f), c('ResourcesAvailable', f)] };
+    return {
+      ...base,
+      actualReplicas: 0,
+      desiredReplicas: 0,
+      conditions: [
+        c('Active', { status: 'False', reason: 'NoTraffic' }),
+        c('ContainerHealthy', { status: 'Unknown' }),
+        c('Ready', f),
+        c('ResourcesAvailable', f),
+      ],
+    };
   }
   const ok: Cond = { status: 'True' };
   return {
@@ -778,7 +896,9 @@ function revisionStatus(rev: KObj, state: 'deploying' | 'ready' | 'failed'): Rec
     serviceName: rev.metadata.name,
     actualReplicas: 1,
     desiredReplicas: 1,
-    containerStatuses: [{ name: container.name ?? 'user-container', imageDigest: `${container.image ?? 'unknown'}@sha256:${'0'.repeat(64)}` }],
+    containerStatuses: [
+      { name: container.name ?? 'user-container', imageDigest: `${container.image ?? 'unknown'}@sha256:${'0'.repeat(64)}` },
+    ],
     conditions: [c('Active', ok), c('ContainerHealthy', ok), c('Ready', ok), c('ResourcesAvailable', ok)],
   };
 }

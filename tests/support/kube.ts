@@ -86,7 +86,14 @@ export class Kube {
     const opts: https.RequestOptions = { headers: {} };
     await own.applyToHTTPSOptions(opts);
     k.httpsOpts = opts;
-    const agentOpts = { keepAlive: true, maxSockets: 64, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized };
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: 64,
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      rejectUnauthorized: opts.rejectUnauthorized,
+    };
     k.agent = k.base.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent({ keepAlive: true });
     return k;
   }
@@ -223,7 +230,10 @@ export class Kube {
   }
 
   /** API path of an object (namespace defaulted to `defaultNamespace` for namespaced kinds). */
-  async pathFor(obj: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }, defaultNamespace = 'default'): Promise<string> {
+  async pathFor(
+    obj: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } },
+    defaultNamespace = 'default',
+  ): Promise<string> {
     if (!obj.apiVersion || !obj.kind) throw new Error('object without apiVersion/kind');
     const info = await this.resourceFor(obj.apiVersion, obj.kind);
     const prefix = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
@@ -232,10 +242,17 @@ export class Kube {
   }
 
   /** Server-side apply (application/apply-patch+yaml with a JSON body), force by default. */
-  async apply<T = any>(obj: KObj, fieldManager: string, opts: { force?: boolean; defaultNamespace?: string; dryRun?: boolean } = {}): Promise<T> {
+  async apply<T = any>(
+    obj: KObj,
+    fieldManager: string,
+    opts: { force?: boolean; defaultNamespace?: string; dryRun?: boolean } = {},
+  ): Promise<T> {
     const path = await this.pathFor(obj, opts.defaultNamespace);
     const info = await this.resourceFor(obj.apiVersion!, obj.kind!);
-    const body = info.namespaced && !obj.metadata.namespace ? { ...obj, metadata: { ...obj.metadata, namespace: opts.defaultNamespace ?? 'default' } } : obj;
+    const body =
+      info.namespaced && !obj.metadata.namespace
+        ? { ...obj, metadata: { ...obj.metadata, namespace: opts.defaultNamespace ?? 'default' } }
+        : obj;
     return this.request<T>('PATCH', path, body, {
       contentType: 'application/apply-patch+yaml',
       query: { fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ? 'All' : undefined },

@@ -24,12 +24,26 @@ export type PrometheusHandle = {
   setTargets(targets: ScrapeTarget[]): Promise<void>;
   stop(): Promise<void>;
 };
-export type PrometheusOptions = { dir: string; logDir?: string; targets: ScrapeTarget[]; scrapeIntervalS?: number; bin?: string; port?: number };
+export type PrometheusOptions = {
+  dir: string;
+  logDir?: string;
+  targets: ScrapeTarget[];
+  scrapeIntervalS?: number;
+  bin?: string;
+  port?: number;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function findPrometheus(): string | undefined {
-  const cands = [process.env.VPM_PROMETHEUS_BIN, ...(process.env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, 'prometheus')), '/usr/bin/prometheus'];
+  const cands = [
+    process.env.VPM_PROMETHEUS_BIN,
+    ...(process.env.PATH ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((d) => path.join(d, 'prometheus')),
+    '/usr/bin/prometheus',
+  ];
   return cands.find((p): p is string => !!p && fs.existsSync(p));
 }
 
@@ -47,7 +61,10 @@ async function freePort(): Promise<number> {
 function writeTargets(file: string, targets: ScrapeTarget[]): void {
   const groups = targets.map((t) => {
     const u = new URL(t.url);
-    return { targets: [u.host], labels: { ...(t.labels ?? {}), __metrics_path__: u.pathname || '/metrics', job: t.job ?? 'knative-queue-proxy' } };
+    return {
+      targets: [u.host],
+      labels: { ...(t.labels ?? {}), __metrics_path__: u.pathname || '/metrics', job: t.job ?? 'knative-queue-proxy' },
+    };
   });
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(groups, null, 2));
@@ -76,14 +93,18 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusH
   const logDir = o.logDir ?? o.dir;
   fs.mkdirSync(logDir, { recursive: true });
   const fd = fs.openSync(path.join(logDir, 'prometheus.log'), 'a');
-  const child = spawn(bin, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${data}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--storage.tsdb.retention.time=2h',
-    '--web.enable-lifecycle',
-    '--log.level=warn',
-  ], { stdio: ['ignore', fd, fd] });
+  const child = spawn(
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${data}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=2h',
+      '--web.enable-lifecycle',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
   fs.closeSync(fd);
   let exited = false;
   const exitP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));

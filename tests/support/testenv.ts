@@ -121,7 +121,15 @@ export type TestenvInfo = {
   etcd: { url: string; pid: number };
   argocd?: { namespace: string; cluster: string; repoDir: string };
   prometheus?: { url: string; pid: number };
-  haproxy?: { frontendUrl: string; socket: string; statsUrl: string; backend: string; servers: Record<string, string>; pid: number; configFile: string };
+  haproxy?: {
+    frontendUrl: string;
+    socket: string;
+    statsUrl: string;
+    backend: string;
+    servers: Record<string, string>;
+    pid: number;
+    configFile: string;
+  };
   controlUrl?: string;
   pids: number[];
 };
@@ -202,7 +210,12 @@ function spawnLogged(name: string, bin: string, args: string[], logDir: string):
 
 function tailLog(logDir: string, name: string, lines = 30): string {
   try {
-    return fs.readFileSync(path.join(logDir, `${name}.log`), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    return fs
+      .readFileSync(path.join(logDir, `${name}.log`), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }
@@ -228,12 +241,16 @@ function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: n
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.request(u, { method: 'GET', ca: opts.ca, headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, agent: false } as any, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = mod.request(
+      u,
+      { method: 'GET', ca: opts.ca, headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, agent: false } as any,
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.setTimeout(opts.timeoutMs ?? 2000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -266,7 +283,23 @@ function ensurePki(dir: string): Pki {
       path.join(d, 'apiserver.ext'),
       'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
     );
-    ossl('x509', '-req', '-in', 'apiserver.csr', '-CA', p.caCrt, '-CAkey', p.caKey, '-CAcreateserial', '-out', p.servingCrt, '-days', '3650', '-extfile', 'apiserver.ext');
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      p.caCrt,
+      '-CAkey',
+      p.caKey,
+      '-CAcreateserial',
+      '-out',
+      p.servingCrt,
+      '-days',
+      '3650',
+      '-extfile',
+      'apiserver.ext',
+    );
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     fs.writeFileSync(p.saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     fs.writeFileSync(p.saPub, publicKey.export({ type: 'spki', format: 'pem' }));
@@ -290,20 +323,32 @@ async function installCrds(kube: Kube, files = CRD_FILES): Promise<void> {
   await Promise.all(crds.map((c) => kube.apply(c, 'vpm-testenv')));
   for (const c of crds) {
     const p = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`;
-    await waitFor(`CRD ${c.metadata.name} established`, async () => {
-      const got = await kube.get(p);
-      return (got.status?.conditions ?? []).some((x: any) => x.type === 'Established' && x.status === 'True');
-    }, 30_000);
+    await waitFor(
+      `CRD ${c.metadata.name} established`,
+      async () => {
+        const got = await kube.get(p);
+        return (got.status?.conditions ?? []).some((x: any) => x.type === 'Established' && x.status === 'True');
+      },
+      30_000,
+    );
   }
   // Discovery must serve the new groups before clients (and the simulators) use them.
   const gvs = [...new Set(crds.map((c) => `/apis/${c.spec.group}/${c.spec.versions[0].name}`))];
   for (const gv of gvs) await waitFor(`discovery ${gv}`, async () => ((await kube.get(gv)).resources ?? []).length > 0, 30_000);
   // The watch cache of a new resource initialises in the background: lists answer 429 and the
   // first write blocks until it is ready. Wait here so the first test request is fast.
-  await Promise.all(crds.map((c) => waitFor(`storage of ${c.metadata.name}`, async () => {
-    await kube.get(`/apis/${c.spec.group}/${c.spec.versions[0].name}/${c.spec.names.plural}`, { limit: 1 });
-    return true;
-  }, 30_000)));
+  await Promise.all(
+    crds.map((c) =>
+      waitFor(
+        `storage of ${c.metadata.name}`,
+        async () => {
+          await kube.get(`/apis/${c.spec.group}/${c.spec.versions[0].name}/${c.spec.names.plural}`, { limit: 1 });
+          return true;
+        },
+        30_000,
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +419,7 @@ export class Testenv {
     if (this.stopped) throw new Error('testenv stopped');
     const t0 = Date.now();
     let names: string[] =
-      typeof req.clusters === 'number' ? CLUSTER_NAMES.slice(0, Math.max(1, Math.min(req.clusters, 2))) : req.clusters ?? ['cluster-a'];
+      typeof req.clusters === 'number' ? CLUSTER_NAMES.slice(0, Math.max(1, Math.min(req.clusters, 2))) : (req.clusters ?? ['cluster-a']);
     if (req.haproxy && !names.includes('cluster-b')) names = [...new Set([...names, 'cluster-a', 'cluster-b'])];
     if (!names.includes('cluster-a')) names = ['cluster-a', ...names];
     if (req.sim === false && this.clusters.size === 0) this.simWanted = false;
@@ -392,7 +437,8 @@ export class Testenv {
     if (req.prometheus && !this.prometheus) await this.startPrometheus();
     if (req.haproxy && !this.haproxy) await this.startHaproxy(req.haproxy === true ? {} : req.haproxy);
     this.writeState();
-    if (missing.length || (req.prometheus && Date.now() - t0 > 50)) this.log(`ready in ${Date.now() - t0}ms: ${[...this.clusters.keys()].join(', ')}`);
+    if (missing.length || (req.prometheus && Date.now() - t0 > 50))
+      this.log(`ready in ${Date.now() - t0}ms: ${[...this.clusters.keys()].join(', ')}`);
     return this.info();
   }
 
@@ -448,18 +494,23 @@ export class Testenv {
     fs.rmSync(data, { recursive: true, force: true });
     const [client, peer] = [await freePort(), await freePort()];
     const url = `http://127.0.0.1:${client}`;
-    const proc = spawnLogged('etcd', assets.etcd, [
-      '--name=vpm-testenv',
-      `--data-dir=${data}`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=http://127.0.0.1:${peer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-      `--initial-cluster=vpm-testenv=http://127.0.0.1:${peer}`,
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-      '--quota-backend-bytes=4294967296',
-    ], this.logDir);
+    const proc = spawnLogged(
+      'etcd',
+      assets.etcd,
+      [
+        '--name=vpm-testenv',
+        `--data-dir=${data}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=vpm-testenv=http://127.0.0.1:${peer}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+        '--quota-backend-bytes=4294967296',
+      ],
+      this.logDir,
+    );
     await waitFor('etcd', async () => (await httpGet(`${url}/health`)).body.includes('"health":"true"'), 20_000, proc, this.logDir);
     this.etcd = { proc, url };
   }
@@ -497,7 +548,13 @@ export class Testenv {
 
   private async waitApiserver(name: string, port: number, token: string, proc: Proc): Promise<void> {
     const ca = fs.readFileSync(this.pki!.caCrt);
-    await waitFor(`kube-apiserver ${name}`, async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca, token })).status === 200, 60_000, proc, this.logDir);
+    await waitFor(
+      `kube-apiserver ${name}`,
+      async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca, token })).status === 200,
+      60_000,
+      proc,
+      this.logDir,
+    );
   }
 
   private async startCluster(name: string): Promise<void> {
@@ -506,7 +563,14 @@ export class Testenv {
     const args = this.apiserverArgs(name, port, token);
     const proc = spawnLogged(`kube-apiserver-${name}`, this.assets!.kubeApiserver, args, this.logDir);
     await this.waitApiserver(name, port, token, proc);
-    const info: ClusterInfo = { name, context: name, server: `https://127.0.0.1:${port}`, token, caFile: this.pki!.caCrt, apiserverPid: proc.child.pid ?? 0 };
+    const info: ClusterInfo = {
+      name,
+      context: name,
+      server: `https://127.0.0.1:${port}`,
+      token,
+      caFile: this.pki!.caCrt,
+      apiserverPid: proc.child.pid ?? 0,
+    };
     const kube = await Kube.fromKubeConfig(kubeConfigFor([info]), name);
     await installCrds(kube);
     // Note: for ~2 s after the CRDs are created, the first POST of a custom resource blocks inside
@@ -551,7 +615,14 @@ export class Testenv {
     const clusters: Record<string, { kube: Kube; server: string }> = {};
     for (const [n, c] of this.clusters) clusters[n] = { kube: c.kube, server: c.info.server };
     if (this.argocd) return this.argocd.setClusters(clusters);
-    this.argocd = new ArgoCdSim({ kube: mgmt.kube, namespace: 'argocd', clusters, inCluster: DEFAULT_CONTEXT, repoDir: this.repoDir, log: (m) => this.log(`argocd-sim ${m}`) });
+    this.argocd = new ArgoCdSim({
+      kube: mgmt.kube,
+      namespace: 'argocd',
+      clusters,
+      inCluster: DEFAULT_CONTEXT,
+      repoDir: this.repoDir,
+      log: (m) => this.log(`argocd-sim ${m}`),
+    });
     await this.argocd.start();
   }
 
@@ -598,10 +669,12 @@ export class Testenv {
     for (const c of this.clusters.values()) await c.sim?.stop().catch(() => undefined);
     await this.haproxy?.stop().catch(() => undefined);
     await this.prometheus?.stop().catch(() => undefined);
-    await Promise.all([...this.clusters.values()].map(async (c) => {
-      c.kube.close();
-      if (c.proc.child.pid) await killPid(c.proc.child.pid);
-    }));
+    await Promise.all(
+      [...this.clusters.values()].map(async (c) => {
+        c.kube.close();
+        if (c.proc.child.pid) await killPid(c.proc.child.pid);
+      }),
+    );
     if (this.etcd?.proc.child.pid) await killPid(this.etcd.proc.child.pid);
     if (this.control) {
       const closed = new Promise<void>((r) => this.control!.close(() => r()));
@@ -704,9 +777,13 @@ function kubeconfigObject(clusters: ClusterInfo[]) {
 }
 
 function kubeconfigYaml(clusters: ClusterInfo[]): string {
-  return '# vpm test environment (npm run testenv:up / vitest global setup). Contexts: ' +
-    clusters.map((c) => c.name).join(', ') + (clusters.some((c) => c.name === DEFAULT_CONTEXT) ? `, ${ALIAS_CONTEXT} (= ${DEFAULT_CONTEXT})` : '') + '\n' +
-    stringify(kubeconfigObject(clusters));
+  return (
+    '# vpm test environment (npm run testenv:up / vitest global setup). Contexts: ' +
+    clusters.map((c) => c.name).join(', ') +
+    (clusters.some((c) => c.name === DEFAULT_CONTEXT) ? `, ${ALIAS_CONTEXT} (= ${DEFAULT_CONTEXT})` : '') +
+    '\n' +
+    stringify(kubeconfigObject(clusters))
+  );
 }
 
 function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
@@ -728,8 +805,10 @@ export function requireTestenv(needs: { prometheus?: boolean; haproxy?: boolean 
   const problems: string[] = [];
   const a = findAssets();
   if ('missing' in a) problems.push(a.missing);
-  if (!process.env.VPM_TESTENV_CONTROL && !liveState()) problems.push('no test environment supervisor (run under vitest with tests/support/global-setup.ts, or npm run testenv:up)');
-  if (needs.prometheus && !findBinary('prometheus', ['/usr/bin/prometheus'])) problems.push('prometheus not installed (apt-get install prometheus)');
+  if (!process.env.VPM_TESTENV_CONTROL && !liveState())
+    problems.push('no test environment supervisor (run under vitest with tests/support/global-setup.ts, or npm run testenv:up)');
+  if (needs.prometheus && !findBinary('prometheus', ['/usr/bin/prometheus']))
+    problems.push('prometheus not installed (apt-get install prometheus)');
   if (needs.haproxy && !findBinary('haproxy', ['/usr/sbin/haproxy'])) problems.push('haproxy not installed (apt-get install haproxy)');
   if (!problems.length) return true;
   if (process.env.VPM_REQUIRE_TESTENV === '1') {
@@ -759,7 +838,10 @@ function liveState(): { controlUrl: string } | undefined {
 
 function controlUrl(): string {
   const url = process.env.VPM_TESTENV_CONTROL ?? liveState()?.controlUrl;
-  if (!url) throw new Error('no test environment: run under vitest (global setup tests/support/global-setup.ts) or start one with npm run testenv:up');
+  if (!url)
+    throw new Error(
+      'no test environment: run under vitest (global setup tests/support/global-setup.ts) or start one with npm run testenv:up',
+    );
   return url;
 }
 
@@ -785,7 +867,7 @@ export async function useTestenv(req: EnsureRequest = {}): Promise<TestenvInfo> 
   return info;
 }
 
-async function testenvInfo(): Promise<TestenvInfo> {
+async function _testenvInfo(): Promise<TestenvInfo> {
   return control<TestenvInfo>('GET', '/info');
 }
 

@@ -40,33 +40,42 @@ describe('every command spec', () => {
       const all = { ...spec.flags, ...GLOBAL_FLAGS };
       const longs = Object.entries(all).map(([k, d]) => flagLongName(k, d));
       const shorts = Object.values(all).flatMap((d) => (d.short ? [d.short] : []));
-      expect(Object.keys(spec.flags).filter((k) => k in GLOBAL_FLAGS), spec.path.join(' ')).toEqual([]);
+      expect(
+        Object.keys(spec.flags).filter((k) => k in GLOBAL_FLAGS),
+        spec.path.join(' '),
+      ).toEqual([]);
       expect(new Set(longs).size, spec.path.join(' ')).toBe(longs.length);
       expect(new Set(shorts).size, spec.path.join(' ')).toBe(shorts.length);
     }
   });
 
-  it.each(COMMANDS.map((s) => [s.path.join(' '), s] as const))('vpm %s --help: usage, every flag once, an Examples section', async (_name, spec) => {
-    const { code, stdout } = await run([...spec.path, '--help']);
-    expect(code).toBe(0);
-    expect(stdout).toContain(`Usage: vpm ${spec.path.join(' ')}`);
-    expect(stdout).toMatch(/\nExamples:\n {2}\$ .*vpm /);
-    const optionsSection = stdout.slice(stdout.indexOf('Options:'), stdout.indexOf('\nExamples:'));
-    for (const [key, decl] of Object.entries({ ...spec.flags, ...GLOBAL_FLAGS })) {
-      const long = `--${flagLongName(key, decl)}`;
-      const declared = optionsSection.split('\n').filter((line) => new RegExp(`^ {2}(-\\w, )?${long}( |$)`).test(line));
-      expect(declared, `${spec.path.join(' ')} ${long}`).toHaveLength(1);
-    }
-  });
+  it.each(COMMANDS.map((s) => [s.path.join(' '), s] as const))(
+    'vpm %s --help: usage, every flag once, an Examples section',
+    async (_name, spec) => {
+      const { code, stdout } = await run([...spec.path, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toContain(`Usage: vpm ${spec.path.join(' ')}`);
+      expect(stdout).toMatch(/\nExamples:\n {2}\$ .*vpm /);
+      const optionsSection = stdout.slice(stdout.indexOf('Options:'), stdout.indexOf('\nExamples:'));
+      for (const [key, decl] of Object.entries({ ...spec.flags, ...GLOBAL_FLAGS })) {
+        const long = `--${flagLongName(key, decl)}`;
+        const declared = optionsSection.split('\n').filter((line) => new RegExp(`^ {2}(-\\w, )?${long}( |$)`).test(line));
+        expect(declared, `${spec.path.join(' ')} ${long}`).toHaveLength(1);
+      }
+    },
+  );
 
-  it.each(COMMANDS.map((s) => [s.path.join(' '), s] as const))('vpm %s --json with an unknown option: one {ok:false} document, exit 2', async (_name, spec) => {
-    const { code, stdout } = await run(['--json', ...spec.path, '--no-such-option-anywhere']);
-    expect(code).toBe(2);
-    const doc = JSON.parse(stdout);
-    expect(doc).toMatchObject({ ok: false, error: { exit_code: 2 } });
-    // Commander names a missing required option or argument before an unknown one.
-    expect(doc.error.message).toMatch(/--no-such-option-anywhere|required option|missing required argument/);
-  });
+  it.each(COMMANDS.map((s) => [s.path.join(' '), s] as const))(
+    'vpm %s --json with an unknown option: one {ok:false} document, exit 2',
+    async (_name, spec) => {
+      const { code, stdout } = await run(['--json', ...spec.path, '--no-such-option-anywhere']);
+      expect(code).toBe(2);
+      const doc = JSON.parse(stdout);
+      expect(doc).toMatchObject({ ok: false, error: { exit_code: 2 } });
+      // Commander names a missing required option or argument before an unknown one.
+      expect(doc.error.message).toMatch(/--no-such-option-anywhere|required option|missing required argument/);
+    },
+  );
 });
 
 describe('vpm completion', () => {
@@ -109,8 +118,13 @@ describe('vpm completion', () => {
 
 describe('exit codes', () => {
   it('only bin/vpm.js sets the process exit code; nothing under src/ does', () => {
-    const found = spawnSync('grep', ['-rn', '-e', 'process.exitCode', '-e', 'process.exit(', 'src', 'bin'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().split('\n');
-    expect(found.every((line) => line.startsWith('bin/vpm.js:')), found.join('\n')).toBe(true);
+    const found = spawnSync('grep', ['-rn', '-e', 'process.exitCode', '-e', 'process.exit(', 'src', 'bin'], { cwd: ROOT, encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n');
+    expect(
+      found.every((line) => line.startsWith('bin/vpm.js:')),
+      found.join('\n'),
+    ).toBe(true);
     // The Node.js version refusal, the EPIPE exit and the one hand-over of main()'s code.
     expect(found).toHaveLength(3);
   });

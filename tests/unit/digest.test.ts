@@ -24,7 +24,12 @@ describe('renderDigest', () => {
 
   it('is independent of entry order within a day and groups the diagram by session', () => {
     const entries = [entry(1, 'first in s2 reports/a.json', 's2'), entry(0, 'first in s1 see docs/x.md', 's1'), entry(2, 'reply', 's1')];
-    const a = renderDigest({ cwd: '/nonexistent', date: '2026-01-01', entries: [...entries].sort((x, y) => x.ts.localeCompare(y.ts)), memory: [] });
+    const a = renderDigest({
+      cwd: '/nonexistent',
+      date: '2026-01-01',
+      entries: [...entries].sort((x, y) => x.ts.localeCompare(y.ts)),
+      memory: [],
+    });
     expect(a.nav).toMatch(/S0\["session s1 #40;2 turns#41;"\][\s\S]*S1\["session s2 #40;1 turns#41;"\]/);
     expect(a.nav).toContain('F0[("docs/x.md")]');
   });

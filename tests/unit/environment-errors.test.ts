@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { environmentErrorFrom } from '../../src/core/environment-errors.ts';
 import { exitCodeFor, renderError } from '../../src/cli/execute.ts';
-import { EnvironmentError } from '../../src/core/errors.ts';
 
 function render(err: unknown): { code: number; stderr: string } {
   const stderr = new PassThrough();
@@ -22,7 +21,9 @@ const sys = (code: string, extra: Record<string, unknown> = {}) => Object.assign
 
 describe('environment problems that slipped past the adapters', () => {
   it("a refused connection (undici's shape: fetch failed, caused by the socket error) names the address and the cause", () => {
-    const mapped = environmentErrorFrom(Object.assign(new TypeError('fetch failed'), { cause: sys('ECONNREFUSED', { address: '127.0.0.1', port: 45871 }) }));
+    const mapped = environmentErrorFrom(
+      Object.assign(new TypeError('fetch failed'), { cause: sys('ECONNREFUSED', { address: '127.0.0.1', port: 45871 }) }),
+    );
     expect(mapped?.message).toBe('network failure to 127.0.0.1:45871: connection refused (ECONNREFUSED)');
     expect(mapped?.exitCode).toBe(1);
     expect(render(Object.assign(new TypeError('fetch failed'), { cause: sys('ENOTFOUND') })).stderr).toBe(

@@ -17,7 +17,15 @@ import { parseTestCommand } from '../../src/core/test-command.js';
 
 const coverageBody = {
   state_file: 'STATE/current_state.md',
-  goals: { total: 1, covered: 0, ratio: 0, min_ratio: 0, items: [{ id: 'G-1', text: 'x', evidence: [] }], gaps: [{ id: 'G-1', text: 'x' }], error: null },
+  goals: {
+    total: 1,
+    covered: 0,
+    ratio: 0,
+    min_ratio: 0,
+    items: [{ id: 'G-1', text: 'x', evidence: [] }],
+    gaps: [{ id: 'G-1', text: 'x' }],
+    error: null,
+  },
   evidence_scan: { root: 'reports', files: 0, excluded: [] },
   tests: null,
   tests_note: 'skipped (--no-test)',
@@ -51,13 +59,23 @@ describe('JSON Schema export', () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
     const kinds = await loadEvidenceKinds();
-    expect(files.filter((f) => f.path.startsWith('evidence/')).map((f) => f.path).sort()).toEqual(
-      [...kinds.keys()].sort().map((k) => `evidence/${k}.schema.json`),
-    );
+    expect(
+      files
+        .filter((f) => f.path.startsWith('evidence/'))
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual([...kinds.keys()].sort().map((k) => `evidence/${k}.schema.json`));
     for (const f of files) expect(() => ajv.compile(f.schema), f.path).not.toThrow();
 
     const cwd = tempDir();
-    const { document } = await writeEvidence({ kind: CoverageReport, cwd, startedAt: new Date(), status: 'warn', path: 'x/coverage.json', body: coverageBody });
+    const { document } = await writeEvidence({
+      kind: CoverageReport,
+      cwd,
+      startedAt: new Date(),
+      status: 'warn',
+      path: 'x/coverage.json',
+      body: coverageBody,
+    });
     const validate = ajv.getSchema(files.find((f) => f.path === 'evidence/coverage.schema.json')!.schema.$id as string)!;
     expect(validate(document), JSON.stringify(validate.errors)).toBe(true);
     expect(validate({ ...document, goals: { ...coverageBody.goals, ratio: 2 } })).toBe(false);
@@ -70,7 +88,11 @@ describe('JSON Schema export', () => {
     expect(out.json.written).toContain('schemas/evidence/coverage.schema.json');
     expect(out.json.written).toContain('schemas/config.schema.json');
     const coverage = JSON.parse(readFileSync(join(cwd, 'schemas/evidence/coverage.schema.json'), 'utf8'));
-    expect(coverage).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'vpm.evidence.coverage/v1', type: 'object' });
+    expect(coverage).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'vpm.evidence.coverage/v1',
+      type: 'object',
+    });
     expect(coverage.properties.schema).toEqual({ type: 'string', const: 'vpm.evidence.coverage/v1' });
     expect((await vpmJson(['schema', 'export', '--check'], { cwd })).result.exitCode).toBe(0);
     writeFileSync(join(cwd, 'schemas/config.schema.json'), '{}\n');
@@ -85,13 +107,25 @@ describe('writeEvidence', () => {
     const cwd = tempDir();
     const env = { GITHUB_TOKEN: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789' };
     const body = { ...coverageBody, tests_note: `token ${env.GITHUB_TOKEN} leaked` };
-    const first = await writeEvidence({ kind: CoverageReport, cwd, runId: 'coverage_fixed', startedAt: new Date(), status: 'ok', body, env });
+    const first = await writeEvidence({
+      kind: CoverageReport,
+      cwd,
+      runId: 'coverage_fixed',
+      startedAt: new Date(),
+      status: 'ok',
+      body,
+      env,
+    });
     expect(readFileSync(first.path, 'utf8')).not.toContain(env.GITHUB_TOKEN);
-    await expect(writeEvidence({ kind: CoverageReport, cwd, runId: 'coverage_fixed', startedAt: new Date(), status: 'ok', body, env })).rejects.toThrow(/already exists; evidence is never overwritten/);
+    await expect(
+      writeEvidence({ kind: CoverageReport, cwd, runId: 'coverage_fixed', startedAt: new Date(), status: 'ok', body, env }),
+    ).rejects.toThrow(/already exists; evidence is never overwritten/);
   });
 
   it('refuses a body that does not match its kind', async () => {
-    await expect(writeEvidence({ kind: CoverageReport, cwd: tempDir(), startedAt: new Date(), status: 'ok', body: { goals: 'nope' } })).rejects.toThrow(/does not match vpm\.evidence\.coverage\/v1/);
+    await expect(
+      writeEvidence({ kind: CoverageReport, cwd: tempDir(), startedAt: new Date(), status: 'ok', body: { goals: 'nope' } }),
+    ).rejects.toThrow(/does not match vpm\.evidence\.coverage\/v1/);
   });
 });
 
@@ -129,11 +163,30 @@ describe('healthcheck parts', () => {
     );
     expect(percentile([], 50)).toBeNull();
     expect(percentile([1, 2, 3, 4], 50)).toBe(2);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 95)).toBe(95);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        95,
+      ),
+    ).toBe(95);
   });
 
   it('extracts mermaid blocks with their start lines, skipping other fences', () => {
-    const text = ['# t', '````md', '```mermaid', 'not a diagram', '```', '````', '```mermaid', 'flowchart TD', '  A-->B', '```', '~~~ mermaid', 'pie', '~~~'].join('\n');
+    const text = [
+      '# t',
+      '````md',
+      '```mermaid',
+      'not a diagram',
+      '```',
+      '````',
+      '```mermaid',
+      'flowchart TD',
+      '  A-->B',
+      '```',
+      '~~~ mermaid',
+      'pie',
+      '~~~',
+    ].join('\n');
     const { blocks, unclosed } = extractMermaidBlocks('x.md', text);
     expect(blocks).toEqual([
       { startLine: 8, text: 'flowchart TD\n  A-->B' },
@@ -144,7 +197,16 @@ describe('healthcheck parts', () => {
   });
 
   it('parses the test command into argv without a shell', () => {
-    expect(parseTestCommand(`npm run test -- --reporter "dot x" --shard=$SHARD '$KEEP'`, { SHARD: '1/2' })).toEqual(['npm', 'run', 'test', '--', '--reporter', 'dot x', '--shard=1/2', '$KEEP']);
+    expect(parseTestCommand(`npm run test -- --reporter "dot x" --shard=$SHARD '$KEEP'`, { SHARD: '1/2' })).toEqual([
+      'npm',
+      'run',
+      'test',
+      '--',
+      '--reporter',
+      'dot x',
+      '--shard=1/2',
+      '$KEEP',
+    ]);
     for (const bad of ['npm test | tee x', 'a; b', 'a > f', 'a && b']) expect(() => parseTestCommand(bad), bad).toThrow(/needs a shell/);
     for (const bad of ['echo `id`', 'echo $(id)']) expect(() => parseTestCommand(bad), bad).toThrow(/command substitution/);
   });

@@ -12,7 +12,13 @@ import { preflight, runFailover, VERDICT_OUTCOME, type FailoverOptions } from '.
 const exitFor = (verdict: keyof typeof VERDICT_OUTCOME) => exitCodeFor({ result: { data: null, outcome: VERDICT_OUTCOME[verdict] } });
 import { FailureDetector, InOrder, RecoveryTracker, recoveryFrom } from '../../src/fleet/timeline.js';
 
-const probe = (sent_at: number, ok: boolean, dur = 5): EdgeProbe => ({ sent_at, done_at: sent_at + dur, ok, status: ok ? 200 : 503, class: ok ? '2xx' : '5xx' });
+const probe = (sent_at: number, ok: boolean, dur = 5): EdgeProbe => ({
+  sent_at,
+  done_at: sent_at + dur,
+  ok,
+  status: ok ? 200 : 503,
+  class: ok ? '2xx' : '5xx',
+});
 
 describe('timeline', () => {
   it('InOrder releases results in send order whatever order they complete in', () => {
@@ -32,7 +38,15 @@ describe('timeline', () => {
   });
 
   it('tFirstSuccess / tSteady count only probes sent after the switch; a failure restarts the streak', () => {
-    const probes = [probe(900, true), probe(1000, false), probe(1100, true), probe(1200, false), probe(1300, true), probe(1400, true), probe(1500, true)];
+    const probes = [
+      probe(900, true),
+      probe(1000, false),
+      probe(1100, true),
+      probe(1200, false),
+      probe(1300, true),
+      probe(1400, true),
+      probe(1500, true),
+    ];
     expect(recoveryFrom(probes, 1000, 3)).toEqual({ tFirstSuccess: 1105, tSteady: 1305 });
     expect(recoveryFrom(probes, 1000, 4)).toEqual({ tFirstSuccess: 1105, tSteady: null });
     const r = new RecoveryTracker(1, 50);
@@ -110,7 +124,9 @@ function probesFor(hp: FakeHaproxy, healthy: Record<string, () => boolean>) {
     const port = Number(new URL(t.url).port);
     let ok: boolean;
     if (port === 18080) {
-      const serving = Object.entries(hp.state).filter(([, s]) => s.admin !== 'maint' && s.up).map(([n]) => n);
+      const serving = Object.entries(hp.state)
+        .filter(([, s]) => s.admin !== 'maint' && s.up)
+        .map(([n]) => n);
       ok = serving.length > 0 && serving.every((n) => healthy[n]());
     } else {
       ok = healthy[port === 18081 ? 'a' : 'b']();
@@ -142,7 +158,13 @@ function options(over: Partial<FailoverOptions> = {}): FailoverOptions {
 }
 
 function depsFor(hp: FakeHaproxy, probeFn: (t: EdgeProbeTarget) => Promise<EdgeProbe>) {
-  return { runtime: hp as unknown as HaproxyRuntime, commands: hp.commands, probe: probeFn, frozenNow: () => false, status: () => undefined };
+  return {
+    runtime: hp as unknown as HaproxyRuntime,
+    commands: hp.commands,
+    probe: probeFn,
+    frozenNow: () => false,
+    status: () => undefined,
+  };
 }
 
 const sets = (hp: FakeHaproxy) => hp.sent.filter((c) => c.startsWith('set '));
@@ -159,7 +181,10 @@ describe('runFailover', () => {
     const ts = out.body.timestamps;
     expect(ts.t0! <= ts.tSwitch! && ts.tSwitch! <= ts.tFirstSuccess! && ts.tFirstSuccess! <= ts.tSteady!).toBe(true);
     expect(out.body.rto_ms).toBe(ts.tSteady! - ts.t0!);
-    expect(out.body.haproxy.after.map((s) => [s.server, s.admin_state])).toEqual([['a', 'maint'], ['b', 'ready']]);
+    expect(out.body.haproxy.after.map((s) => [s.server, s.admin_state])).toEqual([
+      ['a', 'maint'],
+      ['b', 'ready'],
+    ]);
     expect(out.body.probes.filter((x) => x.phase === 'recovery').length).toBeGreaterThanOrEqual(5);
     expect(out.body.standby_check).toMatchObject({ url: 'http://127.0.0.1:18082/', ok: true });
   });
@@ -245,7 +270,12 @@ describe('runFailover', () => {
     const o = options({ mode: 'drill' });
     const out = await runFailover(deps, o, await preflight(deps, o));
     expect(out.verdict).toBe('ok');
-    expect(sets(hp)).toEqual(['set server edge/b state ready', 'set server edge/a state maint', 'set server edge/a state ready', 'set server edge/b state maint']);
+    expect(sets(hp)).toEqual([
+      'set server edge/b state ready',
+      'set server edge/a state maint',
+      'set server edge/a state ready',
+      'set server edge/b state maint',
+    ]);
     expect(out.body.legs.map((l) => l.direction)).toEqual(['a→b', 'b→a']);
     expect(out.body.legs.every((l) => l.rto_ok)).toBe(true);
     expect(out.body.haproxy.after.map((s) => s.admin_state)).toEqual(out.body.haproxy.before.map((s) => s.admin_state));
@@ -265,7 +295,11 @@ describe('runFailover', () => {
   it('preflight names the unknown server and the ones that exist', async () => {
     const hp = new FakeHaproxy();
     const deps = depsFor(hp, probesFor(hp, { a: () => true, b: () => true }).fn);
-    await expect(preflight(deps, options({ to: 'c' }))).rejects.toMatchObject({ exitCode: 2, message: "HAProxy backend 'edge' has no server 'c'", hint: expect.stringMatching(/servers in edge: a, b/) });
+    await expect(preflight(deps, options({ to: 'c' }))).rejects.toMatchObject({
+      exitCode: 2,
+      message: "HAProxy backend 'edge' has no server 'c'",
+      hint: expect.stringMatching(/servers in edge: a, b/),
+    });
     await expect(preflight(deps, options({ to: 'a' }))).rejects.toMatchObject({ exitCode: 2 });
     expect(sets(hp)).toEqual([]);
   });

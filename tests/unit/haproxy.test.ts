@@ -25,19 +25,31 @@ a 18081 edge 0 127.0.0.1 x 2 4 1 3 1
 b 18082 edge 1 127.0.0.1 y 0 0 1 3 2
 `;
 
-const STAT_HEADER = '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,';
+const STAT_HEADER =
+  '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,';
 
 describe('parseServersState', () => {
   it('reads HAProxy 2.6 output by header name', () => {
     const [a, b] = parseServersState(STATE_26);
-    expect(a).toMatchObject({ backend: 'edge', server: 'a', address: '127.0.0.1', port: 18081, op_state: 'RUNNING', admin_state: 'ready', serving: true, check_health: 4 });
+    expect(a).toMatchObject({
+      backend: 'edge',
+      server: 'a',
+      address: '127.0.0.1',
+      port: 18081,
+      op_state: 'RUNNING',
+      admin_state: 'ready',
+      serving: true,
+      check_health: 4,
+    });
     expect(b).toMatchObject({ server: 'b', port: 18082, op_state: 'STOPPED', admin_state: 'maint', admin_bits: 1, serving: false });
     expect(a.raw.srv_check_state).toBe('6');
   });
 
   it('gives the same answer when the columns move or new ones appear', () => {
     const strip = (s: ReturnType<typeof parseServersState>) => s.map(({ raw: _raw, ...rest }) => rest);
-    expect(strip(parseServersState(STATE_REORDERED))).toEqual(strip(parseServersState(STATE_26)).map((s) => ({ ...s, check_health: s.check_health })));
+    expect(strip(parseServersState(STATE_REORDERED))).toEqual(
+      strip(parseServersState(STATE_26)).map((s) => ({ ...s, check_health: s.check_health })),
+    );
   });
 
   it('decodes the admin-state bits: drain, config-disabled, DNS maintenance', () => {
@@ -126,7 +138,11 @@ describe('HaproxyRuntime', () => {
     await rt.setServerState('edge', 'b', 'ready');
     expect(fake.received).toEqual(['show cli level', 'show servers state edge', 'set server edge/b state ready']);
     expect(fake.remaining).toEqual([]);
-    expect(log.map((l) => [l.command, l.ok])).toEqual([['show cli level', true], ['show servers state edge', true], ['set server edge/b state ready', true]]);
+    expect(log.map((l) => [l.command, l.ok])).toEqual([
+      ['show cli level', true],
+      ['show servers state edge', true],
+      ['set server edge/b state ready', true],
+    ]);
   });
 
   it('turns HAProxy refusals into errors that quote HAProxy', async () => {
@@ -139,9 +155,18 @@ describe('HaproxyRuntime', () => {
     await fake.listen();
     cleanups.push(fake.close);
     const rt = new HaproxyRuntime(fake.socket);
-    await expect(rt.setServerState('edge', 'zz', 'maint')).rejects.toThrow(/HAProxy refused 'set server edge\/zz state maint': No such server/);
-    await expect(rt.setServerState('edge', 'a', 'maint')).rejects.toMatchObject({ message: expect.stringMatching(/Permission denied/), hint: expect.stringMatching(/level admin/) });
-    await expect(rt.serversState('nope')).rejects.toMatchObject({ exitCode: 2, message: "HAProxy has no backend 'nope'", hint: expect.stringMatching(/known backends: edge/) });
+    await expect(rt.setServerState('edge', 'zz', 'maint')).rejects.toThrow(
+      /HAProxy refused 'set server edge\/zz state maint': No such server/,
+    );
+    await expect(rt.setServerState('edge', 'a', 'maint')).rejects.toMatchObject({
+      message: expect.stringMatching(/Permission denied/),
+      hint: expect.stringMatching(/level admin/),
+    });
+    await expect(rt.serversState('nope')).rejects.toMatchObject({
+      exitCode: 2,
+      message: "HAProxy has no backend 'nope'",
+      hint: expect.stringMatching(/known backends: edge/),
+    });
   });
 
   it('refuses to send a line with a command separator, before connecting', async () => {
@@ -152,9 +177,13 @@ describe('HaproxyRuntime', () => {
 
   it('explains a missing path (exit 2), a non-socket (exit 2) and a dead socket (exit 1)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-hap-'));
-    expect(() => new HaproxyRuntime(path.join(dir, 'none.sock')).checkPath()).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/does not exist/) }));
+    expect(() => new HaproxyRuntime(path.join(dir, 'none.sock')).checkPath()).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/does not exist/) }),
+    );
     fs.writeFileSync(path.join(dir, 'file'), '');
-    expect(() => new HaproxyRuntime(path.join(dir, 'file')).checkPath()).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/not a unix socket/) }));
+    expect(() => new HaproxyRuntime(path.join(dir, 'file')).checkPath()).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/not a unix socket/) }),
+    );
     // A socket file nobody listens on any more (HAProxy stopped without removing it).
     const stale = path.join(dir, 'stale.sock');
     const s = net.createServer();
@@ -162,7 +191,10 @@ describe('HaproxyRuntime', () => {
     s.close();
     await new Promise((r) => setTimeout(r, 20));
     if (fs.existsSync(stale)) {
-      await expect(new HaproxyRuntime(stale).command('show info')).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/refused the connection/) });
+      await expect(new HaproxyRuntime(stale).command('show info')).rejects.toMatchObject({
+        exitCode: 1,
+        message: expect.stringMatching(/refused the connection/),
+      });
     } else {
       await expect(new HaproxyRuntime(stale).command('show info')).rejects.toMatchObject({ exitCode: 2 });
     }
@@ -174,10 +206,13 @@ describe('HaproxyRuntime', () => {
     const conns: net.Socket[] = [];
     const server = net.createServer((c) => void conns.push(c));
     await new Promise<void>((r) => server.listen(socket, () => r()));
-    cleanups.push(() => new Promise<void>((r) => {
-      for (const c of conns) c.destroy();
-      server.close(() => r());
-    }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of conns) c.destroy();
+          server.close(() => r());
+        }),
+    );
     const t0 = Date.now();
     await expect(new HaproxyRuntime(socket, { timeoutMs: 200 }).command('show info')).rejects.toThrow(/no answer within 200 ms/);
     expect(Date.now() - t0).toBeLessThan(2_000);

@@ -61,7 +61,11 @@ describe('healthcheck test output: failure blocks are kept whole', () => {
         '',
       ].join('\n'),
     });
-    const { result, tail, text, plain } = await run(dir, `${process.execPath} ${VITEST_BIN} run --globals --root ${dir}`, childEnv({ FORCE_COLOR: '1' }));
+    const { result, tail, text, plain } = await run(
+      dir,
+      `${process.execPath} ${VITEST_BIN} run --globals --root ${dir}`,
+      childEnv({ FORCE_COLOR: '1' }),
+    );
     expect(result.exit_code).toBe(1);
     // The failure really is far from the end: the old 40-line tail did not have it.
     const assertion = 'AssertionError: expected 2 to be 3 // Object.is equality';
@@ -73,7 +77,9 @@ describe('healthcheck test output: failure blocks are kept whole', () => {
     expect(tail).toEqual(expect.arrayContaining(['- Expected', '+ Received', '- 3', '+ 2', ' ❯ math.test.js:2:17']));
     // The first block is whole and in order, up to the line under the failing expression.
     const first = tail.indexOf(' FAIL  math.test.js > adds');
-    expect(tail.slice(first, first + 13).join('\n')).toMatch(/FAIL {2}math\.test\.js > adds\n.*AssertionError[\s\S]*- Expected\n\+ Received\n\n- 3\n\+ 2\n\n ❯ math\.test\.js:2:17\n[\s\S]*2\|\s+expect\(1 \+ 1\)\.toBe\(3\);\n\s+\|\s+\^/);
+    expect(tail.slice(first, first + 13).join('\n')).toMatch(
+      /FAIL {2}math\.test\.js > adds\n.*AssertionError[\s\S]*- Expected\n\+ Received\n\n- 3\n\+ 2\n\n ❯ math\.test\.js:2:17\n[\s\S]*2\|\s+expect\(1 \+ 1\)\.toBe\(3\);\n\s+\|\s+\^/,
+    );
     // The second failure is named with its assertion, and the run's summary ends the tail.
     expect(tail).toContain(' FAIL  math.test.js > big object');
     expect(text).toMatch(/AssertionError: expected \{ key_0: \+0, key_1: 1, …\(148\) \} to deeply equal/);
@@ -83,44 +89,48 @@ describe('healthcheck test output: failure blocks are kept whole', () => {
   }, 120_000);
 
   const hasPytest = spawnSync('python3', ['-m', 'pytest', '--version']).status === 0;
-  it.runIf(hasPytest)('pytest: the FAILURES section keeps each test’s assertion although one test printed 300 lines of captured output', async () => {
-    const dir = project({
-      'test_app.py': [
-        'def test_first():',
-        '    expected = {"status": "ok", "count": 3}',
-        '    assert {"status": "ok", "count": 2} == expected',
-        '',
-        'def test_noisy():',
-        '    for i in range(300):',
-        '        print(f"processing record {i} of 300")',
-        '    assert False, "the second failure"',
-        '',
-        'def test_pass():',
-        '    assert True',
-        '',
-      ].join('\n'),
-    });
-    const { result, tail, text, plain } = await run(dir, 'python3 -m pytest -p no:cacheprovider --color=yes', childEnv());
-    expect(result.exit_code).toBe(1);
-    const assertion = "E       AssertionError: assert {'status': 'ok', 'count': 2} == {'status': 'ok', 'count': 3}";
-    expect(plain).toContain(assertion);
-    expect(plain.slice(-41)).not.toContain(assertion);
+  it.runIf(hasPytest)(
+    'pytest: the FAILURES section keeps each test’s assertion although one test printed 300 lines of captured output',
+    async () => {
+      const dir = project({
+        'test_app.py': [
+          'def test_first():',
+          '    expected = {"status": "ok", "count": 3}',
+          '    assert {"status": "ok", "count": 2} == expected',
+          '',
+          'def test_noisy():',
+          '    for i in range(300):',
+          '        print(f"processing record {i} of 300")',
+          '    assert False, "the second failure"',
+          '',
+          'def test_pass():',
+          '    assert True',
+          '',
+        ].join('\n'),
+      });
+      const { result, tail, text, plain } = await run(dir, 'python3 -m pytest -p no:cacheprovider --color=yes', childEnv());
+      expect(result.exit_code).toBe(1);
+      const assertion = "E       AssertionError: assert {'status': 'ok', 'count': 2} == {'status': 'ok', 'count': 3}";
+      expect(plain).toContain(assertion);
+      expect(plain.slice(-41)).not.toContain(assertion);
 
-    expect(tail[0]).toMatch(/^… \(\d+ lines not shown\)$/);
-    expect(tail[1]).toMatch(/^=+ FAILURES =+$/);
-    expect(tail[2]).toMatch(/^_+ test_first _+$/);
-    expect(tail).toContain(assertion);
-    expect(tail).toContain("E         {'count': 2} != {'count': 3}");
-    expect(tail).toContain('test_app.py:3: AssertionError');
-    // The second test: its head (name and assertion), not its 300 lines of prints.
-    expect(tail.find((l) => /^_+ test_noisy _+$/.test(l))).toBeDefined();
-    expect(tail).toContain('E       AssertionError: the second failure');
-    expect(text).toMatch(/… \(\d+ more lines of this failure not shown\)/);
-    // The end: short test summary and the result line.
-    expect(tail).toContain('FAILED test_app.py::test_noisy - AssertionError: the second failure');
-    expect(tail.at(-1)).toMatch(/=+ 2 failed, 1 passed in [\d.]+s =+/);
-    withinBudget(tail);
-  }, 120_000);
+      expect(tail[0]).toMatch(/^… \(\d+ lines not shown\)$/);
+      expect(tail[1]).toMatch(/^=+ FAILURES =+$/);
+      expect(tail[2]).toMatch(/^_+ test_first _+$/);
+      expect(tail).toContain(assertion);
+      expect(tail).toContain("E         {'count': 2} != {'count': 3}");
+      expect(tail).toContain('test_app.py:3: AssertionError');
+      // The second test: its head (name and assertion), not its 300 lines of prints.
+      expect(tail.find((l) => /^_+ test_noisy _+$/.test(l))).toBeDefined();
+      expect(tail).toContain('E       AssertionError: the second failure');
+      expect(text).toMatch(/… \(\d+ more lines of this failure not shown\)/);
+      // The end: short test summary and the result line.
+      expect(tail).toContain('FAILED test_app.py::test_noisy - AssertionError: the second failure');
+      expect(tail.at(-1)).toMatch(/=+ 2 failed, 1 passed in [\d.]+s =+/);
+      withinBudget(tail);
+    },
+    120_000,
+  );
 
   it('another tool (go test style): the lines around the failure are kept, then the end', async () => {
     const script = [
@@ -128,14 +138,18 @@ describe('healthcheck test output: failure blocks are kept whole', () => {
       "console.log('--- FAIL: TestTransfer (0.01s)');",
       "console.log('    bank_test.go:42: balance = 90, want 100');",
       '',
-      "for (let i = 0; i < 400; i++) console.log(`=== RUN   TestOther${i}\\n--- PASS: TestOther${i} (0.00s)`);",
+      'for (let i = 0; i < 400; i++) console.log(`=== RUN   TestOther${i}\\n--- PASS: TestOther${i} (0.00s)`);',
       "console.log('FAIL\\tbank\\t0.42s');",
       'process.exitCode = 1; // not process.exit(): it would cut the piped output short',
     ].join('\n');
     const dir = project({ 'gotest.mjs': script });
     const { result, tail } = await run(dir, `${process.execPath} gotest.mjs`);
     expect(result.exit_code).toBe(1);
-    expect(tail.slice(0, 3)).toEqual(['=== RUN   TestTransfer', '--- FAIL: TestTransfer (0.01s)', '    bank_test.go:42: balance = 90, want 100']);
+    expect(tail.slice(0, 3)).toEqual([
+      '=== RUN   TestTransfer',
+      '--- FAIL: TestTransfer (0.01s)',
+      '    bank_test.go:42: balance = 90, want 100',
+    ]);
     expect(tail.at(-1)).toBe('FAIL\tbank\t0.42s');
     withinBudget(tail);
   });
@@ -193,7 +207,16 @@ describe('TestOutputCollector', () => {
     for (let i = 0; i < 500; i++) c.push(`      diff line ${i}\n`);
     c.push('Test Suites: 1 failed, 1 total\nTests:       1 failed, 1 total\n');
     const tail = c.finish({});
-    expect(tail.slice(0, 8)).toEqual(['FAIL src/big.test.js', '  ● big › compares', '', '    expect(received).toEqual(expected)', '', '    Expected: 1', '    Received: 2', '      diff line 0']);
+    expect(tail.slice(0, 8)).toEqual([
+      'FAIL src/big.test.js',
+      '  ● big › compares',
+      '',
+      '    expect(received).toEqual(expected)',
+      '',
+      '    Expected: 1',
+      '    Received: 2',
+      '      diff line 0',
+    ]);
     expect(tail.join('\n')).toMatch(/… \(\d+ more lines of this failure not shown\)/);
     expect(tail.slice(-2)).toEqual(['Test Suites: 1 failed, 1 total', 'Tests:       1 failed, 1 total']);
     withinBudget(tail);

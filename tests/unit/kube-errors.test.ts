@@ -14,7 +14,14 @@ import { findKubeconfig, isUnreachable, KubeApiError, KubeClient, KubeUnreachabl
 import { describeNetworkFailure } from '../../src/adapters/net-errors.ts';
 import { EnvironmentError, ExitCode, VpmError } from '../../src/core/errors.ts';
 
-const STARTING = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the request has been made before all known HTTP paths have been installed, please try again', reason: 'ServiceUnavailable', code: 503 };
+const STARTING = {
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  message: 'the request has been made before all known HTTP paths have been installed, please try again',
+  reason: 'ServiceUnavailable',
+  code: 503,
+};
 
 let server: Server | undefined;
 afterEach(() => {
@@ -30,22 +37,44 @@ async function clientAgainst(script: number[]): Promise<{ kube: KubeClient; requ
     if (req.url?.startsWith('/api/v1?') || req.url === '/api/v1') {
       // Discovery, which client-node reads once to find the resource's plural.
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'configmaps', singularName: 'configmap', namespaced: true, kind: 'ConfigMap', verbs: ['get', 'list'] }] }));
+      res.end(
+        JSON.stringify({
+          kind: 'APIResourceList',
+          groupVersion: 'v1',
+          resources: [{ name: 'configmaps', singularName: 'configmap', namespaced: true, kind: 'ConfigMap', verbs: ['get', 'list'] }],
+        }),
+      );
       return;
     }
     const status = script[Math.min(n++, script.length - 1)];
     res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(status === 200 ? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'default' } } : { ...STARTING, code: status, message: status === 503 ? STARTING.message : 'forbidden' }));
+    res.end(
+      JSON.stringify(
+        status === 200
+          ? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'default' } }
+          : { ...STARTING, code: status, message: status === 503 ? STARTING.message : 'forbidden' },
+      ),
+    );
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
   const dir = tempDir('kube-errors');
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'local',
-    clusters: [{ name: 'local', cluster: { server: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'u', user: { token: 't' } }],
-    contexts: [{ name: 'local', context: { cluster: 'local', user: 'u' } }],
-  }));
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'local',
+      clusters: [
+        {
+          name: 'local',
+          cluster: { server: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, 'insecure-skip-tls-verify': true },
+        },
+      ],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'local', context: { cluster: 'local', user: 'u' } }],
+    }),
+  );
   return { kube: await KubeClient.connect({ kubeconfig }), requests: () => n };
 }
 
@@ -56,7 +85,9 @@ describe('API server not ready', () => {
     const err = toKubeError({ code: 503, body: JSON.stringify(STARTING) }, 'get Service/hello');
     expect(err.message).toBe(`get Service/hello: API server unavailable: ${STARTING.message} (HTTP 503)`);
     expect(err.retryable).toBe(true);
-    expect(toKubeError({ code: 404, body: { message: 'services "x" not found' } }, 'get x').message).toBe('get x: services "x" not found (HTTP 404)');
+    expect(toKubeError({ code: 404, body: { message: 'services "x" not found' } }, 'get x').message).toBe(
+      'get x: services "x" not found (HTTP 404)',
+    );
   });
 
   it('get waits through a starting API server (503, 503, 200)', async () => {
@@ -67,7 +98,10 @@ describe('API server not ready', () => {
 
   it('get gives up after a few tries with a clear error', async () => {
     const { kube, requests } = await clientAgainst([503]);
-    const err = await kube.get(cm).then(() => undefined, (e) => e);
+    const err = await kube.get(cm).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(KubeApiError);
     expect(err.message).toMatch(/API server unavailable: the request has been made before all known HTTP paths/);
     expect(requests()).toBe(5);
@@ -82,7 +116,9 @@ describe('API server not ready', () => {
 
 /** What undici's fetch throws when no connection is made: TypeError('fetch failed') caused by the socket error. */
 function fetchFailed(code: string, message = `connect ${code} 127.0.0.1:1`): TypeError {
-  return new TypeError('Failed to fetch resource metadata for v1/ConfigMap: fetch failed', { cause: Object.assign(new Error(message), { code }) });
+  return new TypeError('Failed to fetch resource metadata for v1/ConfigMap: fetch failed', {
+    cause: Object.assign(new Error(message), { code }),
+  });
 }
 
 const endpoint = { server: 'https://10.0.0.1:6443', context: 'prod' };
@@ -109,10 +145,22 @@ describe('connection failures are classified, not blamed on the request', () => 
   });
 
   it.each([
-    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca', 'TLS failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)'],
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate', 'TLS failed: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'],
+    [
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca',
+      'TLS failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    ],
+    [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'unable to verify the first certificate',
+      'TLS failed: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+    ],
     ['CERT_HAS_EXPIRED', 'certificate has expired', 'TLS failed: certificate has expired (CERT_HAS_EXPIRED)'],
-    ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames", "TLS failed: Hostname/IP does not match certificate's altnames (ERR_TLS_CERT_ALTNAME_INVALID)"],
+    [
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      "Hostname/IP does not match certificate's altnames",
+      "TLS failed: Hostname/IP does not match certificate's altnames (ERR_TLS_CERT_ALTNAME_INVALID)",
+    ],
   ])('certificate error %s is a TLS failure with a certificate hint', (code, message, text) => {
     const err = toKubeError(fetchFailed(code, message), 'get ConfigMap/cm', endpoint);
     expect(err).toBeInstanceOf(KubeUnreachableError);
@@ -131,9 +179,18 @@ describe('connection failures are classified, not blamed on the request', () => 
     expect(notFound).not.toBeInstanceOf(KubeUnreachableError);
     expect(notFound.status).toBe(404);
     expect(isUnreachable(notFound)).toBe(false);
-    const noKind = toKubeError(Object.assign(new Error('Failed to fetch resource metadata for serving.knative.dev/v1/Service: HTTP-Code: 404'), { code: 404, body: '404 page not found' }), 'get Service/x', endpoint);
+    const noKind = toKubeError(
+      Object.assign(new Error('Failed to fetch resource metadata for serving.knative.dev/v1/Service: HTTP-Code: 404'), {
+        code: 404,
+        body: '404 page not found',
+      }),
+      'get Service/x',
+      endpoint,
+    );
     expect(noKind).toMatchObject({ status: 404, reason: 'NoKindMatch' });
-    expect(noKind.message).toBe('get Service/x: the API server does not serve serving.knative.dev/v1 Service (is its CustomResourceDefinition installed?)');
+    expect(noKind.message).toBe(
+      'get Service/x: the API server does not serve serving.knative.dev/v1 Service (is its CustomResourceDefinition installed?)',
+    );
     const noKind2 = toKubeError(new Error('Unrecognized API version and kind: example.com/v1 Widget'), 'get Widget/w', endpoint);
     expect(noKind2).toMatchObject({ status: 404, reason: 'NoKindMatch' });
   });
@@ -145,19 +202,26 @@ describe('connection failures are classified, not blamed on the request', () => 
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const kube = await KubeClient.connect({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${(server!.address() as AddressInfo).port}`) });
-    await expect(kube.get({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' })).rejects.toThrow(/does not serve serving\.knative\.dev\/v1 Service/);
+    await expect(kube.get({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' })).rejects.toThrow(
+      /does not serve serving\.knative\.dev\/v1 Service/,
+    );
   });
 });
 
 /** A kubeconfig for one http:// server (client-node wants insecure-skip-tls-verify for http). */
 function kubeconfigFor(server: string): string {
   const kubeconfig = join(tempDir('kube-errors'), 'kubeconfig');
-  writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'local',
-    clusters: [{ name: 'local', cluster: { server, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'u', user: { token: 't' } }],
-    contexts: [{ name: 'local', context: { cluster: 'local', user: 'u' } }],
-  }));
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'local',
+      clusters: [{ name: 'local', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'local', context: { cluster: 'local', user: 'u' } }],
+    }),
+  );
   return kubeconfig;
 }
 
@@ -173,7 +237,10 @@ describe('a real refused connection vs a real 404', () => {
   it('get against a closed port throws KubeUnreachableError (it never reads as "absent")', async () => {
     const server = `http://127.0.0.1:${await closedPort()}`;
     const kube = await KubeClient.connect({ kubeconfig: kubeconfigFor(server) });
-    const err = await kube.get(cm).then(() => 'resolved', (e) => e);
+    const err = await kube.get(cm).then(
+      () => 'resolved',
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(KubeUnreachableError);
     expect(err.message).toBe(`cannot reach the API server at ${server} for context local: connection refused (ECONNREFUSED)`);
   });
@@ -181,7 +248,12 @@ describe('a real refused connection vs a real 404', () => {
   it('watchUntil fails at once when the API server was never reached, instead of waiting for the signal', async () => {
     const kube = await KubeClient.connect({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${await closedPort()}`) });
     const t0 = Date.now();
-    const err = await kube.watchUntil(cm, 'configmaps', () => false, AbortSignal.timeout(30_000)).then(() => 'resolved', (e) => e);
+    const err = await kube
+      .watchUntil(cm, 'configmaps', () => false, AbortSignal.timeout(30_000))
+      .then(
+        () => 'resolved',
+        (e) => e,
+      );
     expect(err).toBeInstanceOf(KubeUnreachableError);
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
@@ -195,7 +267,10 @@ describe('a real refused connection vs a real 404', () => {
 describe('finding the kubeconfig', () => {
   it('KUBECONFIG unset and no ~/.kube/config: an EnvironmentError (exit 1) naming both', async () => {
     const home = tempDir('kube-home');
-    const err = await KubeClient.connect({ env: { HOME: home } }).then(() => 'connected', (e) => e);
+    const err = await KubeClient.connect({ env: { HOME: home } }).then(
+      () => 'connected',
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(EnvironmentError);
     expect(err).toBeInstanceOf(VpmError);
     expect(err.exitCode).toBe(1);
@@ -214,12 +289,17 @@ describe('finding the kubeconfig', () => {
   it('~/.kube/config is used when KUBECONFIG is unset', async () => {
     const home = tempDir('kube-home');
     mkdirSync(join(home, '.kube'));
-    writeFileSync(join(home, '.kube', 'config'), JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'h',
-      clusters: [{ name: 'h', cluster: { server: 'https://127.0.0.1:6443' } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'h', context: { cluster: 'h', user: 'u' } }],
-    }));
+    writeFileSync(
+      join(home, '.kube', 'config'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'h',
+        clusters: [{ name: 'h', cluster: { server: 'https://127.0.0.1:6443' } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'h', context: { cluster: 'h', user: 'u' } }],
+      }),
+    );
     expect((await KubeClient.connect({ env: { HOME: home } })).endpoint).toEqual({ server: 'https://127.0.0.1:6443', context: 'h' });
   });
 });

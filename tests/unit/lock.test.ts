@@ -34,7 +34,9 @@ describe('withLock', () => {
     let release!: () => void;
     const held = withLock(file, () => new Promise<void>((r) => (release = r)));
     await new Promise((r) => setTimeout(r, 50));
-    await expect(withLock(file, () => 'second', { waitMs: 300, what: 'memory.json' })).rejects.toThrow(/memory\.json is locked by another vpm process/);
+    await expect(withLock(file, () => 'second', { waitMs: 300, what: 'memory.json' })).rejects.toThrow(
+      /memory\.json is locked by another vpm process/,
+    );
     release();
     await held;
     expect(await withLock(file, () => 'third', { waitMs: 1_000 })).toBe('third');

@@ -14,24 +14,35 @@ import { tempDir } from '../helpers/cli.js';
 
 const builtin = DEFAULT_EXECUTION_POLICY;
 const ctx = { cwd: process.cwd(), path: process.env.PATH ?? '/usr/bin:/bin' };
-const denyList: PolicyConfig = { default_action: 'allow', deny_if_contains: ['touch', 'rm', 'git push', 'curl'], deny_patterns: [], allowlist: [], stop_on_deny: true };
+const denyList: PolicyConfig = {
+  default_action: 'allow',
+  deny_if_contains: ['touch', 'rm', 'git push', 'curl'],
+  deny_patterns: [],
+  allowlist: [],
+  stop_on_deny: true,
+};
 
 describe('canonical form (class 1)', () => {
   it('names the non-canonical character and its position', () => {
-    expect(evaluatePolicy({ command: 'rm\u00a0-f\u00a0/tmp/victim\u00a0./echo' }, builtin, ctx)).toMatchObject({ decision: 'deny', matched_rule: 'non_canonical: U+00A0 at 2' });
+    expect(evaluatePolicy({ command: 'rm\u00a0-f\u00a0/tmp/victim\u00a0./echo' }, builtin, ctx)).toMatchObject({
+      decision: 'deny',
+      matched_rule: 'non_canonical: U+00A0 at 2',
+    });
     for (const ch of ['\u2003', '\u3000', '\ufeff', '\u2028', '\t', '\u200b']) {
       const d = evaluatePolicy({ command: `echo${ch}hi` }, denyList, ctx);
       expect(d.decision, JSON.stringify(ch)).toBe('deny');
       expect(d.matched_rule).toMatch(/^non_canonical: U\+/);
     }
-    expect(evaluatePolicy({ argv: ['ec\u200dho', 'x'] }, denyList, ctx).matched_rule).toMatch(/non_canonical: U\+200D at 2 in the program name/);
+    expect(evaluatePolicy({ argv: ['ec\u200dho', 'x'] }, denyList, ctx).matched_rule).toMatch(
+      /non_canonical: U\+200D at 2 in the program name/,
+    );
   });
   it('lets argv words carry UTF-8 text and newlines (a commit message), never splitting them', () => {
     const d = evaluatePolicy({ argv: ['git', 'commit', '-m', 'Grüße\n\nmehr'] }, denyList, ctx);
     expect(d.decision).toBe('allow');
     expect(d.exec).toEqual({ argv: ['git', 'commit', '-m', 'Grüße\n\nmehr'], env: {} });
   });
-  it('the executor runs exactly the tokeniser\'s words', () => {
+  it("the executor runs exactly the tokeniser's words", () => {
     const d = evaluatePolicy({ command: `echo "a b" 'c'` }, builtin, ctx);
     expect(d.exec?.argv).toEqual(['echo', 'a b', 'c']);
     expect(tokeniseCommand(`echo "a b" 'c'`)).toEqual({ kind: 'words', words: ['echo', 'a b', 'c'] });
@@ -61,7 +72,13 @@ describe('argument-aware allowlist (class 2)', () => {
   ])('built-in policy denies %s', (command) => {
     expect(evaluatePolicy({ command }, builtin, ctx).decision).toBe('deny');
   });
-  it.each(['git status', 'git log --oneline -5', 'git -C . status --short', 'kubectl get ksvc', 'kubectl get pods -n default --context kind-x'])('built-in policy still allows %s', (command) => {
+  it.each([
+    'git status',
+    'git log --oneline -5',
+    'git -C . status --short',
+    'kubectl get ksvc',
+    'kubectl get pods -n default --context kind-x',
+  ])('built-in policy still allows %s', (command) => {
     expect(evaluatePolicy({ command }, builtin, ctx).decision).toBe('allow');
   });
   it('an exec option is allowed only by an entry that fixes it', () => {
@@ -73,13 +90,17 @@ describe('argument-aware allowlist (class 2)', () => {
 });
 
 describe('environment (class 3)', () => {
-  it.each(['HOME=. git status', 'XDG_CONFIG_HOME=cfg git status', 'LESSOPEN=x git log', 'KUBECTL_EXTERNAL_DIFF=x kubectl diff -f a', 'env GIT_DIR=/tmp git status', 'NODE_OPTIONS=x node --version'])(
-    'never settable: %s',
-    (command) => {
-      const p = { ...denyList, env_allow: ['HOME', 'XDG_CONFIG_HOME', 'LESSOPEN', 'KUBECTL_EXTERNAL_DIFF', 'GIT_DIR', 'NODE_OPTIONS'] };
-      expect(evaluatePolicy({ command }, p, ctx).matched_rule).toMatch(/^env_forbidden: /);
-    },
-  );
+  it.each([
+    'HOME=. git status',
+    'XDG_CONFIG_HOME=cfg git status',
+    'LESSOPEN=x git log',
+    'KUBECTL_EXTERNAL_DIFF=x kubectl diff -f a',
+    'env GIT_DIR=/tmp git status',
+    'NODE_OPTIONS=x node --version',
+  ])('never settable: %s', (command) => {
+    const p = { ...denyList, env_allow: ['HOME', 'XDG_CONFIG_HOME', 'LESSOPEN', 'KUBECTL_EXTERNAL_DIFF', 'GIT_DIR', 'NODE_OPTIONS'] };
+    expect(evaluatePolicy({ command }, p, ctx).matched_rule).toMatch(/^env_forbidden: /);
+  });
   it('other variables need env_allow and then reach the executor', () => {
     expect(evaluatePolicy({ command: 'FOO=1 ls' }, denyList, ctx).matched_rule).toMatch(/^env_not_allowed: FOO/);
     const d = evaluatePolicy({ command: 'FOO=1 ls' }, { ...denyList, env_allow: ['FOO'] }, ctx);
@@ -123,9 +144,15 @@ describe('resolved program, not basename (class 5)', () => {
     writeFileSync(join(repo, 'tools', 'echo'), '#!/bin/sh\n');
     chmodSync(join(repo, 'tools', 'echo'), 0o755);
     const c = { cwd: repo, path: '/usr/bin:/bin' };
-    expect(evaluatePolicy({ argv: ['./tools/echo', 'hi'] }, builtin, c)).toMatchObject({ decision: 'deny', matched_rule: 'default_action: deny' });
+    expect(evaluatePolicy({ argv: ['./tools/echo', 'hi'] }, builtin, c)).toMatchObject({
+      decision: 'deny',
+      matched_rule: 'default_action: deny',
+    });
     expect(evaluatePolicy({ argv: ['tools/echo'] }, builtin, c).decision).toBe('deny');
-    expect(evaluatePolicy({ argv: ['/usr/bin/echo', 'hi'] }, builtin, c)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist: echo' });
+    expect(evaluatePolicy({ argv: ['/usr/bin/echo', 'hi'] }, builtin, c)).toMatchObject({
+      decision: 'allow',
+      matched_rule: 'allowlist: echo',
+    });
     expect(evaluatePolicy({ argv: ['echo', 'hi'] }, builtin, c).decision).toBe('allow');
   });
 });

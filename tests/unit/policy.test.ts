@@ -85,14 +85,18 @@ describe('rule semantics', () => {
   });
   it('shell syntax passes only when allowlisted verbatim, and deny rules still apply inside', () => {
     const p = policy({ default_action: 'deny', allowlist: ['ls | wc -l', 'ls | rm -f x'], deny_if_contains: ['rm'] });
-    expect(evaluatePolicy({ command: 'ls | wc -l' }, p)).toMatchObject({ decision: 'allow', matched_rule: 'allowlist (verbatim): ls | wc -l' });
+    expect(evaluatePolicy({ command: 'ls | wc -l' }, p)).toMatchObject({
+      decision: 'allow',
+      matched_rule: 'allowlist (verbatim): ls | wc -l',
+    });
     expect(evaluatePolicy({ argv: ['sh', '-c', 'ls | wc -l'] }, p).decision).toBe('allow');
     expect(evaluatePolicy({ command: 'ls | wc -l -c' }, p).decision).toBe('deny');
     expect(evaluatePolicy({ command: 'ls | rm -f x' }, p).matched_rule).toBe('deny_if_contains: rm');
   });
   it('flag words in a deny rule match in any spelling', () => {
     const p = policy({ deny_if_contains: ['rm -rf', 'kubectl delete --all'] });
-    for (const c of ['rm -rf x', 'rm -fr x', 'rm -r -f x', 'rm -f -v -r x']) expect(evaluatePolicy({ command: c }, p).decision, c).toBe('deny');
+    for (const c of ['rm -rf x', 'rm -fr x', 'rm -r -f x', 'rm -f -v -r x'])
+      expect(evaluatePolicy({ command: c }, p).decision, c).toBe('deny');
     expect(evaluatePolicy({ command: 'rm -f x' }, p).decision).toBe('allow');
     expect(evaluatePolicy({ command: 'kubectl -n x delete pods --all' }, p).decision).toBe('deny');
     expect(evaluatePolicy({ command: 'kubectl -n x delete pods y' }, p).decision).toBe('allow');
@@ -117,11 +121,17 @@ describe('rule semantics', () => {
     expect(evaluatePolicy({} as StepCommand, p).decision).toBe('deny');
     expect(evaluatePolicy({ command: 'ls' }, policy({ deny_patterns: ['('] })).matched_rule).toMatch(/^policy_error/);
     const deep = [...Array.from({ length: 40 }, () => 'nohup'), 'ls'];
-    expect(evaluatePolicy({ argv: deep }, p)).toMatchObject({ decision: 'deny', matched_rule: 'policy_error: command nesting deeper than 32' });
+    expect(evaluatePolicy({ argv: deep }, p)).toMatchObject({
+      decision: 'deny',
+      matched_rule: 'policy_error: command nesting deeper than 32',
+    });
   });
   it('command names that are Object.prototype keys are ordinary commands', () => {
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
-      expect(evaluatePolicy({ argv: [name, 'x'] }, policy()), name).toMatchObject({ decision: 'allow', matched_rule: 'default_action: allow' });
+      expect(evaluatePolicy({ argv: [name, 'x'] }, policy()), name).toMatchObject({
+        decision: 'allow',
+        matched_rule: 'default_action: allow',
+      });
       expect(evaluatePolicy({ argv: [name, 'x'] }, policy({ deny_if_contains: [name] })).decision, name).toBe('deny');
     }
   });

@@ -40,15 +40,22 @@ describe('withProgress', () => {
 
   it('on a TTY: an animated spinner on stderr, stopped when the work ends (also when it throws)', async () => {
     const { ctx, output } = ctxWith(true);
-    await expect(withProgress(ctx, 'rendering', async () => {
-      await sleep(400);
-      throw new Error('boom');
-    }, { delayMs: 50 })).rejects.toThrow('boom');
+    await expect(
+      withProgress(
+        ctx,
+        'rendering',
+        async () => {
+          await sleep(400);
+          throw new Error('boom');
+        },
+        { delayMs: 50 },
+      ),
+    ).rejects.toThrow('boom');
     const { stderr, stdout } = output();
     expect(stdout).toBe('');
     // yocto-spinner animates on a terminal and prints one plain frame in CI (CI=true): either way a
     // spinner frame, never the non-TTY "still waiting" lines.
-    expect(stderr.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "")).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] rendering/);
+    expect(stderr.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '')).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] rendering/);
     expect(stderr).not.toContain('still waiting');
     const length = stderr.length;
     await sleep(300);

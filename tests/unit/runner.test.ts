@@ -53,8 +53,12 @@ describe('job schema', () => {
       return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     };
     expect(issues({ ...base, job_input: { path: 'a/../../b' } })).toEqual(['job_input.path: must not contain ".." (path traversal)']);
-    expect(issues({ ...base, kind: 'apply', steps: undefined, apply: { overlay: '/etc/x.yaml' } })[0]).toMatch(/^apply\.overlay: must be relative/);
-    expect(issues({ ...base, steps: [{ name: 's', argv: ['ls'], command: 'ls' }] })).toEqual(['steps.0: a step needs exactly one of argv or command']);
+    expect(issues({ ...base, kind: 'apply', steps: undefined, apply: { overlay: '/etc/x.yaml' } })[0]).toMatch(
+      /^apply\.overlay: must be relative/,
+    );
+    expect(issues({ ...base, steps: [{ name: 's', argv: ['ls'], command: 'ls' }] })).toEqual([
+      'steps.0: a step needs exactly one of argv or command',
+    ]);
     expect(issues({ ...base, id: '../x' })[0]).toMatch(/^id:/);
     expect(issues({ ...base, kind: 'apply' })[0]).toMatch(/^apply: an apply job needs/);
     expect(issues({ ...base, extra: 1 })[0]).toMatch(/extra|Unrecognized/);
@@ -71,7 +75,10 @@ describe('vpm ask job building', () => {
   const now = new Date('2026-03-04T05:06:07.089Z');
   it('makes apply jobs from "S5 apply: <env> <target>" and ask jobs otherwise', () => {
     const a = buildAskJob({ text: '/ask S5 apply: dev hello-ksvc.', source: { type: 'cli' } }, now, {});
-    expect(a).toMatchObject({ kind: 'apply', apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', env: 'dev', target: 'hello-ksvc' } });
+    expect(a).toMatchObject({
+      kind: 'apply',
+      apply: { overlay: 'infra/k8s/overlays/dev/hello-ksvc.yaml', env: 'dev', target: 'hello-ksvc' },
+    });
     expect(a.id).toMatch(/^apply_hello-ksvc_dev_20260304T050607Z_/);
     expect(stepsOf(a).map((s) => s.argv)).toEqual([['vpm', 'apply', 'infra/k8s/overlays/dev/hello-ksvc.yaml']]);
     expect(stepsOf({ ...a, apply: { ...a.apply!, lane: 'kubectl' } }).map((s) => s.argv)).toEqual([

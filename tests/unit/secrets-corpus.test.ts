@@ -49,7 +49,11 @@ describe('secret corpus', () => {
   });
 
   it('masks values before serialisation: secret keys, secret-named keys, nested strings', () => {
-    const value = { [ghp]: 1, meta: { password: 'hunter2', pin: 1234, apiKey: 98765, token_in: 812, list: [`Bearer ${chars(20)}`] }, tokens: 12 };
+    const value = {
+      [ghp]: 1,
+      meta: { password: 'hunter2', pin: 1234, apiKey: 98765, token_in: 812, list: [`Bearer ${chars(20)}`] },
+      tokens: 12,
+    };
     const masked = maskValue(value, {});
     const json = JSON.stringify(masked);
     expect(json).not.toContain(ghp);
@@ -86,7 +90,17 @@ describe('secret corpus', () => {
   });
 
   it('judges key names', () => {
-    for (const k of ['password', 'DB_PASSWORD', 'apiKey', 'x-api-key', 'client_secret', 'authToken', 'Authorization', 'private_key', 'passphrase'])
+    for (const k of [
+      'password',
+      'DB_PASSWORD',
+      'apiKey',
+      'x-api-key',
+      'client_secret',
+      'authToken',
+      'Authorization',
+      'private_key',
+      'passphrase',
+    ])
       expect(isSecretKey(k), k).toBe(true);
     for (const k of ['author', 'tokens', 'max_tokens', 'secretName', 'token_url', 'password_file', 'session', 'PWD', 'key'])
       expect(isSecretKey(k), k).toBe(false);

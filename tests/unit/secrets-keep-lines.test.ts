@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { maskSecrets } from '../../src/core/secrets.js';
 
 describe('maskSecrets keepLines', () => {
-  const text = ['before', '-----BEGIN RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEA1', 'MIIEowIBAAKCAQEA2', '-----END RSA PRIVATE KEY-----', 'token:', '  abcdefghijklmnopqrstuvwxyz', 'after'].join('\n');
+  const text = [
+    'before',
+    '-----BEGIN RSA PRIVATE KEY-----',
+    'MIIEowIBAAKCAQEA1',
+    'MIIEowIBAAKCAQEA2',
+    '-----END RSA PRIVATE KEY-----',
+    'token:',
+    '  abcdefghijklmnopqrstuvwxyz',
+    'after',
+  ].join('\n');
 
   it('keeps the number of lines when a secret spans lines, so line numbers stay valid', () => {
     const masked = maskSecrets(text, {}, { keepLines: true }).split('\n');

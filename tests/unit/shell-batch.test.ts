@@ -57,7 +57,14 @@ describe('runBatch', () => {
       // The slow command runs until the test lets it finish, which it does only after the quick
       // result has arrived: were the quick command's pipe held open by the slow one (a leaked
       // descriptor), that result would never come and the race below would go to the timer.
-      const [slow, quick] = runBatch('sh', [['-c', 'while [ ! -e go ]; do sleep 0.02; done; echo slow'], ['-c', 'echo quick']], { cwd: dir, env });
+      const [slow, quick] = runBatch(
+        'sh',
+        [
+          ['-c', 'while [ ! -e go ]; do sleep 0.02; done; echo slow'],
+          ['-c', 'echo quick'],
+        ],
+        { cwd: dir, env },
+      );
       const first = await Promise.race([quick, new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000))]);
       writeFileSync(join(dir, 'go'), '');
       expect(first).toEqual({ exitCode: 0, stdout: 'quick\n' });
@@ -76,7 +83,17 @@ describe('runBatch', () => {
   });
 
   it(`takes at most ${MAX_BATCH} commands (the descriptors POSIX sh can redirect)`, () => {
-    expect(() => batchScript('git', Array.from({ length: MAX_BATCH + 1 }, () => ['status']))).toThrow(RangeError);
-    expect(batchScript('git', Array.from({ length: MAX_BATCH }, () => ['status']))).toContain(`>&${2 + MAX_BATCH}`);
+    expect(() =>
+      batchScript(
+        'git',
+        Array.from({ length: MAX_BATCH + 1 }, () => ['status']),
+      ),
+    ).toThrow(RangeError);
+    expect(
+      batchScript(
+        'git',
+        Array.from({ length: MAX_BATCH }, () => ['status']),
+      ),
+    ).toContain(`>&${2 + MAX_BATCH}`);
   });
 });

@@ -50,7 +50,11 @@ describe('extractive summariser', () => {
     const summary = summariseExtractive([{ role: 'user', text }], 400);
     expect(graphemeLength(summary)).toBe(400);
     expect(summary.endsWith(`${family}…`)).toBe(true);
-    expect(graphemes(summary).slice(0, -1).every((g) => g === family)).toBe(true);
+    expect(
+      graphemes(summary)
+        .slice(0, -1)
+        .every((g) => g === family),
+    ).toBe(true);
   });
 
   it('is deterministic', () => {

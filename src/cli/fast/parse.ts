@@ -5,7 +5,15 @@
  * words — gives undefined, and the full CLI then handles it with its own parsing and messages.
  */
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
-import { type AnyCommandSpec, type FlagDecls, GLOBAL_FLAGS, type GlobalFlags, type ParsedInput, flagDefault, flagLongName } from '../spec.js';
+import {
+  type AnyCommandSpec,
+  type FlagDecls,
+  GLOBAL_FLAGS,
+  type GlobalFlags,
+  type ParsedInput,
+  flagDefault,
+  flagLongName,
+} from '../spec.js';
 
 function parseArgsOptions(flags: FlagDecls): ParseArgsOptionsConfig {
   const options: ParseArgsOptionsConfig = {};
@@ -24,7 +32,13 @@ export interface FastInput {
 export function parseFast(spec: AnyCommandSpec, argv: string[]): FastInput | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, tokens: true, options: { ...parseArgsOptions(spec.flags), ...parseArgsOptions(GLOBAL_FLAGS) } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+      options: { ...parseArgsOptions(spec.flags), ...parseArgsOptions(GLOBAL_FLAGS) },
+    });
   } catch {
     return undefined;
   }

@@ -14,5 +14,10 @@ export async function runFast(argv: string[], prefetched?: PrefetchedReads): Pro
   const parsed = parseFast(rollback, argv);
   if (!parsed) return undefined;
   // Real streams, not chat append's bare fd writers: the test command's output is piped into stderr.
-  return executeSpec(rollback, parsed.input, { io: processStreams(), env: process.env, globals: parsed.globals, extraOptions: prefetched ? { prefetched } : undefined });
+  return executeSpec(rollback, parsed.input, {
+    io: processStreams(),
+    env: process.env,
+    globals: parsed.globals,
+    extraOptions: prefetched ? { prefetched } : undefined,
+  });
 }

@@ -13,21 +13,22 @@ import type { apply } from './apply.js';
 
 type ApplyFlags = FlagsOf<typeof apply>;
 
-
-
 /** `vpm apply`: diff → apply → get, with apply.log, after.yaml, run.log and an evidence record. */
 export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts }) => {
   // A path as the user typed it (from where vpm was started) wins; else an overlay name under the root.
   const fromStart = ctx.userPath(args[0]);
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : args[0]);
   const objects = await loadObjects(ctx.root, source.files);
-  if (!opts.dryRun) await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
+  if (!opts.dryRun)
+    await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
   const kube = await ctx.kube(opts);
   const started = ctx.now();
   const runId = makeId('apply', started);
   const reportsDir = join('reports', 'codex_runs', runId);
   const log: string[] = [];
-  const runLog: string[] = [`${started.toISOString()} vpm apply ${source.manifest}${opts.dryRun ? ' --dry-run' : ''} (context ${kube.context}, namespace ${kube.namespace}, run ${runId})`];
+  const runLog: string[] = [
+    `${started.toISOString()} vpm apply ${source.manifest}${opts.dryRun ? ' --dry-run' : ''} (context ${kube.context}, namespace ${kube.namespace}, run ${runId})`,
+  ];
   let results: ApplyObjectResult[] = [];
   let failure: VpmError | undefined;
   try {
@@ -39,8 +40,13 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   const { stringify } = await import('yaml');
   for (const r of results) if (r.diff) log.push(r.diff);
   await writeFileAtomic(join(ctx.root, reportsDir, 'apply.log'), `${log.join('\n')}\n`);
-  await writeFileAtomic(join(ctx.root, reportsDir, 'after.yaml'), results.map((r) => stringify(cleanForDiff(r.after ?? null))).join('---\n'));
-  runLog.push(`${new Date().toISOString()} ${failure ? `failed: ${failure.message}` : `${opts.dryRun ? 'dry-run' : 'applied'}: ${results.map((r) => `${r.kind}/${r.name} ${r.action}`).join(', ')}`}`);
+  await writeFileAtomic(
+    join(ctx.root, reportsDir, 'after.yaml'),
+    results.map((r) => stringify(cleanForDiff(r.after ?? null))).join('---\n'),
+  );
+  runLog.push(
+    `${new Date().toISOString()} ${failure ? `failed: ${failure.message}` : `${opts.dryRun ? 'dry-run' : 'applied'}: ${results.map((r) => `${r.kind}/${r.name} ${r.action}`).join(', ')}`}`,
+  );
   await writeFileAtomic(join(ctx.root, reportsDir, 'run.log'), `${runLog.join('\n')}\n`);
   const status = failure ? 'failed' : opts.dryRun ? 'dry-run' : 'applied';
   await writeEvidence({
@@ -59,7 +65,13 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
       dry_run: Boolean(opts.dryRun),
       ts: new Date().toISOString(),
       objects: failure
-        ? objects.map((o) => ({ kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace ?? null, action: 'failed' as const, error: failure!.message }))
+        ? objects.map((o) => ({
+            kind: o.kind,
+            name: o.metadata.name,
+            namespace: o.metadata.namespace ?? null,
+            action: 'failed' as const,
+            error: failure!.message,
+          }))
         : results.map((r) => ({ kind: r.kind, name: r.name, namespace: r.namespace, action: r.action })),
     },
   });
@@ -69,7 +81,14 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   }
   if (!ctx.json) for (const r of results) if (r.diff) ctx.io.stderr.write(r.diff);
   return {
-    data: { run_id: runId, reports_dir: reportsDir, manifest: source.manifest, dry_run: Boolean(opts.dryRun), status, objects: results.map(({ after: _a, ...r }) => r) },
+    data: {
+      run_id: runId,
+      reports_dir: reportsDir,
+      manifest: source.manifest,
+      dry_run: Boolean(opts.dryRun),
+      status,
+      objects: results.map(({ after: _a, ...r }) => r),
+    },
     human: [...results.map((r) => `${r.kind.toLowerCase()}/${r.name} ${r.action}`), `evidence: ${reportsDir}/`].join('\n'),
   };
 };

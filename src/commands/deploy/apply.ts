@@ -4,7 +4,13 @@ import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec
 export const apply = defineCommand({
   path: ['apply'],
   summary: 'diff → server-side apply (field manager vpm) → get, with evidence in reports/codex_runs/',
-  args: [{ name: 'overlay-or-file', description: 'a manifest file, a directory, or an overlay under infra/k8s/overlays/ (dev/hello-ksvc)', required: true }],
+  args: [
+    {
+      name: 'overlay-or-file',
+      description: 'a manifest file, a directory, or an overlay under infra/k8s/overlays/ (dev/hello-ksvc)',
+      required: true,
+    },
+  ],
   flags: {
     dryRun: { type: 'boolean', description: 'diff only: the API server validates, nothing changes' },
     ...KUBE_FLAGS,

@@ -19,8 +19,6 @@ import type { canaryPromote } from './canary-promote.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
 
-
-
 function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
   const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
   const problem = validateSteps(steps);
@@ -82,13 +80,23 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
     throw e;
   }
   return {
-    data: { run_id: runId, ksvc, result: outcome.result, stable: outcome.stable, candidate: outcome.candidate, evidence: path.slice(ctx.root.length + 1), checks: outcome.checks.length },
+    data: {
+      run_id: runId,
+      ksvc,
+      result: outcome.result,
+      stable: outcome.stable,
+      candidate: outcome.candidate,
+      evidence: path.slice(ctx.root.length + 1),
+      checks: outcome.checks.length,
+    },
     human: `promoted ${outcome.candidate}: 100% of ${ksvc} (${outcome.checks.filter((c) => c.decision === 'pass').length} gates passed)`,
   };
 };
 
 function describeTraffic(list: TrafficTarget[] | undefined): string {
-  return (list ?? []).map((t) => `${t.revisionName ?? (t.latestRevision ? 'latest' : '?')}=${t.percent ?? 0}%${t.tag ? `(${t.tag})` : ''}`).join(' ');
+  return (list ?? [])
+    .map((t) => `${t.revisionName ?? (t.latestRevision ? 'latest' : '?')}=${t.percent ?? 0}%${t.tag ? `(${t.tag})` : ''}`)
+    .join(' ');
 }
 
 export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> = async (ctx, { args, opts }) => {
@@ -121,7 +129,10 @@ async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100
   const kube = await ctx.kube(opts);
   const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
   const progress = readProgress(obj);
-  if (!progress) throw new RefusedError(`${ksvc} has no canary recorded (annotation ${CANARY_ANNOTATION})`, { hint: `start one: vpm canary start ${ksvc}` });
+  if (!progress)
+    throw new RefusedError(`${ksvc} has no canary recorded (annotation ${CANARY_ANNOTATION})`, {
+      hint: `start one: vpm canary start ${ksvc}`,
+    });
   const traffic = splitTraffic(progress.stable, progress.candidate, percent);
   await writeCanaryTraffic(kube, ksvc, traffic, { ...progress, phase, updated_at: ctx.now().toISOString(), reason }, (l) => ctx.status(l));
   return { kube, progress, traffic };

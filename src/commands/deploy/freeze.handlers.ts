@@ -8,13 +8,18 @@ import type { freezeStatus } from './freeze-status.js';
 import type { FlagsOf } from '../../cli/spec.js';
 
 function whoAmI(env: NodeJS.ProcessEnv): string {
-  return env.VPM_ACTOR ?? env.GITHUB_ACTOR ?? env.USER ?? (() => {
-    try {
-      return userInfo().username;
-    } catch {
-      return 'unknown';
-    }
-  })();
+  return (
+    env.VPM_ACTOR ??
+    env.GITHUB_ACTOR ??
+    env.USER ??
+    (() => {
+      try {
+        return userInfo().username;
+      } catch {
+        return 'unknown';
+      }
+    })()
+  );
 }
 
 /** `--until` takes an ISO time or a duration from now (`2h`, `30m`). */

@@ -13,8 +13,6 @@ import type { guard } from './guard.js';
 
 type GuardFlags = FlagsOf<typeof guard>;
 
-
-
 export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];
   const config = await ctx.config();
@@ -26,7 +24,9 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
   const kube = await ctx.kube(opts);
   const resolved = await resolveGuardRevisions(kube, { ksvc, revision: opts.revision, previous: opts.previous });
   if (!resolved.revision || !resolved.previous) {
-    throw new UsageError(`${ksvc} has no promoted canary to guard`, { hint: 'promote one with vpm canary start, or name them: --revision REV --previous REV' });
+    throw new UsageError(`${ksvc} has no promoted canary to guard`, {
+      hint: 'promote one with vpm canary start, or name them: --revision REV --previous REV',
+    });
   }
   const runId = makeId('guard', ctx.now());
   const startedAt = ctx.now();
@@ -37,7 +37,15 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
   let freeze: Record<string, unknown> | null = null;
   let issue: { number: number | null; url: string | null; error: string | null } | null = null;
   if (outcome.result === 'ng') {
-    const state = { frozen: true, reason: `guard NG on ${ksvc}: ${outcome.reason}`, by: 'vpm guard', at: new Date().toISOString(), until: null, source: 'guard' as const, run_id: runId };
+    const state = {
+      frozen: true,
+      reason: `guard NG on ${ksvc}: ${outcome.reason}`,
+      by: 'vpm guard',
+      at: new Date().toISOString(),
+      until: null,
+      source: 'guard' as const,
+      run_id: runId,
+    };
     await setFreeze(ctx.root, state);
     freeze = state;
     ctx.status('deploys frozen (source: guard)');
@@ -91,10 +99,26 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
     },
   });
   ctx.status(`evidence: ${evidenceRel}`);
-  const data = { run_id: runId, ksvc, result: outcome.result, reason: outcome.reason, revision: outcome.revision, previous: outcome.previous, evidence: evidenceRel, issue };
+  const data = {
+    run_id: runId,
+    ksvc,
+    result: outcome.result,
+    reason: outcome.reason,
+    revision: outcome.revision,
+    previous: outcome.previous,
+    evidence: evidenceRel,
+    issue,
+  };
   if (outcome.result === 'ng') {
-    throw new SloGateError(`guard NG on ${ksvc}: ${outcome.reason}; traffic back on ${outcome.previous}, deploys frozen${issue?.url ? `, issue ${issue.url}` : ''}`, { details: data });
+    throw new SloGateError(
+      `guard NG on ${ksvc}: ${outcome.reason}; traffic back on ${outcome.previous}, deploys frozen${issue?.url ? `, issue ${issue.url}` : ''}`,
+      { details: data },
+    );
   }
-  if (outcome.result === 'inconclusive') throw new OperationalError(`guard on ${ksvc} was inconclusive: ${outcome.reason}`, { hint: 'send traffic during the window, or lengthen --window', details: data });
+  if (outcome.result === 'inconclusive')
+    throw new OperationalError(`guard on ${ksvc} was inconclusive: ${outcome.reason}`, {
+      hint: 'send traffic during the window, or lengthen --window',
+      details: data,
+    });
   return { data, human: `guard OK: ${ksvc} ${outcome.revision} held its SLO for ${windowMs} ms (${outcome.reason})` };
 };

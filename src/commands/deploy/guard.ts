@@ -19,7 +19,10 @@ export const guard = defineCommand({
   },
   examples: [
     { command: 'vpm guard hello --window 10m', description: 'watch hello for ten minutes after promotion' },
-    { command: 'vpm guard hello --provider prometheus --prometheus-url http://127.0.0.1:9090 --no-issue', description: 'Prometheus data, no GitHub issue' },
+    {
+      command: 'vpm guard hello --provider prometheus --prometheus-url http://127.0.0.1:9090 --no-issue',
+      description: 'Prometheus data, no GitHub issue',
+    },
   ],
   run: async (ctx, input): Promise<CommandResult> => (await import('./guard.handlers.js')).guardCommand(ctx, input),
 });

@@ -24,10 +24,15 @@ export const readyCommand: CommandHandler<FlagsOf<typeof ready>> = async (ctx, {
   let last: KObj | null = null;
   let final: KObj | null = null;
   try {
-    final = await kube.watchUntil(ksvcRef(name, kube.namespace), 'services', (obj) => {
-      last = obj;
-      return isReadyAndCurrent(obj) || isFailedAndCurrent(obj);
-    }, AbortSignal.timeout(timeoutMs));
+    final = await kube.watchUntil(
+      ksvcRef(name, kube.namespace),
+      'services',
+      (obj) => {
+        last = obj;
+        return isReadyAndCurrent(obj) || isFailedAndCurrent(obj);
+      },
+      AbortSignal.timeout(timeoutMs),
+    );
   } catch (err) {
     if (err instanceof VpmError) throw err; // API server unreachable / refused: said as such, at once
     final = null;
@@ -58,12 +63,21 @@ export const readyCommand: CommandHandler<FlagsOf<typeof ready>> = async (ctx, {
   const evidence = path.slice(ctx.root.length + 1);
   if (!ready) {
     const c = condition(obj, 'Ready');
-    const why = obj ? `Ready=${c?.status ?? 'Unknown'}${c?.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}, observedGeneration ${obj.status?.observedGeneration ?? '-'} of ${obj.metadata.generation}` : 'the KService does not exist';
+    const why = obj
+      ? `Ready=${c?.status ?? 'Unknown'}${c?.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}, observedGeneration ${obj.status?.observedGeneration ?? '-'} of ${obj.metadata.generation}`
+      : 'the KService does not exist';
     if (status === 'failed') throw new OperationalError(`${name} failed to become ready: ${why}`, { details: { evidence } });
     throw new TimeoutError(`${name} not ready after ${timeoutMs} ms: ${why}`, { details: { evidence } });
   }
   return {
-    data: { ksvc: name, namespace: kube.namespace, ready: true, url: obj!.status?.url ?? null, latest_ready_revision: obj!.status?.latestReadyRevisionName ?? null, evidence },
+    data: {
+      ksvc: name,
+      namespace: kube.namespace,
+      ready: true,
+      url: obj!.status?.url ?? null,
+      latest_ready_revision: obj!.status?.latestReadyRevisionName ?? null,
+      evidence,
+    },
     human: `${name} is ready: ${obj!.status?.url ?? ''} (${obj!.status?.latestReadyRevisionName ?? ''})`,
   };
 };

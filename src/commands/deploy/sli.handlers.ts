@@ -10,8 +10,6 @@ import type { sli } from './sli.js';
 
 type SliFlags = FlagsOf<typeof sli>;
 
-
-
 const UNREACHABLE = new Set(['connection_refused', 'connection_reset', 'timeout', 'dns', 'other']);
 
 /**
@@ -20,7 +18,8 @@ const UNREACHABLE = new Set(['connection_refused', 'connection_reset', 'timeout'
  */
 export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) => {
   const count = Number(opts.requests ?? 20);
-  if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new UsageError('-n/--requests must be a whole number between 1 and 100000');
+  if (!Number.isInteger(count) || count < 1 || count > 100_000)
+    throw new UsageError('-n/--requests must be a whole number between 1 and 100000');
   const timeoutMs = Number(opts.timeout ?? 2000);
   if (!args[0] && !opts.url) throw new UsageError('name a KService or pass --url URL');
   let url = opts.url;
@@ -50,19 +49,37 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     status,
     path: `${name}/${runId}.json`,
     env: ctx.env,
-    body: { target: url!, ksvc: args[0] ?? null, namespace: kubeInfo?.namespace ?? null, context: kubeInfo?.context ?? null, reported_ready: reportedReady, mismatch, summary: { ...summary } },
+    body: {
+      target: url!,
+      ksvc: args[0] ?? null,
+      namespace: kubeInfo?.namespace ?? null,
+      context: kubeInfo?.context ?? null,
+      reported_ready: reportedReady,
+      mismatch,
+      summary: { ...summary },
+    },
   });
   const evidence = path.slice(ctx.root.length + 1);
   if (mismatch) {
-    throw new OperationalError(`evidence mismatch: ${args[0]} is reported Ready but ${url} could not be reached (${Object.keys(summary.classes).join(', ')})`, {
-      hint: 'check the ingress/route for the service; the READY status is not evidence of serving',
+    throw new OperationalError(
+      `evidence mismatch: ${args[0]} is reported Ready but ${url} could not be reached (${Object.keys(summary.classes).join(', ')})`,
+      {
+        hint: 'check the ingress/route for the service; the READY status is not evidence of serving',
+        details: { evidence, summary },
+      },
+    );
+  }
+  if (unreachable)
+    throw new OperationalError(`${url} could not be reached (${Object.keys(summary.classes).join(', ')})`, {
       details: { evidence, summary },
     });
-  }
-  if (unreachable) throw new OperationalError(`${url} could not be reached (${Object.keys(summary.classes).join(', ')})`, { details: { evidence, summary } });
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
   return {
     data: { ...summary, reported_ready: reportedReady, mismatch, evidence },
-    human: `${url}: ${summary.successes}/${summary.requests} ok (${((summary.success_rate ?? 0) * 100).toFixed(1)}%), p50 ${ms(summary.p50_ms)}, p95 ${ms(summary.p95_ms)}, p99 ${ms(summary.p99_ms)}; ${Object.entries(summary.classes).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    human: `${url}: ${summary.successes}/${summary.requests} ok (${((summary.success_rate ?? 0) * 100).toFixed(1)}%), p50 ${ms(summary.p50_ms)}, p95 ${ms(summary.p95_ms)}, p99 ${ms(summary.p99_ms)}; ${Object.entries(
+      summary.classes,
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
   };
 };

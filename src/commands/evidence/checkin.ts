@@ -5,7 +5,11 @@ export const checkin = defineCommand({
   path: ['checkin'],
   summary: 'print Repo / Branch / PR / Run / Evidence / Next (git + GitHub API + newest evidence; works offline)',
   flags: {
-    repo: { type: 'string', placeholder: '<owner/name>', description: 'GitHub repository (default: config github.repo, GITHUB_REPOSITORY, or the github.com remote)' },
+    repo: {
+      type: 'string',
+      placeholder: '<owner/name>',
+      description: 'GitHub repository (default: config github.repo, GITHUB_REPOSITORY, or the github.com remote)',
+    },
     offline: { type: 'boolean', description: 'do not contact GitHub' },
   },
   examples: [

@@ -8,8 +8,18 @@ export const contractCheck = defineCommand({
   flags: {
     apply: { type: 'boolean', description: 'when eligible: add the label and enable auto-merge' },
     label: { type: 'string', placeholder: '<name>', description: 'label to add with --apply', default: 'persist-report' },
-    mergeMethod: { type: 'string', placeholder: '<method>', description: 'auto-merge method', choices: ['merge', 'squash', 'rebase'], default: 'squash' },
-    repo: { type: 'string', placeholder: '<owner/name>', description: 'GitHub repository (default: config github.repo or GITHUB_REPOSITORY)' },
+    mergeMethod: {
+      type: 'string',
+      placeholder: '<method>',
+      description: 'auto-merge method',
+      choices: ['merge', 'squash', 'rebase'],
+      default: 'squash',
+    },
+    repo: {
+      type: 'string',
+      placeholder: '<owner/name>',
+      description: 'GitHub repository (default: config github.repo or GITHUB_REPOSITORY)',
+    },
   },
   examples: [
     { command: 'vpm contract check 42', description: 'is PR 42 a reports-only PR with green checks?' },

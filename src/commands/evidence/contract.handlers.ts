@@ -5,8 +5,6 @@ import type { contractCheck } from './contract-check.js';
 
 type ContractFlags = FlagsOf<typeof contractCheck>;
 
-
-
 /**
  * `vpm contract check PR [--apply]`: the persist-report lane. Exit 0 when eligible (and, with
  * --apply, labelled and set to auto-merge), 3 when a rule fails (a precondition not met).
@@ -14,9 +12,11 @@ type ContractFlags = FlagsOf<typeof contractCheck>;
 export const contractCheckCommand: CommandHandler<ContractFlags> = async (ctx, { args, opts }) => {
   const raw = args[0] ?? '';
   const prNumber = Number(/^#?(\d+)$/.exec(raw.trim())?.[1] ?? /\/pull\/(\d+)/.exec(raw)?.[1] ?? NaN);
-  if (!Number.isInteger(prNumber) || prNumber <= 0) throw new UsageError(`'${raw}' is not a pull request number`, { hint: 'pass the number, e.g. vpm contract check 42' });
+  if (!Number.isInteger(prNumber) || prNumber <= 0)
+    throw new UsageError(`'${raw}' is not a pull request number`, { hint: 'pass the number, e.g. vpm contract check 42' });
   const mergeMethod = (opts.mergeMethod ?? 'squash').toUpperCase();
-  if (!['MERGE', 'SQUASH', 'REBASE'].includes(mergeMethod)) throw new UsageError(`--merge-method must be merge, squash or rebase, got '${opts.mergeMethod}'`);
+  if (!['MERGE', 'SQUASH', 'REBASE'].includes(mergeMethod))
+    throw new UsageError(`--merge-method must be merge, squash or rebase, got '${opts.mergeMethod}'`);
   const label = opts.label ?? 'persist-report';
   if (!label.trim()) throw new UsageError('--label must not be empty');
 
@@ -28,7 +28,10 @@ export const contractCheckCommand: CommandHandler<ContractFlags> = async (ctx, {
   let evidencePath: string | null = null;
   if (opts.apply && check.eligible) {
     applied = await contract.applyPersistReport(gh, check, { label, mergeMethod: mergeMethod as 'MERGE' | 'SQUASH' | 'REBASE' });
-    const [{ writeEvidence }, { ContractReport }] = await Promise.all([import('../../evidence/write.js'), import('../../schemas/contract-report.js')]);
+    const [{ writeEvidence }, { ContractReport }] = await Promise.all([
+      import('../../evidence/write.js'),
+      import('../../schemas/contract-report.js'),
+    ]);
     const { relative } = await import('node:path');
     const written = await writeEvidence({
       kind: ContractReport,

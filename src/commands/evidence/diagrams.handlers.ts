@@ -9,7 +9,11 @@ async function run(ctx: Parameters<CommandHandler>[0], write: boolean) {
   const lines = out.invalid.map(formatDiagramProblem);
   if (write) lines.push(...out.exported.map((p) => `exported ${p}`), ...out.unchanged.map((p) => `unchanged ${p}`));
   lines.push(`${out.checked} diagram(s) checked, ${out.invalid.length} invalid`);
-  return { data: { ok: out.invalid.length === 0, ...out }, human: lines.join('\n'), outcome: out.invalid.length ? ('failed' as const) : ('ok' as const) };
+  return {
+    data: { ok: out.invalid.length === 0, ...out },
+    human: lines.join('\n'),
+    outcome: out.invalid.length ? ('failed' as const) : ('ok' as const),
+  };
 }
 
 /** `vpm diagrams check`: validate every Mermaid diagram under diagrams/src/ (file:line on errors). */

@@ -7,8 +7,6 @@ import type { healthcheck } from './healthcheck.js';
 
 export type HealthcheckFlags = FlagsOf<typeof healthcheck>;
 
-
-
 /** Also the `healthcheck` stage of `vpm loop` (called with no flags: config defaults apply). */
 export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, { opts }) => {
   const minGoalCoverage = Number(opts.minGoalCoverage ?? ctx.env.VPM_MIN_GOAL_COVERAGE ?? 0);
@@ -16,7 +14,8 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
     throw new UsageError(`--min-goal-coverage must be a ratio between 0 and 1, got '${opts.minGoalCoverage}'`);
   }
   const testTimeoutS = Number(opts.testTimeout ?? 1800);
-  if (!Number.isFinite(testTimeoutS) || testTimeoutS <= 0) throw new UsageError(`--test-timeout must be a positive number of seconds, got '${opts.testTimeout}'`);
+  if (!Number.isFinite(testTimeoutS) || testTimeoutS <= 0)
+    throw new UsageError(`--test-timeout must be a positive number of seconds, got '${opts.testTimeout}'`);
   const config = await ctx.config();
   let testCommand = opts.test === false ? null : (opts.testCmd ?? config.test.command);
   let testsNote: string | undefined;
@@ -33,19 +32,20 @@ export const healthcheckCommand: CommandHandler<HealthcheckFlags> = async (ctx, 
   const { runHealthcheck, renderHealthcheck } = await import('../../healthcheck/run.js');
   const streamTests = !ctx.json && (ctx.verbose || ctx.io.stderrIsTTY);
   const { withProgress } = await import('../../core/progress.js');
-  const check = () => runHealthcheck({
-    cwd: ctx.root,
-    env: ctx.env,
-    now: () => ctx.now(),
-    testCommand,
-    testsNote,
-    testTimeoutMs: testTimeoutS * 1000,
-    diagrams: opts.diagrams !== false,
-    minGoalCoverage,
-    coverageSummary: opts.coverageSummary ?? 'coverage/coverage-summary.json',
-    status: (line) => ctx.status(line),
-    onTestOutput: streamTests ? (chunk) => ctx.io.stderr.write(chunk) : undefined,
-  });
+  const check = () =>
+    runHealthcheck({
+      cwd: ctx.root,
+      env: ctx.env,
+      now: () => ctx.now(),
+      testCommand,
+      testsNote,
+      testTimeoutMs: testTimeoutS * 1000,
+      diagrams: opts.diagrams !== false,
+      minGoalCoverage,
+      coverageSummary: opts.coverageSummary ?? 'coverage/coverage-summary.json',
+      status: (line) => ctx.status(line),
+      onTestOutput: streamTests ? (chunk) => ctx.io.stderr.write(chunk) : undefined,
+    });
   // Streamed test output shows its own progress; otherwise say that the wait goes on.
   const result = streamTests ? await check() : await withProgress(ctx, 'healthcheck: running the tests and checks', check);
   return { data: result, human: renderHealthcheck(result), outcome: result.ok ? 'ok' : 'failed' };

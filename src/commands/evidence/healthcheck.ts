@@ -5,11 +5,24 @@ export const healthcheck = defineCommand({
   path: ['healthcheck'],
   summary: 'run the tests, validate + export Mermaid diagrams, write reports/{coverage,lag,quality}.json (exit 1 when a check is red)',
   flags: {
-    testCmd: { type: 'string', placeholder: '<cmd>', description: 'test command (default: config test.command, else npm test); run without a shell' },
+    testCmd: {
+      type: 'string',
+      placeholder: '<cmd>',
+      description: 'test command (default: config test.command, else npm test); run without a shell',
+    },
     test: { type: 'boolean', negatable: true, description: 'skip the tests' },
     diagrams: { type: 'boolean', negatable: true, description: 'skip Mermaid validation and SVG export' },
-    minGoalCoverage: { type: 'string', placeholder: '<ratio>', description: 'goal coverage (0..1) below which coverage is red (default 0 or $VPM_MIN_GOAL_COVERAGE)' },
-    coverageSummary: { type: 'string', placeholder: '<path>', description: 'istanbul json-summary with test coverage totals', default: 'coverage/coverage-summary.json' },
+    minGoalCoverage: {
+      type: 'string',
+      placeholder: '<ratio>',
+      description: 'goal coverage (0..1) below which coverage is red (default 0 or $VPM_MIN_GOAL_COVERAGE)',
+    },
+    coverageSummary: {
+      type: 'string',
+      placeholder: '<path>',
+      description: 'istanbul json-summary with test coverage totals',
+      default: 'coverage/coverage-summary.json',
+    },
     testTimeout: { type: 'string', placeholder: '<seconds>', description: 'kill the tests after this long', default: '1800' },
   },
   examples: [

@@ -34,7 +34,13 @@ export const schemaExportCommand: CommandHandler<FlagsOf<typeof schemaExport>> =
       written.push(rel);
     }
   }
-  const data = { out: relative(ctx.root, outDir) || '.', schemas: files.map((f) => ({ path: f.path, id: f.id })), written, unchanged, stale };
+  const data = {
+    out: relative(ctx.root, outDir) || '.',
+    schemas: files.map((f) => ({ path: f.path, id: f.id })),
+    written,
+    unchanged,
+    stale,
+  };
   const human = opts.check
     ? stale.length
       ? `stale or missing:\n${stale.map((s) => `  ${s}`).join('\n')}\nrun 'vpm schema export' to update them`

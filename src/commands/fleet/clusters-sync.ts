@@ -3,14 +3,28 @@ import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec
 
 export const clustersSync = defineCommand({
   path: ['clusters', 'sync'],
-  summary: 'sync Applications through Argo CD and wait for the result and health; all apps when none are named. Refused while deploys are frozen',
+  summary:
+    'sync Applications through Argo CD and wait for the result and health; all apps when none are named. Refused while deploys are frozen',
   args: [{ name: 'apps', description: 'Applications to sync (default: all)', variadic: true }],
   flags: {
-    contexts: { type: 'string', placeholder: '<list>', description: 'clusters of the fleet (default: fleet.contexts, else cluster-a,cluster-b; Argo CD runs on the first)' },
-    selector: { type: 'string', short: 'l', placeholder: '<labels>', description: 'with no apps named: only Applications matching this label selector' },
+    contexts: {
+      type: 'string',
+      placeholder: '<list>',
+      description: 'clusters of the fleet (default: fleet.contexts, else cluster-a,cluster-b; Argo CD runs on the first)',
+    },
+    selector: {
+      type: 'string',
+      short: 'l',
+      placeholder: '<labels>',
+      description: 'with no apps named: only Applications matching this label selector',
+    },
     revision: { type: 'string', placeholder: '<rev>', description: 'revision to sync (default: each app’s targetRevision, else HEAD)' },
     prune: { type: 'boolean', description: 'delete resources no longer in git' },
-    timeout: { type: 'string', placeholder: '<dur>', description: 'how long to wait for the sync and health (default: fleet.sync_timeout, else 5m; exit 5)' },
+    timeout: {
+      type: 'string',
+      placeholder: '<dur>',
+      description: 'how long to wait for the sync and health (default: fleet.sync_timeout, else 5m; exit 5)',
+    },
     ...KUBE_FLAGS,
     ...FREEZE_OVERRIDE_FLAGS,
   },

@@ -15,11 +15,7 @@ import type { clustersSync } from './clusters-sync.js';
 
 type SyncFlags = FlagsOf<typeof clustersSync>;
 
-
 type StatusFlags = FlagsOf<typeof clustersStatus>;
-
-
-
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,7 +23,8 @@ export const clustersStatusCommand: CommandHandler<StatusFlags> = async (ctx, { 
   const target = await resolveFleetTarget(ctx, opts, args);
   const intervalMs = parseDuration(opts.interval ?? '2s', '--interval');
   const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : undefined;
-  if (timeoutMs !== undefined && !opts.watch) throw new UsageError('--timeout only applies with --watch', { hint: 'use --request-timeout to bound each cluster check' });
+  if (timeoutMs !== undefined && !opts.watch)
+    throw new UsageError('--timeout only applies with --watch', { hint: 'use --request-timeout to bound each cluster check' });
   const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
 
   let status: FleetStatus = await collectFleetStatus(deps, target);
@@ -54,7 +51,11 @@ export const clustersStatusCommand: CommandHandler<StatusFlags> = async (ctx, { 
     report(status);
     while (!status.ok) {
       if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
-        return { data: { ...status, timed_out: true }, human: `timed out after ${timeoutMs} ms: not every app is Synced and Healthy`, outcome: 'timed_out' };
+        return {
+          data: { ...status, timed_out: true },
+          human: `timed out after ${timeoutMs} ms: not every app is Synced and Healthy`,
+          outcome: 'timed_out',
+        };
       }
       await sleep(intervalMs);
       status = await collectFleetStatus(deps, target);
@@ -63,55 +64,96 @@ export const clustersStatusCommand: CommandHandler<StatusFlags> = async (ctx, { 
     return { data: { ...status, timed_out: false }, human: 'all apps Synced and Healthy', outcome: 'ok' };
   }
 
-  if (!status.apps.length && status.argocd.reachable) ctx.status(`warning: no Applications in namespace ${target.namespace} on ${target.argocdContext}${target.selector ? ` matching ${target.selector}` : ''}`);
+  if (!status.apps.length && status.argocd.reachable)
+    ctx.status(
+      `warning: no Applications in namespace ${target.namespace} on ${target.argocdContext}${target.selector ? ` matching ${target.selector}` : ''}`,
+    );
   return { data: status, human: renderFleetTable(status), outcome: status.ok ? 'ok' : 'failed' };
 };
 
 function renderSync(outcomes: SyncOutcome[]): string {
   return outcomes
-    .map((o) => `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}`)
+    .map(
+      (o) =>
+        `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}`,
+    )
     .join('\n');
 }
 
 export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args, opts }) => {
   const config = await ctx.config();
   // Everything is validated before anything is changed.
-  const timeoutMs = parseDuration(opts.timeout ?? config.fleet?.sync_timeout ?? '5m', opts.timeout !== undefined ? '--timeout' : 'fleet.sync_timeout');
+  const timeoutMs = parseDuration(
+    opts.timeout ?? config.fleet?.sync_timeout ?? '5m',
+    opts.timeout !== undefined ? '--timeout' : 'fleet.sync_timeout',
+  );
   const target = await resolveFleetTarget(ctx, opts, args);
   if (opts.revision !== undefined && !opts.revision.trim()) throw new UsageError('--revision must not be empty');
-  const freeze = await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `clusters sync ${args.join(' ')}`.trim() });
+  const freeze = await assertNotFrozen(ctx.root, ctx.now(), {
+    forceFreeze: opts.forceFreeze,
+    reason: opts.reason,
+    command: `clusters sync ${args.join(' ')}`.trim(),
+  });
 
   const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
   const client = await deps.client(target.argocdContext);
   const ping = await deps.ping(client, target.requestTimeoutMs);
   if (!ping.reachable) {
-    throw new OperationalError(`cannot reach Argo CD's cluster (context ${target.argocdContext}): ${ping.error}`, { retryable: true, hint: 'check the context with `kubectl --context … get --raw /version`, or pick another with --context' });
+    throw new OperationalError(`cannot reach Argo CD's cluster (context ${target.argocdContext}): ${ping.error}`, {
+      retryable: true,
+      hint: 'check the context with `kubectl --context … get --raw /version`, or pick another with --context',
+    });
   }
   let apps = target.apps;
   if (!apps) {
     apps = (await client.list(ARGO_API, 'Application', target.namespace, target.selector)).map((a) => a.metadata.name).sort();
     if (!apps.length) {
-      throw new OperationalError(`no Applications to sync in namespace ${target.namespace} (context ${target.argocdContext})${target.selector ? ` matching ${target.selector}` : ''}`, {
-        hint: 'apply infra/argocd/ (kubectl --context cluster-a apply -f infra/argocd/), or name the apps',
-      });
+      throw new OperationalError(
+        `no Applications to sync in namespace ${target.namespace} (context ${target.argocdContext})${target.selector ? ` matching ${target.selector}` : ''}`,
+        {
+          hint: 'apply infra/argocd/ (kubectl --context cluster-a apply -f infra/argocd/), or name the apps',
+        },
+      );
     }
   }
   const requestId = ctx.reqId;
   const { withProgress } = await import('../../core/progress.js');
-  const outcomes = await withProgress(ctx, `clusters sync: waiting for ${apps.length} app(s) to sync and become healthy`, () => syncApps(
-    client,
-    { apps, namespace: target.namespace, revision: opts.revision, prune: Boolean(opts.prune), timeoutMs, username: vpmUsername(ctx.env), requestId, waitHealthy: true },
-    {
-      onRequested: (name, op) => ctx.status(`sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`),
-      onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
-    },
-  ));
-  const failed = outcomes.filter((o) => o.phase === 'Failed' || o.phase === 'Error' || (o.phase === 'Succeeded' && o.health === 'Degraded'));
+  const outcomes = await withProgress(ctx, `clusters sync: waiting for ${apps.length} app(s) to sync and become healthy`, () =>
+    syncApps(
+      client,
+      {
+        apps,
+        namespace: target.namespace,
+        revision: opts.revision,
+        prune: Boolean(opts.prune),
+        timeoutMs,
+        username: vpmUsername(ctx.env),
+        requestId,
+        waitHealthy: true,
+      },
+      {
+        onRequested: (name, op) =>
+          ctx.status(
+            `sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`,
+          ),
+        onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
+      },
+    ),
+  );
+  const failed = outcomes.filter(
+    (o) => o.phase === 'Failed' || o.phase === 'Error' || (o.phase === 'Succeeded' && o.health === 'Degraded'),
+  );
   const timedOut = outcomes.filter((o) => !o.ok && !failed.includes(o));
   const outcome = failed.length ? 'failed' : timedOut.length ? 'timed_out' : 'ok';
   ctx.requestFields.apps = apps.length;
   return {
-    data: { request_id: requestId, argocd: { context: target.argocdContext, namespace: target.namespace }, freeze_overridden: freeze.overridden, ok: outcome === 'ok', apps: outcomes },
+    data: {
+      request_id: requestId,
+      argocd: { context: target.argocdContext, namespace: target.namespace },
+      freeze_overridden: freeze.overridden,
+      ok: outcome === 'ok',
+      apps: outcomes,
+    },
     human: renderSync(outcomes),
     outcome,
     retryable: outcome === 'timed_out',

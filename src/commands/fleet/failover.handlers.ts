@@ -18,8 +18,6 @@ import type { failover } from './failover.js';
 
 type FailoverFlags = FlagsOf<typeof failover>;
 
-
-
 function positiveInt(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -30,14 +28,22 @@ function positiveInt(value: string | undefined, fallback: number, flag: string):
 /** Flag > VPM_* env / config file (`failover`) > default. */
 export async function resolveFailoverOptions(ctx: Ctx, f: FailoverFlags): Promise<FailoverOptions> {
   const cfg = (await ctx.config()).failover;
-  if (f.auto && f.drill) throw new UsageError('--auto and --drill cannot be combined', { hint: '--auto waits for a real failure; --drill switches and fails back now' });
+  if (f.auto && f.drill)
+    throw new UsageError('--auto and --drill cannot be combined', {
+      hint: '--auto waits for a real failure; --drill switches and fails back now',
+    });
   const mode: FailoverMode = f.auto ? 'auto' : f.drill ? 'drill' : 'manual';
   const from = f.from ?? cfg?.from;
   const to = f.to ?? cfg?.to;
-  if (!from || !to) throw new UsageError('which servers? --from and --to are required (or failover.from / failover.to in the config)', { hint: 'e.g. vpm failover --from a --to b' });
+  if (!from || !to)
+    throw new UsageError('which servers? --from and --to are required (or failover.from / failover.to in the config)', {
+      hint: 'e.g. vpm failover --from a --to b',
+    });
   const socket = f.socket ?? cfg?.socket;
   if (!socket) {
-    throw new UsageError('no HAProxy admin socket configured', { hint: 'set failover.socket in vpm.config.yaml, VPM_FAILOVER_SOCKET, or pass --socket (HAProxy: `stats socket <path> level admin`)' });
+    throw new UsageError('no HAProxy admin socket configured', {
+      hint: 'set failover.socket in vpm.config.yaml, VPM_FAILOVER_SOCKET, or pass --socket (HAProxy: `stats socket <path> level admin`)',
+    });
   }
   const probeUrl = f.probeUrl ?? cfg?.probe_url;
   if (probeUrl !== undefined) {
@@ -66,7 +72,8 @@ export async function resolveFailoverOptions(ctx: Ctx, f: FailoverFlags): Promis
     steadySuccesses: positiveInt(f.steady, cfg?.steady_successes ?? 10, '--steady'),
     targetRtoMs: f.targetRto !== undefined ? parseDuration(f.targetRto, '--target-rto') : (cfg?.target_rto_ms ?? 1_500),
     watchTimeoutMs: f.timeout !== undefined ? parseDuration(f.timeout, '--timeout') : undefined,
-    recoveryTimeoutMs: f.recoveryTimeout !== undefined ? parseDuration(f.recoveryTimeout, '--recovery-timeout') : (cfg?.recovery_timeout_ms ?? 30_000),
+    recoveryTimeoutMs:
+      f.recoveryTimeout !== undefined ? parseDuration(f.recoveryTimeout, '--recovery-timeout') : (cfg?.recovery_timeout_ms ?? 30_000),
     standbyCheck: f.standbyCheck !== false,
     dryRun: Boolean(f.dryRun),
   };
@@ -93,12 +100,13 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
   const describe = `${o.backend}: ${o.from} → ${o.to}`;
   const freezeGuard = o.dryRun
     ? { overridden: false, freeze: readFreeze(ctx.root) }
-    : await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `failover --from ${o.from} --to ${o.to}${o.mode === 'manual' ? '' : ` --${o.mode}`}` });
+    : await assertNotFrozen(ctx.root, ctx.now(), {
+        forceFreeze: opts.forceFreeze,
+        reason: opts.reason,
+        command: `failover --from ${o.from} --to ${o.to}${o.mode === 'manual' ? '' : ` --${o.mode}`}`,
+      });
 
-  const [{ probeEdge }, failover] = await Promise.all([
-    import('../../adapters/edge-probe.js'),
-    import('../../fleet/failover.js'),
-  ]);
+  const [{ probeEdge }, failover] = await Promise.all([import('../../adapters/edge-probe.js'), import('../../fleet/failover.js')]);
   const commands: SentCommand[] = [];
   const runtime = await ctx.haproxy(o.socket, { onCommand: (c) => commands.push(c) });
   const controller = new AbortController();
@@ -131,14 +139,30 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
     servers: pre.servers.map(({ raw: _raw, ...s }) => s),
   };
   if (o.dryRun) {
-    const lines = plan.servers.map((s) => `  ${s.server}  ${s.address}:${s.port ?? '-'}  admin ${s.admin_state}  op ${s.op_state}${s.backup ? '  backup' : ''}  ${s.status ?? ''}`);
-    return { data: { dry_run: true, ...plan, freeze_active: isFreezeActive(freezeGuard.freeze, ctx.now()) }, human: `dry run — would switch ${describe}${o.mode === 'manual' ? '' : ` (${o.mode})`}\n${lines.join('\n')}` };
+    const lines = plan.servers.map(
+      (s) =>
+        `  ${s.server}  ${s.address}:${s.port ?? '-'}  admin ${s.admin_state}  op ${s.op_state}${s.backup ? '  backup' : ''}  ${s.status ?? ''}`,
+    );
+    return {
+      data: { dry_run: true, ...plan, freeze_active: isFreezeActive(freezeGuard.freeze, ctx.now()) },
+      human: `dry run — would switch ${describe}${o.mode === 'manual' ? '' : ` (${o.mode})`}\n${lines.join('\n')}`,
+    };
   }
   if (!opts.yes) {
     if (!ctx.canPrompt()) {
-      throw new UsageError(`refusing to ${o.mode === 'auto' ? 'arm automatic failover' : 'switch the edge'} (${describe}) without confirmation: stdin is not a terminal`, { hint: 'pass --yes' });
+      throw new UsageError(
+        `refusing to ${o.mode === 'auto' ? 'arm automatic failover' : 'switch the edge'} (${describe}) without confirmation: stdin is not a terminal`,
+        { hint: 'pass --yes' },
+      );
     }
-    if (!(await confirm(ctx, o.mode === 'auto' ? `Arm automatic failover ${describe}?` : `Switch ${describe}${o.mode === 'drill' ? ' and fail back (drill)' : ''}?`))) {
+    if (
+      !(await confirm(
+        ctx,
+        o.mode === 'auto'
+          ? `Arm automatic failover ${describe}?`
+          : `Switch ${describe}${o.mode === 'drill' ? ' and fail back (drill)' : ''}?`,
+      ))
+    ) {
       throw new OperationalError('nothing changed: not confirmed');
     }
   }
@@ -180,7 +204,10 @@ export const failoverCommand: CommandHandler<FailoverFlags> = async (ctx, { opts
   const rel = relative(ctx.root, path);
   const human = [
     `${outcome.verdict.toUpperCase()}: ${outcome.message}`,
-    ...b.legs.map((l) => `  ${l.direction}: t0 +0  detect ${fmt(l.offsets_ms.tDetect)}  switch ${fmt(l.offsets_ms.tSwitch)}  first 2xx ${fmt(l.offsets_ms.tFirstSuccess)}  steady ${fmt(l.offsets_ms.tSteady)}  RTO ${l.rto_ms ?? '-'} ms`),
+    ...b.legs.map(
+      (l) =>
+        `  ${l.direction}: t0 +0  detect ${fmt(l.offsets_ms.tDetect)}  switch ${fmt(l.offsets_ms.tSwitch)}  first 2xx ${fmt(l.offsets_ms.tFirstSuccess)}  steady ${fmt(l.offsets_ms.tSteady)}  RTO ${l.rto_ms ?? '-'} ms`,
+    ),
     `evidence: ${rel}`,
   ].join('\n');
   return {

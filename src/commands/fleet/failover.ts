@@ -3,7 +3,8 @@ import { defineCommand, FREEZE_OVERRIDE_FLAGS, YES_FLAG } from '../../cli/spec.j
 
 export const failover = defineCommand({
   path: ['failover'],
-  summary: 'edge failover through HAProxy’s Runtime API: take --from out, put --to in (standby first), measure RTO; refused while deploys are frozen',
+  summary:
+    'edge failover through HAProxy’s Runtime API: take --from out, put --to in (standby first), measure RTO; refused while deploys are frozen',
   repo: 'optional',
   flags: {
     from: { type: 'string', placeholder: '<server>', description: 'the active HAProxy server (default: failover.from)' },
@@ -11,15 +12,27 @@ export const failover = defineCommand({
     auto: { type: 'boolean', description: 'probe --from every --interval and switch after --fail-after consecutive failures' },
     drill: { type: 'boolean', description: 'switch, verify, then fail back to the state found before' },
     targetRto: { type: 'string', placeholder: '<dur>', description: 'RTO objective (default: failover.target_rto_ms, else 1500ms)' },
-    probeUrl: { type: 'string', placeholder: '<url>', description: 'URL probed to judge health (the edge; default: failover.probe_url, else each server’s own address)' },
+    probeUrl: {
+      type: 'string',
+      placeholder: '<url>',
+      description: 'URL probed to judge health (the edge; default: failover.probe_url, else each server’s own address)',
+    },
     probeHost: { type: 'string', placeholder: '<host>', description: 'Host header of the probes (default: failover.probe_host)' },
     interval: { type: 'string', placeholder: '<dur>', description: 'probe interval (default: failover.probe_interval_ms, else 100ms)' },
     probeTimeout: { type: 'string', placeholder: '<dur>', description: 'a probe without an answer in this time fails (default 1s)' },
     failAfter: { type: 'string', placeholder: '<n>', description: 'consecutive failed probes that trigger --auto (default 2)' },
     steady: { type: 'string', placeholder: '<n>', description: 'consecutive successful probes that make traffic steady (default 10)' },
     timeout: { type: 'string', placeholder: '<dur>', description: '--auto: stop watching after this long if nothing failed (exit 0)' },
-    recoveryTimeout: { type: 'string', placeholder: '<dur>', description: 'how long to wait for steady traffic after a switch (default 30s; exit 5)' },
-    socket: { type: 'string', placeholder: '<path>', description: 'HAProxy admin socket (default: failover.socket or VPM_FAILOVER_SOCKET)' },
+    recoveryTimeout: {
+      type: 'string',
+      placeholder: '<dur>',
+      description: 'how long to wait for steady traffic after a switch (default 30s; exit 5)',
+    },
+    socket: {
+      type: 'string',
+      placeholder: '<path>',
+      description: 'HAProxy admin socket (default: failover.socket or VPM_FAILOVER_SOCKET)',
+    },
     backend: { type: 'string', placeholder: '<name>', description: 'HAProxy backend (default: failover.backend, else edge)' },
     standbyCheck: { type: 'boolean', negatable: true, description: 'do not probe --to’s own address before switching' },
     dryRun: { type: 'boolean', description: 'check the socket, backend and servers and show the plan; change nothing' },

@@ -5,8 +5,6 @@ import type { checkpoint } from './checkpoint.js';
 
 type CheckpointOpts = FlagsOf<typeof checkpoint>;
 
-
-
 const session = (ctx: Ctx) => ctx.git();
 
 export const checkpointCommand: CommandHandler<CheckpointOpts> = async (ctx, { args, opts }) => {

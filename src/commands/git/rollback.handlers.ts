@@ -37,9 +37,12 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
   try {
     // Everything that can be wrong with the invocation is checked before the repository is touched.
     if (!opts.yes && !ctx.canPrompt()) {
-      throw new UsageError('vpm rollback resets the working tree and needs confirmation, but it cannot ask (stdin or stdout is not a terminal, or --json)', {
-        hint: 'pass --yes to roll back without asking',
-      });
+      throw new UsageError(
+        'vpm rollback resets the working tree and needs confirmation, but it cannot ask (stdin or stdout is not a terminal, or --json)',
+        {
+          hint: 'pass --yes to roll back without asking',
+        },
+      );
     }
     let testArgv: string[] | undefined;
     let testCommand: string | undefined;
@@ -50,7 +53,9 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
     }
 
     stage = 'preflight';
-    const { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightCheckArgs, parseWorktreeCheck } = await import('../../git/rollback.js');
+    const { rollback, rollbackTargetSpec, fastTargetRevParse, resolveTarget, preflightCheckArgs, parseWorktreeCheck } = await import(
+      '../../git/rollback.js'
+    );
     const spec = rollbackTargetSpec(ctx.root, opts.to);
     const { git, repo, extra, alongside } = await ctx.git({
       prefetched: opts.prefetched,
@@ -87,9 +92,12 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
       test = { ...run, command: testCommand, argv: testArgv };
       if (run.status === 'passed') ctx.status(`tests passed after the rollback (${run.duration_ms} ms)`);
       else {
-        const why = run.status === 'error' ? `could not run: ${run.error}` : run.signal ? `killed by ${run.signal}` : `exit ${run.exit_code}`;
+        const why =
+          run.status === 'error' ? `could not run: ${run.error}` : run.signal ? `killed by ${run.signal}` : `exit ${run.exit_code}`;
         ctx.status(`error: tests failed after the rollback (${why}): ${testCommand}`);
-        ctx.status(`hint: the rollback itself is done; fix the tests, roll back further (vpm rollback --to …), or undo it: ${done.undo_command}`);
+        ctx.status(
+          `hint: the rollback itself is done; fix the tests, roll back further (vpm rollback --to …), or undo it: ${done.undo_command}`,
+        );
       }
     }
     const ok = test.status === 'passed' || test.status === 'skipped';

@@ -4,10 +4,18 @@ import type { CommandResult } from '../../core/command.js';
 import { UsageError } from '../../core/errors.js';
 
 const FLAGS = {
-  to: { type: 'string', placeholder: '<checkpoint|hash>', description: 'roll back to this checkpoint name or commit (an ancestor of HEAD or a checkpoint)' },
+  to: {
+    type: 'string',
+    placeholder: '<checkpoint|hash>',
+    description: 'roll back to this checkpoint name or commit (an ancestor of HEAD or a checkpoint)',
+  },
   ...YES_FLAG,
   test: { type: 'boolean', negatable: true, description: 'do not run the test command after the rollback' },
-  testCmd: { type: 'string', placeholder: '<command>', description: 'test command to run after the rollback (default: config test.command, "npm test")' },
+  testCmd: {
+    type: 'string',
+    placeholder: '<command>',
+    description: 'test command to run after the rollback (default: config test.command, "npm test")',
+  },
   ...SUMMARY_FILE_FLAG,
 } as const satisfies FlagDecls;
 
@@ -32,7 +40,8 @@ export const rollback = defineCommand({
   ],
   parse: ({ flags }): RollbackOptions => {
     // Checked before the repository is touched.
-    if (!flags.test && flags.testCmd !== undefined) throw new UsageError('--no-test and --test-cmd contradict each other; pass one of them');
+    if (!flags.test && flags.testCmd !== undefined)
+      throw new UsageError('--no-test and --test-cmd contradict each other; pass one of them');
     return { ...flags } as RollbackOptions;
   },
   run: async (ctx, options): Promise<CommandResult> => (await import('./rollback.handlers.js')).rollbackCommand(ctx, options),

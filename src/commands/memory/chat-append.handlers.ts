@@ -7,8 +7,6 @@ import type { chatAppend } from './chat-append.js';
 
 type ChatAppendOptions = FlagsOf<typeof chatAppend>;
 
-
-
 async function readStdin(ctx: Ctx, lossy = false): Promise<string> {
   if (ctx.io.stdinIsTTY) {
     throw new UsageError('no chat text given', { hint: 'pass --text "…" or pipe the text on stdin' });
@@ -35,5 +33,8 @@ export const chatAppendCommand: CommandHandler<ChatAppendOptions> = async (ctx, 
     ctx.now(),
     ctx.env,
   );
-  return { data: { id: entry.id, ts: entry.ts, session: entry.session, role: entry.role, file: `logs/${entry.ts.slice(0, 10)}.jsonl` }, human: entry.id };
+  return {
+    data: { id: entry.id, ts: entry.ts, session: entry.session, role: entry.role, file: `logs/${entry.ts.slice(0, 10)}.jsonl` },
+    human: entry.id,
+  };
 };

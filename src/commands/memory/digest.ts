@@ -14,6 +14,9 @@ export const digest = defineCommand({
     { command: 'vpm digest --date 2026-12-04', description: 'a past day' },
     { command: 'vpm digest --session s1', description: 'one session' },
   ],
-  parse: ({ args, flags }) => ({ args: [...args], opts: { ...flags, date: flags.date === undefined ? undefined : parseDayFlag(flags.date, '--date') } }),
+  parse: ({ args, flags }) => ({
+    args: [...args],
+    opts: { ...flags, date: flags.date === undefined ? undefined : parseDayFlag(flags.date, '--date') },
+  }),
   run: async (ctx, input): Promise<CommandResult> => (await import('./digest.handlers.js')).digestCommand(ctx, input),
 });

@@ -35,7 +35,10 @@ function stdinHasText(ctx: Ctx): boolean {
 
 /** The first line that says why a failed stage failed (its human output names the red checks). */
 function failureReason(result: CommandResult): string {
-  const lines = (result.human ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = (result.human ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.find((l) => /\b(red|fail|error|not ok|✗)/i.test(l)) ?? lines[0] ?? `${result.outcome}`;
 }
 
@@ -57,7 +60,10 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
       'chat append',
       async () => {
         if (opts.text === undefined && !piped) return undefined;
-        return chatAppend.run(ctx, chatAppend.parse({ args: [], flags: { role: opts.role, session: opts.session, text: opts.text, meta: undefined, lossy: false } }));
+        return chatAppend.run(
+          ctx,
+          chatAppend.parse({ args: [], flags: { role: opts.role, session: opts.session, text: opts.text, meta: undefined, lossy: false } }),
+        );
       },
     ],
     ['summary', async () => summary.run(ctx, summary.parse({ args: [], flags: { provider: undefined } }))],
@@ -69,7 +75,14 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
           ctx,
           healthcheck.parse({
             args: [],
-            flags: { testCmd: undefined, test: true, diagrams: true, minGoalCoverage: undefined, coverageSummary: 'coverage/coverage-summary.json', testTimeout: '1800' },
+            flags: {
+              testCmd: undefined,
+              test: true,
+              diagrams: true,
+              minGoalCoverage: undefined,
+              coverageSummary: 'coverage/coverage-summary.json',
+              testTimeout: '1800',
+            },
           }),
         ),
     ],
@@ -98,7 +111,11 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
       report.push({ stage, status: 'failed', detail: (err as Error).message });
       ctx.status(`loop: stopped at ${stage}`);
       if (err instanceof VpmError) {
-        throw new VpmError(`loop stopped at stage '${stage}': ${err.message}`, { exitCode: err.exitCode, hint: err.hint ?? STAGE_HINTS[stage], details: { stages: report } });
+        throw new VpmError(`loop stopped at stage '${stage}': ${err.message}`, {
+          exitCode: err.exitCode,
+          hint: err.hint ?? STAGE_HINTS[stage],
+          details: { stages: report },
+        });
       }
       throw err;
     }

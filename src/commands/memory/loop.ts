@@ -6,7 +6,13 @@ export const loop = defineCommand({
   summary: 'chat append (--text or piped stdin) → summary → digest → healthcheck; stops at the first failing stage',
   flags: {
     text: { type: 'string', placeholder: '<text>', description: 'append this chat turn first (or pipe it on stdin)' },
-    role: { type: 'string', placeholder: '<role>', description: 'role for the appended turn', choices: ['user', 'assistant', 'system', 'tool'], default: 'user' },
+    role: {
+      type: 'string',
+      placeholder: '<role>',
+      description: 'role for the appended turn',
+      choices: ['user', 'assistant', 'system', 'tool'],
+      default: 'user',
+    },
     session: { type: 'string', placeholder: '<id>', description: 'session id' },
   },
   examples: [

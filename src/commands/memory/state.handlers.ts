@@ -63,7 +63,9 @@ export const statePatchCommand: CommandHandler<FlagsOf<typeof statePatch>> = asy
     } else patchText = readTextIfExists(ctx.userPath(patchFile)) ?? readTextIfExists(join(ctx.root, patchFile));
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read patch file ${patchFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'pass a JSON file holding an array of RFC 6902 operations' });
+    throw new UsageError(`cannot read patch file ${patchFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'pass a JSON file holding an array of RFC 6902 operations',
+    });
   }
   if (patchText === undefined) throw new UsageError(`patch file ${patchFile} not found`);
   let ops: unknown;
@@ -77,68 +79,84 @@ export const statePatchCommand: CommandHandler<FlagsOf<typeof statePatch>> = asy
   const { createTwoFilesPatch } = await import('diff');
   const path = join(ctx.root, STATE_FILE);
 
-  return withLock(path, async () => {
-    const before = await readState(ctx.root);
-    const hint = 'check the JSON pointer paths against `vpm state show --json`';
-    let validationError: ReturnType<typeof jsonpatch.validate>;
-    try {
-      validationError = jsonpatch.validate(ops as any[], structuredClone(before));
-    } catch (err) {
-      throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
-    }
-    if (validationError) {
-      throw new UsageError(`patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`, { hint });
-    }
-    // validate() passes some patches that applyPatch() still rejects or that leave no usable document
-    // (a `__proto__` path, moving a value into itself, replacing the root with a scalar, a copy into
-    // its own subtree); all of them are bad input, never an internal error.
-    let patched: Record<string, unknown>;
-    try {
-      const doc: unknown = jsonpatch.applyPatch(structuredClone(before), ops as any[], false, false).newDocument;
-      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the patched document is not an object');
-      patched = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
-    } catch (err) {
-      throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
-    }
-    const touchesUpdatedAt = (ops as Array<{ path?: string }>).some((o) => o?.path === '/updated_at');
-    if (!touchesUpdatedAt) patched.updated_at = ctx.now().toISOString();
-    const after = validateState(patched, `${STATE_FILE} after the patch`);
-    // A field STATE cannot hold would be dropped on write: refuse instead of losing it silently.
-    const dropped = droppedPaths(patched, after);
-    if (dropped.length) {
-      throw new UsageError(`the patch sets field(s) STATE/current_state.md cannot hold: ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ', …' : ''}`, { hint });
-    }
-    const beforeText = readStateText(ctx.root) ?? '';
-    const afterText = renderStateForWrite(after, beforeText, ctx.env);
-    const diff = maskText(createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 }), ctx.env);
-    const data = { file: STATE_FILE, applied: false, operations: (ops as unknown[]).length, diff, state: after };
-    if (opts.dryRun) return { data, human: diff };
-    ctx.io.stderr.write(diff);
-    if (!opts.yes && !(await confirm(ctx, `Write ${STATE_FILE}?`))) {
-      throw new OperationalError('not written: the change was not confirmed');
-    }
-    await writeFileAtomic(path, afterText);
-    const ops6902 = ops as Array<{ op: string; path: string }>;
-    const note = truncateGraphemes(`STATE patched (${ops6902.map((o) => `${o.op} ${o.path}`).join(', ')}); phase ${after.phase}`, SUMMARY_MAX_GRAPHEMES);
-    await updateMemory(ctx.root, (memory) => ({
-      next: {
-        ...memory,
-        entries: [
-          {
-            id: makeId('state', ctx.now()),
-            created_at: ctx.now().toISOString(),
-            kind: 'state_patch' as const,
-            summary: note,
-            chars: graphemeLength(note),
-            source: { from_id: null, to_id: null, count: 0 },
-            provider: 'vpm state patch',
-            compress_ratio: 0,
-          },
-          ...memory.entries,
-        ],
-      },
-      result: undefined,
-    }));
-    return { data: { ...data, applied: true }, human: `${STATE_FILE} updated (${ops6902.length} operations)` };
-  }, { what: STATE_FILE });
+  return withLock(
+    path,
+    async () => {
+      const before = await readState(ctx.root);
+      const hint = 'check the JSON pointer paths against `vpm state show --json`';
+      let validationError: ReturnType<typeof jsonpatch.validate>;
+      try {
+        validationError = jsonpatch.validate(ops as any[], structuredClone(before));
+      } catch (err) {
+        throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
+      }
+      if (validationError) {
+        throw new UsageError(
+          `patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`,
+          { hint },
+        );
+      }
+      // validate() passes some patches that applyPatch() still rejects or that leave no usable document
+      // (a `__proto__` path, moving a value into itself, replacing the root with a scalar, a copy into
+      // its own subtree); all of them are bad input, never an internal error.
+      let patched: Record<string, unknown>;
+      try {
+        const doc: unknown = jsonpatch.applyPatch(structuredClone(before), ops as any[], false, false).newDocument;
+        if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the patched document is not an object');
+        patched = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+      } catch (err) {
+        throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
+      }
+      const touchesUpdatedAt = (ops as Array<{ path?: string }>).some((o) => o?.path === '/updated_at');
+      if (!touchesUpdatedAt) patched.updated_at = ctx.now().toISOString();
+      const after = validateState(patched, `${STATE_FILE} after the patch`);
+      // A field STATE cannot hold would be dropped on write: refuse instead of losing it silently.
+      const dropped = droppedPaths(patched, after);
+      if (dropped.length) {
+        throw new UsageError(
+          `the patch sets field(s) STATE/current_state.md cannot hold: ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ', …' : ''}`,
+          { hint },
+        );
+      }
+      const beforeText = readStateText(ctx.root) ?? '';
+      const afterText = renderStateForWrite(after, beforeText, ctx.env);
+      const diff = maskText(
+        createTwoFilesPatch(`a/${STATE_FILE}`, `b/${STATE_FILE}`, beforeText, afterText, '', '', { context: 3 }),
+        ctx.env,
+      );
+      const data = { file: STATE_FILE, applied: false, operations: (ops as unknown[]).length, diff, state: after };
+      if (opts.dryRun) return { data, human: diff };
+      ctx.io.stderr.write(diff);
+      if (!opts.yes && !(await confirm(ctx, `Write ${STATE_FILE}?`))) {
+        throw new OperationalError('not written: the change was not confirmed');
+      }
+      await writeFileAtomic(path, afterText);
+      const ops6902 = ops as Array<{ op: string; path: string }>;
+      const note = truncateGraphemes(
+        `STATE patched (${ops6902.map((o) => `${o.op} ${o.path}`).join(', ')}); phase ${after.phase}`,
+        SUMMARY_MAX_GRAPHEMES,
+      );
+      await updateMemory(ctx.root, (memory) => ({
+        next: {
+          ...memory,
+          entries: [
+            {
+              id: makeId('state', ctx.now()),
+              created_at: ctx.now().toISOString(),
+              kind: 'state_patch' as const,
+              summary: note,
+              chars: graphemeLength(note),
+              source: { from_id: null, to_id: null, count: 0 },
+              provider: 'vpm state patch',
+              compress_ratio: 0,
+            },
+            ...memory.entries,
+          ],
+        },
+        result: undefined,
+      }));
+      return { data: { ...data, applied: true }, human: `${STATE_FILE} updated (${ops6902.length} operations)` };
+    },
+    { what: STATE_FILE },
+  );
 };

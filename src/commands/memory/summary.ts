@@ -5,11 +5,19 @@ export const summary = defineCommand({
   path: ['summary'],
   summary: 'summarise new chat entries (≤ 400 graphemes) into memory.json',
   flags: {
-    provider: { type: 'string', placeholder: '<name>', description: 'summariser (default: config summary.provider, else extractive)', choices: ['extractive', 'openai'] },
+    provider: {
+      type: 'string',
+      placeholder: '<name>',
+      description: 'summariser (default: config summary.provider, else extractive)',
+      choices: ['extractive', 'openai'],
+    },
   },
   examples: [
     { command: 'vpm summary', description: 'summarise what was said since the last summary' },
-    { command: 'VPM_LLM_API_KEY=… vpm summary --provider openai', description: 'use an OpenAI-compatible model (falls back to extractive)' },
+    {
+      command: 'VPM_LLM_API_KEY=… vpm summary --provider openai',
+      description: 'use an OpenAI-compatible model (falls back to extractive)',
+    },
   ],
   run: async (ctx, input): Promise<CommandResult> => (await import('./summary.handlers.js')).summaryCommand(ctx, input),
 });

@@ -13,7 +13,15 @@ export const version = defineCommand({
   parse: () => ({}),
   async run() {
     const { builtFromCommit } = await import('../../version-info.js');
-    const data = { version: VERSION, node: process.versions.node, platform: `${process.platform}-${process.arch}`, git_sha: builtFromCommit() };
-    return { data, human: `vpm ${data.version} (node ${data.node}, ${data.platform}${data.git_sha ? `, ${data.git_sha.slice(0, 12)}` : ''})` };
+    const data = {
+      version: VERSION,
+      node: process.versions.node,
+      platform: `${process.platform}-${process.arch}`,
+      git_sha: builtFromCommit(),
+    };
+    return {
+      data,
+      human: `vpm ${data.version} (node ${data.node}, ${data.platform}${data.git_sha ? `, ${data.git_sha.slice(0, 12)}` : ''})`,
+    };
   },
 });

@@ -6,9 +6,17 @@ export const ask = defineCommand({
   summary: 'queue an /ask request as an inbox job; "S5 apply: <env> <target>" makes an apply job',
   args: [{ name: 'text', description: 'the request (or --issue/--comment)', variadic: true }],
   flags: {
-    issue: { type: 'string', placeholder: '<n>', description: 'GitHub issue the request comes from (text read from GitHub when not given)' },
+    issue: {
+      type: 'string',
+      placeholder: '<n>',
+      description: 'GitHub issue the request comes from (text read from GitHub when not given)',
+    },
     comment: { type: 'string', placeholder: '<id>', description: 'GitHub issue comment holding the request' },
-    repo: { type: 'string', placeholder: '<owner/name>', description: 'repository for --issue/--comment (default: config github.repo or $GITHUB_REPOSITORY)' },
+    repo: {
+      type: 'string',
+      placeholder: '<owner/name>',
+      description: 'repository for --issue/--comment (default: config github.repo or $GITHUB_REPOSITORY)',
+    },
     context: { type: 'string', placeholder: '<name>', description: 'kube context for an apply job' },
     namespace: { type: 'string', short: 'n', placeholder: '<ns>', description: 'namespace for an apply job' },
   },

@@ -14,12 +14,17 @@ export const policyExplain = defineCommand({
     { command: 'vpm policy explain --json -- kubectl get ksvc', description: 'the explanation as JSON' },
   ],
   parse: ({ args, flags }) => {
-    if (flags.command !== undefined && args.length > 0) throw new UsageError('give the step either as argv words after -- or as --command, not both');
-    if (flags.command === undefined && args.length === 0) throw new UsageError('no step to explain', { hint: 'vpm policy explain -- git status, or --command "git status"' });
+    if (flags.command !== undefined && args.length > 0)
+      throw new UsageError('give the step either as argv words after -- or as --command, not both');
+    if (flags.command === undefined && args.length === 0)
+      throw new UsageError('no step to explain', { hint: 'vpm policy explain -- git status, or --command "git status"' });
     return flags.command !== undefined ? { step: { command: flags.command } } : { step: { argv: [...args] } };
   },
   async run(ctx, { step }) {
-    const [{ policyInForce }, { explainPolicy, renderExplanation }] = await Promise.all([import('./policy-context.js'), import('../../runner/policy/explain.js')]);
+    const [{ policyInForce }, { explainPolicy, renderExplanation }] = await Promise.all([
+      import('./policy-context.js'),
+      import('../../runner/policy/explain.js'),
+    ]);
     const { policy, context, source } = await policyInForce(ctx);
     const explanation = explainPolicy(step, policy, context);
     return { data: { policy: source, ...explanation }, human: `policy: ${source}\n${renderExplanation(explanation)}` };

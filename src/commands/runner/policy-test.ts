@@ -9,13 +9,19 @@ export const policyTest = defineCommand({
     { command: 'vpm policy test --json', description: 'as JSON, for CI' },
   ],
   async run(ctx) {
-    const [{ policyInForce }, { testPolicyExamples }] = await Promise.all([import('./policy-context.js'), import('../../runner/policy/explain.js')]);
+    const [{ policyInForce }, { testPolicyExamples }] = await Promise.all([
+      import('./policy-context.js'),
+      import('../../runner/policy/explain.js'),
+    ]);
     const { policy, context, source } = await policyInForce(ctx);
     const report = testPolicyExamples(policy, context);
     const show = (e: unknown) => (typeof e === 'string' ? e : JSON.stringify(e));
-    const lines = report.results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'}  ${r.expected.padEnd(5)} ${show(r.example)}  → ${r.got} (${r.matched_rule})`);
+    const lines = report.results.map(
+      (r) => `${r.ok ? 'ok  ' : 'FAIL'}  ${r.expected.padEnd(5)} ${show(r.example)}  → ${r.got} (${r.matched_rule})`,
+    );
     lines.push(`${report.checked} example(s) of ${source}: ${report.checked - report.failed} as declared, ${report.failed} not`);
-    if (report.checked === 0) ctx.status('no examples declared: add execution_policy.examples: {deny: [...], allow: [...]} to vpm.config.yaml');
+    if (report.checked === 0)
+      ctx.status('no examples declared: add execution_policy.examples: {deny: [...], allow: [...]} to vpm.config.yaml');
     return { data: { policy: source, ...report }, human: lines.join('\n'), outcome: report.ok ? 'ok' : 'failed' };
   },
 });

@@ -8,8 +8,6 @@ import type { run } from './run.js';
 
 export type RunOptions = FlagsOf<typeof run>;
 
-
-
 /** `--exec` / `--dry-run` win over RUN_MODE; the default is dry. */
 export function resolveExecMode(opts: Pick<RunOptions, 'exec' | 'dryRun'>, env: NodeJS.ProcessEnv): ExecMode {
   if (opts.exec && opts.dryRun) throw new UsageError('--exec and --dry-run contradict each other', { hint: 'pass one of them' });
@@ -18,7 +16,9 @@ export function resolveExecMode(opts: Pick<RunOptions, 'exec' | 'dryRun'>, env: 
   const fromEnv = env.RUN_MODE?.trim().toLowerCase();
   if (fromEnv === undefined || fromEnv === '') return 'dry';
   if (fromEnv === 'dry' || fromEnv === 'exec') return fromEnv;
-  throw new UsageError(`RUN_MODE=${JSON.stringify(env.RUN_MODE)} is not dry or exec`, { hint: 'set RUN_MODE=dry or RUN_MODE=exec, or pass --exec' });
+  throw new UsageError(`RUN_MODE=${JSON.stringify(env.RUN_MODE)} is not dry or exec`, {
+    hint: 'set RUN_MODE=dry or RUN_MODE=exec, or pass --exec',
+  });
 }
 
 function render(report: RunReport): string {
@@ -40,10 +40,22 @@ export const runCommand: CommandHandler<RunOptions> = async (ctx: Ctx, { opts })
   const [{ runInbox }, executor] = await Promise.all([import('../../runner/runner.js'), ctx.exec()]);
   ctx.status(`vpm run: mode ${opts.mode}, ${exec === 'exec' ? 'EXEC (steps are executed)' : 'DRY (nothing is executed)'}`);
   const report = await runInbox(
-    { mode: opts.mode, clean: Boolean(opts.clean), exec, summaryFile, noSandbox: opts.sandbox === false, noCheckpoint: opts.checkpoint === false },
+    {
+      mode: opts.mode,
+      clean: Boolean(opts.clean),
+      exec,
+      summaryFile,
+      noSandbox: opts.sandbox === false,
+      noCheckpoint: opts.checkpoint === false,
+    },
     { cwd: ctx.root, env: ctx.env, now: () => ctx.now(), exec: executor, status: (l) => ctx.status(l), config },
   );
   for (const w of report.warnings) ctx.io.stderr.write(`${w}\n`);
-  Object.assign(ctx.requestFields, { run_phase: report.phase, jobs: report.jobs.length, invalid_jobs: report.failed.length, exec_mode: exec });
+  Object.assign(ctx.requestFields, {
+    run_phase: report.phase,
+    jobs: report.jobs.length,
+    invalid_jobs: report.failed.length,
+    exec_mode: exec,
+  });
   return { data: report, human: render(report), outcome: report.exit_code === 0 ? 'ok' : 'failed' };
 };

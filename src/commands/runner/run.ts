@@ -12,11 +12,21 @@ no network unless the step or policy allows it); before the first one the workin
 refs/vpm/checkpoints/run_<job_id> and the command that undoes the run is printed.
 Reports: reports/codex_runs/<job_id>/{run.log, steps/step_NNN.json, phase_state.json, phase_summary.json}.`,
   flags: {
-    mode: { type: 'string', placeholder: '<mode>', description: 'run | test (run, then verify outputs and warn) | cleanrun (clear state first)', choices: ['run', 'test', 'cleanrun'], default: 'run' },
+    mode: {
+      type: 'string',
+      placeholder: '<mode>',
+      description: 'run | test (run, then verify outputs and warn) | cleanrun (clear state first)',
+      choices: ['run', 'test', 'cleanrun'],
+      default: 'run',
+    },
     clean: { type: 'boolean', description: 'clear previous run state first (same as --mode cleanrun)' },
     exec: { type: 'boolean', description: 'execute the steps (default: dry, or $RUN_MODE=dry|exec)' },
     dryRun: { type: 'boolean', description: 'only log [DRY] lines, even when RUN_MODE=exec' },
-    sandbox: { type: 'boolean', negatable: true, description: 'run exec steps without the bubblewrap sandbox (recorded in every step log and the phase summary)' },
+    sandbox: {
+      type: 'boolean',
+      negatable: true,
+      description: 'run exec steps without the bubblewrap sandbox (recorded in every step log and the phase summary)',
+    },
     checkpoint: { type: 'boolean', negatable: true, description: 'do not snapshot the working tree before an exec run (recorded)' },
     ...SUMMARY_FILE_FLAG,
   },

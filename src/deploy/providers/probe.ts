@@ -19,7 +19,10 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
   return {
     name: 'probe',
     async measure(target: MeasureTarget, windowMs: number, slo: Slo) {
-      if (!target.url) throw new OperationalError(`no tag URL for revision ${target.revision}: cannot probe it`, { hint: 'check status.traffic of the KService' });
+      if (!target.url)
+        throw new OperationalError(`no tag URL for revision ${target.revision}: cannot probe it`, {
+          hint: 'check status.traffic of the KService',
+        });
       const started = Date.now();
       const budget = 1 - slo.success_rate;
       const results = await probeMany(target.url, {
@@ -36,9 +39,18 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         },
       });
       const summary = summariseProbes(target.url, results);
-      const firstFailure = results.filter((r) => !r.ok).map((r) => r.at).sort((a, b) => a - b)[0] ?? null;
+      const firstFailure =
+        results
+          .filter((r) => !r.ok)
+          .map((r) => r.at)
+          .sort((a, b) => a - b)[0] ?? null;
       return {
-        measurement: { requests: summary.requests, successes: summary.successes, success_rate: summary.success_rate, p95_ms: summary.p95_ms },
+        measurement: {
+          requests: summary.requests,
+          successes: summary.successes,
+          success_rate: summary.success_rate,
+          p95_ms: summary.p95_ms,
+        },
         evidence: {
           provider: 'probe',
           query: { url: target.url, max_requests: opts.maxRequests, concurrency: opts.concurrency, timeout_ms: opts.timeoutMs },

@@ -25,7 +25,10 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
   let scheme: (typeof NAME_SCHEMES)[number] | undefined;
   async function detectScheme(t: MeasureTarget) {
     if (scheme) return scheme;
-    const found = await promInstantQuery(opts.url, `count by (__name__) ({__name__=~"${NAME_SCHEMES.map((s) => s.count).join('|')}",namespace_name="${t.namespace}"})`);
+    const found = await promInstantQuery(
+      opts.url,
+      `count by (__name__) ({__name__=~"${NAME_SCHEMES.map((s) => s.count).join('|')}",namespace_name="${t.namespace}"})`,
+    );
     const names = new Set(found.map((s) => s.metric.__name__));
     scheme = NAME_SCHEMES.find((s) => names.has(s.count));
     return scheme ?? NAME_SCHEMES[0];
@@ -54,7 +57,12 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
       const successRate = totalN > 0 ? Math.round(((totalN - errorsN) / totalN) * 10_000) / 10_000 : null;
       const p95Value = value(p95);
       return {
-        measurement: { requests, successes, success_rate: successRate, p95_ms: p95Value === null ? null : Math.round(p95Value * 100) / 100 },
+        measurement: {
+          requests,
+          successes,
+          success_rate: successRate,
+          p95_ms: p95Value === null ? null : Math.round(p95Value * 100) / 100,
+        },
         evidence: {
           provider: 'prometheus',
           query: { url: opts.url, metric_names: names, range, ...queries },

@@ -21,7 +21,8 @@ const STOPWORDS = new Set(
   ),
 );
 
-const CUE_RE = /(決定|決め|合意|方針|次に|TODO|todo|要対応|未解決|課題|decid|agreed|must|should|next|todo|fix|error|fail|失敗|エラー|修正)/i;
+const CUE_RE =
+  /(決定|決め|合意|方針|次に|TODO|todo|要対応|未解決|課題|decid|agreed|must|should|next|todo|fix|error|fail|失敗|エラー|修正)/i;
 const ARTEFACT_RE = /(`[^`]+`|\b[\w.-]+\/[\w./-]+|\bvpm\s+\w+|https?:\/\/\S+)/;
 
 interface Sentence {
@@ -78,7 +79,7 @@ export function summariseExtractive(turns: SummaryInputTurn[], maxGraphemes: num
   const sentences = splitSentences(turns);
   if (sentences.length === 0) return '';
   const scores = scoreSentences(sentences);
-  const ranked = [...sentences].sort((a, b) => (scores.get(b.index)! - scores.get(a.index)!) || a.index - b.index);
+  const ranked = [...sentences].sort((a, b) => scores.get(b.index)! - scores.get(a.index)! || a.index - b.index);
   const chosen: Sentence[] = [];
   let used = 0;
   for (const s of ranked) {

@@ -72,17 +72,25 @@ export async function summariseOpenAi(turns: SummaryInputTurn[], opts: OpenAiOpt
     const net = describeNetworkFailure(err);
     if (!net) throw err;
     const why = net.kind === 'timeout' ? `no answer within ${opts.timeoutMs} ms (timeout)` : net.text;
-    throw new UnreachableError('the LLM provider', url, why, { hint: `${networkHint(net.kind)}; check VPM_LLM_BASE_URL / summary.base_url`, cause: err });
+    throw new UnreachableError('the LLM provider', url, why, {
+      hint: `${networkHint(net.kind)}; check VPM_LLM_BASE_URL / summary.base_url`,
+      cause: err,
+    });
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
     const host = new URL(url).host;
     if (res.status === 401 || res.status === 403) {
-      throw new OperationalError(`the LLM provider at ${host} refused the request: HTTP ${res.status} (${opts.apiKey ? 'VPM_LLM_API_KEY not accepted' : 'VPM_LLM_API_KEY is not set'})`, {
-        hint: opts.apiKey ? 'set VPM_LLM_API_KEY to a valid key for this endpoint' : 'export VPM_LLM_API_KEY=<key>',
-      });
+      throw new OperationalError(
+        `the LLM provider at ${host} refused the request: HTTP ${res.status} (${opts.apiKey ? 'VPM_LLM_API_KEY not accepted' : 'VPM_LLM_API_KEY is not set'})`,
+        {
+          hint: opts.apiKey ? 'set VPM_LLM_API_KEY to a valid key for this endpoint' : 'export VPM_LLM_API_KEY=<key>',
+        },
+      );
     }
-    throw new OperationalError(`the LLM provider at ${host} answered HTTP ${res.status}`, { retryable: res.status === 429 || res.status >= 500 });
+    throw new OperationalError(`the LLM provider at ${host} answered HTTP ${res.status}`, {
+      retryable: res.status === 429 || res.status >= 500,
+    });
   }
   const body = (await res.json()) as {
     choices?: Array<{ message?: { content?: string } }>;

@@ -21,7 +21,8 @@ export const SHELL_SPECIAL = /[;&|<>()`$*?[\]{}\n\r\u0000-\u0008\u000b\u000c\u00
  */
 const NON_CANONICAL_STRING = /[\u0000-\u001f\u007f-\u009f\p{White_Space}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/u;
 /** In an argv word: the same, except that tab and newline are text there (nothing splits them). */
-const NON_CANONICAL_WORD = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Cs}\p{Co}\p{Cn}\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
+const NON_CANONICAL_WORD =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Cs}\p{Co}\p{Cn}\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 /** A program name: printable ASCII only. */
 const PROGRAM_NAME = /^[\u0021-\u007e]+$/;
 /** The fast path: printable ASCII and space only (almost every command). */

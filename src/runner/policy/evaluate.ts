@@ -144,7 +144,15 @@ function compileTokenRule(text: string): TokenRule | undefined {
     else if (w.startsWith('-') && w.length > 1) shortFlags.push(...w.slice(1));
     else positionals.push(w);
   }
-  return { text, argv0, positionals, shortFlags, longFlags, words: [argv0, ...words.slice(1)], ...(words[0].includes('/') ? { path: words[0] } : {}) };
+  return {
+    text,
+    argv0,
+    positionals,
+    shortFlags,
+    longFlags,
+    words: [argv0, ...words.slice(1)],
+    ...(words[0].includes('/') ? { path: words[0] } : {}),
+  };
 }
 
 function indexByArgv0(rules: TokenRule[]): Map<string, TokenRule[]> {
@@ -194,9 +202,23 @@ export function compilePolicy(policy: PolicyConfig): CompiledPolicy {
 // Normalisation
 
 const SPECIAL_NAMES: Record<string, string> = {
-  ';': ';', '&': '&', '|': '|', '<': 'redirection <', '>': 'redirection >', '(': '( (subshell or substitution)',
-  ')': ')', '`': 'backtick substitution', $: '$ (expansion or substitution)', '*': 'glob *', '?': 'glob ?',
-  '[': 'glob [', ']': 'glob ]', '{': 'brace {', '}': 'brace }', '\n': 'newline', '\r': 'carriage return',
+  ';': ';',
+  '&': '&',
+  '|': '|',
+  '<': 'redirection <',
+  '>': 'redirection >',
+  '(': '( (subshell or substitution)',
+  ')': ')',
+  '`': 'backtick substitution',
+  $: '$ (expansion or substitution)',
+  '*': 'glob *',
+  '?': 'glob ?',
+  '[': 'glob [',
+  ']': 'glob ]',
+  '{': 'brace {',
+  '}': 'brace }',
+  '\n': 'newline',
+  '\r': 'carriage return',
 };
 
 const QUOTING = /["'\\#~]/;
@@ -213,16 +235,89 @@ const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'runuser', 'chroot', 'pkexec',
  * as a command word it denies; the policy reads only simple command lists.
  */
 const SHELL_GRAMMAR = new Set([
-  '!', 'trap', 'coproc', 'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'function', 'select',
-  '{', '}', '[[', ']]', 'alias', 'unalias', 'set', 'shopt', 'export', 'readonly', 'declare', 'typeset', 'local', 'let', 'enable', 'hash',
-  'cd', 'pushd', 'popd', 'fc', 'history', 'bind', 'complete', 'compgen', 'read', 'mapfile', 'readarray', 'wait', 'jobs', 'fg', 'bg',
-  'disown', 'ulimit', 'umask', 'getopts', 'shift', 'return', 'break', 'continue', 'caller', 'suspend', 'logout', 'exit', 'times', 'autoload',
-  'emulate', 'zmodload', 'noglob', 'nocorrect', 'repeat', 'foreach', 'end',
+  '!',
+  'trap',
+  'coproc',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'case',
+  'esac',
+  'for',
+  'while',
+  'until',
+  'do',
+  'done',
+  'function',
+  'select',
+  '{',
+  '}',
+  '[[',
+  ']]',
+  'alias',
+  'unalias',
+  'set',
+  'shopt',
+  'export',
+  'readonly',
+  'declare',
+  'typeset',
+  'local',
+  'let',
+  'enable',
+  'hash',
+  'cd',
+  'pushd',
+  'popd',
+  'fc',
+  'history',
+  'bind',
+  'complete',
+  'compgen',
+  'read',
+  'mapfile',
+  'readarray',
+  'wait',
+  'jobs',
+  'fg',
+  'bg',
+  'disown',
+  'ulimit',
+  'umask',
+  'getopts',
+  'shift',
+  'return',
+  'break',
+  'continue',
+  'caller',
+  'suspend',
+  'logout',
+  'exit',
+  'times',
+  'autoload',
+  'emulate',
+  'zmodload',
+  'noglob',
+  'nocorrect',
+  'repeat',
+  'foreach',
+  'end',
 ]);
 
 /** Git global options (before the subcommand). */
 const GIT_VALUE_SHORT = new Set(['-C', '-c']);
-const GIT_VALUE_LONG = new Set(['--git-dir', '--work-tree', '--namespace', '--config-env', '--super-prefix', '--attr-source', '--list-cmds', '--shallow-file']);
+const GIT_VALUE_LONG = new Set([
+  '--git-dir',
+  '--work-tree',
+  '--namespace',
+  '--config-env',
+  '--super-prefix',
+  '--attr-source',
+  '--list-cmds',
+  '--shallow-file',
+]);
 /** `-c` keys that make git run a program or redefine commands. */
 const GIT_EXEC_CONFIG =
   /^(?:alias\.|core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\.|diff\.|difftool\.|merge\.|mergetool\.|filter\.|sequence\.editor|pager\.|uploadpack\.|receive\.procreceiverefs|remote\..*\.(?:receivepack|uploadpack|vcs|proxy)|gpg\.|ssh\.|protocol\.|include\.|includeif\.|http\..*proxy|instaweb\.|sendemail\.|submodule\.|init\.templatedir|trace2\.|help\.autocorrect)/i;
@@ -450,7 +545,6 @@ function normaliseGit(argv: string[], w: Walk): string[] {
     if (GIT_VALUE_LONG.has(name)) {
       const value = eq === -1 ? (argv[++i] ?? '') : a.slice(eq + 1);
       if (name === '--config-env') checkGitConfig(value, w, argv);
-      continue;
     }
     // Flags such as --no-pager, -p, -P, --bare, --exec-path[=…], --literal-pathspecs.
   }
@@ -497,7 +591,10 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
   const here = [...layers, norm];
   if (name.startsWith('-') && depth > 0) {
     // A wrapper option this table does not know, read where the program should be: fail closed.
-    addViolation(w, `unparsed_option: ${JSON.stringify(name)} where a program was expected (${layers.length > 0 ? layers[layers.length - 1][0] : 'step'})`);
+    addViolation(
+      w,
+      `unparsed_option: ${JSON.stringify(name)} where a program was expected (${layers.length > 0 ? layers[layers.length - 1][0] : 'step'})`,
+    );
     return;
   }
   if (SHELL_GRAMMAR.has(name)) {
@@ -532,16 +629,21 @@ function normaliseArgv(argv: readonly unknown[], depth: number, layers: string[]
     let ranSomething = strings.length > 0;
     for (const start of starts) {
       let inner = args.slice(start);
-      if (spec.stringShort && inner.length > 0 && (inner[0] === `-${spec.stringShort}` || spec.stringLong?.includes(inner[0].split('=')[0]))) {
+      if (
+        spec.stringShort &&
+        inner.length > 0 &&
+        (inner[0] === `-${spec.stringShort}` || spec.stringLong?.includes(inner[0].split('=')[0]))
+      ) {
         // `flock FILE -c STRING`: the string option may follow the leading positional.
         const value = inner[0].includes('=') ? inner[0].slice(inner[0].indexOf('=') + 1) : inner[1];
         if (value !== undefined) normaliseString(value, depth + 1, here, covered, denyOnly, w);
         ranSomething = true;
         continue;
       }
-      if (name === 'env') while (inner.length > 0 && inner[0].includes('=') && !inner[0].startsWith('-')) {
-        inner = inner.slice(1);
-      }
+      if (name === 'env')
+        while (inner.length > 0 && inner[0].includes('=') && !inner[0].startsWith('-')) {
+          inner = inner.slice(1);
+        }
       if (inner.length === 0) continue;
       ranSomething = true;
       // A `--` where the command should start: read past it as well.
@@ -607,7 +709,11 @@ function normaliseString(text: string, depth: number, layers: string[][], covere
   const special = SHELL_SPECIAL.exec(text);
   if (special) {
     const ch = special[0];
-    addViolation(w, `shell_syntax: ${(Object.hasOwn(SPECIAL_NAMES, ch) ? SPECIAL_NAMES[ch] : undefined) ?? `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`}`, key);
+    addViolation(
+      w,
+      `shell_syntax: ${(Object.hasOwn(SPECIAL_NAMES, ch) ? SPECIAL_NAMES[ch] : undefined) ?? `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`}`,
+      key,
+    );
   }
   const inner = covered || verbatim;
   if (!special && !QUOTING.test(text)) {
@@ -615,7 +721,8 @@ function normaliseString(text: string, depth: number, layers: string[][], covere
     const words = text.split(' ');
     const start = words[0] === '' ? 1 : 0;
     const end = words[words.length - 1] === '' ? words.length - 1 : words.length;
-    if (end > start) normaliseArgv(start === 0 && end === words.length ? words : words.slice(start, end), depth + 1, layers, inner, denyOnly, w);
+    if (end > start)
+      normaliseArgv(start === 0 && end === words.length ? words : words.slice(start, end), depth + 1, layers, inner, denyOnly, w);
     return;
   }
   const tokens = parseShell(text, (name: string) => ({ op: 'var', name })) as ShellToken[];
@@ -658,7 +765,10 @@ function normaliseString(text: string, depth: number, layers: string[][], covere
       if (words.length > 0) normaliseArgv(words, depth + 1, layers, inner, true, denyOnlyWalk(w));
     }
   } else if (/["'\\]/.test(text)) {
-    const words = text.replace(/["'\\]/g, '').split(/\s+/).filter(Boolean);
+    const words = text
+      .replace(/["'\\]/g, '')
+      .split(/\s+/)
+      .filter(Boolean);
     if (words.length > 0) normaliseArgv(words, depth + 1, layers, inner, true, denyOnlyWalk(w));
   }
 }
@@ -836,9 +946,22 @@ export function evaluatePolicy(step: StepCommand, policy: PolicyConfig, ctx: Pol
       allowedBy = `allowlist (verbatim): ${compiledPolicy.verbatim.get(step.command.trim())}`;
       allAllowed = true;
     }
-    if (allAllowed && allowedBy) return { decision: 'allow', matched_rule: allowedBy, normalized_argv: commands[0], normalized_commands: commands, exec: execPlan(step) };
+    if (allAllowed && allowedBy)
+      return {
+        decision: 'allow',
+        matched_rule: allowedBy,
+        normalized_argv: commands[0],
+        normalized_commands: commands,
+        exec: execPlan(step),
+      };
     if (compiledPolicy.defaultAction === 'allow') {
-      return { decision: 'allow', matched_rule: 'default_action: allow', normalized_argv: commands[0], normalized_commands: commands, exec: execPlan(step) };
+      return {
+        decision: 'allow',
+        matched_rule: 'default_action: allow',
+        normalized_argv: commands[0],
+        normalized_commands: commands,
+        exec: execPlan(step),
+      };
     }
     return deny('default_action: deny', commands);
   } catch (err) {

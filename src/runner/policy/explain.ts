@@ -6,7 +6,19 @@
  * execpolicy checks its examples.
  */
 import { checkArgvWord, checkCommandString, tokeniseCommand } from './canonical.js';
-import { allowRuleFor, analyseStep, compilePolicy, denyRulesFor, evaluatePolicy, DEFAULT_CONTEXT, type PolicyConfig, type PolicyContext, type PolicyDecision, type PolicyExample, type StepCommand } from './evaluate.js';
+import {
+  allowRuleFor,
+  analyseStep,
+  compilePolicy,
+  denyRulesFor,
+  evaluatePolicy,
+  DEFAULT_CONTEXT,
+  type PolicyConfig,
+  type PolicyContext,
+  type PolicyDecision,
+  type PolicyExample,
+  type StepCommand,
+} from './evaluate.js';
 
 export interface PolicyExplanation {
   step: StepCommand;
@@ -39,7 +51,8 @@ export function explainPolicy(step: StepCommand, policy: PolicyConfig, ctx: Poli
     if (bad) canonical = { ok: false, reason: bad };
     else {
       const t = tokeniseCommand(step.command);
-      canonical = t.kind === 'words' ? { ok: true, words: t.words, shell: false } : { ok: true, words: ['sh', '-c', step.command], shell: true };
+      canonical =
+        t.kind === 'words' ? { ok: true, words: t.words, shell: false } : { ok: true, words: ['sh', '-c', step.command], shell: true };
     }
   } else {
     const bad = step.argv.map((w, i) => checkArgvWord(w, i === 0)).find(Boolean);
@@ -80,13 +93,21 @@ export function renderExplanation(e: PolicyExplanation): string {
   const q = (argv: string[]) => argv.map((w) => JSON.stringify(w)).join(' ');
   const lines: string[] = [];
   lines.push(`input: ${'command' in e.step ? `command ${JSON.stringify(e.step.command)}` : `argv ${q(e.step.argv)}`}`);
-  lines.push(e.canonical.ok ? `canonical: ${q(e.canonical.words)}${e.canonical.shell ? ' (shell syntax: runs only if allowlisted verbatim)' : ''}` : `canonical: refused — ${e.canonical.reason}`);
+  lines.push(
+    e.canonical.ok
+      ? `canonical: ${q(e.canonical.words)}${e.canonical.shell ? ' (shell syntax: runs only if allowlisted verbatim)' : ''}`
+      : `canonical: refused — ${e.canonical.reason}`,
+  );
   for (const c of e.commands) {
-    lines.push(`command: ${q(c.argv)}${c.alternative_reading ? ' (alternative reading, deny rules only)' : ''}${c.program_as_written !== c.argv[0] ? ` (written ${JSON.stringify(c.program_as_written)})` : ''}`);
-    for (const l of c.layers.slice(0, -1)) lines.push(`  via: ${q(l.argv)}${l.deny_rules.length ? ` — denied by ${l.deny_rules.join(', ')}` : ''}`);
+    lines.push(
+      `command: ${q(c.argv)}${c.alternative_reading ? ' (alternative reading, deny rules only)' : ''}${c.program_as_written !== c.argv[0] ? ` (written ${JSON.stringify(c.program_as_written)})` : ''}`,
+    );
+    for (const l of c.layers.slice(0, -1))
+      lines.push(`  via: ${q(l.argv)}${l.deny_rules.length ? ` — denied by ${l.deny_rules.join(', ')}` : ''}`);
     const own = c.layers[c.layers.length - 1];
     if (own?.deny_rules.length) lines.push(`  deny: ${own.deny_rules.join(', ')}`);
-    if (!c.alternative_reading) lines.push(`  allowlist: ${c.covered_by_verbatim ? 'covered by a verbatim entry' : (c.allowlisted_by ?? 'no entry')}`);
+    if (!c.alternative_reading)
+      lines.push(`  allowlist: ${c.covered_by_verbatim ? 'covered by a verbatim entry' : (c.allowlisted_by ?? 'no entry')}`);
   }
   for (const f of e.findings) lines.push(`finding: ${f.rule}${f.overridden_by ? ` — overridden by ${f.overridden_by}` : ''}`);
   lines.push(`decision: ${e.decision.decision} (${e.decision.matched_rule})`);

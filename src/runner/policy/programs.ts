@@ -51,13 +51,110 @@ const INTERPRETER =
 
 /** Programs that run code or commands taken from their arguments or from files they read. */
 const EXEC_CAPABLE = new Set([
-  'make', 'gmake', 'bmake', 'cmake', 'ninja', 'meson', 'scons', 'bazel', 'ant', 'mvn', 'gradle', 'cargo', 'go', 'rustc', 'cc', 'gcc', 'g++', 'clang', 'ld',
-  'npm', 'npx', 'pnpm', 'pnpx', 'yarn', 'yarnpkg', 'corepack', 'bunx', 'pip', 'pip3', 'pipx', 'uv', 'uvx', 'poetry', 'tox', 'nox', 'gem', 'bundle', 'rake', 'composer',
-  'sed', 'gsed', 'ed', 'ex', 'vi', 'vim', 'nvim', 'view', 'vimdiff', 'gvim', 'rvim', 'evim', 'emacs', 'emacsclient', 'nano', 'pico', 'joe', 'mcedit', 'kak', 'micro', 'helix', 'hx',
-  'less', 'more', 'most', 'man', 'info', 'pager',
-  'systemd-run', 'firejail', 'bwrap', 'capsh', 'parallel', 'newgrp', 'at', 'batch', 'crontab', 'tmux', 'screen', 'entr', 'inotifywait', 'watchexec',
-  'rsync', 'scp', 'sftp', 'zip', 'git-shell', 'socat', 'nc', 'ncat', 'netcat', 'telnet', 'openssl', 'ssh-agent', 'docker', 'podman', 'helm', 'kustomize',
-  'dpkg', 'apt', 'apt-get', 'rpm', 'yum', 'dnf', 'apk',
+  'make',
+  'gmake',
+  'bmake',
+  'cmake',
+  'ninja',
+  'meson',
+  'scons',
+  'bazel',
+  'ant',
+  'mvn',
+  'gradle',
+  'cargo',
+  'go',
+  'rustc',
+  'cc',
+  'gcc',
+  'g++',
+  'clang',
+  'ld',
+  'npm',
+  'npx',
+  'pnpm',
+  'pnpx',
+  'yarn',
+  'yarnpkg',
+  'corepack',
+  'bunx',
+  'pip',
+  'pip3',
+  'pipx',
+  'uv',
+  'uvx',
+  'poetry',
+  'tox',
+  'nox',
+  'gem',
+  'bundle',
+  'rake',
+  'composer',
+  'sed',
+  'gsed',
+  'ed',
+  'ex',
+  'vi',
+  'vim',
+  'nvim',
+  'view',
+  'vimdiff',
+  'gvim',
+  'rvim',
+  'evim',
+  'emacs',
+  'emacsclient',
+  'nano',
+  'pico',
+  'joe',
+  'mcedit',
+  'kak',
+  'micro',
+  'helix',
+  'hx',
+  'less',
+  'more',
+  'most',
+  'man',
+  'info',
+  'pager',
+  'systemd-run',
+  'firejail',
+  'bwrap',
+  'capsh',
+  'parallel',
+  'newgrp',
+  'at',
+  'batch',
+  'crontab',
+  'tmux',
+  'screen',
+  'entr',
+  'inotifywait',
+  'watchexec',
+  'rsync',
+  'scp',
+  'sftp',
+  'zip',
+  'git-shell',
+  'socat',
+  'nc',
+  'ncat',
+  'netcat',
+  'telnet',
+  'openssl',
+  'ssh-agent',
+  'docker',
+  'podman',
+  'helm',
+  'kustomize',
+  'dpkg',
+  'apt',
+  'apt-get',
+  'rpm',
+  'yum',
+  'dnf',
+  'apk',
 ]);
 
 /** Per-interpreter options that run inline code or load modules before the program (`-c`, `-m`, `-M`, `--import`). */
@@ -65,7 +162,25 @@ const INTERPRETER_CODE_OPTIONS: Array<[RegExp, string, string[]]> = [
   [/^(?:python|pypy)/i, 'cmWX', []],
   [/^perl/i, 'eEMmIdx', []],
   [/^(?:ruby|jruby|irb)/i, 'erIx', ['--require']],
-  [/^(?:node|nodejs|bun|deno)/i, 'epr', ['--eval', '--print', '--require', '--import', '--loader', '--experimental-loader', '--env-file', '--experimental-default-type', '--inspect', '--inspect-brk', 'eval', 'run', 'x']],
+  [
+    /^(?:node|nodejs|bun|deno)/i,
+    'epr',
+    [
+      '--eval',
+      '--print',
+      '--require',
+      '--import',
+      '--loader',
+      '--experimental-loader',
+      '--env-file',
+      '--experimental-default-type',
+      '--inspect',
+      '--inspect-brk',
+      'eval',
+      'run',
+      'x',
+    ],
+  ],
   [/^php/i, 'rBRFEd', []],
   [/^(?:lua|luajit)/i, 'el', []],
   [/^(?:tclsh|wish|expect)/i, 'cf', []],
@@ -82,7 +197,11 @@ const PROGRAM_CODE_OPTIONS: Record<string, { short: string; long: string[]; word
   vi: { short: 'cSs', long: ['--cmd'] },
   ex: { short: 'cSs', long: ['--cmd'] },
   sed: { short: 'fe', long: ['--file', '--expression'] },
-  npm: { short: '', long: ['--script-shell', '--node-options', '--call', '--prefix', '--userconfig', '--globalconfig'], words: ['exec', 'x', 'explore', 'edit', 'run-script', 'run', 'rum', 'urn', 'install-test', 'it'] },
+  npm: {
+    short: '',
+    long: ['--script-shell', '--node-options', '--call', '--prefix', '--userconfig', '--globalconfig'],
+    words: ['exec', 'x', 'explore', 'edit', 'run-script', 'run', 'rum', 'urn', 'install-test', 'it'],
+  },
 };
 
 /** Does the command only print a version or help (safe for any program)? */
@@ -111,22 +230,102 @@ function longName(word: string): string {
 
 /** Global options git accepts before the subcommand, and what they take. */
 const GIT_GLOBAL_FLAGS = new Set([
-  '--no-pager', '-p', '--paginate', '-P', '--bare', '--literal-pathspecs', '--glob-pathspecs', '--noglob-pathspecs', '--icase-pathspecs',
-  '--no-replace-objects', '--no-optional-locks', '--no-advice', '--no-lazy-fetch', '--version', '-v', '--help', '-h', '--html-path', '--man-path', '--info-path',
+  '--no-pager',
+  '-p',
+  '--paginate',
+  '-P',
+  '--bare',
+  '--literal-pathspecs',
+  '--glob-pathspecs',
+  '--noglob-pathspecs',
+  '--icase-pathspecs',
+  '--no-replace-objects',
+  '--no-optional-locks',
+  '--no-advice',
+  '--no-lazy-fetch',
+  '--version',
+  '-v',
+  '--help',
+  '-h',
+  '--html-path',
+  '--man-path',
+  '--info-path',
 ]);
 const GIT_GLOBAL_PATHS = new Set(['-C', '--git-dir', '--work-tree']);
 /** Subcommands that run programs, serve or send repositories, or rewrite configuration. */
 const GIT_DENIED_SUBCOMMANDS = new Set([
-  'difftool', 'mergetool', 'send-pack', 'receive-pack', 'upload-pack', 'upload-archive', 'daemon', 'instaweb', 'filter-branch', 'credential',
-  'credential-cache', 'credential-store', 'hook', 'web--browse', 'remote-ext', 'remote-fd', 'send-email', 'imap-send', 'p4', 'svn', 'cvsimport',
-  'cvsserver', 'archimport', 'quiltimport', 'shell', 'http-backend', 'http-fetch', 'http-push', 'fast-import', 'submodule', 'bisect', 'config',
-  'sh-setup', 'sh-i18n', 'mergetool--lib', 'run-command', 'bugreport', 'maintenance', 'gc', 'replace', 'notes', 'worktree', 'var',
+  'difftool',
+  'mergetool',
+  'send-pack',
+  'receive-pack',
+  'upload-pack',
+  'upload-archive',
+  'daemon',
+  'instaweb',
+  'filter-branch',
+  'credential',
+  'credential-cache',
+  'credential-store',
+  'hook',
+  'web--browse',
+  'remote-ext',
+  'remote-fd',
+  'send-email',
+  'imap-send',
+  'p4',
+  'svn',
+  'cvsimport',
+  'cvsserver',
+  'archimport',
+  'quiltimport',
+  'shell',
+  'http-backend',
+  'http-fetch',
+  'http-push',
+  'fast-import',
+  'submodule',
+  'bisect',
+  'config',
+  'sh-setup',
+  'sh-i18n',
+  'mergetool--lib',
+  'run-command',
+  'bugreport',
+  'maintenance',
+  'gc',
+  'replace',
+  'notes',
+  'worktree',
+  'var',
 ]);
 /** Options (after the subcommand) that write files where they like, run programs or change remotes' helpers. */
 const GIT_DENIED_OPTIONS = new Set([
-  '--output', '--output-directory', '--upload-pack', '--receive-pack', '--exec', '--extcmd', '--template', '--config', '--open-files-in-pager',
-  '--shallow-file', '--exec-path', '--tool', '--gpg-program', '--interactive', '--edit-todo', '--run', '--ext-diff', '--textconv',
-  '--git-dir', '--work-tree', '--separate-git-dir', '--reference', '--reference-if-able', '--server-option', '--upload-archive', '--remote',
+  '--output',
+  '--output-directory',
+  '--upload-pack',
+  '--receive-pack',
+  '--exec',
+  '--extcmd',
+  '--template',
+  '--config',
+  '--open-files-in-pager',
+  '--shallow-file',
+  '--exec-path',
+  '--tool',
+  '--gpg-program',
+  '--interactive',
+  '--edit-todo',
+  '--run',
+  '--ext-diff',
+  '--textconv',
+  '--git-dir',
+  '--work-tree',
+  '--separate-git-dir',
+  '--reference',
+  '--reference-if-able',
+  '--server-option',
+  '--upload-archive',
+  '--remote',
 ]);
 /** Short options denied only for some subcommands (`-x` is harmless for cherry-pick, runs a shell for rebase). */
 const GIT_DENIED_SHORT: Record<string, string> = {
@@ -165,7 +364,8 @@ function gitFindings(argv: readonly string[]): Finding[] {
     const name = longName(a);
     if (GIT_GLOBAL_PATHS.has(name) || (a.startsWith('-C') && a.length > 2)) {
       const value = a.startsWith('-C') && a.length > 2 ? a.slice(2) : a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (value === undefined || outsideRepo(value)) out.push({ rule: `git_option: ${name} ${JSON.stringify(value ?? '')} points outside the repository` });
+      if (value === undefined || outsideRepo(value))
+        out.push({ rule: `git_option: ${name} ${JSON.stringify(value ?? '')} points outside the repository` });
       continue;
     }
     if (name === '--namespace' || name === '--list-cmds') {
@@ -182,8 +382,17 @@ function gitFindings(argv: readonly string[]): Finding[] {
   if (sub === undefined) return out;
   if (GIT_DENIED_SUBCOMMANDS.has(sub)) {
     // Read-only config queries are fine.
-    const readOnlyConfig = sub === 'config' && argv.slice(i + 1).some((a) => ['--get', '--get-all', '--get-regexp', '--list', '-l', 'get', 'list'].includes(a)) &&
-      !argv.slice(i + 1).some((a) => /^--(?:add|replace-all|unset|unset-all|rename-section|remove-section|edit|file|global|system|blob)/.test(a) || a === '-e' || a === '-f');
+    const readOnlyConfig =
+      sub === 'config' &&
+      argv.slice(i + 1).some((a) => ['--get', '--get-all', '--get-regexp', '--list', '-l', 'get', 'list'].includes(a)) &&
+      !argv
+        .slice(i + 1)
+        .some(
+          (a) =>
+            /^--(?:add|replace-all|unset|unset-all|rename-section|remove-section|edit|file|global|system|blob)/.test(a) ||
+            a === '-e' ||
+            a === '-f',
+        );
     if (!readOnlyConfig) out.push({ rule: `git_subcommand: ${sub}` });
   }
   const shorts = GIT_DENIED_SHORT[sub] ?? '';
@@ -206,13 +415,65 @@ function gitFindings(argv: readonly string[]): Finding[] {
 
 /** Subcommands the runner may use; anything else (exec, cp, proxy, port-forward, plugins, …) denies. */
 const KUBECTL_SUBCOMMANDS = new Set([
-  'get', 'describe', 'diff', 'apply', 'explain', 'api-resources', 'api-versions', 'version', 'logs', 'top', 'rollout', 'wait', 'auth', 'cluster-info',
-  'label', 'annotate', 'patch', 'create', 'delete', 'scale', 'set', 'replace', 'autoscale', 'events', 'certificate', 'cordon', 'uncordon', 'drain', 'taint',
+  'get',
+  'describe',
+  'diff',
+  'apply',
+  'explain',
+  'api-resources',
+  'api-versions',
+  'version',
+  'logs',
+  'top',
+  'rollout',
+  'wait',
+  'auth',
+  'cluster-info',
+  'label',
+  'annotate',
+  'patch',
+  'create',
+  'delete',
+  'scale',
+  'set',
+  'replace',
+  'autoscale',
+  'events',
+  'certificate',
+  'cordon',
+  'uncordon',
+  'drain',
+  'taint',
 ]);
 const KUBECTL_DENIED_OPTIONS = new Set([
-  '--kubeconfig', '--token', '--as', '--as-group', '--as-uid', '--username', '--password', '--client-certificate', '--client-key', '--certificate-authority',
-  '--server', '-s', '--insecure-skip-tls-verify', '--tls-server-name', '--cluster', '--user', '--cache-dir', '--profile-output', '--enable-alpha-plugins',
-  '--enable-exec', '--enable-helm', '--helm-command', '--editor', '--output-directory', '--log-file', '--log-dir', '--kustomize', '-k',
+  '--kubeconfig',
+  '--token',
+  '--as',
+  '--as-group',
+  '--as-uid',
+  '--username',
+  '--password',
+  '--client-certificate',
+  '--client-key',
+  '--certificate-authority',
+  '--server',
+  '-s',
+  '--insecure-skip-tls-verify',
+  '--tls-server-name',
+  '--cluster',
+  '--user',
+  '--cache-dir',
+  '--profile-output',
+  '--enable-alpha-plugins',
+  '--enable-exec',
+  '--enable-helm',
+  '--helm-command',
+  '--editor',
+  '--output-directory',
+  '--log-file',
+  '--log-dir',
+  '--kustomize',
+  '-k',
 ]);
 
 function kubectlFindings(argv: readonly string[]): Finding[] {
@@ -225,7 +486,13 @@ function kubectlFindings(argv: readonly string[]): Finding[] {
       const name = longName(a);
       if (KUBECTL_DENIED_OPTIONS.has(name)) out.push({ rule: `kubectl_option: ${name}` });
       // Options with a separate value: skip it, so it is not read as the subcommand.
-      if (!a.includes('=') && /^(?:-n|--namespace|--context|-o|--output|-f|--filename|-l|--selector|--field-manager|-c|--container|--request-timeout|-v|--v)$/.test(a)) k++;
+      if (
+        !a.includes('=') &&
+        /^(?:-n|--namespace|--context|-o|--output|-f|--filename|-l|--selector|--field-manager|-c|--container|--request-timeout|-v|--v)$/.test(
+          a,
+        )
+      )
+        k++;
       continue;
     }
     if (sub === undefined) {
@@ -253,7 +520,11 @@ function tarFindings(argv: readonly string[]): Finding[] {
     const a = argv[k];
     if (a.startsWith('--')) {
       const name = longName(a);
-      if (/^--(?:checkpoint-action|to-command|use-compress-program|info-script|new-volume-script|rsh-command|rmt-command|index-file|volno-file|transform|xform|owner-map|group-map)/.test(name)) {
+      if (
+        /^--(?:checkpoint-action|to-command|use-compress-program|info-script|new-volume-script|rsh-command|rmt-command|index-file|volno-file|transform|xform|owner-map|group-map)/.test(
+          name,
+        )
+      ) {
         out.push({ rule: `exec_option: tar ${name}` });
       }
       continue;
@@ -283,7 +554,8 @@ function envWrapperFindings(argv: readonly string[]): Finding[] {
   for (let k = 1; k < argv.length; k++) {
     const a = argv[k];
     if (!a.startsWith('-')) break;
-    if (longName(a) === '--split-string' || shortCluster(a, 'S')) return [{ rule: 'exec_option: env -S (split-string has its own escape syntax)' }];
+    if (longName(a) === '--split-string' || shortCluster(a, 'S'))
+      return [{ rule: 'exec_option: env -S (split-string has its own escape syntax)' }];
     if (longName(a) === '--argv0' || shortCluster(a, 'a')) return [{ rule: 'exec_option: env --argv0' }];
   }
   return [];
@@ -301,7 +573,8 @@ export function programFindings(argv: readonly string[]): Finding[] {
   if (versionOnly(argv)) return [];
   const out: Finding[] = [];
   const interp = INTERPRETER.test(name);
-  if (interp || EXEC_CAPABLE.has(name)) out.push({ rule: `exec_capable: ${name} runs code from its arguments or files (needs an allowlist entry)`, overridableAt: 0 });
+  if (interp || EXEC_CAPABLE.has(name))
+    out.push({ rule: `exec_capable: ${name} runs code from its arguments or files (needs an allowlist entry)`, overridableAt: 0 });
   if (interp) {
     for (const [re, shorts, longs] of INTERPRETER_CODE_OPTIONS) {
       if (!re.test(name)) continue;
@@ -323,7 +596,12 @@ export function programFindings(argv: readonly string[]): Finding[] {
       const a = argv[k];
       if (a === '--') break;
       const s = opts.short && shortCluster(a, opts.short);
-      if (s || (a.startsWith('--') && opts.long.includes(longName(a))) || (a.startsWith('+') && /^(?:vim?|nvim|ex)$/.test(name)) || (k === 1 && opts.words?.includes(a))) {
+      if (
+        s ||
+        (a.startsWith('--') && opts.long.includes(longName(a))) ||
+        (a.startsWith('+') && /^(?:vim?|nvim|ex)$/.test(name)) ||
+        (k === 1 && opts.words?.includes(a))
+      ) {
         out.push({ rule: `exec_option: ${name} ${s ? `-${s}` : a.startsWith('+') ? '+cmd' : longName(a)}`, overridableAt: k });
       }
     }

@@ -15,7 +15,12 @@ export async function calibrate(run: () => Promise<unknown>, runs = 3): Promise<
 }
 
 /** Spawns vpm and SIGKILLs it (with its process group) at a random point of a run of `durationMs`. */
-export async function runAndKill(args: string[], o: VpmRunOptions, rand: () => number, durationMs: number): Promise<KilledRun & { delayMs: number }> {
+export async function runAndKill(
+  args: string[],
+  o: VpmRunOptions,
+  rand: () => number,
+  durationMs: number,
+): Promise<KilledRun & { delayMs: number }> {
   const delayMs = killDelay(rand, durationMs);
   const child = spawnVpm(args, o);
   return { ...(await killAt(child, delayMs)), delayMs };
@@ -26,7 +31,13 @@ export async function runAndKill(args: string[], o: VpmRunOptions, rand: () => n
  * temp file of an atomic write, i.e. between writing the new content and renaming it into place —
  * or at `fallbackMs` if none appears. This aims kills at the one window random timing rarely hits.
  */
-export async function runAndKillOnWrite(args: string[], o: VpmRunOptions, dir: string, isTemp: (name: string) => boolean, fallbackMs: number): Promise<KilledRun & { delayMs: number; trigger: 'write' | 'timer' }> {
+export async function runAndKillOnWrite(
+  args: string[],
+  o: VpmRunOptions,
+  dir: string,
+  isTemp: (name: string) => boolean,
+  fallbackMs: number,
+): Promise<KilledRun & { delayMs: number; trigger: 'write' | 'timer' }> {
   mkdirSync(dir, { recursive: true });
   let trigger: 'write' | 'timer' = 'timer';
   let fire!: () => void;

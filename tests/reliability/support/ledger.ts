@@ -96,7 +96,14 @@ export function openCase(task: TaskLike, area: Area, name: string): Case {
       }
       record.wall_ms = Date.now() - started;
       if (t.problems.length === 0) return true;
-      record.failures.push({ area, case: name, trial: t.index, label, problems: t.problems.map((p) => clip(p)), context: JSON.parse(JSON.stringify(t.context, (_k, v) => (typeof v === 'string' ? clip(v, 600) : v))) });
+      record.failures.push({
+        area,
+        case: name,
+        trial: t.index,
+        label,
+        problems: t.problems.map((p) => clip(p)),
+        context: JSON.parse(JSON.stringify(t.context, (_k, v) => (typeof v === 'string' ? clip(v, 600) : v))),
+      });
       return false;
     },
     note(text) {
@@ -107,7 +114,9 @@ export function openCase(task: TaskLike, area: Area, name: string): Case {
     },
     finish() {
       record.wall_ms = Date.now() - started;
-      const lines = record.failures.map((f) => `#${f.trial} ${f.label}: ${f.problems.join(' | ')}${f.context ? ` ${clip(f.context, 400)}` : ''}`);
+      const lines = record.failures.map(
+        (f) => `#${f.trial} ${f.label}: ${f.problems.join(' | ')}${f.context ? ` ${clip(f.context, 400)}` : ''}`,
+      );
       expect(lines, `${area}/${name}: ${record.failures.length} of ${record.trials} trials failed`).toEqual([]);
     },
   };

@@ -52,35 +52,81 @@ export default class ReliabilityReporter implements Reporter {
           failures.push(...r.failures);
         }
         if (result.state === 'skipped' && records.length === 0) {
-          cases.push({ area, case: test.fullName, trials: 0, failures: [], skipped: 'not run (filtered out, or its test environment is unavailable)', notes: [], wall_ms: 0 });
+          cases.push({
+            area,
+            case: test.fullName,
+            trials: 0,
+            failures: [],
+            skipped: 'not run (filtered out, or its test environment is unavailable)',
+            notes: [],
+            wall_ms: 0,
+          });
         }
         // A test that failed for a reason its trials did not record (set-up, harness, timeout).
         if (result.state === 'failed' && records.every((r) => r.failures.length === 0)) {
-          failures.push({ area, case: test.fullName, trial: null, label: 'test failed outside its trials', problems: (result.errors ?? []).map((e) => String(e.message ?? e).slice(0, 1500)) });
+          failures.push({
+            area,
+            case: test.fullName,
+            trial: null,
+            label: 'test failed outside its trials',
+            problems: (result.errors ?? []).map((e) => String(e.message ?? e).slice(0, 1500)),
+          });
         }
       }
       // Errors in beforeAll/afterAll hooks of the file.
-      for (const e of mod.errors()) failures.push({ area, case: basename(mod.moduleId), trial: null, label: 'file-level error', problems: [String(e.message).slice(0, 1500)] });
+      for (const e of mod.errors())
+        failures.push({
+          area,
+          case: basename(mod.moduleId),
+          trial: null,
+          label: 'file-level error',
+          problems: [String(e.message).slice(0, 1500)],
+        });
     }
-    for (const e of unhandledErrors) failures.push({ area: 'harness', case: 'unhandled error', trial: null, label: 'unhandled error', problems: [String(e.message ?? e).slice(0, 1500)] });
+    for (const e of unhandledErrors)
+      failures.push({
+        area: 'harness',
+        case: 'unhandled error',
+        trial: null,
+        label: 'unhandled error',
+        problems: [String(e.message ?? e).slice(0, 1500)],
+      });
 
-    type AreaSummary = { trials: number; failures: number; cases: Array<{ case: string; trials: number; failures: number; wall_ms: number; skipped?: string; notes?: string[] }> };
+    type AreaSummary = {
+      trials: number;
+      failures: number;
+      cases: Array<{ case: string; trials: number; failures: number; wall_ms: number; skipped?: string; notes?: string[] }>;
+    };
     const perArea = {} as Record<Area, AreaSummary>;
     for (const a of AREAS) {
       const list = cases.filter((c) => c.area === a);
       perArea[a] = {
         trials: list.reduce((n, c) => n + c.trials, 0),
         failures: failures.filter((f) => f.area === a).length,
-        cases: list.map((c) => ({ case: c.case, trials: c.trials, failures: c.failures.length, wall_ms: c.wall_ms, ...(c.skipped ? { skipped: c.skipped } : {}), ...(c.notes.length ? { notes: c.notes } : {}) })),
+        cases: list.map((c) => ({
+          case: c.case,
+          trials: c.trials,
+          failures: c.failures.length,
+          wall_ms: c.wall_ms,
+          ...(c.skipped ? { skipped: c.skipped } : {}),
+          ...(c.notes.length ? { notes: c.notes } : {}),
+        })),
       };
     }
 
     // The minimum applies to a whole run: every crash file ran and none of its tests was skipped.
     const crashFiles = readdirSync(join(REPO_ROOT, 'tests', 'reliability')).filter((f) => /^crash-.*\.reliability\.ts$/.test(f));
     const ranCrash = testModules.filter((m) => areaOfFile(m.moduleId) === 'crash');
-    const wholeCrashRun = crashFiles.every((f) => ranCrash.some((m) => basename(m.moduleId) === f)) && !perArea.crash.cases.some((c) => c.skipped);
+    const wholeCrashRun =
+      crashFiles.every((f) => ranCrash.some((m) => basename(m.moduleId) === f)) && !perArea.crash.cases.some((c) => c.skipped);
     if (wholeCrashRun && perArea.crash.trials < CRASH_MINIMUM) {
-      failures.push({ area: 'crash', case: 'minimum', trial: null, label: 'too few crash trials', problems: [`${perArea.crash.trials} crash-injection trials < the issue's minimum of ${CRASH_MINIMUM}`] });
+      failures.push({
+        area: 'crash',
+        case: 'minimum',
+        trial: null,
+        label: 'too few crash trials',
+        problems: [`${perArea.crash.trials} crash-injection trials < the issue's minimum of ${CRASH_MINIMUM}`],
+      });
       perArea.crash.failures++;
     }
 
@@ -109,9 +155,12 @@ export default class ReliabilityReporter implements Reporter {
       const p = perArea[a];
       const skipped = p.cases.filter((c) => c.skipped).length;
       const detail = p.cases.map((c) => `${c.case} ${c.skipped ? 'skipped' : c.trials}`).join(', ');
-      out.push(`  ${a.padEnd(12)} ${String(p.trials).padStart(5)} trials  ${String(p.failures).padStart(3)} failures${skipped ? `  (${skipped} skipped)` : ''}  — ${detail}`);
+      out.push(
+        `  ${a.padEnd(12)} ${String(p.trials).padStart(5)} trials  ${String(p.failures).padStart(3)} failures${skipped ? `  (${skipped} skipped)` : ''}  — ${detail}`,
+      );
     }
-    for (const f of failures.slice(0, 30)) out.push(`  FAIL ${f.area}/${f.case}${f.trial === null ? '' : ` #${f.trial}`} ${f.label}: ${f.problems.join(' | ').slice(0, 400)}`);
+    for (const f of failures.slice(0, 30))
+      out.push(`  FAIL ${f.area}/${f.case}${f.trial === null ? '' : ` #${f.trial}`} ${f.label}: ${f.problems.join(' | ').slice(0, 400)}`);
     if (failures.length > 30) out.push(`  … ${failures.length - 30} more failures in the report`);
     out.push(`report: ${join('reports', 'reliability', basename(file))}`);
     out.push(`RELIABILITY: ${trials} trials, ${failures.length} failures`);

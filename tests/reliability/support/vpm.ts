@@ -58,8 +58,17 @@ export async function vpmProcess(args: string[], o: VpmRunOptions): Promise<VpmR
     timeout: o.timeoutMs ?? 120_000,
     stripFinalNewline: false,
   });
-  const harness = r.timedOut ? '\n[harness] timed out' : r.exitCode === undefined ? `\n[harness] could not run vpm: ${r.shortMessage ?? r.message}` : '';
-  return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 127), stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}${harness}`, durationMs: Date.now() - t0 };
+  const harness = r.timedOut
+    ? '\n[harness] timed out'
+    : r.exitCode === undefined
+      ? `\n[harness] could not run vpm: ${r.shortMessage ?? r.message}`
+      : '';
+  return {
+    exitCode: r.exitCode ?? (r.timedOut ? 124 : 127),
+    stdout: String(r.stdout ?? ''),
+    stderr: `${String(r.stderr ?? '')}${harness}`,
+    durationMs: Date.now() - t0,
+  };
 }
 
 type Main = (argv: string[], io: unknown, env: NodeJS.ProcessEnv) => Promise<number>;
@@ -95,7 +104,12 @@ export async function vpmInProcess(args: string[], o: VpmRunOptions): Promise<Vp
     err.push(Buffer.from(`[harness] main() threw: ${(e as Error)?.stack ?? e}\n`));
     exitCode = 70;
   }
-  return { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), durationMs: Date.now() - t0 };
+  return {
+    exitCode,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+    durationMs: Date.now() - t0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,7 +155,13 @@ export async function killAt(child: ResultPromise, delayMs: number, when?: Promi
     }
   }
   const r = await finished;
-  return { killed, exitCode: killed ? null : (r.exitCode ?? null), stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), durationMs: Date.now() - t0 };
+  return {
+    killed,
+    exitCode: killed ? null : (r.exitCode ?? null),
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    durationMs: Date.now() - t0,
+  };
 }
 
 /**
@@ -169,7 +189,8 @@ export function errorProblems(r: VpmRun, o: { codes: number[]; json?: boolean; s
   if (!o.codes.includes(r.exitCode)) problems.push(`exit ${r.exitCode}, expected ${o.codes.join(' or ')}; ${tail()}`);
   if (/internal error/i.test(r.stderr)) problems.push(`internal error (vpm calls this a bug); ${tail()}`);
   if (STACK_RE.test(r.stderr) || STACK_RE.test(r.stdout)) problems.push(`stack trace without --debug; ${tail()}`);
-  if (r.exitCode !== 0 && !o.silentOk && !/^error: \S/m.test(r.stderr)) problems.push(`exit ${r.exitCode} without an "error: …" line; ${tail()}`);
+  if (r.exitCode !== 0 && !o.silentOk && !/^error: \S/m.test(r.stderr))
+    problems.push(`exit ${r.exitCode} without an "error: …" line; ${tail()}`);
   if (o.json && r.stdout.trim() !== '') {
     try {
       const doc = JSON.parse(r.stdout);
@@ -196,7 +217,12 @@ export function snapshot(dir: string, exclude: (rel: string) => boolean = () => 
     if (!e.isFile()) continue;
     const rel = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
     if (rel === 'logs/vpm.log.jsonl' || /\.lock(\/|\.owner$|$)/.test(rel) || rel.startsWith('.git/') || exclude(rel)) continue;
-    out.set(rel, createHash('sha256').update(readFileSync(join(dir, rel))).digest('hex'));
+    out.set(
+      rel,
+      createHash('sha256')
+        .update(readFileSync(join(dir, rel)))
+        .digest('hex'),
+    );
   }
   return out;
 }
@@ -261,24 +287,33 @@ function jsonLinesProblems(cwd: string, rel: string, check?: (v: unknown) => str
   const text = readFileSync(join(cwd, rel), 'utf8');
   if (text === '') return [];
   const problems: string[] = [];
-  if (!text.endsWith('\n') && !allowTornTail) problems.push(`${rel}: last line is torn (no trailing newline): ${clip(text.slice(text.lastIndexOf('\n') + 1), 120)}`);
-  text.split('\n').slice(0, -1).forEach((line, i) => {
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      problems.push(`${rel}:${i + 1}: not JSON (${(e as Error).message}): ${clip(line, 120)}`);
-      return;
-    }
-    const p = check?.(v);
-    if (p) problems.push(`${rel}:${i + 1}: ${p}`);
-  });
+  if (!text.endsWith('\n') && !allowTornTail)
+    problems.push(`${rel}: last line is torn (no trailing newline): ${clip(text.slice(text.lastIndexOf('\n') + 1), 120)}`);
+  text
+    .split('\n')
+    .slice(0, -1)
+    .forEach((line, i) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch (e) {
+        problems.push(`${rel}:${i + 1}: not JSON (${(e as Error).message}): ${clip(line, 120)}`);
+        return;
+      }
+      const p = check?.(v);
+      if (p) problems.push(`${rel}:${i + 1}: ${p}`);
+    });
   return problems.slice(0, 5);
 }
 
 const zodProblem = (schema: import('zod').ZodType, v: unknown): string | undefined => {
   const r = schema.safeParse(v);
-  return r.success ? undefined : r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  return r.success
+    ? undefined
+    : r.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
 };
 
 /**
@@ -307,7 +342,8 @@ export async function integrityProblems(cwd: string, o: { skipInbox?: boolean; a
       const p = zodProblem(s.memory, m);
       if (p) problems.push(`memory.json: ${p}`);
       for (const e of m.entries ?? []) {
-        if (typeof e.summary === 'string' && s.graphemeLength(e.summary) > 400) problems.push(`memory.json: entry ${e.id} has ${s.graphemeLength(e.summary)} graphemes (> 400)`);
+        if (typeof e.summary === 'string' && s.graphemeLength(e.summary) > 400)
+          problems.push(`memory.json: entry ${e.id} has ${s.graphemeLength(e.summary)} graphemes (> 400)`);
       }
     }
   }
@@ -318,8 +354,10 @@ export async function integrityProblems(cwd: string, o: { skipInbox?: boolean; a
       problems.push(`STATE/current_state.md: ${(e as Error).message}`);
     }
   }
-  for (const rel of filesUnder(cwd, 'logs', /^\d{4}-\d{2}-\d{2}\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, (v) => zodProblem(s.chat, v), o.allowTornTail));
-  if (existsSync(join(cwd, 'logs', 'vpm.log.jsonl'))) problems.push(...jsonLinesProblems(cwd, 'logs/vpm.log.jsonl', undefined, o.allowTornTail));
+  for (const rel of filesUnder(cwd, 'logs', /^\d{4}-\d{2}-\d{2}\.jsonl$/))
+    problems.push(...jsonLinesProblems(cwd, rel, (v) => zodProblem(s.chat, v), o.allowTornTail));
+  if (existsSync(join(cwd, 'logs', 'vpm.log.jsonl')))
+    problems.push(...jsonLinesProblems(cwd, 'logs/vpm.log.jsonl', undefined, o.allowTornTail));
   for (const rel of filesUnder(cwd, '.ops', /\.jsonl$/)) problems.push(...jsonLinesProblems(cwd, rel, undefined, o.allowTornTail));
   for (const rel of filesUnder(cwd, '.ops', /\.json$/)) {
     const v = readJson(rel);
