@@ -3,6 +3,7 @@
  * (JSON) and the same name with `.txt` (one `key=value` line). Shared by run, checkpoint and rollback.
  */
 import { writeFileAtomic, writeJsonAtomic } from './fs.js';
+import { maskValue } from './secrets.js';
 
 export interface JobLoopSummary {
   enabled: boolean;
@@ -64,7 +65,9 @@ export function summaryTxtPath(jsonPath: string): string {
   return jsonPath.replace(/\.json$/i, '') + '.txt';
 }
 
-export async function writeSummaryFile(path: string, summary: RunSummary): Promise<void> {
+export async function writeSummaryFile(path: string, given: RunSummary): Promise<void> {
+  // end_reason can quote an error message, and an error message a secret.
+  const summary = maskValue(given);
   await writeJsonAtomic(path, summary);
   await writeFileAtomic(summaryTxtPath(path), `${summaryLine(summary)}\n`);
 }

@@ -18,6 +18,7 @@ import { join, relative } from 'node:path';
 import type { VpmConfig } from '../schemas/config.js';
 import type { Job } from '../schemas/job.js';
 import { withLock, writeJsonAtomic } from '../core/fs.js';
+import { maskValue } from '../core/secrets.js';
 import { RefusedError, TimeoutError } from '../core/errors.js';
 import { emptyJobLoop, writeSummaryFile, summaryTxtPath, type RunSummary } from '../core/summary-file.js';
 import { DEFAULT_EXECUTION_POLICY } from './defaults.js';
@@ -456,15 +457,21 @@ export async function runInbox(opts: RunOptions, deps: RunnerDeps): Promise<RunR
       rstate.end_reason = `job_loop_complete: max_jobs(${jl.max_jobs}) reached`;
       if (!dry) {
         const resultPath = join(deps.cwd, jl.job_result.path);
-        await writeJsonAtomic(resultPath, {
-          job_name: rstate.job_name ?? jl.job_name,
-          max_jobs: jl.max_jobs,
-          jobs_executed: rstate.jobs_executed,
-          end_reason: rstate.end_reason,
-          last_phase: 'job_loop_complete',
-          last_step: rstate.last_step,
-          timestamp: deps.now().toISOString(),
-        });
+        await writeJsonAtomic(
+          resultPath,
+          maskValue(
+            {
+              job_name: rstate.job_name ?? jl.job_name,
+              max_jobs: jl.max_jobs,
+              jobs_executed: rstate.jobs_executed,
+              end_reason: rstate.end_reason,
+              last_phase: 'job_loop_complete',
+              last_step: rstate.last_step,
+              timestamp: deps.now().toISOString(),
+            },
+            deps.env,
+          ),
+        );
         report.job_result.written = true;
       }
       report.phase = 'job_loop_complete';

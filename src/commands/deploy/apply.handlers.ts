@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CommandHandler } from '../../core/command.js';
 import { VpmError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
+import { maskText, maskValue } from '../../core/secrets.js';
 import { makeId } from '../../core/ids.js';
 import { applyObjects, cleanForDiff, loadObjects, resolveManifest, type ApplyObjectResult } from '../../deploy/apply.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
@@ -39,15 +40,17 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   }
   const { stringify } = await import('yaml');
   for (const r of results) if (r.diff) log.push(r.diff);
-  await writeFileAtomic(join(ctx.root, reportsDir, 'apply.log'), `${log.join('\n')}\n`);
+  // The API server's answers (a 422 quotes the rejected values) and the objects themselves are
+  // masked before they are stored: a label or annotation may hold a token.
+  await writeFileAtomic(join(ctx.root, reportsDir, 'apply.log'), `${maskText(log.join('\n'), ctx.env)}\n`);
   await writeFileAtomic(
     join(ctx.root, reportsDir, 'after.yaml'),
-    results.map((r) => stringify(cleanForDiff(r.after ?? null))).join('---\n'),
+    results.map((r) => stringify(maskValue(cleanForDiff(r.after ?? null), ctx.env))).join('---\n'),
   );
   runLog.push(
     `${new Date().toISOString()} ${failure ? `failed: ${failure.message}` : `${opts.dryRun ? 'dry-run' : 'applied'}: ${results.map((r) => `${r.kind}/${r.name} ${r.action}`).join(', ')}`}`,
   );
-  await writeFileAtomic(join(ctx.root, reportsDir, 'run.log'), `${runLog.join('\n')}\n`);
+  await writeFileAtomic(join(ctx.root, reportsDir, 'run.log'), `${maskText(runLog.join('\n'), ctx.env)}\n`);
   const status = failure ? 'failed' : opts.dryRun ? 'dry-run' : 'applied';
   await writeEvidence({
     kind: ApplyEvidence,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CommandHandler } from '../../core/command.js';
 import { UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
+import { maskText } from '../../core/secrets.js';
 import { utcDate } from '../../core/ids.js';
 import { loadDigestEntries, renderDigest } from '../../memory/digest.js';
 import { readMemory } from '../../memory/memory-store.js';
@@ -17,8 +18,9 @@ export const digestCommand: CommandHandler<FlagsOf<typeof digest>> = async (ctx,
     throw new UsageError(`no chat entries for session '${opts.session}'`, { hint: 'check the id with the session field in logs/*.jsonl' });
   }
   const out = renderDigest({ cwd: ctx.root, date, session: opts.session, entries, memory: readMemory(ctx.root).entries });
-  await writeFileAtomic(join(ctx.root, out.digestPath), out.digest);
-  await writeFileAtomic(join(ctx.root, out.navPath), out.nav);
+  // Chat entries are stored masked; the digest is masked again so text from any other source is too.
+  await writeFileAtomic(join(ctx.root, out.digestPath), maskText(out.digest, ctx.env));
+  await writeFileAtomic(join(ctx.root, out.navPath), maskText(out.nav, ctx.env));
   // When each digest was written: the healthcheck's summary → digest lag is measured against it.
   await (await import('../../healthcheck/digest-runs.js')).recordDigestRun(ctx.root, {
     ts: ctx.now().toISOString(),
