@@ -222,6 +222,9 @@ export interface RetryOptions {
 }
 
 /** Retries retryable failures (network, 5xx, 429) with capped exponential backoff and jitter. */
+/** How long a watch keeps trying an API server it has not reached yet (see watchUntil). */
+const FIRST_CONTACT_GRACE_MS = 5_000;
+
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 8;
   for (let attempt = 1; ; attempt++) {
@@ -475,8 +478,9 @@ export class KubeClient {
    * starting with the current one. Re-establishes the watch when the server closes it or restarts.
    * Resolves when `onObject` returns true.
    *
-   * An API server that cannot be reached on the first read fails at once (a KubeUnreachableError):
-   * waiting out the whole deadline would only end in a misleading "does not exist". Once it has
+   * An API server that cannot be reached within a few seconds of the first read fails then (a
+   * KubeUnreachableError): waiting out the whole deadline would only end in a misleading "does not
+   * exist". Once it has
    * answered, outages are waited through (a restart is normal); if the deadline passes while it is
    * still unreachable, that KubeUnreachableError is thrown. Otherwise `signal` aborting rejects with
    * a plain Error carrying the last object seen (`last`).
@@ -494,6 +498,7 @@ export class KubeClient {
     let last: T | null = null;
     let reached = false;
     let outage: KubeApiError | undefined;
+    const firstTry = Date.now();
     for (let attempt = 0; !signal.aborted; attempt++) {
       let current: T | null;
       try {
@@ -503,7 +508,9 @@ export class KubeClient {
       } catch (err) {
         const kerr = err instanceof KubeApiError ? err : toKubeError(err, `get ${this.describe(ref)}`, this.endpoint);
         if (!kerr.retryable) throw kerr;
-        if (!reached && isUnreachable(kerr)) throw kerr;
+        // A server never reached is given a few seconds (a restart in progress answers again within
+        // them); after that it is reported unreachable instead of waiting out the whole deadline.
+        if (!reached && isUnreachable(kerr) && Date.now() - firstTry >= FIRST_CONTACT_GRACE_MS) throw kerr;
         outage = kerr;
         if (signal.aborted) break;
         await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));

@@ -60,12 +60,11 @@ export async function loadObjects(cwd: string, files: string[]): Promise<KObj[]>
         });
       }
       if (obj === null) return;
-      const missing = ['apiVersion', 'kind'].filter((k) => typeof (obj as Record<string, unknown>)[k] !== 'string');
-      if (missing.length || typeof obj.metadata?.name !== 'string') {
-        throw new UsageError(
-          `${where}: object is missing ${[...missing, ...(typeof obj.metadata?.name === 'string' ? [] : ['metadata.name'])].join(', ')}`,
-        );
-      }
+      // Empty strings count as missing: the API client would refuse them before sending anything.
+      const given = (v: unknown) => typeof v === 'string' && v.trim() !== '';
+      const missing = ['apiVersion', 'kind'].filter((k) => !given((obj as Record<string, unknown>)[k]));
+      if (!given(obj.metadata?.name)) missing.push('metadata.name');
+      if (missing.length) throw new UsageError(`${where}: object is missing ${missing.join(', ')}`);
       objects.push(obj);
     });
   }

@@ -16,7 +16,10 @@ import { GOAL_LINE, StateSchema, type ProjectState } from '../schemas/state.js';
 
 export const STATE_FILE = join('STATE', 'current_state.md');
 
-async function parseStateMarkdown(text: string): Promise<unknown> {
+async function parseStateMarkdown(given: string): Promise<unknown> {
+  // Line endings are the file's, not the content's: CRLF files parse to the same state as LF ones
+  // (renderStateForWrite puts the file's line endings back).
+  const text = given.replace(/\r\n/g, '\n');
   const fm = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(text);
   if (!fm) throw new UsageError(`${STATE_FILE} has no front matter`, { hint: 'start the file with ---, phase: …, updated_at: …, ---' });
   const { parse } = await import('yaml');

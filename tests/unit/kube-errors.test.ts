@@ -245,7 +245,7 @@ describe('a real refused connection vs a real 404', () => {
     expect(err.message).toBe(`cannot reach the API server at ${server} for context local: connection refused (ECONNREFUSED)`);
   });
 
-  it('watchUntil fails at once when the API server was never reached, instead of waiting for the signal', async () => {
+  it('watchUntil fails after a short grace when the API server was never reached, instead of waiting for the signal', async () => {
     const kube = await KubeClient.connect({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${await closedPort()}`) });
     const t0 = Date.now();
     const err = await kube
@@ -255,7 +255,8 @@ describe('a real refused connection vs a real 404', () => {
         (e) => e,
       );
     expect(err).toBeInstanceOf(KubeUnreachableError);
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    // The grace (5 s) lets a restarting API server answer; a dead one is reported well before 30 s.
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('a 404 from a reachable server is "absent" (null)', async () => {
