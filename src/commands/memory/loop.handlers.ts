@@ -43,6 +43,7 @@ function failureReason(result: CommandResult): string {
 }
 
 const STAGE_HINTS: Record<string, string> = {
+  'chat import': 'run vpm chat import --from <tool> alone to see the error',
   'chat append': 'check the text and --role, then re-run vpm loop',
   summary: 'run vpm summary alone to see the error',
   digest: 'run vpm digest alone to see the error',
@@ -56,6 +57,15 @@ const STAGE_HINTS: Record<string, string> = {
 export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<CommandResult> {
   const piped = opts.text === undefined && stdinHasText(ctx);
   const stages: Array<[string, () => Promise<CommandResult | undefined>]> = [
+    [
+      'chat import',
+      async () => {
+        if (!opts.import) return undefined;
+        const { runImport, renderImport } = await import('./chat-import.handlers.js');
+        const report = await runImport(ctx, ['codex', 'claude-code', 'aider'], [], false);
+        return { data: report, human: renderImport(report) };
+      },
+    ],
     [
       'chat append',
       async () => {
@@ -92,7 +102,8 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
     try {
       const result = await run();
       if (result === undefined) {
-        report.push({ stage, status: 'skipped', detail: 'no --text given and nothing piped on stdin' });
+        const detail = stage === 'chat import' ? 'no --import' : 'no --text given and nothing piped on stdin';
+        report.push({ stage, status: 'skipped', detail });
         continue;
       }
       if (result.outcome !== undefined && result.outcome !== 'ok') {
