@@ -32,7 +32,9 @@ function requireClient(bin: string, name: string): void {
 }
 
 /** A scripted OpenAI-compatible server: `reply` maps each parsed request body to the response it sends. */
-async function startServer(reply: (path: string, body: any, res: import('node:http').ServerResponse) => void): Promise<{ server: Server; base: string; requests: any[] }> {
+async function startServer(
+  reply: (path: string, body: any, res: import('node:http').ServerResponse) => void,
+): Promise<{ server: Server; base: string; requests: any[] }> {
   const requests: any[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -99,12 +101,28 @@ describe('chat import: real Codex CLI', () => {
       const usage = { input_tokens: 1, output_tokens: 1, total_tokens: 2 };
       let item: any;
       if (last.type === 'function_call_output') {
-        item = { type: 'message', role: 'assistant', id: `msg_done_${n}`, content: [{ type: 'output_text', text: 'The greeting ran and exited with 3.' }] };
+        item = {
+          type: 'message',
+          role: 'assistant',
+          id: `msg_done_${n}`,
+          content: [{ type: 'output_text', text: 'The greeting ran and exited with 3.' }],
+        };
       } else if (userText.includes('greeting')) {
         // The scripted reply that makes Codex run a shell command (its exec_command tool).
-        item = { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify({ cmd: 'echo hello-from-codex; exit 3' }) };
+        item = {
+          type: 'function_call',
+          id: `fc_${n}`,
+          call_id: `call_${n}`,
+          name: 'exec_command',
+          arguments: JSON.stringify({ cmd: 'echo hello-from-codex; exit 3' }),
+        };
       } else {
-        item = { type: 'message', role: 'assistant', id: `msg_second_${n}`, content: [{ type: 'output_text', text: 'Second answer: nothing to run.' }] };
+        item = {
+          type: 'message',
+          role: 'assistant',
+          id: `msg_second_${n}`,
+          content: [{ type: 'output_text', text: 'Second answer: nothing to run.' }],
+        };
       }
       sse(res, [
         { type: 'response.created', response: { id: `resp_${n}` } },
@@ -127,8 +145,24 @@ describe('chat import: real Codex CLI', () => {
     const provider = `model_providers.mock={name="mock",base_url="${srv.base}",wire_api="responses",env_key="VPM_MOCK_KEY"}`;
     // danger-full-access: the container runs as root without the kernel features Codex's sandbox
     // needs; approval "never" comes with exec mode, so nothing waits for a human.
-    const codexArgs = ['--skip-git-repo-check', '-s', 'danger-full-access', '-c', 'model_provider=mock', '-c', 'model=gpt-mock', '-c', provider];
-    const run1 = await execa(CODEX, ['exec', ...codexArgs, 'please run the greeting'], { cwd: repo, env, input: '', reject: false, timeout: 120_000 });
+    const codexArgs = [
+      '--skip-git-repo-check',
+      '-s',
+      'danger-full-access',
+      '-c',
+      'model_provider=mock',
+      '-c',
+      'model=gpt-mock',
+      '-c',
+      provider,
+    ];
+    const run1 = await execa(CODEX, ['exec', ...codexArgs, 'please run the greeting'], {
+      cwd: repo,
+      env,
+      input: '',
+      reject: false,
+      timeout: 120_000,
+    });
     expect(run1.exitCode, `codex exec failed: ${run1.stderr}`).toBe(0);
 
     const vpmEnv = { HOME: home, CODEX_HOME: codexHome };
@@ -140,7 +174,11 @@ describe('chat import: real Codex CLI', () => {
     let entries = chatEntries(repo);
     expect(entries.map((e) => e.role)).toEqual(['user', 'tool', 'assistant']);
     expect(entries[0].text).toBe('please run the greeting');
-    expect(entries[1].meta).toMatchObject({ command: 'echo hello-from-codex; exit 3', exit_code: 3, source: { tool: 'codex', file: rollout } });
+    expect(entries[1].meta).toMatchObject({
+      command: 'echo hello-from-codex; exit 3',
+      exit_code: 3,
+      source: { tool: 'codex', file: rollout },
+    });
     expect(entries[1].text).toContain('hello-from-codex');
     expect(entries[2].text).toBe('The greeting ran and exited with 3.');
     expect(entries[0].meta.source.session_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -150,7 +188,13 @@ describe('chat import: real Codex CLI', () => {
     expect(chatEntries(repo)).toHaveLength(3);
 
     // A second real run in the same session appends its turns to the same rollout file.
-    const run2 = await execa(CODEX, ['exec', ...codexArgs, 'resume', '--last', 'a second question'], { cwd: repo, env, input: '', reject: false, timeout: 120_000 });
+    const run2 = await execa(CODEX, ['exec', ...codexArgs, 'resume', '--last', 'a second question'], {
+      cwd: repo,
+      env,
+      input: '',
+      reject: false,
+      timeout: 120_000,
+    });
     expect(run2.exitCode, `codex exec resume failed: ${run2.stderr}`).toBe(0);
     const second = await vpmJson(['chat', 'import', '--from', 'codex'], { cwd: repo, env: vpmEnv });
     expect(second.json.totals.imported, JSON.stringify(second.json)).toBe(2);
@@ -184,7 +228,9 @@ describe('chat import: real Aider', () => {
       const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
       const text = JSON.stringify(lastUser?.content ?? '');
       // The first scripted reply suggests a shell command, which Aider runs when the user says yes.
-      const content = text.includes('greeting') ? 'I will run the greeting.\n\n```bash\necho hello-from-aider\n```\n' : 'Second answer: nothing to run.';
+      const content = text.includes('greeting')
+        ? 'I will run the greeting.\n\n```bash\necho hello-from-aider\n```\n'
+        : 'Second answer: nothing to run.';
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -208,12 +254,32 @@ describe('chat import: real Aider', () => {
     const home = tempDir('vpm-import-home-');
     const env = { HOME: home, OPENAI_API_KEY: 'local-test-key', AIDER_ANALYTICS: 'false' };
     const aiderArgs = (message: string) => [
-      '--model', 'openai/gpt-mock', '--openai-api-base', srv.base, '--no-stream', '--edit-format', 'diff',
-      '--no-check-update', '--no-show-model-warnings', '--no-analytics', '--no-auto-commits', '--no-gitignore',
-      '--no-pretty', '--no-fancy-input', '--no-show-release-notes', '--message', message,
+      '--model',
+      'openai/gpt-mock',
+      '--openai-api-base',
+      srv.base,
+      '--no-stream',
+      '--edit-format',
+      'diff',
+      '--no-check-update',
+      '--no-show-model-warnings',
+      '--no-analytics',
+      '--no-auto-commits',
+      '--no-gitignore',
+      '--no-pretty',
+      '--no-fancy-input',
+      '--no-show-release-notes',
+      '--message',
+      message,
     ];
     // Answers on stdin: "yes" to running the suggested command and to adding its output.
-    const run1 = await execa(AIDER, aiderArgs('please run the greeting'), { cwd: repo, env, input: 'y\ny\ny\ny\n', reject: false, timeout: 180_000 });
+    const run1 = await execa(AIDER, aiderArgs('please run the greeting'), {
+      cwd: repo,
+      env,
+      input: 'y\ny\ny\ny\n',
+      reject: false,
+      timeout: 180_000,
+    });
     expect(run1.exitCode, `aider failed: ${run1.stderr}\n${run1.stdout}`).toBe(0);
     const history = join(repo, '.aider.chat.history.md');
     expect(readFileSync(history, 'utf8')).toContain('> Running echo hello-from-aider');
@@ -256,18 +322,50 @@ describe('chat import: Claude Code fixtures', () => {
   const rec = (o: object) => JSON.stringify(o);
   const fixture = [
     rec({ type: 'summary', summary: 'Canary for hello aborted on p95', leafUuid: 'u-4' }),
-    rec({ type: 'user', uuid: 'u-1', sessionId: session, timestamp: '2026-01-02T03:04:05.000Z', message: { role: 'user', content: 'run the tests' } }),
     rec({
-      type: 'assistant', uuid: 'u-2', sessionId: session, timestamp: '2026-01-02T03:04:06.000Z',
-      message: { id: 'msg_01', role: 'assistant', content: [{ type: 'text', text: 'Running them now.' }, { type: 'tool_use', id: 'toolu_01', name: 'Bash', input: { command: 'npm test' } }] },
+      type: 'user',
+      uuid: 'u-1',
+      sessionId: session,
+      timestamp: '2026-01-02T03:04:05.000Z',
+      message: { role: 'user', content: 'run the tests' },
     }),
     rec({
-      type: 'user', uuid: 'u-3', sessionId: session, timestamp: '2026-01-02T03:04:09.000Z',
-      message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', is_error: true, content: 'Exit code 1\n2 tests failed' }] },
+      type: 'assistant',
+      uuid: 'u-2',
+      sessionId: session,
+      timestamp: '2026-01-02T03:04:06.000Z',
+      message: {
+        id: 'msg_01',
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Running them now.' },
+          { type: 'tool_use', id: 'toolu_01', name: 'Bash', input: { command: 'npm test' } },
+        ],
+      },
+    }),
+    rec({
+      type: 'user',
+      uuid: 'u-3',
+      sessionId: session,
+      timestamp: '2026-01-02T03:04:09.000Z',
+      message: {
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: 'toolu_01', is_error: true, content: 'Exit code 1\n2 tests failed' }],
+      },
     }),
     rec({ type: 'mystery-record', uuid: 'x-1' }),
     '{"type":"user", this line is cut',
-    rec({ type: 'assistant', uuid: 'u-4', sessionId: session, timestamp: '2026-01-02T03:04:10.000Z', message: { id: 'msg_02', role: 'assistant', content: [{ type: 'text', text: 'Two tests fail; the token is ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' }] } }),
+    rec({
+      type: 'assistant',
+      uuid: 'u-4',
+      sessionId: session,
+      timestamp: '2026-01-02T03:04:10.000Z',
+      message: {
+        id: 'msg_02',
+        role: 'assistant',
+        content: [{ type: 'text', text: 'Two tests fail; the token is ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' }],
+      },
+    }),
   ];
 
   function setup(): { repo: string; home: string; file: string } {
@@ -290,7 +388,11 @@ describe('chat import: Claude Code fixtures', () => {
     const entries = chatEntries(repo);
     expect(entries.map((e) => e.role)).toEqual(['system', 'user', 'assistant', 'tool', 'assistant']);
     expect(entries[0].text).toBe('Summary: Canary for hello aborted on p95');
-    expect(entries[3].meta).toMatchObject({ command: 'npm test', exit_code: 1, source: { tool: 'claude-code', tool_use_id: 'toolu_01', line: 4 } });
+    expect(entries[3].meta).toMatchObject({
+      command: 'npm test',
+      exit_code: 1,
+      source: { tool: 'claude-code', tool_use_id: 'toolu_01', line: 4 },
+    });
     expect(entries[4].text).not.toContain('ghp_0123456789');
     expect(entries[1].session).toBe(`claude-code-${session}`);
 
@@ -301,7 +403,9 @@ describe('chat import: Claude Code fixtures', () => {
 
   it('concurrent imports never duplicate a turn', async () => {
     const { repo, home } = setup();
-    const runs = await Promise.all([0, 1, 2, 3].map(() => vpmJson(['chat', 'import', '--from', 'claude-code'], { cwd: repo, env: { HOME: home } })));
+    const runs = await Promise.all(
+      [0, 1, 2, 3].map(() => vpmJson(['chat', 'import', '--from', 'claude-code'], { cwd: repo, env: { HOME: home } })),
+    );
     for (const r of runs) expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
     expect(runs.reduce((n, r) => n + r.json.totals.imported, 0)).toBe(5);
     const ids = chatEntries(repo).map((e) => e.id);

@@ -55,6 +55,7 @@ export function renderImport(report: ImportReport): string {
 export async function chatImportCommand(ctx: Ctx, { args, opts }: ChatImportInput): Promise<CommandResult> {
   const report = await runImport(ctx, [opts.from as ImportTool], args, opts.dryRun);
   if (report.files.length === 0) ctx.status(`chat import: no ${opts.from} transcripts found for this repository`);
-  for (const f of report.files) for (const m of f.malformed) ctx.status(`warning: malformed line skipped: ${f.file}:${m.line}: ${m.reason}`);
+  for (const f of report.files)
+    for (const m of f.malformed) ctx.status(`warning: malformed line skipped: ${f.file}:${m.line}: ${m.reason}`);
   return { data: report, human: renderImport(report) };
 }

@@ -4,7 +4,9 @@ import type { CommandResult } from '../../core/command.js';
 export const chatImport = defineCommand({
   path: ['chat', 'import'],
   summary: "import an agent's own transcripts (Codex CLI, Claude Code, Aider) as chat entries; re-runs import only new turns",
-  args: [{ name: 'paths', description: "transcript files or folders (default: the tool's own locations for this repository)", variadic: true }],
+  args: [
+    { name: 'paths', description: "transcript files or folders (default: the tool's own locations for this repository)", variadic: true },
+  ],
   flags: {
     from: {
       type: 'string',

@@ -16,7 +16,7 @@ export const loop = defineCommand({
     session: { type: 'string', placeholder: '<id>', description: 'session id' },
     import: {
       type: 'boolean',
-      description: "first import new turns from every agent whose transcripts exist for this repository (vpm chat import)",
+      description: 'first import new turns from every agent whose transcripts exist for this repository (vpm chat import)',
     },
   },
   examples: [

@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { homeDir, listFiles } from './files.js';
 import { sessionId, toolText, type ImportedTurn, type LineOutcome, type ToolFormat, type TranscriptParser } from './types.js';
 
-const KNOWN_SKIPPED = new Set(['system', 'file-history-snapshot', 'attachment', 'custom-title', 'last-prompt', 'queue-operation', 'progress']);
+const KNOWN_SKIPPED = new Set([
+  'system',
+  'file-history-snapshot',
+  'attachment',
+  'custom-title',
+  'last-prompt',
+  'queue-operation',
+  'progress',
+]);
 type Json = Record<string, unknown>;
 
 interface ClaudeState {
@@ -66,7 +74,9 @@ class ClaudeParser implements TranscriptParser {
       };
     }
     if (type !== 'user' && type !== 'assistant') {
-      return type !== undefined && KNOWN_SKIPPED.has(type) ? { kind: 'skipped', what: type } : { kind: 'unknown', type: type ?? '(no type)' };
+      return type !== undefined && KNOWN_SKIPPED.has(type)
+        ? { kind: 'skipped', what: type }
+        : { kind: 'unknown', type: type ?? '(no type)' };
     }
     if (rec.isMeta === true) return { kind: 'skipped', what: `${type} (meta)` };
     const message = (rec.message ?? {}) as Json;
@@ -91,7 +101,16 @@ class ClaudeParser implements TranscriptParser {
         // is not an error finished with 0. Other failures carry no code.
         const m = /^Exit code (-?\d+)/.exec(output);
         const exitCode = m ? Number(m[1]) : block.is_error === true ? undefined : 0;
-        turns.push({ key: `tool:${id}`, role: 'tool', text: toolText(command, exitCode, output), session, ts, command, exitCode, ids: { ...ids, tool_use_id: id } });
+        turns.push({
+          key: `tool:${id}`,
+          role: 'tool',
+          text: toolText(command, exitCode, output),
+          session,
+          ts,
+          command,
+          exitCode,
+          ids: { ...ids, tool_use_id: id },
+        });
       }
     }
     const joined = texts.join('\n').trim();

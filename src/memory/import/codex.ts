@@ -16,7 +16,8 @@ import { sessionId, toolText, type ImportedTurn, type LineOutcome, type ToolForm
 /** Top-level record types known to carry nothing to import (bookkeeping, usage, per-turn settings). */
 const KNOWN_SKIPPED = new Set(['turn_context', 'compacted', 'world_state', 'token_usage_record']);
 /** Texts Codex itself injects as user/developer messages (context, instructions), not typed by anyone. */
-const INJECTED = /^\s*(<environment_context>|<user_instructions>|<skills_instructions>|<permissions|<user_shell_command>|<turn_aborted>|# AGENTS\.md instructions)/;
+const INJECTED =
+  /^\s*(<environment_context>|<user_instructions>|<skills_instructions>|<permissions|<user_shell_command>|<turn_aborted>|# AGENTS\.md instructions)/;
 /** How many finished call ids are remembered, so the output record after an exec-end event is not stored twice. */
 const RECENT_CALLS = 256;
 
@@ -65,7 +66,9 @@ function callCommand(name: string, args: unknown): string {
     }
   }
   const a = (parsed && typeof parsed === 'object' ? parsed : {}) as Json;
-  return commandLine(a.cmd) ?? commandLine(a.command) ?? `${name}${args ? ` ${typeof args === 'string' ? args : JSON.stringify(args)}` : ''}`;
+  return (
+    commandLine(a.cmd) ?? commandLine(a.command) ?? `${name}${args ? ` ${typeof args === 'string' ? args : JSON.stringify(args)}` : ''}`
+  );
 }
 
 /** The exit code in a function_call_output: "Process exited with code N" (exec_command) or `{metadata:{exit_code}}` (shell). */
@@ -104,7 +107,13 @@ class CodexParser implements TranscriptParser {
     return sessionId('codex', this.s.session);
   }
 
-  private finish(callId: string, command: string, exitCode: number | undefined, output: string | undefined, ts: string | undefined): LineOutcome {
+  private finish(
+    callId: string,
+    command: string,
+    exitCode: number | undefined,
+    output: string | undefined,
+    ts: string | undefined,
+  ): LineOutcome {
     delete this.s.pending[callId];
     if (this.s.done.includes(callId)) return { kind: 'skipped', what: 'tool output already imported' };
     this.s.done.push(callId);

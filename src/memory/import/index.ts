@@ -108,7 +108,12 @@ function readRange(fd: number, start: number, end: number): Buffer {
 }
 
 /** Where to start in a file: after its cursor when the file is the one the cursor describes, else at 0. */
-function resumePoint(fd: number, ino: number, size: number, cursor: FileCursor | undefined): { from: 'new' | 'appended' | 'reread'; reason?: string } {
+function resumePoint(
+  fd: number,
+  ino: number,
+  size: number,
+  cursor: FileCursor | undefined,
+): { from: 'new' | 'appended' | 'reread'; reason?: string } {
   if (!cursor) return { from: 'new' };
   if (cursor.ino !== ino) return { from: 'reread', reason: 'the file was replaced (rotated): read again from its start' };
   if (size < cursor.offset) return { from: 'reread', reason: 'the file shrank (truncated): read again from its start' };
@@ -154,7 +159,19 @@ class Seen {
 }
 
 function emptyReport(tool: ImportTool, file: string): FileReport {
-  return { tool, file, status: 'unchanged', bytes: 0, imported: 0, by_role: {}, duplicates: 0, skipped: 0, unknown: {}, malformed: [], too_long: 0 };
+  return {
+    tool,
+    file,
+    status: 'unchanged',
+    bytes: 0,
+    imported: 0,
+    by_role: {},
+    duplicates: 0,
+    skipped: 0,
+    unknown: {},
+    malformed: [],
+    too_long: 0,
+  };
 }
 
 function toInput(tool: ImportTool, file: string, turn: ImportedTurn, line: number, offset: number): AppendChatBatchInput {
