@@ -58,15 +58,6 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
   const piped = opts.text === undefined && stdinHasText(ctx);
   const stages: Array<[string, () => Promise<CommandResult | undefined>]> = [
     [
-      'chat import',
-      async () => {
-        if (!opts.import) return undefined;
-        const { runImport, renderImport } = await import('./chat-import.handlers.js');
-        const report = await runImport(ctx, ['codex', 'claude-code', 'aider'], [], false);
-        return { data: report, human: renderImport(report) };
-      },
-    ],
-    [
       'chat append',
       async () => {
         if (opts.text === undefined && !piped) return undefined;
@@ -97,13 +88,23 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
         ),
     ],
   ];
+  // The import stage exists only with --import: without it the loop's stages are what they were.
+  if (opts.import) {
+    stages.unshift([
+      'chat import',
+      async () => {
+        const { runImport, renderImport } = await import('./chat-import.handlers.js');
+        const report = await runImport(ctx, ['codex', 'claude-code', 'aider'], [], false);
+        return { data: report, human: renderImport(report) };
+      },
+    ]);
+  }
   const report: StageReport[] = [];
   for (const [stage, run] of stages) {
     try {
       const result = await run();
       if (result === undefined) {
-        const detail = stage === 'chat import' ? 'no --import' : 'no --text given and nothing piped on stdin';
-        report.push({ stage, status: 'skipped', detail });
+        report.push({ stage, status: 'skipped', detail: 'no --text given and nothing piped on stdin' });
         continue;
       }
       if (result.outcome !== undefined && result.outcome !== 'ok') {
