@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point, CommonJS on purpose (bin/package.json): the start-up fast paths (`--version`, `chat
-// append`, `rollback`) then run without initialising the ES module loader, and the Node.js version
+// append`, `chat import`, `rollback`) then run without initialising the ES module loader, and the Node.js version
 // check below parses on any Node. Everything else hands over to the full CLI (ESM, dist/cli/main.js).
 // This file and src/cli/main.ts are the only places that set the process's exit code.
 'use strict';
@@ -27,6 +27,9 @@ async function run(argv) {
   // anything they are not sure of; the full CLI then takes over.
   if (argv.includes('chat') && argv.includes('append')) {
     const code = await require('../dist/fast/chat-append.cjs').runFast(argv);
+    if (code !== undefined) return code;
+  } else if (argv.includes('chat') && argv.includes('import')) {
+    const code = await require('../dist/fast/chat-import.cjs').runFast(argv);
     if (code !== undefined) return code;
   } else if (argv.includes('rollback')) {
     // Starts the rollback's first git reads (a walk over the whole tree) before the command loads.

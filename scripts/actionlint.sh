@@ -4,7 +4,7 @@
 # when it is not cached yet (scripts/install-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="$(bash scripts/install-tools.sh)"
+bin="$(bash scripts/install-tools.sh actionlint)"
 shopt -s nullglob
 workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
 [ "${#workflows[@]}" -gt 0 ] || { echo "actionlint: no workflows under .github/workflows" >&2; exit 0; }

@@ -22,6 +22,7 @@ const reRootCoreImports = {
 
 const hotPaths = [
   { entry: 'dist/cli/fast/chat-append.js', outfile: 'dist/fast/chat-append.cjs' },
+  { entry: 'dist/cli/fast/chat-import.js', outfile: 'dist/fast/chat-import.cjs' },
   { entry: 'dist/cli/fast/rollback.js', outfile: 'dist/fast/rollback.cjs' },
   // Loaded before the one above, to start rollback's git reads while that one loads.
   // It parses the command line with the rollback spec but never runs it: the command's code stays out.

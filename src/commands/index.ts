@@ -27,6 +27,7 @@ import { checkpoint } from './git/checkpoint.js';
 import { checkpointList } from './git/checkpoint-list.js';
 import { rollback } from './git/rollback.js';
 import { chatAppend } from './memory/chat-append.js';
+import { chatImport } from './memory/chat-import.js';
 import { digest } from './memory/digest.js';
 import { loop } from './memory/loop.js';
 import { stateCheck } from './memory/state-check.js';
@@ -45,6 +46,7 @@ import { runUndo } from './runner/run-undo.js';
 export const COMMANDS: readonly AnyCommandSpec[] = [
   init,
   chatAppend,
+  chatImport,
   summary,
   digest,
   stateShow,

@@ -93,3 +93,40 @@ export async function appendChatEntry(cwd: string, input: AppendChatInput, now: 
   await withLock(path, () => appendDurable(path, line, { dropTornTail: true }), { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
   return entry;
 }
+
+/** A turn for {@link appendChatEntries}: an id chosen by the caller (stable, for dedupe) and the rest as for one append. */
+export interface AppendChatBatchInput extends AppendChatInput {
+  id: string;
+}
+
+/**
+ * Appends many entries with one write under the day file's lock — the same checks and masking as
+ * {@link appendChatEntry}, for callers that bring their own stable ids (`vpm chat import`). An entry
+ * over the line limit is not written: it is returned in `tooLong` so the caller can report it.
+ */
+export async function appendChatEntries(
+  cwd: string,
+  inputs: readonly AppendChatBatchInput[],
+  now: Date,
+  env: NodeJS.ProcessEnv,
+): Promise<{ written: ChatEntry[]; tooLong: AppendChatBatchInput[]; file: string }> {
+  const written: ChatEntry[] = [];
+  const tooLong: AppendChatBatchInput[] = [];
+  const lines: string[] = [];
+  for (const input of inputs) {
+    const entry = { ...buildChatEntry(input, now, env), id: input.id };
+    const line = `${JSON.stringify(entry)}\n`;
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      tooLong.push(input);
+      continue;
+    }
+    written.push(entry);
+    lines.push(line);
+  }
+  const date = utcDate(now);
+  const path = chatLogPath(cwd, date);
+  if (lines.length > 0) {
+    await withLock(path, () => appendDurable(path, lines.join(''), { dropTornTail: true }), { what: `chat log ${date}.jsonl` });
+  }
+  return { written, tooLong, file: `${date}.jsonl` };
+}

@@ -43,6 +43,7 @@ function failureReason(result: CommandResult): string {
 }
 
 const STAGE_HINTS: Record<string, string> = {
+  'chat import': 'run vpm chat import --from <tool> alone to see the error',
   'chat append': 'check the text and --role, then re-run vpm loop',
   summary: 'run vpm summary alone to see the error',
   digest: 'run vpm digest alone to see the error',
@@ -87,6 +88,17 @@ export async function loopCommand(ctx: Ctx, { opts }: LoopInput): Promise<Comman
         ),
     ],
   ];
+  // The import stage exists only with --import: without it the loop's stages are what they were.
+  if (opts.import) {
+    stages.unshift([
+      'chat import',
+      async () => {
+        const { runImport, renderImport } = await import('./chat-import.handlers.js');
+        const report = await runImport(ctx, ['codex', 'claude-code', 'aider'], [], false);
+        return { data: report, human: renderImport(report) };
+      },
+    ]);
+  }
   const report: StageReport[] = [];
   for (const [stage, run] of stages) {
     try {
