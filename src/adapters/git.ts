@@ -82,6 +82,12 @@ export interface OpenGitOptions {
   trace?: (line: string) => void;
   /** Reads started before the command loaded; used only when they were started in `dir`. */
   prefetched?: PrefetchedReads;
+  /**
+   * Variables vpm itself sets for these git processes (e.g. GIT_INDEX_FILE for a snapshot in a
+   * temporary index, commit identity for vpm's own commits): added after the inherited environment
+   * is filtered, so they are never taken from the caller's environment by accident.
+   */
+  setEnv?: Record<string, string>;
 }
 
 /**
@@ -121,7 +127,7 @@ export class PrefetchedReads {
 
 export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<GitRunner> {
   const { simpleGit, GitError } = await import('simple-git');
-  const env = gitEnvironment(opts.env ?? process.env);
+  const env = { ...gitEnvironment(opts.env ?? process.env), ...opts.setEnv };
 
   const make = (extra: { idleTimeoutMs?: number } = {}): SimpleGit => {
     const git = simpleGit({
@@ -131,7 +137,7 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<G
       // Treat a child as finished on 'close' only. The default also arms a 50 ms timer on 'exit',
       // which outlives the command and holds the process open for up to 50 ms before it can exit.
       completion: { onClose: true, onExit: false },
-      allowEnvironment: PASSED_GIT_ENV,
+      allowEnvironment: [...PASSED_GIT_ENV, ...Object.keys(opts.setEnv ?? {})],
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       ...(extra.idleTimeoutMs ? { timeout: { block: extra.idleTimeoutMs } } : {}),
       // Every non-zero exit is an error we can inspect (simple-git's default only fails when stderr is

@@ -11,7 +11,7 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { type OpenGitOptions, openGit } from '../adapters/git.js';
 import { CHECKPOINT_REF_PREFIX, STATE_PATHS } from '../git/repo.js';
 import { RefusedError } from '../core/errors.js';
 import { INBOX_DIR } from './paths.js';
@@ -44,22 +44,15 @@ function undoCommand(jobId: string): string {
   return `vpm run undo ${jobId}`;
 }
 
-async function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
-  const r = await execa('git', args, {
-    cwd,
-    env: { ...env, GIT_TERMINAL_PROMPT: '0' },
-    reject: false,
-    stdin: input === undefined ? 'ignore' : 'pipe',
-    input,
-    stripFinalNewline: true,
-  });
-  if (r.exitCode !== 0) throw new Error(`git ${args[0]} failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
-  return String(r.stdout);
+/** git in `cwd` through the git adapter; `setEnv` for the variables vpm sets itself (a temporary index, its identity). */
+async function git(cwd: string, args: string[], setEnv?: OpenGitOptions['setEnv']): Promise<string> {
+  const runner = await openGit(cwd, { setEnv });
+  return (await runner.run(args)).replace(/\n$/, '');
 }
 
 async function tryGit(cwd: string, args: string[]): Promise<string | null> {
-  const r = await execa('git', args, { cwd, reject: false, stdin: 'ignore' });
-  return r.exitCode === 0 ? String(r.stdout).trim() : null;
+  const r = await (await openGit(cwd)).probe(args);
+  return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
 /**
@@ -67,9 +60,9 @@ async function tryGit(cwd: string, args: string[]): Promise<string | null> {
  * jobs). Exclude pathspecs would make `git add` fail when those paths are ignored, so they are
  * staged and taken out again.
  */
-async function stageContent(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  await git(cwd, ['add', '-A', '--', '.'], env);
-  await git(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...STATE_PATHS, INBOX_DIR], env);
+async function stageContent(cwd: string, setEnv?: Record<string, string>): Promise<void> {
+  await git(cwd, ['add', '-A', '--', '.'], setEnv);
+  await git(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...STATE_PATHS, INBOX_DIR], setEnv);
 }
 
 /** Takes the snapshot; null when the directory is not a git work tree (nothing to snapshot with). */
@@ -97,22 +90,16 @@ export async function createRunCheckpoint(cwd: string, jobId: string, now: Date)
   try {
     // Start from the real index (its stat cache keeps `add -A` fast); git never writes the real one.
     if (existsSync(join(gitDir, 'index'))) copyFileSync(join(gitDir, 'index'), index);
-    const env = { ...process.env, GIT_INDEX_FILE: index };
-    await stageContent(cwd, env);
-    const tree = await git(cwd, ['write-tree'], env);
+    const indexEnv = { GIT_INDEX_FILE: index };
+    await stageContent(cwd, indexEnv);
+    const tree = await git(cwd, ['write-tree'], indexEnv);
     const message = `vpm checkpoint before run ${jobId}\n\nvpm-run: ${jobId}\nhead: ${head ?? 'none'}\nbranch: ${branch ?? 'detached'}\n`;
-    const commit = await git(
-      cwd,
-      ['commit-tree', tree, ...(head ? ['-p', head] : []), '-F', '-'],
-      {
-        ...process.env,
-        GIT_AUTHOR_NAME: 'vpm',
-        GIT_AUTHOR_EMAIL: 'vpm@localhost',
-        GIT_COMMITTER_NAME: 'vpm',
-        GIT_COMMITTER_EMAIL: 'vpm@localhost',
-      },
-      message,
-    );
+    const commit = await git(cwd, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-m', message], {
+      GIT_AUTHOR_NAME: 'vpm',
+      GIT_AUTHOR_EMAIL: 'vpm@localhost',
+      GIT_COMMITTER_NAME: 'vpm',
+      GIT_COMMITTER_EMAIL: 'vpm@localhost',
+    });
     await git(cwd, ['update-ref', '-m', `vpm run ${jobId}: checkpoint`, ref, commit]);
     return { ref, commit, head, branch, undo_command: undoCommand(jobId), created_at: now.toISOString() };
   } finally {
