@@ -96,7 +96,13 @@ async function goalsSection(cwd: string): Promise<Section> {
 }
 
 function freezeSection(cwd: string, now: Date): Section {
-  const section: Section = { key: 'freezes', heading: 'Active freezes', items: [], empty: '- none: deploys are not frozen', source: FREEZE_FILE };
+  const section: Section = {
+    key: 'freezes',
+    heading: 'Active freezes',
+    items: [],
+    empty: '- none: deploys are not frozen',
+    source: FREEZE_FILE,
+  };
   try {
     const f = readFreeze(cwd);
     if (f && isFreezeActive(f, now)) {
@@ -168,9 +174,12 @@ export function fitSection(sections: Section[], maxChars: number): { text: strin
     const key = order.find((k) => kept[k] > 0);
     if (!key) {
       const minimum = graphemeLength(text);
-      throw new UsageError(`--max-chars ${maxChars} is too small: the section needs at least ${minimum} characters with every item left out`, {
-        hint: `give --max-chars ${minimum} or more (default 4000)`,
-      });
+      throw new UsageError(
+        `--max-chars ${maxChars} is too small: the section needs at least ${minimum} characters with every item left out`,
+        {
+          hint: `give --max-chars ${minimum} or more (default 4000)`,
+        },
+      );
     }
     kept[key]--;
     text = render(sections, kept);
@@ -210,16 +219,14 @@ function readUtf8(path: string, fileName: string): string | undefined {
     throw err;
   }
   // Rewriting a file whose bytes could not be decoded would change the text outside the markers.
-  return decodeUtf8(bytes, { what: fileName, hint: `convert ${fileName} to UTF-8; vpm does not rewrite a file whose bytes it cannot keep` });
+  return decodeUtf8(bytes, {
+    what: fileName,
+    hint: `convert ${fileName} to UTF-8; vpm does not rewrite a file whose bytes it cannot keep`,
+  });
 }
 
 export async function exportMemory(cwd: string, opts: ExportOptions): Promise<ExportResult> {
-  const sections = [
-    await goalsSection(cwd),
-    freezeSection(cwd, opts.now),
-    openItemsSection(cwd),
-    summariesSection(cwd, opts.summaries),
-  ];
+  const sections = [await goalsSection(cwd), freezeSection(cwd, opts.now), openItemsSection(cwd), summariesSection(cwd, opts.summaries)];
   const totals = Object.fromEntries(sections.map((s) => [s.key, s.items.length])) as Record<SectionKey, number>;
   // Masked before it is measured and written: a token in a summary or reason never reaches the file.
   for (const s of sections) {
@@ -235,8 +242,19 @@ export async function exportMemory(cwd: string, opts: ExportOptions): Promise<Ex
       const after = spliceSection(before, text, opts.file);
       const changed = after !== before;
       if (changed) await writeFileAtomic(path, after);
-      const omitted = Object.fromEntries(Object.entries(totals).map(([k, n]) => [k, n - kept[k as SectionKey]])) as Record<SectionKey, number>;
-      return { file: opts.file, changed, created: before === undefined, chars: graphemeLength(text), max_chars: opts.maxChars, included: kept, omitted };
+      const omitted = Object.fromEntries(Object.entries(totals).map(([k, n]) => [k, n - kept[k as SectionKey]])) as Record<
+        SectionKey,
+        number
+      >;
+      return {
+        file: opts.file,
+        changed,
+        created: before === undefined,
+        chars: graphemeLength(text),
+        max_chars: opts.maxChars,
+        included: kept,
+        omitted,
+      };
     },
     { what: opts.file },
   );

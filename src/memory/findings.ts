@@ -41,7 +41,10 @@ const DECISION_STRONG = [
   /決定|決めました|決めた|決めます|決まりました|決まった|決まり。|合意|中止|採用|見送|取りやめ|取り止め|切り戻し|ロールバックしました|ロールバックします|ロールバックする|ロールバック済|方針|ことにした|ことにしました|ことにします|ことにする|ことになりました|承認しました|確定/,
   /\bdecided\b|\bdecision\b|\bagreed\b|\bagree (?:on|to)\b|\bgoing with\b|\bgo with\b|\baborted\b|\babort(?:ing)? (?:the|it|this)\b|\brolled back\b|\broll(?:ing)? (?:it )?back\b|\bsettled on\b|\bchose\b|\bopted (?:for|to)\b|\breverted\b|\bapproved\b|\bstick with\b|\bthe plan is\b|\blet's (?!(?:see|check|look|wait|talk|discuss|think|chat|sync|not|try|figure|find|ask|hope)\b)[a-z]+|\bwe(?:'re| are) (?:going to|switching|keeping|dropping|pinning)\b|\bcalled off\b|\bpostponed?\b/i,
 ];
-const DECISION_WEAK = [/にします|にする|にしました|にしましょう|でいきます|で行きます|でいこう|で進めます|で進める|とします|しないことに|を使います/, /\bwe'll\b|\bwe will\b|\bwe won't\b|\bwe will not\b/i];
+const DECISION_WEAK = [
+  /にします|にする|にしました|にしましょう|でいきます|で行きます|でいこう|で進めます|で進める|とします|しないことに|を使います/,
+  /\bwe'll\b|\bwe will\b|\bwe won't\b|\bwe will not\b/i,
+];
 const QUESTION = /[?？]\s*$|^(?:should|shall|do|does|did|can|could|would|is|are|was|were) (?:we|i|you|it|this|that|they)\b/i;
 
 const wordSegmenter = new Intl.Segmenter('ja', { granularity: 'word' });
@@ -126,13 +129,19 @@ const SUBCOMMANDS: Record<string, Set<string>> = {
       ' ',
     ),
   ),
-  npm: new Set('audit ci exec i install init link ls outdated pack publish rebuild run run-script start stop t test uninstall update version view'.split(' ')),
+  npm: new Set(
+    'audit ci exec i install init link ls outdated pack publish rebuild run run-script start stop t test uninstall update version view'.split(
+      ' ',
+    ),
+  ),
   gh: new Set('api auth browse issue pr release repo run secret workflow label search'.split(' ')),
 };
 const TOOL_RE = /(?<![\w./$-])(vpm|kubectl|git|npm|gh)\s+([a-z][\w:-]*)/g;
 /** Words that end an unquoted command inside prose ("… --weight 10 and it passed"). */
 const PROSE_STOP = new Set(
-  'and then but to so which that it with after before because again now later was is were are passed failed worked works returned gave showed said first'.split(' '),
+  'and then but to so which that it with after before because again now later was is were are passed failed worked works returned gave showed said first'.split(
+    ' ',
+  ),
 );
 const ARG_TOKEN = /^(?:[\w./:=@,+%~^-]+|"[^"\n]*"|'[^'\n]*')$/;
 
@@ -169,7 +178,7 @@ export function commandsOf(text: string): string[] {
       const tokens = line.slice(m.index).split(/\s+/);
       const kept: string[] = [];
       for (const [i, raw] of tokens.entries()) {
-        const t = i >= 2 ? raw.replace(/[.,;:!?]+$/, '') : raw;
+        const t = i >= 1 ? raw.replace(/[.,;:!?]+$/, '') : raw;
         if (i >= 2 && (PROSE_STOP.has(t.toLowerCase()) || !ARG_TOKEN.test(t))) break;
         kept.push(t);
         if (t !== raw) break; // a sentence ended at this token
@@ -204,7 +213,10 @@ function toolCommand(entry: ChatEntry): { command: string; exit: number | null }
   const raw = meta.command ?? meta.cmd;
   const command = Array.isArray(raw) ? raw.map(String).join(' ') : typeof raw === 'string' ? raw : (entry.text.split(/\r?\n/)[0] ?? '');
   const code = meta.exit_code ?? meta.exitCode ?? meta.exit ?? meta.status;
-  const flat = command.replace(/^\$\s+/, '').replace(/\s+/g, ' ').trim();
+  const flat = command
+    .replace(/^\$\s+/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (flat === '') return null;
   return { command: flat, exit: typeof code === 'number' && Number.isInteger(code) ? code : null };
 }

@@ -143,7 +143,9 @@ function searchDigests(cwd: string, terms: string[], out: Candidate[]): void {
 export function searchMemory(cwd: string, query: string, opts: { limit: number }): SearchResult {
   const terms = queryTerms(query);
   if (terms.length === 0) {
-    throw new UsageError(`the query '${query}' has no words to search for`, { hint: 'give at least one word, e.g. vpm memory search canary' });
+    throw new UsageError(`the query '${query}' has no words to search for`, {
+      hint: 'give at least one word, e.g. vpm memory search canary',
+    });
   }
   const found: Candidate[] = [];
   searchChat(cwd, terms, found);

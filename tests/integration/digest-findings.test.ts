@@ -27,7 +27,10 @@ const SESSIONS = {
 };
 const EXPECTED = {
   ja: { decision: 'カナリアを中止し', next: ['次はプールサイズを 20 に上げて再デプロイします。', '明日 G-3 の coverage を確認する。'] },
-  en: { decision: 'we aborted the canary', next: ['Next, I will raise the pool size to 20 and redeploy.', 'Tomorrow I will check the coverage of G-3.'] },
+  en: {
+    decision: 'we aborted the canary',
+    next: ['Next, I will raise the pool size to 20 and redeploy.', 'Tomorrow I will check the coverage of G-3.'],
+  },
 };
 
 function section(md: string, heading: string): string[] {
@@ -40,14 +43,27 @@ describe.each(['ja', 'en'] as const)('digest of the five-turn %s session', (lang
     const cwd = tempDir();
     const ids: string[] = [];
     for (const [i, text] of SESSIONS[lang].entries()) {
-      const r = await vpmJson(['chat', 'append', '--session', `s-${lang}`, '--role', i % 2 ? 'assistant' : 'user', '--text', text], { cwd });
+      const r = await vpmJson(['chat', 'append', '--session', `s-${lang}`, '--role', i % 2 ? 'assistant' : 'user', '--text', text], {
+        cwd,
+      });
       expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
       ids.push(r.json.id ?? r.json.entry?.id);
     }
     expect(ids.every(Boolean), JSON.stringify(ids)).toBe(true);
     // A tool turn: its command and exit code come from meta, not from prose.
     const tool = await vpmJson(
-      ['chat', 'append', '--session', `s-${lang}`, '--role', 'tool', '--meta', JSON.stringify({ command: 'vpm canary abort hello', exit_code: 0 }), '--text', 'canary aborted'],
+      [
+        'chat',
+        'append',
+        '--session',
+        `s-${lang}`,
+        '--role',
+        'tool',
+        '--meta',
+        JSON.stringify({ command: 'vpm canary abort hello', exit_code: 0 }),
+        '--text',
+        'canary aborted',
+      ],
       { cwd },
     );
     expect(tool.result.exitCode).toBe(0);
@@ -65,7 +81,10 @@ describe.each(['ja', 'en'] as const)('digest of the five-turn %s session', (lang
     expect(decisions[0]).toContain(link(ids[2]));
 
     const commands = section(md, 'Commands');
-    expect(commands).toEqual([`- \`vpm canary start hello --weight 10\` ${link(ids[0])}`, `- \`vpm canary abort hello\` (exit 0) ${link(toolId)}`]);
+    expect(commands).toEqual([
+      `- \`vpm canary start hello --weight 10\` ${link(ids[0])}`,
+      `- \`vpm canary abort hello\` (exit 0) ${link(toolId)}`,
+    ]);
 
     const open = section(md, 'Open items');
     expect(open).toEqual([`- ${EXPECTED[lang].next[0]} ${link(ids[3])}`, `- ${EXPECTED[lang].next[1]} ${link(ids[4])}`]);

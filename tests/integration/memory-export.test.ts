@@ -23,7 +23,15 @@ async function seededRepo(): Promise<string> {
   mkdirSync(join(cwd, 'reports'));
   writeFileSync(
     join(cwd, 'reports', 'coverage.json'),
-    JSON.stringify({ goals: { total: 2, covered: 1, ratio: 0.5, items: [{ id: 'G-1', text: 'canary', evidence: ['reports/canary/hello/run1.json'] }], gaps: [{ id: 'G-3', text: 'digest' }] } }),
+    JSON.stringify({
+      goals: {
+        total: 2,
+        covered: 1,
+        ratio: 0.5,
+        items: [{ id: 'G-1', text: 'canary', evidence: ['reports/canary/hello/run1.json'] }],
+        gaps: [{ id: 'G-3', text: 'digest' }],
+      },
+    }),
   );
   const turns = [
     'SLO 違反のためカナリアを中止しました。',

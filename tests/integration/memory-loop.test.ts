@@ -85,7 +85,17 @@ describe('memory loop in a fresh repo', () => {
     const tokens = new Lexer().lex(md);
     // Structure is exactly: title, metadata list, then eight sections each holding one list.
     const headings = tokens.filter((t) => t.type === 'heading').map((t) => (t as any).text);
-    expect(headings).toEqual([`Session digest — ${today()}`, 'Summaries', 'Decisions', 'Commands', 'Evidence', 'Open items', 'Goals', 'SLO facts', 'Reports']);
+    expect(headings).toEqual([
+      `Session digest — ${today()}`,
+      'Summaries',
+      'Decisions',
+      'Commands',
+      'Evidence',
+      'Open items',
+      'Goals',
+      'SLO facts',
+      'Reports',
+    ]);
     expect(tokens.filter((t) => t.type === 'code')).toHaveLength(0);
     expect(tokens.filter((t) => t.type === 'html')).toHaveLength(0);
     const lists = tokens.filter((t) => t.type === 'list') as any[];

@@ -88,7 +88,12 @@ function score(sessions: Array<{ name: string; session: Session }>) {
       }
     }
   }
-  const sum = Object.values(totals).reduce((a, t) => ({ tp: a.tp + t.tp, fp: a.fp + t.fp, labels: a.labels + t.labels, recalled: a.recalled + t.recalled }));
+  const sum = Object.values(totals).reduce((a, t) => ({
+    tp: a.tp + t.tp,
+    fp: a.fp + t.fp,
+    labels: a.labels + t.labels,
+    recalled: a.recalled + t.recalled,
+  }));
   const fig = (t: typeof sum) => ({
     recall: Number((t.recalled / Math.max(1, t.labels)).toFixed(3)),
     precision: Number((t.tp / Math.max(1, t.tp + t.fp)).toFixed(3)),

@@ -19,7 +19,10 @@ function chatter(lang: 'ja' | 'en', n: number): Array<{ role: string; text: stri
     'Right, so the canary graph and the canary logs are both about the canary, as canary things are.',
   ];
   const pool = lang === 'ja' ? ja : en;
-  return Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', text: pool[i % pool.length].replace(/。$|\.$/, ` (${i})${lang === 'ja' ? '。' : '.'}`) }));
+  return Array.from({ length: n }, (_, i) => ({
+    role: i % 2 ? 'assistant' : 'user',
+    text: pool[i % pool.length].replace(/。$|\.$/, ` (${i})${lang === 'ja' ? '。' : '.'}`),
+  }));
 }
 
 describe('extractive summary under pressure', () => {
@@ -27,7 +30,13 @@ describe('extractive summary under pressure', () => {
     ['ja', 'SLO 違反のためカナリアを中止しました。', '次はプールサイズを 20 に上げて再デプロイします。'],
     ['en', 'We decided to abort the canary because of the SLO breach.', 'Next, raise the pool size to 20 and redeploy.'],
   ] as const)('%s: keeps the decision and the next action over chatter', (lang, decision, next) => {
-    const turns = [...chatter(lang, 6), { role: 'user', text: decision }, ...chatter(lang, 6).slice(3), { role: 'assistant', text: next }, ...chatter(lang, 4)];
+    const turns = [
+      ...chatter(lang, 6),
+      { role: 'user', text: decision },
+      ...chatter(lang, 6).slice(3),
+      { role: 'assistant', text: next },
+      ...chatter(lang, 4),
+    ];
     const total = turns.reduce((n, t) => n + graphemeLength(t.text), 0);
     expect(total).toBeGreaterThan(600);
     const summary = summariseExtractive(turns, 400);

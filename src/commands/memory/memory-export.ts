@@ -9,7 +9,12 @@ export const memoryExport = defineCommand({
   flags: {
     agentsMd: { type: 'boolean', description: 'write AGENTS.md at the repository root' },
     claudeMd: { type: 'boolean', description: 'write CLAUDE.md at the repository root' },
-    maxChars: { type: 'string', placeholder: '<n>', description: 'size budget of the section in characters, markers included', default: '4000' },
+    maxChars: {
+      type: 'string',
+      placeholder: '<n>',
+      description: 'size budget of the section in characters, markers included',
+      default: '4000',
+    },
     summaries: { type: 'string', placeholder: '<n>', description: 'how many of the newest summaries to include (default 5)', default: '5' },
   },
   examples: [
@@ -19,7 +24,10 @@ export const memoryExport = defineCommand({
   ],
   parse: ({ flags }) => {
     const files = [...(flags.agentsMd ? (['AGENTS.md'] as const) : []), ...(flags.claudeMd ? (['CLAUDE.md'] as const) : [])];
-    if (files.length === 0) throw new UsageError('say which file to write', { hint: 'vpm memory export --agents-md (AGENTS.md) or --claude-md (CLAUDE.md), or both' });
+    if (files.length === 0)
+      throw new UsageError('say which file to write', {
+        hint: 'vpm memory export --agents-md (AGENTS.md) or --claude-md (CLAUDE.md), or both',
+      });
     const int = (v: string, name: string, min: number) => {
       if (!/^\d{1,7}$/.test(v) || Number(v) < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got '${v}'`);
       return Number(v);
@@ -33,7 +41,17 @@ export const memoryExport = defineCommand({
     return {
       data: { files: results },
       human: results
-        .map((r) => `${r.file}: ${r.changed ? (r.created ? 'created' : 'updated') : 'unchanged'} (${r.chars}/${r.max_chars} characters${Object.values(r.omitted).some(Boolean) ? `, left out: ${Object.entries(r.omitted).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k.replace('_', ' ')}`).join(', ')}` : ''})`)
+        .map(
+          (r) =>
+            `${r.file}: ${r.changed ? (r.created ? 'created' : 'updated') : 'unchanged'} (${r.chars}/${r.max_chars} characters${
+              Object.values(r.omitted).some(Boolean)
+                ? `, left out: ${Object.entries(r.omitted)
+                    .filter(([, n]) => n > 0)
+                    .map(([k, n]) => `${n} ${k.replace('_', ' ')}`)
+                    .join(', ')}`
+                : ''
+            })`,
+        )
         .join('\n'),
     };
   },

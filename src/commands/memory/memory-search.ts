@@ -24,7 +24,9 @@ export const memorySearch = defineCommand({
     const more = r.total > r.hits.length ? `\n(${r.total - r.hits.length} older hits not shown; raise --limit)` : '';
     return {
       data: r,
-      human: r.hits.length ? `${lines.join('\n')}${more}` : `no chat entry, summary or digest contains ${r.terms.map((t) => `'${t}'`).join(' and ')}`,
+      human: r.hits.length
+        ? `${lines.join('\n')}${more}`
+        : `no chat entry, summary or digest contains ${r.terms.map((t) => `'${t}'`).join(' and ')}`,
     };
   },
 });
