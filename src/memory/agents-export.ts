@@ -82,7 +82,7 @@ async function goalsSection(cwd: string): Promise<Section> {
     const ev = evidence.get(g.id);
     const cov = !coverage
       ? 'coverage unknown'
-      : ev && ev.length
+      : ev?.length
         ? `covered by ${ev[0]}${ev.length > 1 ? ` (+${ev.length - 1})` : ''}`
         : gaps.has(g.id)
           ? 'gap: no evidence names it'
