@@ -49,10 +49,11 @@ const QUESTION = /[?？]\s*$|^(?:should|shall|do|does|did|can|could|would|is|are
 
 const wordSegmenter = new Intl.Segmenter('ja', { granularity: 'word' });
 
-function wordCount(s: string): number {
+/** Whether a sentence has at least `min` words (stops counting there: segmentation is the cost). */
+function hasWords(s: string, min: number): boolean {
   let n = 0;
-  for (const w of wordSegmenter.segment(s)) if (w.isWordLike) n++;
-  return n;
+  for (const w of wordSegmenter.segment(s)) if (w.isWordLike && ++n >= min) return true;
+  return false;
 }
 
 const test = (res: RegExp[], s: string) => res.some((re) => re.test(s));
@@ -64,7 +65,7 @@ export function classifySentence(sentence: string): { decision: boolean; next: b
   if (UNDECIDED.test(s)) return { decision: false, next: true };
   const next = test(NEXT_CUES, s) || OPEN_MARKERS.test(s);
   // A bare "Agreed." or "決定！" acknowledges; a decision says what was decided.
-  const decision = wordCount(s) >= 3 && (test(DECISION_STRONG, s) || (!next && test(DECISION_WEAK, s)));
+  const decision = (test(DECISION_STRONG, s) || (!next && test(DECISION_WEAK, s))) && hasWords(s, 3);
   return { decision, next };
 }
 
