@@ -30,6 +30,8 @@ import { chatAppend } from './memory/chat-append.js';
 import { chatImport } from './memory/chat-import.js';
 import { digest } from './memory/digest.js';
 import { loop } from './memory/loop.js';
+import { memoryExport } from './memory/memory-export.js';
+import { memorySearch } from './memory/memory-search.js';
 import { stateCheck } from './memory/state-check.js';
 import { statePatch } from './memory/state-patch.js';
 import { stateShow } from './memory/state-show.js';
@@ -53,6 +55,8 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   stateCheck,
   statePatch,
   loop,
+  memoryExport,
+  memorySearch,
   checkpoint,
   checkpointList,
   rollback,
@@ -88,6 +92,7 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
 /** Descriptions of the words that only group commands. */
 export const GROUPS: Readonly<Record<string, string>> = {
   chat: 'conversation log (logs/<date>.jsonl)',
+  memory: 'the memory handed back to agents (AGENTS.md / CLAUDE.md) and searched',
   state: 'STATE/current_state.md: the single source of truth',
   freeze: 'deploy freeze (.ops/deploy_freeze.json)',
   canary: 'canary rollout of a Knative Service with SLO gates',

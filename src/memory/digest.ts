@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ChatEntry } from './chat-log.js';
 import { listChatFiles, readChatDay } from './chat-reader.js';
 import { markdownCode, markdownInline, mermaidLabel } from './escape.js';
+import { extractFindings, pathsOf, type Finding } from './findings.js';
 import { graphemes, truncateGraphemes } from './graphemes.js';
 import type { MemoryEntry } from '../schemas/memory.js';
 
@@ -24,26 +25,20 @@ export interface DigestOutput {
   navPath: string;
   digest: string;
   nav: string;
-  stats: { entries: number; summaries: number; decisions: number; commands: number; evidence: number; open_items: number };
-}
-
-const DECISION_RE = /(決定|決め|合意|方針|採用|decided|decision|agreed|we will|let's go with)/i;
-const OPEN_RE = /(TODO|未解決|要確認|課題|残り|open item|follow[- ]?up|next step|次に|\?$|？$)/i;
-const COMMAND_RE = /(?:^|[\s`「(])((?:vpm|npm|npx|git|kubectl|make|node|go|helm|kind|curl)\s[^`\n。、」)]{1,160})/g;
-const PATH_RE = /(?:^|[\s`「(])((?:reports|docs|diagrams|infra|scripts|src|tests|STATE|codex|logs|\.ops|\.github)\/[\w./@-]*[\w/-])/g;
-
-const sentenceSegmenter = new Intl.Segmenter('ja', { granularity: 'sentence' });
-
-function sentences(text: string): string[] {
-  return text.split(/\r?\n+/).flatMap((p) => Array.from(sentenceSegmenter.segment(p), (s) => s.segment.trim()).filter(Boolean));
+  stats: {
+    entries: number;
+    summaries: number;
+    decisions: number;
+    commands: number;
+    evidence: number;
+    open_items: number;
+    goals: number;
+    slo_facts: number;
+  };
 }
 
 function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
-}
-
-function matchesOf(re: RegExp, text: string): string[] {
-  return Array.from(text.matchAll(re), (m) => m[1].trim().replace(/[.,:;]+$/, ''));
 }
 
 function digestFileStem(date: string, session?: string): string {
@@ -75,21 +70,27 @@ export function renderDigest(input: DigestInput & { date: string }): DigestOutpu
     .filter((m) => (m.source.from_id && ids.has(m.source.from_id)) || (m.source.to_id && ids.has(m.source.to_id)))
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
 
-  const allSentences = entries.flatMap((e) => sentences(e.text));
-  const decisions = uniq(allSentences.filter((s) => DECISION_RE.test(s)));
-  const openItems = uniq(allSentences.filter((s) => OPEN_RE.test(s)));
-  const commands = uniq(entries.flatMap((e) => matchesOf(COMMAND_RE, e.text)));
-  const evidence = uniq(entries.flatMap((e) => matchesOf(PATH_RE, e.text))).sort();
-  const reportLinks = evidence.filter((p) => p.startsWith('reports/') && existsSync(join(cwd, p)));
-
+  const findings = extractFindings(entries);
+  const of = (kind: Finding['kind']) => findings.filter((f) => f.kind === kind);
+  const decisions = of('decision');
+  const openItems = of('next');
+  const commands = of('command');
+  const evidence = of('evidence');
+  const goals = of('goal');
+  const slo = of('slo');
+  const reportLinks = uniq(evidence.map((f) => f.text))
+    .filter((p) => p.startsWith('reports/') && existsSync(join(cwd, p)))
+    .sort();
   const title = session ? `Session digest — ${markdownInline(session)} (${date})` : `Session digest — ${date}`;
   // A digest stays readable on a busy day: each section keeps its newest items.
-  const list = (items: string[], render: (s: string) => string) => {
+  const list = <T>(items: T[], render: (s: T) => string) => {
     if (items.length === 0) return '- (none)';
     const kept = items.slice(-MAX_ITEMS_PER_SECTION).map((s) => `- ${render(s)}`);
     const omitted = items.length - MAX_ITEMS_PER_SECTION;
     return (omitted > 0 ? [`- (${omitted} earlier items omitted)`, ...kept] : kept).join('\n');
   };
+  // Every finding links back to the chat entry it came from (its id, in that day's log file).
+  const source = (f: Finding) => ` — [${markdownCode(f.entry_id)}](../../logs/${f.ts.slice(0, 10)}.jsonl)`;
   const roles = ['user', 'assistant', 'system', 'tool']
     .map((r) => [r, entries.filter((e) => e.role === r).length] as const)
     .filter(([, n]) => n > 0)
@@ -114,19 +115,27 @@ export function renderDigest(input: DigestInput & { date: string }): DigestOutpu
     '',
     '## Decisions',
     '',
-    list(decisions, markdownInline),
+    list(decisions, (f) => `${markdownInline(f.text)}${source(f)}`),
     '',
     '## Commands',
     '',
-    list(commands, markdownCode),
+    list(commands, (f) => `${markdownCode(f.text)}${f.exit_code === undefined ? '' : ` (exit ${f.exit_code ?? 'unknown'})`}${source(f)}`),
     '',
     '## Evidence',
     '',
-    list(evidence, markdownCode),
+    list(evidence, (f) => `${markdownCode(f.text)}${source(f)}`),
     '',
     '## Open items',
     '',
-    list(openItems, markdownInline),
+    list(openItems, (f) => `${markdownInline(f.text)}${source(f)}`),
+    '',
+    '## Goals',
+    '',
+    list(goals, (f) => `${markdownInline(f.text)}${source(f)}`),
+    '',
+    '## SLO facts',
+    '',
+    list(slo, (f) => `${markdownInline(f.text)}${source(f)}`),
     '',
     '## Reports',
     '',
@@ -148,6 +157,8 @@ export function renderDigest(input: DigestInput & { date: string }): DigestOutpu
       commands: commands.length,
       evidence: evidence.length,
       open_items: openItems.length,
+      goals: goals.length,
+      slo_facts: slo.length,
     },
   };
 }
@@ -179,7 +190,7 @@ function renderNavDiagram(date: string, session: string | undefined, entries: Ch
       const tid = `T${t++}`;
       const title = truncateGraphemes(graphemes(topic.title.replace(/\s+/g, ' ').trim()).join(''), 48);
       lines.push(`  ${tid}["${mermaidLabel(title)}"]`, `  ${sid} --> ${tid}`);
-      for (const path of uniq(topic.text.flatMap((x) => matchesOf(PATH_RE, x))).sort()) {
+      for (const path of uniq(topic.text.flatMap((x) => pathsOf(x))).sort()) {
         let fid = fileIds.get(path);
         if (!fid) {
           fid = `F${fileIds.size}`;

@@ -83,13 +83,23 @@ describe('memory loop in a fresh repo', () => {
 
     const md = readFileSync(join(cwd, 'docs', 'sessions', `${today()}_digest.md`), 'utf8');
     const tokens = new Lexer().lex(md);
-    // Structure is exactly: title, metadata list, then six sections each holding one list.
+    // Structure is exactly: title, metadata list, then eight sections each holding one list.
     const headings = tokens.filter((t) => t.type === 'heading').map((t) => (t as any).text);
-    expect(headings).toEqual([`Session digest — ${today()}`, 'Summaries', 'Decisions', 'Commands', 'Evidence', 'Open items', 'Reports']);
+    expect(headings).toEqual([
+      `Session digest — ${today()}`,
+      'Summaries',
+      'Decisions',
+      'Commands',
+      'Evidence',
+      'Open items',
+      'Goals',
+      'SLO facts',
+      'Reports',
+    ]);
     expect(tokens.filter((t) => t.type === 'code')).toHaveLength(0);
     expect(tokens.filter((t) => t.type === 'html')).toHaveLength(0);
     const lists = tokens.filter((t) => t.type === 'list') as any[];
-    expect(lists).toHaveLength(7);
+    expect(lists).toHaveLength(9);
     for (const list of lists) {
       expect(list.ordered).toBe(false);
       for (const item of list.items) expect(item.tokens.every((t: any) => t.type === 'text')).toBe(true);

@@ -18,7 +18,7 @@ describe('renderDigest', () => {
     const decisions = out.digest.split('## Decisions\n\n')[1].split('\n\n')[0].split('\n');
     expect(decisions[0]).toBe('- (150 earlier items omitted)');
     expect(decisions).toHaveLength(101);
-    expect(decisions.at(-1)).toBe('- We decided on option 249.');
+    expect(decisions.at(-1)).toBe('- We decided on option 249. — [`chat_20260101T000000Z_000249`](../../logs/2026-01-01.jsonl)');
     expect(out.stats.decisions).toBe(250);
   });
 

@@ -2,9 +2,12 @@
  * Offline, deterministic extractive summariser: split into sentences (ICU sentence rules, which
  * handle 。！？ as well as . ! ?), score each by the frequency of its words across the batch plus
  * cues (decisions, open items, commands, paths), then greedily keep the best sentences that fit
- * under the grapheme cap, in their original order. A single sentence that is too long is cut at a
- * grapheme boundary with `…`.
+ * under the grapheme cap, in their original order. Decisions and next actions (the digest's own
+ * classifier) are kept before any other sentence when not everything fits: they are what the next
+ * session needs, chatter is not. A single sentence that is too long is cut at a grapheme boundary
+ * with `…`.
  */
+import { classifySentence } from '../findings.js';
 import { graphemeLength, truncateGraphemes } from '../graphemes.js';
 
 export interface SummaryInputTurn {
@@ -31,6 +34,8 @@ interface Sentence {
   length: number;
   words: string[];
   role: string;
+  /** A decision or a next action / open item: filled first. */
+  key: boolean;
 }
 
 function splitSentences(turns: SummaryInputTurn[]): Sentence[] {
@@ -48,7 +53,8 @@ function splitSentences(turns: SummaryInputTurn[]): Sentence[] {
           const word = w.segment.toLowerCase();
           if (!STOPWORDS.has(word)) words.push(word);
         }
-        out.push({ index: out.length, text, length: graphemeLength(text), words, role: turn.role });
+        const { decision, next } = turn.role === 'tool' ? { decision: false, next: false } : classifySentence(text);
+        out.push({ index: out.length, text, length: graphemeLength(text), words, role: turn.role, key: decision || next });
       }
     }
   }
@@ -79,7 +85,9 @@ export function summariseExtractive(turns: SummaryInputTurn[], maxGraphemes: num
   const sentences = splitSentences(turns);
   if (sentences.length === 0) return '';
   const scores = scoreSentences(sentences);
-  const ranked = [...sentences].sort((a, b) => scores.get(b.index)! - scores.get(a.index)! || a.index - b.index);
+  const ranked = [...sentences].sort(
+    (a, b) => Number(b.key) - Number(a.key) || scores.get(b.index)! - scores.get(a.index)! || a.index - b.index,
+  );
   const chosen: Sentence[] = [];
   let used = 0;
   for (const s of ranked) {
