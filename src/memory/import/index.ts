@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendDurable, readStateTextIfExists, withLock, writeJsonAtomic } from '../../core/fs.js';
+import { maskValue } from '../../core/secrets.js';
 import { utcDate } from '../../core/ids.js';
 import { appendChatEntries, type AppendChatBatchInput } from '../chat-log.js';
 import { listChatFiles } from '../chat-reader.js';
@@ -304,7 +305,8 @@ export async function importChats(req: ImportRequest): Promise<ImportReport> {
           /* no chat log written today yet */
         }
         state.log = { file: today, offset: size };
-        await writeJsonAtomic(statePath, state);
+        // Cursors hold offsets and hashes, and each parser's own state (session ids, paths): masked like any stored value.
+        await writeJsonAtomic(statePath, maskValue(state));
       }
       const sum = (f: (r: FileReport) => number): number => files.reduce((n, r) => n + f(r), 0);
       return {
