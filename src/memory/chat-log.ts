@@ -3,6 +3,7 @@
  * (run on every agent turn), so this module avoids heavy imports: entries are built and checked by
  * hand here; the zod schema in schemas/chat.ts validates them when they are read back.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { appendDurable, withLock } from '../core/fs.js';
@@ -129,4 +130,16 @@ export async function appendChatEntries(
     await withLock(path, () => appendDurable(path, lines.join(''), { dropTornTail: true }), { what: `chat log ${date}.jsonl` });
   }
   return { written, tooLong, file: `${date}.jsonl` };
+}
+
+/** The chat day files under logs/, oldest first (here rather than in chat-reader.ts: no schema to load). */
+export function listChatFiles(cwd: string): string[] {
+  try {
+    return readdirSync(join(cwd, 'logs'))
+      .filter((f) => CHAT_FILE_RE.test(f))
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }

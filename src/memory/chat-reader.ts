@@ -2,11 +2,13 @@
  * Reads chat entries after a cursor. Only the bytes after the cursor are read, so the cost of a
  * summary depends on the new entries, not on the size of the history.
  */
-import { openSync, readSync, closeSync, fstatSync, readdirSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatEntrySchema } from '../schemas/chat.js';
 import type { ChatEntry } from './chat-log.js';
-import { CHAT_FILE_RE } from './chat-log.js';
+import { listChatFiles } from './chat-log.js';
+
+export { listChatFiles };
 import type { MemoryCursor } from '../schemas/memory.js';
 
 export interface InvalidChatLine {
@@ -19,17 +21,6 @@ export interface ChatReadResult {
   entries: ChatEntry[];
   invalid: InvalidChatLine[];
   cursor: MemoryCursor | null;
-}
-
-export function listChatFiles(cwd: string): string[] {
-  try {
-    return readdirSync(join(cwd, 'logs'))
-      .filter((f) => CHAT_FILE_RE.test(f))
-      .sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }
 
 function readFrom(path: string, offset: number): Buffer {

@@ -22,7 +22,7 @@ import { appendDurable, readStateTextIfExists, withLock, writeJsonAtomic } from 
 import { maskValue } from '../../core/secrets.js';
 import { utcDate } from '../../core/ids.js';
 import { appendChatEntries, type AppendChatBatchInput } from '../chat-log.js';
-import { listChatFiles } from '../chat-reader.js';
+import { listChatFiles } from '../chat-log.js';
 import type { ImportTool, ImportedTurn, ToolFormat } from './types.js';
 
 const STATE_FILE = join('logs', 'import-state.json');
