@@ -17,7 +17,7 @@
  * run side by side while the repository is being looked up, everything else is constant-cost and
  * runs concurrently.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
   RESTORE_SCRIPT,
@@ -33,6 +33,7 @@ import {
 } from './untracked.js';
 import { join } from 'node:path';
 import type { GitResult, GitRunner } from '../adapters/git.js';
+import { indexFlaggedEntries } from './index-flags.js';
 import { GitCommandError } from '../adapters/git.js';
 import { OperationalError, RefusedError, UsageError } from '../core/errors.js';
 import { readTextIfExists } from '../core/fs.js';
@@ -334,7 +335,10 @@ async function inspect(
     git.probe(logArgs),
     git.run(remoteArgs),
     treeChanges(git, 'HEAD', target.hash).catch((err: Error) => err),
-    git.probe(['ls-files', '-v', '-z']),
+    // Only when the index holds a flagged entry (read from the file: nearly never) does git list them.
+    indexFlaggedEntries(repo.gitDir, objectIdBytes(repo)) === 'none'
+      ? Promise.resolve({ exitCode: 0, stdout: '', stderr: '' })
+      : git.probe(['ls-files', '-v', '-z']),
   ]);
   if (info.exitCode !== 0 || counts.exitCode !== 0) {
     if ((await git.probe(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).exitCode !== 0) {
@@ -428,6 +432,15 @@ function unheldPaths(repo: RepoInfo, changes: TreeChange[], untracked: string[])
  * Tracked files flagged assume-unchanged (`git ls-files -v` tag in lower case) or skip-worktree
  * (tag `S`) whose working-tree content differs from the index: edits that git status hides.
  */
+/** 32 in a SHA-256 repository, else 20 (the width of object ids in its index). */
+function objectIdBytes(repo: RepoInfo): number {
+  try {
+    return /^\s*objectformat\s*=\s*sha256\s*$/im.test(readFileSync(join(repo.commonDir, 'config'), 'utf8')) ? 32 : 20;
+  } catch {
+    return 20;
+  }
+}
+
 async function hiddenEdits(git: GitRunner, repo: RepoInfo, lsFilesV: string): Promise<string[]> {
   const flagged: string[] = [];
   for (const entry of lsFilesV.split('\0')) {
