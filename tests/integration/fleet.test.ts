@@ -1,8 +1,12 @@
 /**
- * Issue 7 acceptance, GitOps half: two real API servers (cluster-a runs the Argo CD simulator),
- * the repo's own ApplicationSet (infra/argocd/applicationset.yaml) yields root-app-cluster-a/b,
- * `vpm clusters sync` syncs them, `vpm clusters status` reports both Synced/Healthy; then cluster-b's
- * API server is stopped and status reports it Unknown (exit 1) within its timeout, still reporting a.
+ * Issues 7 and 19, against the REAL Argo CD (v3.6.2, tests/support/argocd-real.ts) on two real API
+ * servers: the repo's own AppProject + ApplicationSet (infra/argocd/, repoURL pointed at a local git
+ * repository holding infra/k8s) yield root-app-cluster-a/b; `vpm clusters sync` syncs them to fresh
+ * clusters (namespace `fleet` created: CreateNamespace=true copied from spec.syncPolicy), `vpm clusters
+ * status` reports both Synced/Healthy; a sync that cannot finish is terminated on vpm's timeout; then
+ * cluster-b's API server is stopped (status reports it Unknown within its timeout while Argo CD still
+ * says Healthy; a sync to it fails with Argo CD's message) and restarted (a sync succeeds again).
+ * Knative itself is the test environment's Knative simulator (it marks the KService Ready).
  *
  * This suite starts its own environment (not the shared one): stopping an API server must not
  * disturb suites running in parallel.
@@ -12,19 +16,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Testenv, findAssets, applyFile, REPO_ROOT, type TestenvInfo } from '../support/testenv.ts';
+import { Testenv, findAssets, REPO_ROOT, type TestenvInfo } from '../support/testenv.ts';
+import { findArgoCd, projectArgoCdObjects, type RealArgoCd } from '../support/argocd-real.ts';
 import { Kube } from '../support/kube.ts';
 import { vpm, vpmJson } from '../helpers/cli.js';
 
 const APPS = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
-const APPSET = path.join(REPO_ROOT, 'infra/argocd/applicationset.yaml');
+const PROJECT = '/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/vpm';
+const KSVC = '/apis/serving.knative.dev/v1/namespaces/fleet/services/hello';
 const NAMES = ['root-app-cluster-a', 'root-app-cluster-b'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const assets = findAssets();
-const available = !('missing' in assets);
-if (!available && process.env.VPM_REQUIRE_TESTENV === '1')
-  throw new Error(`VPM_REQUIRE_TESTENV=1 but ${(assets as { missing: string }).missing}`);
+const argo = findArgoCd();
+const missing = 'missing' in assets ? assets.missing : 'missing' in argo ? argo.missing : undefined;
+const available = !missing;
+if (missing && process.env.VPM_REQUIRE_TESTENV === '1') throw new Error(`VPM_REQUIRE_TESTENV=1 but ${missing}`);
 
 async function until<T>(f: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -41,9 +48,10 @@ async function until<T>(f: () => Promise<T | undefined | null | false>, what: st
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)', () => {
+describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () => {
   let testenv: Testenv;
   let env: TestenvInfo;
+  let argocd: RealArgoCd;
   let mgmt: Kube;
   let cwd: string;
   let runEnv: Record<string, string>;
@@ -53,14 +61,15 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-fleet-env-'));
     const logFile = path.join(dir, 'testenv.log');
     testenv = new Testenv({ dir, repoDir: REPO_ROOT, log: (m) => fs.appendFileSync(logFile, `${m}\n`) });
-    env = await testenv.ensure({ clusters: 2 });
+    env = await testenv.ensure({ clusters: 2, argocd: 'real' });
+    argocd = testenv.realArgoCd!;
     mgmt = await Kube.fromKubeconfig(env.kubeconfig, 'cluster-a');
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-fleet-repo-'));
     execFileSync('git', ['init', '-q', cwd]);
     runEnv = { KUBECONFIG: env.kubeconfig, VPM_ACTOR: user };
-    await applyFile(mgmt, APPSET, { fieldManager: 'fleet-test' });
+    for (const o of projectArgoCdObjects(REPO_ROOT, argocd.repoURL)) await mgmt.apply(o, 'fleet-test');
     for (const n of NAMES) await until(() => mgmt.getOrNull(`${APPS}/${n}`), `Application ${n}`);
-  });
+  }, 240_000);
 
   afterAll(async () => {
     mgmt?.close();
@@ -76,7 +85,8 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
       expect(app.spec).toMatchObject({
         project: 'vpm',
         destination: { name: c, namespace: 'fleet' },
-        source: { path: `infra/k8s/overlays/${c}`, targetRevision: 'HEAD' },
+        source: { path: `infra/k8s/overlays/${c}`, targetRevision: 'HEAD', repoURL: argocd.repoURL },
+        syncPolicy: { syncOptions: ['CreateNamespace=true'] },
       });
       expect(app.spec.syncPolicy?.automated).toBeUndefined();
       expect(app.metadata.ownerReferences[0]).toMatchObject({ kind: 'ApplicationSet', name: 'root-apps' });
@@ -84,7 +94,14 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
   });
 
   it('before any sync: status exits 1 and says why', async () => {
-    await until(async () => (await mgmt.get(`${APPS}/${NAMES[1]}`)).status?.sync?.status === 'OutOfSync', 'first comparison');
+    for (const n of NAMES)
+      await until(async () => (await mgmt.get(`${APPS}/${n}`)).status?.sync?.status === 'OutOfSync', `first comparison of ${n}`, 90_000);
+    // Fresh clusters: nothing of the fleet there yet.
+    for (const c of ['cluster-a', 'cluster-b']) {
+      const kube = await Kube.fromKubeconfig(env.kubeconfig, c);
+      expect(await kube.getOrNull('/api/v1/namespaces/fleet')).toBeNull();
+      kube.close();
+    }
     const { result, json } = await vpmJson(['clusters', 'status'], { cwd, env: runEnv });
     expect(result.exitCode).toBe(1);
     expect(json.ok).toBe(false);
@@ -117,8 +134,8 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     expect((await mgmt.get(`${APPS}/${NAMES[0]}`)).operation).toBeUndefined();
   });
 
-  it('vpm clusters sync: merge-patches operation with an honest initiatedBy, waits for Succeeded and Healthy', async () => {
-    const sha = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  it('vpm clusters sync to fresh clusters: the operation as Argo CD’s API builds it (syncOptions from spec.syncPolicy), namespace created, Succeeded and Healthy', async () => {
+    const sha = argocd.git('rev-parse', 'HEAD');
     const { result, json } = await vpmJson(['clusters', 'sync', '--timeout', '90s'], { cwd, env: runEnv, timeoutMs: 120_000 });
     expect(result.exitCode, String(result.stderr)).toBe(0);
     expect(json.ok).toBe(true);
@@ -129,22 +146,27 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     for (const a of json.apps) {
       expect(a.revision).toBe(sha);
       expect(a.operation).toEqual({
-        initiatedBy: { username: `vpm/${user}`, automated: false },
+        initiatedBy: { username: `vpm/${user}` },
         info: [{ name: 'vpm-request', value: json.request_id }],
-        sync: { revision: 'HEAD' },
+        sync: { revision: 'HEAD', syncOptions: ['CreateNamespace=true'] },
       });
     }
     for (const n of NAMES) {
       const app = await mgmt.get(`${APPS}/${n}`);
-      expect(app.status.operationState.operation.initiatedBy).toEqual({ username: `vpm/${user}`, automated: false });
+      // What the real controller recorded: our user, not automated; the requested revision stays HEAD.
+      expect(app.status.operationState.operation.initiatedBy).toEqual({ username: `vpm/${user}` });
+      expect(app.status.operationState.operation.sync).toMatchObject({ revision: 'HEAD', syncOptions: ['CreateNamespace=true'] });
+      expect(app.status.operationState.syncResult.revision).toBe(sha);
       expect(app.status.history.at(-1)).toMatchObject({ revision: sha, initiatedBy: { username: `vpm/${user}` } });
     }
-    // The workloads landed on each cluster, labelled by the app that owns them.
+    // The workloads landed on each cluster, in the namespace Argo CD created, tracked by annotation.
     for (const c of ['cluster-a', 'cluster-b']) {
       const kube = await Kube.fromKubeconfig(env.kubeconfig, c);
-      const ksvc = await kube.get('/apis/serving.knative.dev/v1/namespaces/fleet/services/hello');
-      expect(ksvc.metadata.labels['app.kubernetes.io/instance']).toBe(`root-app-${c}`);
+      expect(await kube.getOrNull('/api/v1/namespaces/fleet')).not.toBeNull();
+      const ksvc = await kube.get(KSVC);
+      expect(ksvc.metadata.annotations['argocd.argoproj.io/tracking-id']).toBe(`root-app-${c}:serving.knative.dev/Service:fleet/hello`);
       expect(ksvc.metadata.annotations['vpm.dev/cluster']).toBe(c);
+      expect(ksvc.status.conditions.find((x: any) => x.type === 'Ready')?.status).toBe('True');
       kube.close();
     }
   });
@@ -183,7 +205,7 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
         metadata: { name: 'fleet-broken', namespace: 'argocd' },
         spec: {
           project: 'vpm',
-          source: { repoURL: 'https://github.com/your-org/vpm.git', path: 'infra/k8s/overlays/cluster-a' },
+          source: { repoURL: argocd.repoURL, path: 'infra/k8s/overlays/cluster-a' },
           destination: { name: 'cluster-z', namespace: 'fleet' },
         },
       },
@@ -198,14 +220,20 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
       expect((await vpm(['clusters', 'status', '-l', 'vpm.dev/fleet=root'], { cwd, env: runEnv })).exitCode).toBe(0);
       expect((await vpm(['clusters', 'status'], { cwd, env: runEnv })).exitCode).toBe(1);
 
+      const before = (await mgmt.get(`${APPS}/${NAMES[0]}`)).status.history.length;
       const slow = await vpmJson(['clusters', 'sync', NAMES[0], '--timeout', '1ms'], { cwd, env: runEnv });
       expect(slow.result.exitCode).toBe(5);
       expect(slow.json.apps[0]).toMatchObject({ phase: 'Timeout', timed_out: true });
-      // The requested sync still completes in Argo CD; wait for it so later tests start clean.
+      // vpm ended the operation it started: withdrawn before the controller took it, or terminated.
+      expect(['withdrawn', 'terminated', 'already-finished']).toContain(slow.json.apps[0].terminated);
       await until(async () => {
         const a = await mgmt.get(`${APPS}/${NAMES[0]}`);
-        return !a.operation && a.status?.operationState?.phase === 'Succeeded';
-      }, 'the timed-out sync to finish');
+        return !a.operation && a.status?.operationState?.phase !== 'Running' && a;
+      }, 'no operation left behind');
+      if (slow.json.apps[0].terminated !== 'already-finished') {
+        await sleep(2_000);
+        expect((await mgmt.get(`${APPS}/${NAMES[0]}`)).status.history.length).toBe(before);
+      }
     } finally {
       await mgmt.delete(`${APPS}/fleet-broken`);
     }
@@ -218,20 +246,7 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
   });
 
   it("cluster-b's API server stopped: status reports it Unknown with the reason, within its timeout, still reporting cluster-a (exit 1)", async () => {
-    const pid = env.clusters['cluster-b'].apiserverPid;
-    const gone = () => {
-      try {
-        // A zombie (exited, not yet reaped) counts as gone.
-        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
-      } catch {
-        return true;
-      }
-    };
-    process.kill(pid, 'SIGTERM');
-    // kube-apiserver drains its watches on SIGTERM; like the testenv's restart, give it 10 s, then kill.
-    await until(async () => gone(), 'kube-apiserver of cluster-b to exit', 10_000).catch(() => process.kill(pid, 'SIGKILL'));
-    await until(async () => gone(), 'kube-apiserver of cluster-b to die', 10_000);
-
+    await testenv.stopApiServer('cluster-b');
     const t0 = Date.now();
     const { result, json } = await vpmJson(['clusters', 'status', '--request-timeout', '3s'], { cwd, env: runEnv, timeoutMs: 30_000 });
     const elapsed = Date.now() - t0;
@@ -250,6 +265,16 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
     expect(human.exitCode).toBe(1);
     expect(String(human.stdout)).toMatch(/root-app-cluster-b\s+cluster-b\s+Unknown\s+Unknown/);
     expect(String(human.stdout)).toMatch(/cluster-b: UNREACHABLE/);
+    // Argo CD itself still says Synced/Healthy (warm cache): vpm's own check is what caught it.
+    const app = await mgmt.get(`${APPS}/${NAMES[1]}`);
+    expect([app.status.sync.status, app.status.health.status]).toEqual(['Synced', 'Healthy']);
+
+    // A sync to it fails with Argo CD's own message (exit 1), quickly.
+    const sync = await vpmJson(['clusters', 'sync', NAMES[1], '--timeout', '60s'], { cwd, env: runEnv, timeoutMs: 90_000 });
+    expect(sync.result.exitCode, String(sync.result.stderr)).toBe(1);
+    expect(sync.json.apps[0]).toMatchObject({ name: NAMES[1], ok: false });
+    expect(['Failed', 'Error']).toContain(sync.json.apps[0].phase);
+    expect(sync.json.apps[0].message).toMatch(/127\.0\.0\.1|connection refused|discover|unreachable/i);
   });
 
   it('a black-holed API server (accepts, never answers) is also bounded by --request-timeout', async () => {
@@ -276,5 +301,14 @@ describe.skipIf(!available)('vpm clusters (two API servers, Argo CD simulator)',
       for (const c of conns) c.destroy();
       hole.close();
     }
+  });
+
+  it('cluster-b restarted: status reachable again and a sync succeeds', async () => {
+    await testenv.startApiServer('cluster-b');
+    const { result, json } = await vpmJson(['clusters', 'sync', NAMES[1], '--timeout', '120s'], { cwd, env: runEnv, timeoutMs: 150_000 });
+    expect(result.exitCode, String(result.stderr) + JSON.stringify(json.apps?.[0])).toBe(0);
+    expect(json.apps[0]).toMatchObject({ name: NAMES[1], phase: 'Succeeded', health: 'Healthy', ok: true });
+    const st = await vpmJson(['clusters', 'status', '--request-timeout', '3s'], { cwd, env: runEnv });
+    expect(st.json.clusters.find((c: any) => c.context === 'cluster-b')).toMatchObject({ reachable: true });
   });
 });

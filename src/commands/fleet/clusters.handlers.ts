@@ -75,7 +75,7 @@ function renderSync(outcomes: SyncOutcome[]): string {
   return outcomes
     .map(
       (o) =>
-        `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}`,
+        `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}${o.terminated ? `\n  operation ${o.terminated}: ${o.terminate_message ?? ''}` : ''}`,
     )
     .join('\n');
 }
@@ -130,12 +130,17 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
         username: vpmUsername(ctx.env),
         requestId,
         waitHealthy: true,
+        // --force-freeze --reason (checked above) also passes vpm's check of the AppProject's sync windows.
+        ignoreWindows: Boolean(opts.forceFreeze && opts.reason?.trim()),
+        now: ctx.now(),
       },
       {
-        onRequested: (name, op) =>
+        onRequested: (name, op) => {
+          const sync = op.sync as { revision?: string; revisions?: string[]; syncOptions?: string[] };
           ctx.status(
-            `sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`,
-          ),
+            `sync requested: ${name} (revision ${sync.revision ?? sync.revisions?.join(',')}${sync.syncOptions ? `, ${sync.syncOptions.join(' ')}` : ''}, by ${(op.initiatedBy as { username: string }).username})`,
+          );
+        },
         onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
       },
     ),
