@@ -11,6 +11,9 @@ import { canaryStatus } from './deploy/canary-status.js';
 import { freezeOff } from './deploy/freeze-off.js';
 import { freezeOn } from './deploy/freeze-on.js';
 import { freezeStatus } from './deploy/freeze-status.js';
+import { freezeScheduleAdd } from './deploy/freeze-schedule-add.js';
+import { freezeScheduleList } from './deploy/freeze-schedule-list.js';
+import { freezeScheduleRemove } from './deploy/freeze-schedule-remove.js';
 import { guard } from './deploy/guard.js';
 import { ready } from './deploy/ready.js';
 import { sli } from './deploy/sli.js';
@@ -62,6 +65,9 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   freezeOn,
   freezeOff,
   freezeStatus,
+  freezeScheduleAdd,
+  freezeScheduleList,
+  freezeScheduleRemove,
   apply,
   ready,
   sli,
@@ -87,7 +93,8 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
 export const GROUPS: Readonly<Record<string, string>> = {
   chat: 'conversation log (logs/<date>.jsonl)',
   state: 'STATE/current_state.md: the single source of truth',
-  freeze: 'deploy freeze (.ops/deploy_freeze.json)',
+  freeze: 'deploy freeze (.ops/deploy_freeze.json, and with a fleet: AppProject window, namespace annotation, admission policy)',
+  schedule: 'recurring freezes (config freeze.schedules, mirrored into the AppProject)',
   canary: 'canary rollout of a Knative Service with SLO gates',
   clusters: 'multi-cluster GitOps: Argo CD Applications across clusters',
   diagrams: 'Mermaid diagrams under diagrams/src/ (*.md ```mermaid blocks, *.mmd)',

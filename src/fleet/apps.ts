@@ -90,7 +90,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Maps an Application's destination to a kube context: by name, by server URL, or in-cluster. */
-function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
+export function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
   const d = app.spec?.destination ?? {};
   if (d.name) {
     if (d.name === 'in-cluster') return target.argocdContext;
