@@ -197,6 +197,225 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
     expect((await vpm(['clusters', 'status', '--watch', '--timeout', '10s'], { cwd, env: runEnv })).exitCode).toBe(0);
   });
 
+  it('vpm freeze on holds Argo CD (raw operation patch: "blocked by sync window"), vpm clusters sync (exit 3), writes to the KService (admission policy) and canary start from another clone; freeze off releases all', async () => {
+    const cfg = 'fleet:\n  contexts: [cluster-a, cluster-b]\n';
+    fs.writeFileSync(path.join(cwd, 'vpm.config.yaml'), cfg);
+    // Another clone of the same repository: same config, no .ops/deploy_freeze.json of its own.
+    const clone = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-fleet-clone-'));
+    execFileSync('git', ['init', '-q', clone]);
+    fs.writeFileSync(path.join(clone, 'vpm.config.yaml'), cfg);
+    const kubeB = await Kube.fromKubeconfig(env.kubeconfig, 'cluster-b');
+    try {
+      const on = await vpmJson(['freeze', 'on', '--reason', 'release freeze 19'], { cwd, env: runEnv });
+      expect(on.result.exitCode, String(on.result.stderr)).toBe(0);
+      expect(on.json.places.filter((p: any) => !p.ok)).toEqual([]);
+      expect(on.json.places.map((p: any) => `${p.kind}:${p.context}:${p.name}`).sort()).toEqual([
+        'appproject:cluster-a:argocd/vpm',
+        'namespace:cluster-a:fleet',
+        'namespace:cluster-b:fleet',
+        'policy:cluster-a:vpm-freeze',
+        'policy:cluster-b:vpm-freeze',
+      ]);
+      const windows = (await mgmt.get(PROJECT)).spec.syncWindows;
+      expect(windows).toEqual([
+        expect.objectContaining({ kind: 'deny', applications: ['*'], description: expect.stringMatching(/^vpm:freeze release freeze 19/) }),
+      ]);
+
+      // (1) A sync requested by another client (a raw patch of `operation`, as kubectl would) is held by Argo CD.
+      await mgmt.mergePatch(`${APPS}/${NAMES[0]}`, {
+        operation: { initiatedBy: { username: 'kubectl-user' }, sync: { revision: 'HEAD', syncOptions: ['CreateNamespace=true'] } },
+      });
+      const held = await until(
+        async () => {
+          const a = await mgmt.get(`${APPS}/${NAMES[0]}`);
+          return /blocked by sync window/i.test(a.status?.operationState?.message ?? '') && a;
+        },
+        'Argo CD to hold the raw sync',
+        60_000,
+      );
+      expect(held.status.operationState.phase).toBe('Running');
+
+      // (2) vpm clusters sync from the other clone: refused by the window (exit 3), window named.
+      const sync = await vpm(['clusters', 'sync', NAMES[1]], { cwd: clone, env: runEnv });
+      expect(sync.exitCode, String(sync.stderr)).toBe(3);
+      expect(String(sync.stderr)).toMatch(/blocked by a sync window of AppProject vpm: deny window "\* \* \* \* \*".*release freeze 19/);
+
+      // (3) Any client changing the KService: rejected by the API server with the freeze's reason.
+      const change = { spec: { template: { metadata: { annotations: { 'vpm.dev/test': 'changed' } } } } };
+      const rejected = await kubeB.mergePatch(KSVC, change).then(
+        () => null,
+        (e: any) => e,
+      );
+      expect(rejected?.status).toBe(403);
+      expect(JSON.stringify(rejected.body)).toMatch(/deploys are frozen in namespace fleet by vpm freeze: .*release freeze 19/);
+      // …unless the object carries the override annotation with a reason.
+      await kubeB.mergePatch(KSVC, { metadata: { annotations: { 'vpm.dev/freeze-override': 'hotfix 7' } }, ...change });
+      await kubeB.mergePatch(KSVC, { metadata: { annotations: { 'vpm.dev/freeze-override': null } } });
+
+      // (4) canary start from the other clone (no freeze file there): exit 3, from the namespace annotation.
+      const canary = await vpm(['canary', 'start', 'hello', '--context', 'cluster-b', '--namespace', 'fleet'], { cwd: clone, env: runEnv });
+      expect(canary.exitCode, String(canary.stderr)).toBe(3);
+      expect(String(canary.stderr)).toMatch(/deploys are frozen on the cluster \(namespace fleet, context cluster-b\).*release freeze 19/);
+
+      // freeze status in the other clone finds the cluster freeze and says the places disagree.
+      const st = await vpmJson(['freeze', 'status'], { cwd: clone, env: runEnv });
+      expect(st.json.active).toBe(true);
+      expect(st.json.disagree).toBe(true);
+      expect(st.json.places).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/AppProject vpm deny window/),
+          expect.stringMatching(/namespace fleet annotation \(context cluster-b\)/),
+        ]),
+      );
+      expect(String((await vpm(['freeze', 'status'], { cwd: clone, env: runEnv })).stdout)).toMatch(/DISAGREE/);
+
+      // freeze off removes exactly what vpm added, and all three proceed.
+      const off = await vpmJson(['freeze', 'off'], { cwd, env: runEnv });
+      expect(off.result.exitCode, String(off.result.stderr)).toBe(0);
+      expect((await mgmt.get(PROJECT)).spec.syncWindows ?? []).toEqual([]);
+      const ns = await kubeB.get('/api/v1/namespaces/fleet');
+      expect(ns.metadata.annotations?.['vpm.dev/freeze']).toBeUndefined();
+      expect(ns.metadata.labels?.['vpm.dev/frozen']).toBeUndefined();
+      expect(await kubeB.getOrNull('/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/vpm-freeze')).toBeNull();
+      const released = await until(
+        async () => {
+          const a = await mgmt.get(`${APPS}/${NAMES[0]}`);
+          return (
+            a.status?.operationState?.operation?.initiatedBy?.username === 'kubectl-user' &&
+            a.status.operationState.phase === 'Succeeded' &&
+            a
+          );
+        },
+        'the held sync to run after freeze off',
+        120_000,
+      );
+      expect(released.operation).toBeUndefined();
+      await until(
+        async () => {
+          try {
+            await kubeB.mergePatch(KSVC, { spec: { template: { metadata: { annotations: { 'vpm.dev/test': null } } } } });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        'the KService to accept changes again',
+        10_000,
+      );
+      const again = await vpm(['clusters', 'sync', NAMES[1], '--timeout', '90s'], { cwd: clone, env: runEnv, timeoutMs: 120_000 });
+      expect(again.exitCode, String(again.stderr)).toBe(0);
+      // The audit says who, why and where, for on and off.
+      const audit = fs
+        .readFileSync(path.join(cwd, '.ops/deploy_freeze_audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(audit.at(-2)).toMatchObject({ event: 'on', by: user, reason: 'release freeze 19' });
+      expect(audit.at(-2).where).toEqual(
+        expect.arrayContaining(['.ops/deploy_freeze.json', expect.objectContaining({ kind: 'appproject', ok: true })]),
+      );
+      expect(audit.at(-1)).toMatchObject({ event: 'off', by: user });
+    } finally {
+      kubeB.close();
+      await vpm(['freeze', 'off'], { cwd, env: runEnv });
+      fs.rmSync(path.join(cwd, 'vpm.config.yaml'), { force: true });
+    }
+  }, 300_000);
+
+  it('a sync held by a deny window: vpm times out (exit 5) and terminates its operation; no sync happens later', async () => {
+    const before = (await mgmt.get(`${APPS}/${NAMES[0]}`)).status.history.length;
+    const proj = await mgmt.get(PROJECT);
+    const window = {
+      kind: 'deny',
+      schedule: '* * * * *',
+      duration: '1h',
+      applications: [NAMES[0]],
+      manualSync: false,
+      description: 'test: maintenance',
+    };
+    await mgmt.mergePatch(PROJECT, { spec: { syncWindows: [...(proj.spec.syncWindows ?? []), window] } });
+    try {
+      // Without an override vpm refuses, naming the window (exit 3).
+      const refused = await vpm(['clusters', 'sync', NAMES[0]], { cwd, env: runEnv });
+      expect(refused.exitCode).toBe(3);
+      expect(String(refused.stderr)).toMatch(/deny window .*test: maintenance/);
+      // With one, Argo CD itself still holds the operation: vpm times out and terminates it.
+      const t0 = Date.now();
+      const { result, json } = await vpmJson(
+        ['clusters', 'sync', NAMES[0], '--timeout', '5s', '--force-freeze', '--reason', 'test the terminate path'],
+        { cwd, env: runEnv, timeoutMs: 60_000 },
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(5);
+      expect(json.apps[0]).toMatchObject({ phase: 'Timeout', timed_out: true, terminated: 'terminated' });
+      expect(json.apps[0].message).toMatch(/blocked by sync window/i);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      const after = await mgmt.get(`${APPS}/${NAMES[0]}`);
+      expect(after.operation).toBeUndefined();
+      expect(after.status.operationState.phase).not.toBe('Running');
+    } finally {
+      const p = await mgmt.get(PROJECT);
+      await mgmt.mergePatch(PROJECT, {
+        spec: { syncWindows: (p.spec.syncWindows ?? []).filter((w: any) => w.description !== 'test: maintenance') },
+      });
+    }
+    // The window is gone: had the operation survived, it would run now.
+    await sleep(5_000);
+    const app = await mgmt.get(`${APPS}/${NAMES[0]}`);
+    expect(app.operation).toBeUndefined();
+    expect(app.status.history.length).toBe(before);
+  }, 120_000);
+
+  it('vpm freeze schedule add: stored in config and mirrored into the AppProject as a deny window in its time zone; remove takes it out', async () => {
+    fs.writeFileSync(path.join(cwd, 'vpm.config.yaml'), '# fleet of the test\nfleet:\n  contexts: [cluster-a, cluster-b]\n');
+    try {
+      const add = await vpmJson(
+        [
+          'freeze',
+          'schedule',
+          'add',
+          '--cron',
+          '0 18 * * 5',
+          '--duration',
+          '64h',
+          '--tz',
+          'Asia/Tokyo',
+          '--reason',
+          'weekend',
+          '--id',
+          'weekend',
+        ],
+        { cwd, env: runEnv },
+      );
+      expect(add.result.exitCode, String(add.result.stderr)).toBe(0);
+      expect(add.json.appproject).toMatchObject({ ok: true });
+      // Next start: a Friday 18:00 in Tokyo = 09:00 UTC.
+      expect(add.json.next[0]).toMatch(/T09:00:00\.000Z$/);
+      expect(new Date(add.json.next[0]).getUTCDay()).toBe(5);
+      const text = fs.readFileSync(path.join(cwd, 'vpm.config.yaml'), 'utf8');
+      expect(text).toMatch(/^# fleet of the test/);
+      expect(text).toMatch(/cron: 0 18 \* \* 5/);
+      expect((await mgmt.get(PROJECT)).spec.syncWindows).toEqual([
+        expect.objectContaining({
+          kind: 'deny',
+          schedule: '0 18 * * 5',
+          duration: '64h',
+          timeZone: 'Asia/Tokyo',
+          manualSync: false,
+          applications: ['*'],
+        }),
+      ]);
+      expect(
+        (await vpm(['freeze', 'schedule', 'add', '--cron', '0 18 * *', '--duration', '1h', '--reason', 'x'], { cwd, env: runEnv }))
+          .exitCode,
+      ).toBe(2);
+      const rm = await vpm(['freeze', 'schedule', 'remove', 'weekend'], { cwd, env: runEnv });
+      expect(rm.exitCode, String(rm.stderr)).toBe(0);
+      expect((await mgmt.get(PROJECT)).spec.syncWindows ?? []).toEqual([]);
+    } finally {
+      fs.rmSync(path.join(cwd, 'vpm.config.yaml'), { force: true });
+    }
+  });
+
   it('a sync that Argo CD reports Failed exits 1 with its message; a too-short --timeout exits 5', async () => {
     await mgmt.apply(
       {

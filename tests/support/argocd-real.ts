@@ -79,6 +79,19 @@ const CONFIG_MAPS = [
   'argocd-gpg-keys-cm',
 ];
 
+export type RealArgoCdOptions = {
+  dir: string;
+  logDir: string;
+  mgmt: Kube;
+  /** The first is the management cluster (in-cluster for Argo CD). */
+  clusters: RealArgoCdCluster[];
+  /** Full kubeconfig of the environment (contexts named after the clusters). */
+  envKubeconfig: string;
+  /** Where infra/k8s is copied from. */
+  repoDir: string;
+  log: (m: string) => void;
+};
+
 export class RealArgoCd {
   readonly namespace = 'argocd';
   readonly runDir: string;
@@ -90,20 +103,10 @@ export class RealArgoCd {
   /** Time from start() to every process healthy (ms). */
   startupMs = 0;
 
-  constructor(
-    private readonly opts: {
-      dir: string;
-      logDir: string;
-      mgmt: Kube;
-      /** The first is the management cluster (in-cluster for Argo CD). */
-      clusters: RealArgoCdCluster[];
-      /** Full kubeconfig of the environment (contexts named after the clusters). */
-      envKubeconfig: string;
-      /** Where infra/k8s is copied from. */
-      repoDir: string;
-      log: (m: string) => void;
-    },
-  ) {
+  private readonly opts: RealArgoCdOptions;
+
+  constructor(opts: RealArgoCdOptions) {
+    this.opts = opts;
     const found = findArgoCd();
     if ('missing' in found) throw new Error(found.missing);
     this.bin = found;
