@@ -84,6 +84,8 @@ export function validatingAdmissionPolicy(): KObj[] {
           {
             expression: `has(object.metadata.annotations) && '${OVERRIDE_ANNOTATION}' in object.metadata.annotations && size(object.metadata.annotations['${OVERRIDE_ANNOTATION}']) > 0`,
             messageExpression: `'deploys are frozen in namespace ' + namespaceObject.metadata.name + ' by vpm freeze: ' + (${nsFreeze}) + '; to override, set the annotation ${OVERRIDE_ANNOTATION}=<reason> on the Service'`,
+            // Used when the message expression cannot be evaluated.
+            message: `deploys are frozen by vpm freeze (see the namespace annotation ${FREEZE_ANNOTATION}); to override, set the annotation ${OVERRIDE_ANNOTATION}=<reason>`,
             reason: 'Forbidden',
           },
         ],
