@@ -171,10 +171,29 @@ export async function applyClusterFreeze(targets: FreezeTargets, info: ClusterFr
   return Promise.all(places);
 }
 
+/**
+ * Syncs Argo CD held during the freeze resume on the controller's next look at them (up to 30 s later);
+ * a refresh request (the documented `argocd.argoproj.io/refresh` annotation) makes that now.
+ */
+async function nudgeHeldSyncs(a: FreezeTargets['argocd']): Promise<void> {
+  const apps = await a.client.list(ARGO_API, 'Application', a.namespace);
+  for (const app of apps) {
+    const st = (app as { status?: { operationState?: { phase?: string; message?: string } } }).status?.operationState;
+    if (st?.phase !== 'Running' || !/blocked by sync window/i.test(st.message ?? '')) continue;
+    await a.client.mergePatch(
+      { apiVersion: ARGO_API, kind: 'Application', name: app.metadata.name, namespace: a.namespace },
+      { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'normal' } } },
+    );
+  }
+}
+
 export async function removeClusterFreeze(targets: FreezeTargets): Promise<FreezePlace[]> {
   const a = targets.argocd;
   const places: Promise<FreezePlace>[] = [
-    place('appproject', a.context, `${a.namespace}/${a.project}`, () => updateProjectWindows(a, isManualFreezeWindow, [])),
+    place('appproject', a.context, `${a.namespace}/${a.project}`, async () => {
+      await updateProjectWindows(a, isManualFreezeWindow, []);
+      await nudgeHeldSyncs(a).catch(() => undefined); // best effort: the controller resumes them anyway
+    }),
   ];
   for (const c of targets.clusters) {
     places.push(

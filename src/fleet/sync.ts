@@ -275,7 +275,14 @@ export async function terminateOperation(
         while (Date.now() < deadline) {
           const now = await client.get(ref);
           const s2 = now?.status?.operationState;
-          if (!isOurs(s2?.operation, requestId) || FINAL_PHASES.includes(s2?.phase))
+          if (!isOurs(s2?.operation, requestId)) return { result: 'terminated', message: 'operation ended (replaced by another)' };
+          // The controller may finish the sync before it sees Terminating: say so, never claim a termination.
+          if (s2?.phase === 'Succeeded')
+            return {
+              result: 'already-finished',
+              message: `finished Succeeded before the termination took effect: ${s2.message ?? ''}`.trim(),
+            };
+          if (FINAL_PHASES.includes(s2?.phase))
             return { result: 'terminated', message: `operation terminated${s2?.message ? `: ${s2.message}` : ''}` };
           // The controller holds a sync blocked by a window without looking at Terminating: withdraw it.
           if (!now?.operation) break;

@@ -324,7 +324,13 @@ export class RealArgoCd {
     await Promise.all([
       until('argocd-repo-server', 90_000, () => httpOk(`http://127.0.0.1:${repoMetrics}/healthz?full=true`), rs, this.opts.logDir),
       until('argocd-application-controller', 90_000, () => httpOk(`http://127.0.0.1:${ctrlMetrics}/healthz`), ctrl, this.opts.logDir),
-      until('argocd-applicationset-controller', 90_000, () => httpOk(`http://127.0.0.1:${appsetProbe}/healthz`), appset, this.opts.logDir),
+      until(
+        'argocd-applicationset-controller',
+        90_000,
+        () => httpOk(`http://127.0.0.1:${appsetMetrics}/metrics`),
+        appset,
+        this.opts.logDir,
+      ),
     ]);
   }
 
