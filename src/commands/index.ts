@@ -25,6 +25,9 @@ import { healthcheck } from './evidence/healthcheck.js';
 import { schemaExport } from './evidence/schema-export.js';
 import { clustersStatus } from './fleet/clusters-status.js';
 import { clustersSync } from './fleet/clusters-sync.js';
+import { clustersDiff } from './fleet/clusters-diff.js';
+import { clustersHistory } from './fleet/clusters-history.js';
+import { clustersRollback } from './fleet/clusters-rollback.js';
 import { failover } from './fleet/failover.js';
 import { checkpoint } from './git/checkpoint.js';
 import { checkpointList } from './git/checkpoint-list.js';
@@ -78,6 +81,9 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   guard,
   clustersStatus,
   clustersSync,
+  clustersDiff,
+  clustersHistory,
+  clustersRollback,
   failover,
   healthcheck,
   diagramsCheck,

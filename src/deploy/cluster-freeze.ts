@@ -149,24 +149,27 @@ export async function applyClusterFreeze(targets: FreezeTargets, info: ClusterFr
     ),
   ];
   for (const c of targets.clusters) {
+    const namespaces = c.namespaces.map((ns) =>
+      place('namespace', c.context, ns, () =>
+        c.client.apply(
+          {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name: ns, labels: { [FROZEN_LABEL]: 'true' }, annotations: { [FREEZE_ANNOTATION]: JSON.stringify(info) } },
+          },
+          { fieldManager: FIELD_MANAGER },
+        ),
+      ),
+    );
+    places.push(...namespaces);
     places.push(
       place('policy', c.context, POLICY_NAME, async () => {
         for (const o of validatingAdmissionPolicy()) await c.client.apply(o, { fieldManager: FIELD_MANAGER });
+        // kube-apiserver loads a new policy asynchronously: return only once it is enforced.
+        const labelled = (await Promise.all(namespaces)).find((p) => p.ok);
+        if (labelled) await waitEnforced(c.client, labelled.name);
       }),
     );
-    for (const ns of c.namespaces)
-      places.push(
-        place('namespace', c.context, ns, () =>
-          c.client.apply(
-            {
-              apiVersion: 'v1',
-              kind: 'Namespace',
-              metadata: { name: ns, labels: { [FROZEN_LABEL]: 'true' }, annotations: { [FREEZE_ANNOTATION]: JSON.stringify(info) } },
-            },
-            { fieldManager: FIELD_MANAGER },
-          ),
-        ),
-      );
   }
   return Promise.all(places);
 }
@@ -187,32 +190,69 @@ async function nudgeHeldSyncs(a: FreezeTargets['argocd']): Promise<void> {
   }
 }
 
+/**
+ * Dry-run creates a probe Service in a frozen namespace until the API server rejects it (policy loaded),
+ * at most `timeoutMs`. Without Knative's CRD on the cluster there is nothing to hold: it returns at once.
+ */
+async function waitEnforced(client: KubeClient, namespace: string, timeoutMs = 15_000, enforced = true): Promise<void> {
+  const probe = {
+    apiVersion: 'serving.knative.dev/v1',
+    kind: 'Service',
+    metadata: { name: 'vpm-freeze-probe', namespace },
+    spec: { template: { spec: { containers: [{ image: 'vpm.invalid/freeze-probe' }] } } },
+  } as KObj;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let rejected = false;
+    try {
+      await client.apply(probe, { dryRun: true, fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      const e = err as { status?: number; message?: string; reason?: string };
+      if (e.status === 404) return; // no Knative Serving here
+      if (!/frozen/.test(String(e.message))) throw err;
+      rejected = true;
+    }
+    if (rejected === enforced) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        enforced
+          ? `the admission policy ${POLICY_NAME} is installed but the API server did not enforce it within ${timeoutMs} ms`
+          : `the admission policy ${POLICY_NAME} is deleted but the API server still enforced it after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function removeClusterFreeze(targets: FreezeTargets): Promise<FreezePlace[]> {
   const a = targets.argocd;
-  const places: Promise<FreezePlace>[] = [
-    place('appproject', a.context, `${a.namespace}/${a.project}`, async () => {
-      await updateProjectWindows(a, isManualFreezeWindow, []);
-      await nudgeHeldSyncs(a).catch(() => undefined); // best effort: the controller resumes them anyway
-    }),
-  ];
+  const clusterPlaces: Promise<FreezePlace>[] = [];
   for (const c of targets.clusters) {
-    places.push(
-      place('namespace', c.context, `(every namespace labelled ${FROZEN_LABEL})`, async () => {
-        const frozen = await c.client.list('v1', 'Namespace', '', FROZEN_LABEL);
-        const names = new Set([...c.namespaces, ...frozen.map((n) => n.metadata.name)]);
-        // Applying the namespace with vpm-freeze's field manager and without its fields removes exactly them.
-        for (const ns of names) {
-          if (!frozen.some((n) => n.metadata.name === ns)) continue;
-          await c.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: FIELD_MANAGER });
-        }
-      }),
+    let lifted: string[] = [];
+    const ns = place('namespace', c.context, `(every namespace labelled ${FROZEN_LABEL})`, async () => {
+      const frozen = await c.client.list('v1', 'Namespace', '', FROZEN_LABEL);
+      lifted = frozen.map((n) => n.metadata.name);
+      // Applying the namespace with vpm-freeze's field manager and without its fields removes exactly them.
+      for (const name of lifted)
+        await c.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { fieldManager: FIELD_MANAGER });
+    });
+    clusterPlaces.push(
+      ns,
       place('policy', c.context, POLICY_NAME, async () => {
         await c.client.delete({ apiVersion: VAP_API, kind: 'ValidatingAdmissionPolicyBinding', name: POLICY_NAME });
         await c.client.delete({ apiVersion: VAP_API, kind: 'ValidatingAdmissionPolicy', name: POLICY_NAME });
+        // The API server drops the policy asynchronously: wait until writes pass again.
+        await ns;
+        if (lifted[0]) await waitEnforced(c.client, lifted[0], 15_000, false);
       }),
     );
   }
-  return Promise.all(places);
+  // Argo CD's window goes last: syncs it held resume only once the clusters accept the writes.
+  const done = await Promise.all(clusterPlaces);
+  const project = await place('appproject', a.context, `${a.namespace}/${a.project}`, async () => {
+    await updateProjectWindows(a, isManualFreezeWindow, []);
+    await nudgeHeldSyncs(a).catch(() => undefined); // best effort: the controller resumes them anyway
+  });
+  return [project, ...done];
 }
 
 export interface ClusterFreezeStatus {

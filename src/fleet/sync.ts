@@ -23,6 +23,8 @@ export interface SyncRequest {
   namespace: string;
   /** Default per app: spec.source.targetRevision, else HEAD. Multi-source apps: one per source, comma-separated. */
   revision?: string;
+  /** Builds the operation instead of a plain sync (rollback). */
+  build?: (app: KObj) => Record<string, any>;
   /** Sync even inside a deny sync window (vpm asks; Argo CD itself still holds the operation). */
   ignoreWindows?: boolean;
   now?: Date;
@@ -157,7 +159,7 @@ export async function syncApps(client: KubeClient, req: SyncRequest, events: Syn
       );
     }
   }
-  const built = new Map((apps as KObj[]).map((app) => [app.metadata.name, buildSyncOperation(app, req)]));
+  const built = new Map((apps as KObj[]).map((app) => [app.metadata.name, req.build ? req.build(app) : buildSyncOperation(app, req)]));
 
   const started = performance.now();
   const operations = new Map<string, Record<string, any>>();
@@ -319,4 +321,70 @@ export async function terminateOperation(
     }
   }
   return { result: 'failed', message: 'the Application kept changing; could not terminate the operation' };
+}
+
+export interface HistoryEntry {
+  id: number;
+  revision: string | null;
+  revisions: string[] | null;
+  deployed_at: string | null;
+  deploy_started_at: string | null;
+  initiated_by: string | null;
+  automated: boolean;
+  source: Record<string, unknown> | null;
+}
+
+/** `status.history` as Argo CD keeps it (the last revisionHistoryLimit entries, default 10; ids increase). */
+export function appHistory(app: KObj): HistoryEntry[] {
+  return ((app.status?.history ?? []) as any[]).map((h) => ({
+    id: Number(h.id),
+    revision: h.revision ?? null,
+    revisions: h.revisions ?? null,
+    deployed_at: h.deployedAt ?? null,
+    deploy_started_at: h.deployStartedAt ?? null,
+    initiated_by: h.initiatedBy?.username ?? null,
+    automated: Boolean(h.initiatedBy?.automated),
+    source: h.source ?? null,
+  }));
+}
+
+/**
+ * The rollback operation as argocd-server's Rollback API builds it: the history entry's revision(s) and
+ * source(s), syncOptions from spec.syncPolicy, apply strategy; refused (as `argocd app rollback` is)
+ * while auto-sync is on, since the controller would sync straight back to the target revision.
+ */
+export function buildRollbackOperation(
+  app: KObj,
+  id: number,
+  req: Pick<SyncRequest, 'prune' | 'username' | 'requestId'>,
+): Record<string, any> {
+  if (app.spec?.syncPolicy?.automated)
+    throw new RefusedError(`rollback of ${app.metadata.name} refused: auto-sync is enabled`, {
+      hint: 'disable auto-sync on the Application first (as `argocd app rollback` requires); nothing was changed',
+    });
+  const entry = ((app.status?.history ?? []) as any[]).find((h) => Number(h.id) === id);
+  if (!entry)
+    throw new UsageError(`${app.metadata.name} has no history entry ${id}`, {
+      hint: `known ids: ${
+        appHistory(app)
+          .map((h) => h.id)
+          .join(', ') || '(none)'
+      } (vpm clusters history ${app.metadata.name})`,
+    });
+  const policy = app.spec?.syncPolicy ?? {};
+  const sync: Record<string, any> = { syncStrategy: { apply: {} } };
+  if (entry.revisions?.length) sync.revisions = [...entry.revisions];
+  else sync.revision = entry.revision;
+  if (entry.sources?.length) sync.sources = entry.sources;
+  else if (entry.source) sync.source = entry.source;
+  if (req.prune) sync.prune = true;
+  if (Array.isArray(policy.syncOptions) && policy.syncOptions.length) sync.syncOptions = [...policy.syncOptions];
+  return {
+    initiatedBy: { username: req.username },
+    info: [
+      { name: REQUEST_INFO_NAME, value: req.requestId },
+      { name: 'vpm-rollback-to', value: String(id) },
+    ],
+    sync,
+  };
 }

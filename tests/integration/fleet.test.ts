@@ -532,4 +532,86 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
     const st = await vpmJson(['clusters', 'status', '--request-timeout', '3s'], { cwd, env: runEnv });
     expect(st.json.clusters.find((c: any) => c.context === 'cluster-b')).toMatchObject({ reachable: true });
   });
+
+  it('clusters diff --exit-code names the resource and field of a changed overlay; history and rollback against the real history', async () => {
+    const repo = argocd.gitDir;
+    // The fleet repository's checkout, with kustomize (the one Argo CD's repo-server uses) on PATH.
+    const diffEnv = { ...runEnv, PATH: `${path.dirname(argocd.kustomizePath)}:${process.env.PATH}` };
+    const clean = await vpmJson(['clusters', 'diff', NAMES[1], '--exit-code'], { cwd: repo, env: diffEnv });
+    expect(clean.result.exitCode, JSON.stringify(clean.json)).toBe(0);
+    expect(clean.json.apps[0]).toMatchObject({ name: NAMES[1], rendered_with: 'kustomize', differs: false, error: null });
+
+    const overlay = path.join(repo, 'infra/k8s/overlays/cluster-b/kustomization.yaml');
+    const original = fs.readFileSync(overlay, 'utf8');
+    fs.writeFileSync(overlay, original.replace('vpm.dev/cluster: cluster-b', 'vpm.dev/cluster: cluster-b-v2'));
+    const changed = await vpmJson(['clusters', 'diff', NAMES[1], '--exit-code'], { cwd: repo, env: diffEnv });
+    expect(changed.result.exitCode).toBe(1);
+    expect(changed.json.apps[0].resources).toEqual([
+      {
+        resource: 'serving.knative.dev/Service/fleet/hello',
+        change: 'update',
+        fields: expect.arrayContaining([{ path: 'metadata.annotations."vpm.dev/cluster"', live: 'cluster-b', desired: 'cluster-b-v2' }]),
+      },
+    ]);
+    expect(String((await vpm(['clusters', 'diff', NAMES[1]], { cwd: repo, env: diffEnv })).stdout)).toMatch(
+      /~ serving\.knative\.dev\/Service\/fleet\/hello\n\s+metadata\.annotations\."vpm\.dev\/cluster": "cluster-b" → "cluster-b-v2"/,
+    );
+
+    // Commit and sync it: a new history entry; then roll back to the entry before.
+    const oldSha = argocd.git('rev-parse', 'HEAD');
+    argocd.git('commit', '-qam', 'cluster-b v2');
+    const newSha = argocd.git('rev-parse', 'HEAD');
+    const synced = await vpmJson(['clusters', 'sync', NAMES[1], '--timeout', '90s'], { cwd, env: runEnv, timeoutMs: 120_000 });
+    expect(synced.result.exitCode, String(synced.result.stderr)).toBe(0);
+    expect(synced.json.apps[0].revision).toBe(newSha);
+    const hist = await vpmJson(['clusters', 'history', NAMES[1]], { cwd, env: runEnv });
+    expect(hist.result.exitCode).toBe(0);
+    const ids = hist.json.history.map((h: any) => h.id);
+    expect(ids).toEqual([...ids].sort((a: number, b: number) => a - b));
+    expect(hist.json.history.at(-1)).toMatchObject({ revision: newSha, initiated_by: `vpm/${user}` });
+    const previous = hist.json.history.filter((h: any) => h.revision === oldSha).at(-1);
+    expect(previous).toBeDefined();
+
+    // Refused while frozen (exit 3), nothing changed.
+    expect((await vpm(['freeze', 'on', '--local', '--reason', 'no rollbacks now'], { cwd, env: runEnv })).exitCode).toBe(0);
+    expect((await vpm(['clusters', 'rollback', NAMES[1], String(previous.id)], { cwd, env: runEnv })).exitCode).toBe(3);
+    expect((await vpm(['freeze', 'off', '--local'], { cwd, env: runEnv })).exitCode).toBe(0);
+
+    const rb = await vpmJson(['clusters', 'rollback', NAMES[1], String(previous.id), '--timeout', '90s'], {
+      cwd,
+      env: runEnv,
+      timeoutMs: 120_000,
+    });
+    expect(rb.result.exitCode, String(rb.result.stderr)).toBe(0);
+    expect(rb.json.app).toMatchObject({ phase: 'Succeeded', revision: oldSha });
+    const kubeB = await Kube.fromKubeconfig(env.kubeconfig, 'cluster-b');
+    expect((await kubeB.get(KSVC)).metadata.annotations['vpm.dev/cluster']).toBe('cluster-b');
+    kubeB.close();
+    const app = await mgmt.get(`${APPS}/${NAMES[1]}`);
+    expect(app.status.history.at(-1)).toMatchObject({ revision: oldSha, initiatedBy: { username: `vpm/${user}` } });
+    expect(app.status.operationState.operation.sync).toMatchObject({ revision: oldSha, syncOptions: ['CreateNamespace=true'] });
+
+    // With auto-sync on, a rollback is refused as `argocd app rollback` refuses it.
+    await mgmt.apply(
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'fleet-auto', namespace: 'argocd' },
+        spec: {
+          project: 'default',
+          source: { repoURL: argocd.repoURL, path: 'infra/k8s/overlays/cluster-a', targetRevision: 'HEAD' },
+          destination: { name: 'cluster-a', namespace: 'fleet-auto' },
+          syncPolicy: { automated: {}, syncOptions: ['CreateNamespace=true'] },
+        },
+      },
+      'fleet-test',
+    );
+    try {
+      const auto = await vpm(['clusters', 'rollback', 'fleet-auto', '1'], { cwd, env: runEnv });
+      expect(auto.exitCode).toBe(3);
+      expect(String(auto.stderr)).toMatch(/auto-sync is enabled/);
+    } finally {
+      await mgmt.delete(`${APPS}/fleet-auto`);
+    }
+  }, 300_000);
 });

@@ -115,6 +115,11 @@ export class RealArgoCd {
     this.kubeconfig = path.join(this.runDir, 'kubeconfig');
   }
 
+  /** The kustomize Argo CD's repo-server runs (for tests that render like it). */
+  get kustomizePath(): string {
+    return path.join(this.bin.dir, 'kustomize');
+  }
+
   get repoURL(): string {
     return `file://${this.gitDir}`;
   }
