@@ -189,6 +189,8 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
       });
       expect(a.revision).toMatch(/^[0-9a-f]{40}$/);
       expect(Date.parse(a.reconciled_at)).not.toBeNaN();
+      // The real fields: Argo CD's conditions (none for a healthy app) and the operation's retry count.
+      expect(a).toMatchObject({ conditions: [], retry_count: 0 });
     }
     const human = await vpm(['clusters', 'status'], { cwd, env: runEnv });
     expect(human.exitCode).toBe(0);
@@ -439,7 +441,11 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
       expect(failed.json.apps[0].message).toMatch(/cluster-z/);
       // Status over a selector ignores the broken app; over everything it reports it.
       expect((await vpm(['clusters', 'status', '-l', 'vpm.dev/fleet=root'], { cwd, env: runEnv })).exitCode).toBe(0);
-      expect((await vpm(['clusters', 'status'], { cwd, env: runEnv })).exitCode).toBe(1);
+      const all = await vpmJson(['clusters', 'status'], { cwd, env: runEnv });
+      expect(all.result.exitCode).toBe(1);
+      // status reports Argo CD's own condition for it (the real controller's InvalidSpecError names the cluster).
+      const broken = all.json.apps.find((a: any) => a.name === 'fleet-broken');
+      expect(broken.conditions.map((c: any) => `${c.type}: ${c.message}`).join('\n')).toMatch(/cluster-z/);
 
       const before = (await mgmt.get(`${APPS}/${NAMES[0]}`)).status.history.length;
       const slow = await vpmJson(['clusters', 'sync', NAMES[0], '--timeout', '1ms'], { cwd, env: runEnv });
