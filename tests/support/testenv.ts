@@ -824,12 +824,21 @@ async function killStale(dir: string, log: Logger): Promise<void> {
     throw new Error(`another testenv supervisor (pid ${st.supervisorPid}) owns ${dir}; run npm run testenv:down first`);
   }
   for (const pid of st.info?.pids ?? []) {
-    if (pidAlive(pid) && cmdlineMentions(pid, dir)) {
+    // The real Argo CD's processes name the directory in their environment (KUBECONFIG, TMPDIR), not argv.
+    if (pidAlive(pid) && (cmdlineMentions(pid, dir) || environMentions(pid, dir))) {
       log(`killing stale process ${pid} from a previous run`);
       await killPid(pid);
     }
   }
   fs.rmSync(path.join(dir, 'state.json'), { force: true });
+}
+
+function environMentions(pid: number, s: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(s);
+  } catch {
+    return false;
+  }
 }
 
 export function cmdlineMentions(pid: number, s: string): boolean {
