@@ -64,3 +64,27 @@ export async function runProgram(argv: string[], opts: RunProgramOptions): Promi
     ...(notStarted ? { startError: (r as { shortMessage?: string }).shortMessage ?? 'the command could not be started' } : {}),
   };
 }
+
+/** Runs a program and returns its stdout and stderr apart (for tools whose stdout is data, e.g. `kustomize build`). */
+export async function captureProgram(
+  argv: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<{ exitCode: number | null; stdout: string; stderr: string; notFound: boolean }> {
+  const { execa } = await import('execa');
+  const r = await execa(argv[0], argv.slice(1), {
+    cwd: opts.cwd,
+    env: childEnvironment(opts.env),
+    extendEnv: false,
+    shell: false,
+    stdin: 'ignore',
+    reject: false,
+    timeout: opts.timeoutMs ?? 60_000,
+  });
+  const code = (r as { code?: string }).code;
+  return {
+    exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    notFound: code === 'ENOENT',
+  };
+}

@@ -361,6 +361,18 @@ export class KubeClient {
     return withRetry(read, READ_RETRY);
   }
 
+  /** Deletes the object; false when it was already gone. */
+  async delete(ref: ObjRef): Promise<boolean> {
+    try {
+      await this.objects.delete(this.header(ref));
+      return true;
+    } catch (err) {
+      const kerr = toKubeError(err, `delete ${this.describe(ref)}`, this.endpoint);
+      if (kerr.status === 404 && kerr.reason !== 'NoKindMatch') return false;
+      throw kerr;
+    }
+  }
+
   async mustGet<T extends KObj = KObj>(ref: ObjRef): Promise<T> {
     const obj = await this.get<T>(ref);
     if (!obj) throw new KubeApiError(404, `${this.describe(ref)} not found`, { retryable: false });
@@ -401,7 +413,14 @@ export class KubeClient {
   }
 
   /** Server-side apply with field manager `vpm` (force: take over fields another manager owns). */
-  async apply<T extends KObj = KObj>(obj: KObj, opts: { dryRun?: boolean; force?: boolean } = {}): Promise<T> {
+  async apply<T extends KObj = KObj>(
+    obj: KObj,
+    opts: {
+      dryRun?: boolean;
+      force?: boolean /** Own field manager: fields it no longer sends are removed. */;
+      fieldManager?: string;
+    } = {},
+  ): Promise<T> {
     const body = {
       ...obj,
       metadata: { ...obj.metadata, namespace: obj.metadata.namespace ?? ((await this.isNamespaced(obj)) ? this.namespace : undefined) },
@@ -413,7 +432,7 @@ export class KubeClient {
         body as KObj,
         undefined,
         opts.dryRun ? 'All' : undefined,
-        FIELD_MANAGER,
+        opts.fieldManager ?? FIELD_MANAGER,
         opts.force ?? true,
         this.lib.PatchStrategy.ServerSideApply,
       )) as T;
@@ -424,9 +443,16 @@ export class KubeClient {
 
   private async isNamespaced(obj: KObj): Promise<boolean> {
     // Cluster-scoped kinds vpm may apply; everything else is namespaced.
-    return !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PersistentVolume'].includes(
-      obj.kind,
-    );
+    return ![
+      'Namespace',
+      'CustomResourceDefinition',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'StorageClass',
+      'PersistentVolume',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ].includes(obj.kind);
   }
 
   async list<T extends KObj = KObj>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {

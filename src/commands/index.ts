@@ -11,6 +11,9 @@ import { canaryStatus } from './deploy/canary-status.js';
 import { freezeOff } from './deploy/freeze-off.js';
 import { freezeOn } from './deploy/freeze-on.js';
 import { freezeStatus } from './deploy/freeze-status.js';
+import { freezeScheduleAdd } from './deploy/freeze-schedule-add.js';
+import { freezeScheduleList } from './deploy/freeze-schedule-list.js';
+import { freezeScheduleRemove } from './deploy/freeze-schedule-remove.js';
 import { guard } from './deploy/guard.js';
 import { ready } from './deploy/ready.js';
 import { sli } from './deploy/sli.js';
@@ -22,6 +25,9 @@ import { healthcheck } from './evidence/healthcheck.js';
 import { schemaExport } from './evidence/schema-export.js';
 import { clustersStatus } from './fleet/clusters-status.js';
 import { clustersSync } from './fleet/clusters-sync.js';
+import { clustersDiff } from './fleet/clusters-diff.js';
+import { clustersHistory } from './fleet/clusters-history.js';
+import { clustersRollback } from './fleet/clusters-rollback.js';
 import { failover } from './fleet/failover.js';
 import { checkpoint } from './git/checkpoint.js';
 import { checkpointList } from './git/checkpoint-list.js';
@@ -68,6 +74,9 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   freezeOn,
   freezeOff,
   freezeStatus,
+  freezeScheduleAdd,
+  freezeScheduleList,
+  freezeScheduleRemove,
   apply,
   ready,
   sli,
@@ -78,6 +87,9 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   guard,
   clustersStatus,
   clustersSync,
+  clustersDiff,
+  clustersHistory,
+  clustersRollback,
   failover,
   healthcheck,
   diagramsCheck,
@@ -94,7 +106,8 @@ export const GROUPS: Readonly<Record<string, string>> = {
   chat: 'conversation log (logs/<date>.jsonl)',
   memory: 'the memory handed back to agents (AGENTS.md / CLAUDE.md) and searched',
   state: 'STATE/current_state.md: the single source of truth',
-  freeze: 'deploy freeze (.ops/deploy_freeze.json)',
+  freeze: 'deploy freeze (.ops/deploy_freeze.json, and with a fleet: AppProject window, namespace annotation, admission policy)',
+  schedule: 'recurring freezes (config freeze.schedules, mirrored into the AppProject)',
   canary: 'canary rollout of a Knative Service with SLO gates',
   clusters: 'multi-cluster GitOps: Argo CD Applications across clusters',
   diagrams: 'Mermaid diagrams under diagrams/src/ (*.md ```mermaid blocks, *.mmd)',

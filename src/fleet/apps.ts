@@ -54,6 +54,10 @@ export interface AppStatus {
   operation_started_at: string | null;
   operation_finished_at: string | null;
   reconciled_at: string | null;
+  /** Argo CD's own conditions (ComparisonError, SyncError, …), as it reports them. */
+  conditions: Array<{ type: string; message: string; last_transition_time: string | null }>;
+  /** Retries of the current/last operation (`operationState.retryCount`; "Retrying attempt #N"). */
+  retry_count: number;
   /** Synced and Healthy (and its cluster reachable). */
   ok: boolean;
   /** Why the app is not ok, in words. */
@@ -86,7 +90,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Maps an Application's destination to a kube context: by name, by server URL, or in-cluster. */
-function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
+export function destinationContext(app: KObj, target: FleetTarget, servers: Map<string, string | null>): string | null {
   const d = app.spec?.destination ?? {};
   if (d.name) {
     if (d.name === 'in-cluster') return target.argocdContext;
@@ -118,6 +122,12 @@ function summariseApp(app: KObj, cluster: string | null, reach: ClusterReach | u
     operation_started_at: op.startedAt ?? null,
     operation_finished_at: op.finishedAt ?? null,
     reconciled_at: st.reconciledAt ?? null,
+    conditions: (st.conditions ?? []).map((c: any) => ({
+      type: String(c?.type ?? ''),
+      message: String(c?.message ?? ''),
+      last_transition_time: c?.lastTransitionTime ?? null,
+    })),
+    retry_count: Number(op.retryCount ?? 0),
     ok: sync === 'Synced' && health === 'Healthy',
     reason: null,
   };
@@ -216,6 +226,8 @@ function unknownApp(name: string, reason: string): AppStatus {
     operation_started_at: null,
     operation_finished_at: null,
     reconciled_at: null,
+    conditions: [],
+    retry_count: 0,
     ok: false,
     reason,
   };

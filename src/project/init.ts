@@ -93,17 +93,32 @@ async function createIfMissing(root: string, rel: string, content: string, resul
   result.created.push(rel);
 }
 
+/**
+ * Where the deploy freeze flag lives: `local` (default) keeps `.ops/` ignored, so a freeze holds in this
+ * checkout only (and, with a fleet configured, on the clusters, which every checkout reads); `committed`
+ * ignores the rest of `.ops/` but not `.ops/deploy_freeze.json`, so a freeze travels with the repository —
+ * at the price of a commit (and a push) for every freeze on/off, and of merge conflicts when two people
+ * freeze at once.
+ */
+export type FreezeFileMode = 'local' | 'committed';
+
+const COMMITTED_FREEZE_IGNORES = ['/.ops/*', '!/.ops/deploy_freeze.json'];
+
 /** The .gitignore with vpm's entries it lacks appended (undefined when it has them all). */
-function withRuntimeIgnores(existing: string | undefined): string | undefined {
+function withRuntimeIgnores(existing: string | undefined, freezeFile: FreezeFileMode = 'local'): string | undefined {
   const lines = new Set((existing ?? '').split(/\r?\n/).map((l) => l.trim()));
-  const missing = RUNTIME_STATE_IGNORES.filter((e) => !lines.has(e) && !lines.has(e.replace(/^\//, '')));
+  const wanted =
+    freezeFile === 'committed'
+      ? RUNTIME_STATE_IGNORES.flatMap((e) => (e === '/.ops/' ? COMMITTED_FREEZE_IGNORES : [e]))
+      : RUNTIME_STATE_IGNORES;
+  const missing = wanted.filter((e) => !lines.has(e) && !lines.has(e.replace(/^\//, '')));
   if (missing.length === 0) return undefined;
   const base = existing === undefined || existing === '' ? '' : existing.endsWith('\n') ? `${existing}\n` : `${existing}\n\n`;
   const header = lines.has(GITIGNORE_HEADER) ? '' : `${GITIGNORE_HEADER}\n`;
   return `${base}${header}${missing.join('\n')}\n`;
 }
 
-export async function initProject(root: string, now: Date): Promise<InitResult> {
+export async function initProject(root: string, now: Date, opts: { freezeFile?: FreezeFileMode } = {}): Promise<InitResult> {
   const result: InitResult = { root, created: [], updated: [], kept: [] };
   await createIfMissing(root, join('STATE', 'current_state.md'), starterState(now), result);
   const hasJsonConfig = (await readIfExists(join(root, 'vpm.config.json'))) !== undefined;
@@ -114,7 +129,7 @@ export async function initProject(root: string, now: Date): Promise<InitResult> 
 
   const gitignorePath = join(root, '.gitignore');
   const existing = await readIfExists(gitignorePath);
-  const next = withRuntimeIgnores(existing);
+  const next = withRuntimeIgnores(existing, opts.freezeFile);
   if (next === undefined) result.kept.push('.gitignore');
   else {
     await writeFile(gitignorePath, next);

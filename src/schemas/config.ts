@@ -130,6 +130,35 @@ export const FleetConfigSchema = z
     request_timeout_ms: z.number().int().positive().default(5_000),
     /** How long `clusters sync` waits for the operation (and health), e.g. `5m`. */
     sync_timeout: z.string().default('5m'),
+    /** The AppProject of the fleet's Applications (where `vpm freeze` writes its deny sync windows). */
+    project: z.string().min(1).default('vpm'),
+  })
+  .strict();
+
+/** A recurring freeze (`vpm freeze schedule add`), mirrored into the AppProject as a deny sync window. */
+export const FreezeScheduleSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+    cron: z.string().min(1),
+    duration: z.string().min(1),
+    tz: z.string().min(1).default('UTC'),
+    reason: z.string().min(1),
+    by: z.string().optional(),
+    added_at: z.string().optional(),
+  })
+  .strict();
+
+/**
+ * `freeze`: where a freeze applies beyond this checkout's `.ops/deploy_freeze.json`. `cluster` (default:
+ * on when `fleet` is configured) also writes the AppProject deny window, the namespace annotations and
+ * the admission policy; `namespaces` adds namespaces to annotate on every fleet cluster (besides the
+ * Applications' destinations); `schedules` are the recurring freezes.
+ */
+export const FreezeConfigSchema = z
+  .object({
+    cluster: z.boolean().optional(),
+    namespaces: z.array(z.string().min(1)).optional(),
+    schedules: z.array(FreezeScheduleSchema).default([]),
   })
   .strict();
 
@@ -201,6 +230,7 @@ export const ConfigSchema = z
       .strict()
       .optional(),
     fleet: FleetConfigSchema.optional(),
+    freeze: FreezeConfigSchema.optional(),
     failover: FailoverConfigSchema.optional(),
   })
   .strict();

@@ -83,8 +83,11 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
     // Before any sync the app is OutOfSync and its KService Missing.
     await until(async () => (await mgmt.get(`${APPS}/${names[1]}`)).status?.sync?.status === 'OutOfSync', 'OutOfSync');
 
-    // Sync cluster-b the way `vpm clusters sync` does: merge-patch `operation`.
-    await mgmt.mergePatch(`${APPS}/${names[1]}`, { operation: { initiatedBy: { username: 'vpm' }, sync: { revision: 'HEAD' } } });
+    // Sync cluster-b the way `vpm clusters sync` does: merge-patch `operation`, syncOptions copied from
+    // spec.syncPolicy (the controller — real or simulated — reads only the operation's).
+    await mgmt.mergePatch(`${APPS}/${names[1]}`, {
+      operation: { initiatedBy: { username: 'vpm' }, sync: { revision: 'HEAD', syncOptions: ['CreateNamespace=true'] } },
+    });
     const done = await until(async () => {
       const a = await mgmt.get(`${APPS}/${names[1]}`);
       return !a.operation && a.status?.operationState?.phase === 'Succeeded' && a.status.health?.status === 'Healthy' ? a : undefined;
@@ -100,7 +103,8 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
 
     const b = await kubeFor(env, 'cluster-b');
     const ksvc = await b.get(`/apis/serving.knative.dev/v1/namespaces/${id}/services/hello`);
-    expect(ksvc.metadata.labels['app.kubernetes.io/instance']).toBe(names[1]);
+    // Tracked by annotation, as Argo CD v3 does.
+    expect(ksvc.metadata.annotations['argocd.argoproj.io/tracking-id']).toBe(`${names[1]}:serving.knative.dev/Service:${id}/hello`);
     const a = await kubeFor(env, 'cluster-a');
     expect(await a.getOrNull(`/apis/serving.knative.dev/v1/namespaces/${id}/services/hello`)).toBeNull();
   });
@@ -123,7 +127,8 @@ describe.skipIf(!requireTestenv())('Argo CD simulator', () => {
     );
     const app = await until(async () => {
       const x = await mgmt.get(`${APPS}/${name}`);
-      return !x.operation && x.status?.operationState?.phase === 'Failed' ? x : undefined;
+      // The real controller ends it in phase Error (tests/integration/fleet.test.ts shows it).
+      return !x.operation && x.status?.operationState?.phase === 'Error' ? x : undefined;
     }, 'failed sync');
     expect(app.status.operationState.message).toMatch(/cluster-z/);
   });

@@ -8,7 +8,7 @@
  *        '{"operation":{"initiatedBy":{"username":"vpm"},"sync":{"revision":"HEAD","prune":false}}}'
  *    The simulator then writes `status.operationState` {operation, phase: Running, message,
  *    startedAt}, reads the manifests, server-side applies them (field manager `argocd-controller`,
- *    tracking label `app.kubernetes.io/instance=<app>`) to the destination cluster, and finishes
+ *    tracking annotation `argocd.argoproj.io/tracking-id`, as Argo CD v3) to the destination cluster, and finishes
  *    with phase Succeeded or Failed (+ `finishedAt`, `message`, `syncResult.{revision, source,
  *    resources[]}`), `status.sync` {status Synced|OutOfSync, revision, comparedTo},
  *    `status.health.status` (Healthy|Progressing|Degraded|Missing), `status.resources[]`,
@@ -48,7 +48,8 @@ import { parseAllDocuments } from 'yaml';
 import { type Kube, KubeError, keyOf, retrying, type Informer, type KObj } from './kube.ts';
 
 const API = 'argoproj.io/v1alpha1';
-const TRACKING_LABEL = 'app.kubernetes.io/instance';
+// Argo CD v3 tracks by annotation (application.resourceTrackingMethod: annotation, the default).
+const TRACKING_ANNOTATION = 'argocd.argoproj.io/tracking-id';
 const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
 
 export type ArgoCdSimOptions = {
@@ -309,6 +310,7 @@ export class ArgoCdSim {
         summary: {},
       };
     const resources: ResourceStatus[] = [];
+    const healths: Health[] = [];
     const images = new Set<string>();
     for (const obj0 of desired.objects) {
       const obj = await this.prepare(obj0, app, dest.kube);
@@ -328,12 +330,13 @@ export class ArgoCdSim {
         ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
         name: obj.metadata.name,
         status: inSync ? 'Synced' : 'OutOfSync',
-        health: { status: healthOf(obj.kind!, live) },
       });
+      healths.push(healthOf(obj.kind!, live));
     }
     return {
       sync: resources.every((r) => r.status === 'Synced') ? 'Synced' : 'OutOfSync',
-      health: worst(resources.map((r) => r.health!.status)),
+      // Argo CD v3 does not persist per-resource health in status.resources; only the app's health.
+      health: worst(healths),
       revision: desired.revision,
       resources,
       sourceType: desired.sourceType,
@@ -347,13 +350,21 @@ export class ArgoCdSim {
       throw new Error(`manifest without apiVersion/kind/metadata.name: ${JSON.stringify(obj0).slice(0, 200)}`);
     const info = await kube.resourceFor(obj.apiVersion, obj.kind);
     if (info.namespaced && !obj.metadata.namespace) obj.metadata.namespace = app.spec?.destination?.namespace || 'default';
-    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), [TRACKING_LABEL]: app.metadata.name };
+    const group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0] : '';
+    obj.metadata.annotations = {
+      ...(obj.metadata.annotations ?? {}),
+      [TRACKING_ANNOTATION]: `${app.metadata.name}:${group}/${obj.kind}:${obj.metadata.namespace ?? ''}/${obj.metadata.name}`,
+    };
     return obj;
   }
 
   private async runSync(app0: KObj): Promise<void> {
     const name = app0.metadata.name;
+    // As stored by the real API server: `automated: false` dropped (omitempty), `retry: {}` added.
+    const requested = clone(app0.operation);
     const operation = clone(app0.operation);
+    if (operation.initiatedBy?.automated === false) delete operation.initiatedBy.automated;
+    operation.retry ??= {};
     const startedAt = now();
     const limit = Number(operation.retry?.limit ?? 0);
     this.syncs++;
@@ -439,7 +450,7 @@ export class ArgoCdSim {
       await retrying(
         () =>
           this.kube.jsonPatch(this.appPath(name), [
-            { op: 'test', path: '/operation', value: operation },
+            { op: 'test', path: '/operation', value: requested },
             { op: 'remove', path: '/operation' },
           ]),
         { attempts: 10 },
@@ -463,12 +474,14 @@ export class ArgoCdSim {
     const dest = this.destination(app);
     if (!dest)
       return {
-        phase: 'Failed',
+        phase: 'Error',
         message: `application destination ${JSON.stringify(app.spec?.destination ?? {})} is not configured`,
         revision: desired.revision,
         resources: [],
       };
-    const opts: string[] = [...(operation.sync?.syncOptions ?? []), ...(app.spec?.syncPolicy?.syncOptions ?? [])];
+    // Like the real controller: only the operation's syncOptions count (argocd-server's Sync API copies
+    // spec.syncPolicy.syncOptions into it; a raw patch of `operation` must do the same).
+    const opts: string[] = [...(operation.sync?.syncOptions ?? [])];
     const results: any[] = [];
     let failed = 0;
     if (opts.includes('CreateNamespace=true') && app.spec?.destination?.namespace)

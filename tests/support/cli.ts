@@ -1,7 +1,7 @@
 /**
  * testenv CLI (npm scripts testenv:up / testenv:down / testenv:status / testenv:build).
  *
- *   npm run testenv:up [-- --clusters 2 --prometheus --haproxy [--no-sim] [--dir DIR]]
+ *   npm run testenv:up [-- --clusters 2 --prometheus --haproxy [--no-sim] [--argocd-real] [--dir DIR]]
  *   npm run testenv:status [-- --json]
  *   npm run testenv:down
  *   node tests/support/cli.ts restart-apiserver [cluster-a]
@@ -25,6 +25,7 @@ const { positionals, values } = parseArgs({
     clusters: { type: 'string' },
     prometheus: { type: 'boolean', default: false },
     haproxy: { type: 'boolean', default: false },
+    'argocd-real': { type: 'boolean', default: false },
     'no-sim': { type: 'boolean', default: false },
     dir: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -50,7 +51,13 @@ function ensureRequest(): EnsureRequest {
     process.stderr.write('testenv: --clusters must be 1 or 2\n');
     process.exit(2);
   }
-  return { clusters, prometheus: values.prometheus, haproxy: values.haproxy, sim: !values['no-sim'] };
+  return {
+    clusters,
+    prometheus: values.prometheus,
+    haproxy: values.haproxy,
+    sim: !values['no-sim'],
+    argocd: values['argocd-real'] ? ('real' as const) : ('sim' as const),
+  };
 }
 
 function usage(info: TestenvInfo, ms?: number): string {
@@ -75,6 +82,7 @@ function usage(info: TestenvInfo, ms?: number): string {
     lines.push(
       `  argocd: Applications in namespace ${info.argocd.namespace} on ${info.argocd.cluster}; manifests from ${info.argocd.repoDir}`,
     );
+  if (info.argocd?.real) lines.push(`  argocd: real v3.6.2, repo ${info.argocd.real.repoURL}, started in ${info.argocd.real.startupMs} ms`);
   if (info.prometheus) lines.push(`  prometheus: ${info.prometheus.url}`);
   if (info.haproxy)
     lines.push(
@@ -224,7 +232,7 @@ async function restart(): Promise<void> {
 const commands: Record<string, () => Promise<void>> = { up, down, status, serve, 'restart-apiserver': restart };
 if (values.help || !commands[cmd]) {
   process.stdout.write(
-    'usage: node tests/support/cli.ts up [--clusters 1|2] [--prometheus] [--haproxy] [--no-sim] [--dir DIR] [--json] | down | status [--json] | restart-apiserver [CLUSTER]\n',
+    'usage: node tests/support/cli.ts up [--clusters 1|2] [--prometheus] [--haproxy] [--no-sim] [--argocd-real] [--dir DIR] [--json] | down | status [--json] | restart-apiserver [CLUSTER]\n',
   );
   process.exit(values.help ? 0 : 2);
 }

@@ -38,6 +38,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Kube, type KObj } from './kube.ts';
 import { KnativeSim } from './knative-sim.ts';
 import { ArgoCdSim } from './argocd-sim.ts';
+import { RealArgoCd } from './argocd-real.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { startHaproxy, type HaproxyHandle, type HaproxyOptions } from './haproxy.ts';
 
@@ -119,7 +120,13 @@ export type TestenvInfo = {
   contexts: string[];
   clusters: Record<string, ClusterInfo>;
   etcd: { url: string; pid: number };
-  argocd?: { namespace: string; cluster: string; repoDir: string };
+  argocd?: {
+    namespace: string;
+    cluster: string;
+    repoDir: string;
+    /** Set when the real Argo CD runs (EnsureRequest.argocd 'real'), not the simulator. */
+    real?: { repoURL: string; gitDir: string; kubeconfig: string; startupMs: number; pids: number[] };
+  };
   prometheus?: { url: string; pid: number };
   haproxy?: {
     frontendUrl: string;
@@ -143,6 +150,11 @@ export type EnsureRequest = {
   haproxy?: boolean | Partial<HaproxyOptions>;
   /** Knative + Argo CD simulators (default true). */
   sim?: boolean;
+  /**
+   * 'real': the real Argo CD (tests/support/argocd-real.ts) instead of the Argo CD simulator; decided by the
+   * first request of an environment (the two cannot share a cluster: same CRD names). Default 'sim'.
+   */
+  argocd?: 'sim' | 'real';
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +386,8 @@ export class Testenv {
   private etcd: { proc: Proc; url: string } | undefined;
   private readonly clusters = new Map<string, ClusterRuntime>();
   private argocd: ArgoCdSim | undefined;
+  private realArgocd: RealArgoCd | undefined;
+  private argocdMode: 'sim' | 'real' = 'sim';
   private prometheus: PrometheusHandle | undefined;
   private haproxy: HaproxyHandle | undefined;
   private control: http.Server | undefined;
@@ -415,6 +429,38 @@ export class Testenv {
     return this.serial(() => this.doStop());
   }
 
+  /** Stops one kube-apiserver (SIGTERM, SIGKILL after 2 s) and leaves it down until startApiServer. */
+  stopApiServer(cluster: string): Promise<void> {
+    return this.serial(async () => {
+      const c = this.clusters.get(cluster);
+      if (!c) throw new Error(`no cluster ${cluster}`);
+      c.proc.child.kill('SIGTERM');
+      const code = await Promise.race([c.proc.exited, sleep(2_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout') {
+        c.proc.child.kill('SIGKILL');
+        await c.proc.exited;
+      }
+    });
+  }
+
+  /** Starts a kube-apiserver stopped by stopApiServer again (same port, same etcd data). */
+  startApiServer(cluster: string): Promise<void> {
+    return this.serial(async () => {
+      const c = this.clusters.get(cluster);
+      if (!c) throw new Error(`no cluster ${cluster}`);
+      const proc = spawnLogged(`kube-apiserver-${cluster}`, c.proc.bin, c.proc.args, this.logDir);
+      c.proc = proc;
+      await this.waitApiserver(cluster, c.port, c.info.token, proc);
+      c.info.apiserverPid = proc.child.pid ?? 0;
+      this.writeState();
+    });
+  }
+
+  /** The real Argo CD of this environment (EnsureRequest.argocd 'real'). */
+  get realArgoCd(): RealArgoCd | undefined {
+    return this.realArgocd;
+  }
+
   private async doEnsure(req: EnsureRequest): Promise<TestenvInfo> {
     if (this.stopped) throw new Error('testenv stopped');
     const t0 = Date.now();
@@ -423,6 +469,7 @@ export class Testenv {
     if (req.haproxy && !names.includes('cluster-b')) names = [...new Set([...names, 'cluster-a', 'cluster-b'])];
     if (!names.includes('cluster-a')) names = ['cluster-a', ...names];
     if (req.sim === false && this.clusters.size === 0) this.simWanted = false;
+    if (req.argocd === 'real' && this.clusters.size === 0) this.argocdMode = 'real';
     await this.startEtcd();
     const missing = names.filter((n) => !this.clusters.has(n));
     if (missing.length) {
@@ -455,7 +502,22 @@ export class Testenv {
       contexts,
       clusters,
       etcd: { url: this.etcd?.url ?? '', pid: this.etcd?.proc.child.pid ?? 0 },
-      argocd: this.argocd ? { namespace: 'argocd', cluster: DEFAULT_CONTEXT, repoDir: this.repoDir } : undefined,
+      argocd: this.realArgocd
+        ? {
+            namespace: 'argocd',
+            cluster: DEFAULT_CONTEXT,
+            repoDir: this.repoDir,
+            real: {
+              repoURL: this.realArgocd.repoURL,
+              gitDir: this.realArgocd.gitDir,
+              kubeconfig: this.realArgocd.kubeconfig,
+              startupMs: this.realArgocd.startupMs,
+              pids: this.realArgocd.pids(),
+            },
+          }
+        : this.argocd
+          ? { namespace: 'argocd', cluster: DEFAULT_CONTEXT, repoDir: this.repoDir }
+          : undefined,
       prometheus: this.prometheus ? { url: this.prometheus.url, pid: this.prometheus.pid } : undefined,
       haproxy: this.haproxy
         ? {
@@ -479,6 +541,7 @@ export class Testenv {
     for (const c of this.clusters.values()) if (c.proc.child.pid) out.push(c.proc.child.pid);
     if (this.prometheus) out.push(this.prometheus.pid);
     if (this.haproxy) out.push(this.haproxy.pid);
+    if (this.realArgocd) out.push(...this.realArgocd.pids());
     return out;
   }
 
@@ -572,7 +635,8 @@ export class Testenv {
       apiserverPid: proc.child.pid ?? 0,
     };
     const kube = await Kube.fromKubeConfig(kubeConfigFor([info]), name);
-    await installCrds(kube);
+    // The real Argo CD brings its own CRDs (tests/support/argocd-real.ts); the simulator's would clash.
+    await installCrds(kube, this.argocdMode === 'real' ? CRD_FILES.filter((f) => !f.endsWith('argocd.yaml')) : CRD_FILES);
     // Note: for ~2 s after the CRDs are created, the first POST of a custom resource blocks inside
     // kube-apiserver until the new types are fully initialised (PATCH/apply does not). Harmless, so
     // it is not waited for here: startup stays fast.
@@ -612,6 +676,25 @@ export class Testenv {
 
   private async startOrUpdateArgoCd(): Promise<void> {
     const mgmt = this.clusters.get(DEFAULT_CONTEXT)!;
+    if (this.argocdMode === 'real') {
+      if (this.realArgocd) throw new Error('the real Argo CD does not take clusters added after it started: ask for all clusters at once');
+      const order = [DEFAULT_CONTEXT, ...[...this.clusters.keys()].filter((n) => n !== DEFAULT_CONTEXT)];
+      const real = new RealArgoCd({
+        dir: this.dir,
+        logDir: this.logDir,
+        mgmt: mgmt.kube,
+        clusters: order.map((n) => {
+          const c = this.clusters.get(n)!.info;
+          return { name: n, server: c.server, token: c.token, caFile: c.caFile, kubeconfigContext: n };
+        }),
+        envKubeconfig: this.kubeconfigPath,
+        repoDir: this.repoDir,
+        log: (m) => this.log(`argocd ${m}`),
+      });
+      this.realArgocd = real;
+      await real.start();
+      return;
+    }
     const clusters: Record<string, { kube: Kube; server: string }> = {};
     for (const [n, c] of this.clusters) clusters[n] = { kube: c.kube, server: c.info.server };
     if (this.argocd) return this.argocd.setClusters(clusters);
@@ -666,6 +749,7 @@ export class Testenv {
     if (this.stopped) return;
     this.stopped = true;
     await this.argocd?.stop().catch(() => undefined);
+    await this.realArgocd?.stop().catch(() => undefined);
     for (const c of this.clusters.values()) await c.sim?.stop().catch(() => undefined);
     await this.haproxy?.stop().catch(() => undefined);
     await this.prometheus?.stop().catch(() => undefined);
@@ -740,12 +824,21 @@ async function killStale(dir: string, log: Logger): Promise<void> {
     throw new Error(`another testenv supervisor (pid ${st.supervisorPid}) owns ${dir}; run npm run testenv:down first`);
   }
   for (const pid of st.info?.pids ?? []) {
-    if (pidAlive(pid) && cmdlineMentions(pid, dir)) {
+    // The real Argo CD's processes name the directory in their environment (KUBECONFIG, TMPDIR), not argv.
+    if (pidAlive(pid) && (cmdlineMentions(pid, dir) || environMentions(pid, dir))) {
       log(`killing stale process ${pid} from a previous run`);
       await killPid(pid);
     }
   }
   fs.rmSync(path.join(dir, 'state.json'), { force: true });
+}
+
+function environMentions(pid: number, s: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(s);
+  } catch {
+    return false;
+  }
 }
 
 export function cmdlineMentions(pid: number, s: string): boolean {

@@ -3,17 +3,21 @@
 #   1. Debian packages: haproxy, prometheus, openssl, bubblewrap (+ golang-go if no Go toolchain is present).
 #   2. kube-apiserver + etcd built with CGO_ENABLED=0 from the Go module proxy through the wrapper
 #      module in this directory, into ~/.cache/vpm-testenv/<k8s-version>/ (override: VPM_TESTENV_CACHE).
+#   3. the real Argo CD (+ kustomize), built by argocd/install.sh into ~/.cache/vpm-testenv/argocd-<version>/
+#      (cold ~10 min on 2 cores; skip with --no-argocd or VPM_TESTENV_NO_ARGOCD=1).
 # Idempotent and quick when everything is there. Skips the build when KUBEBUILDER_ASSETS or
 # VPM_TESTENV_ASSETS points at a directory holding both binaries.
-# Flags: --no-apt (skip the Debian packages), --force (rebuild even when cached).
+# Flags: --no-apt (skip the Debian packages), --no-argocd (skip step 3), --force (rebuild even when cached).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 K8S_VERSION="$(sed -n 's/^\tk8s.io\/kubernetes v\(.*\)$/\1/p' "$here/go.mod" | head -1)"
 cache="${VPM_TESTENV_CACHE:-${HOME}/.cache/vpm-testenv}/${K8S_VERSION}"
-apt=1 force=0
+apt=1 force=0 argocd=1
+[ "${VPM_TESTENV_NO_ARGOCD:-}" = 1 ] && argocd=0
 for a in "$@"; do
   case "$a" in
     --no-apt) apt=0 ;;
+    --no-argocd) argocd=0 ;;
     --force) force=1 ;;
     *) echo "install.sh: unknown flag $a" >&2; exit 2 ;;
   esac
@@ -29,6 +33,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)  # vpm diagrams export renders Mermaid in headless Chromium
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # lints scripts/bootstrap-kind-knative.sh (tests/integration/fleet-manifests.test.ts)
 command -v bwrap >/dev/null 2>&1 || [ -x /usr/bin/bwrap ] || need+=(bubblewrap)  # vpm run --exec runs every step in its sandbox (src/runner/sandbox.ts)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)  # real Argo CD's cache (tests/support/argocd-real.ts)
+command -v git >/dev/null 2>&1 || need+=(git)  # Argo CD's repo-server clones the test's local git repository
 if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   log "apt-get install ${need[*]}"
@@ -37,15 +43,16 @@ if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # --- 2. kube-apiserver + etcd ---------------------------------------------------------------------
+build_apiserver() {
 for d in "${VPM_TESTENV_ASSETS:-}" "${KUBEBUILDER_ASSETS:-}"; do
   if [ -n "$d" ] && [ -x "$d/kube-apiserver" ] && [ -x "$d/etcd" ]; then
     log "using binaries from $d"
-    exit 0
+    return 0
   fi
 done
 if [ "$force" = 0 ] && [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] && [ -f "$cache/.complete" ]; then
   log "cached: $cache (kube-apiserver v${K8S_VERSION}, etcd)"
-  exit 0
+  return 0
 fi
 
 # k8s 1.34 needs Go >= 1.24 (the shared helper fetches the official toolchain when there is none).
@@ -69,3 +76,11 @@ mv -f "$tmp/kube-apiserver" "$tmp/etcd" "$cache/"
 rmdir "$tmp"
 echo "v${K8S_VERSION} built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s" > "$cache/.complete"
 log "built in $(( $(date +%s) - start ))s: $(cat "$cache/.complete")"
+}
+build_apiserver
+
+# --- 3. real Argo CD ------------------------------------------------------------------------------
+if [ "$argocd" = 1 ]; then
+  fa=(); [ "$force" = 1 ] && fa+=(--force)
+  bash "$here/argocd/install.sh" "${fa[@]}"
+fi

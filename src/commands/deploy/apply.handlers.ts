@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../core/fs.js';
 import { maskText, maskValue } from '../../core/secrets.js';
 import { makeId } from '../../core/ids.js';
 import { applyObjects, cleanForDiff, loadObjects, resolveManifest, type ApplyObjectResult } from '../../deploy/apply.js';
-import { assertNotFrozen } from '../../deploy/freeze.js';
+import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { ApplyEvidence } from '../../schemas/deploy-evidence.js';
 import type { FlagsOf } from '../../cli/spec.js';
@@ -23,6 +23,12 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   if (!opts.dryRun)
     await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });
   const kube = await ctx.kube(opts);
+  if (!opts.dryRun) {
+    // A freeze set from any checkout is on the namespaces themselves.
+    const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` };
+    for (const ns of new Set(objects.map((o) => o.metadata?.namespace ?? kube.namespace)))
+      await assertNamespaceNotFrozen(ctx.root, kube, ns, ctx.now(), guard);
+  }
   const started = ctx.now();
   const runId = makeId('apply', started);
   const reportsDir = join('reports', 'codex_runs', runId);

@@ -4,7 +4,7 @@ import { UsageError, RefusedError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
 import { CanaryRun, readProgress, validateSteps, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
-import { assertNotFrozen } from '../../deploy/freeze.js';
+import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { loadSlo } from '../../deploy/slo.js';
@@ -37,9 +37,12 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
   const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
-  await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` });
+  const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` };
+  await assertNotFrozen(ctx.root, ctx.now(), guard);
 
   const kube = await ctx.kube(opts);
+  // A freeze set from any checkout is on the namespace itself.
+  await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
   const runId = makeId('canary', ctx.now());
   const startedAt = ctx.now();
   const run = new CanaryRun(
@@ -148,7 +151,10 @@ export const canaryAbortCommand: CommandHandler<FlagsOf<typeof canaryAbort>> = a
 };
 
 export const canaryPromoteCommand: CommandHandler<FlagsOf<typeof canaryPromote>> = async (ctx, { args, opts }) => {
-  await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary promote ${args[0]}` });
+  const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary promote ${args[0]}` };
+  await assertNotFrozen(ctx.root, ctx.now(), guard);
+  const kube = await ctx.kube(opts);
+  await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
   const { progress, traffic } = await rewrite(ctx, args[0], opts, 100, 'promoted', 'promoted by hand (remaining gates skipped)');
   return {
     data: { ksvc: args[0], action: 'promoted', run_id: progress.run_id, traffic },

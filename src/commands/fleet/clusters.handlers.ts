@@ -12,6 +12,9 @@ import { syncApps, type SyncOutcome } from '../../fleet/sync.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { clustersStatus } from './clusters-status.js';
 import type { clustersSync } from './clusters-sync.js';
+import type { clustersDiff } from './clusters-diff.js';
+import type { clustersHistory } from './clusters-history.js';
+import type { clustersRollback } from './clusters-rollback.js';
 
 type SyncFlags = FlagsOf<typeof clustersSync>;
 
@@ -75,7 +78,7 @@ function renderSync(outcomes: SyncOutcome[]): string {
   return outcomes
     .map(
       (o) =>
-        `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}`,
+        `${o.name}  ${o.phase}${o.health ? `  health ${o.health}` : ''}  rev ${o.revision?.slice(0, 12) ?? '-'}  (${o.duration_ms} ms)${o.message ? `  ${o.message}` : ''}${o.terminated ? `\n  operation ${o.terminated}: ${o.terminate_message ?? ''}` : ''}`,
     )
     .join('\n');
 }
@@ -130,12 +133,17 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
         username: vpmUsername(ctx.env),
         requestId,
         waitHealthy: true,
+        // --force-freeze --reason (checked above) also passes vpm's check of the AppProject's sync windows.
+        ignoreWindows: Boolean(opts.forceFreeze && opts.reason?.trim()),
+        now: ctx.now(),
       },
       {
-        onRequested: (name, op) =>
+        onRequested: (name, op) => {
+          const sync = op.sync as { revision?: string; revisions?: string[]; syncOptions?: string[] };
           ctx.status(
-            `sync requested: ${name} (revision ${(op.sync as { revision: string }).revision}, by ${(op.initiatedBy as { username: string }).username})`,
-          ),
+            `sync requested: ${name} (revision ${sync.revision ?? sync.revisions?.join(',')}${sync.syncOptions ? `, ${sync.syncOptions.join(' ')}` : ''}, by ${(op.initiatedBy as { username: string }).username})`,
+          );
+        },
         onFinished: (o) => ctx.status(`${o.name}: ${o.phase}${o.health ? ` / ${o.health}` : ''}`),
       },
     ),
@@ -157,5 +165,101 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
     human: renderSync(outcomes),
     outcome,
     retryable: outcome === 'timed_out',
+  };
+};
+
+export const clustersDiffCommand: CommandHandler<FlagsOf<typeof clustersDiff>> = async (ctx, { args, opts }) => {
+  const target = await resolveFleetTarget(ctx, opts, args);
+  const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
+  const client = await deps.client(target.argocdContext);
+  const items = await client.list(ARGO_API, 'Application', target.namespace, target.selector);
+  const byName = new Map(items.map((a) => [a.metadata.name, a]));
+  const names = target.apps ?? [...byName.keys()].sort();
+  const missing = names.filter((n) => !byName.has(n));
+  if (missing.length)
+    throw new OperationalError(
+      `Application ${missing.join(', ')} not found in namespace ${target.namespace} (context ${target.argocdContext})`,
+    );
+  const servers = new Map<string, string | null>();
+  for (const c of target.contexts) servers.set(c, (await deps.client(c)).kc.getCurrentCluster()?.server?.replace(/\/+$/, '') ?? null);
+  const { destinationContext } = await import('../../fleet/apps.js');
+  const { diffApp, renderDiff } = await import('../../fleet/diff.js');
+  const { captureProgram } = await import('../../adapters/exec.js');
+  const run = (argv: string[]) => captureProgram(argv, { cwd: ctx.root, env: ctx.env });
+  const diffs = await Promise.all(
+    names.map(async (n) => {
+      const app = byName.get(n)!;
+      const cluster = destinationContext(app, target, servers);
+      return diffApp(app, cluster, cluster ? await deps.client(cluster) : null, ctx.root, run);
+    }),
+  );
+  const differs = diffs.some((d) => d.differs);
+  const errors = diffs.filter((d) => d.error);
+  return {
+    data: { differs, apps: diffs },
+    human: diffs.map(renderDiff).join('\n'),
+    outcome: errors.length || (opts.exitCode && differs) ? 'failed' : 'ok',
+  };
+};
+
+export const clustersHistoryCommand: CommandHandler<FlagsOf<typeof clustersHistory>> = async (ctx, { args, opts }) => {
+  const target = await resolveFleetTarget(ctx, opts, args);
+  const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
+  const client = await deps.client(target.argocdContext);
+  const app = await client.get({ apiVersion: ARGO_API, kind: 'Application', name: args[0], namespace: target.namespace });
+  if (!app)
+    throw new OperationalError(`Application ${args[0]} not found in namespace ${target.namespace} (context ${target.argocdContext})`);
+  const { appHistory } = await import('../../fleet/sync.js');
+  const history = appHistory(app);
+  return {
+    data: { app: args[0], history },
+    human: history.length
+      ? history
+          .map(
+            (h) =>
+              `${h.id}\t${h.revision?.slice(0, 12) ?? h.revisions?.join(',') ?? '-'}\t${h.deployed_at ?? '-'}\t${h.initiated_by ?? (h.automated ? 'automated' : '-')}`,
+          )
+          .join('\n')
+      : `${args[0]} has no history yet`,
+  };
+};
+
+export const clustersRollbackCommand: CommandHandler<FlagsOf<typeof clustersRollback>> = async (ctx, { args, opts }) => {
+  const config = await ctx.config();
+  const timeoutMs = parseDuration(
+    opts.timeout ?? config.fleet?.sync_timeout ?? '5m',
+    opts.timeout !== undefined ? '--timeout' : 'fleet.sync_timeout',
+  );
+  const id = Number(args[1]);
+  if (!Number.isInteger(id) || id < 0)
+    throw new UsageError(`history id ${args[1]} is not a whole number`, { hint: `see vpm clusters history ${args[0]}` });
+  const target = await resolveFleetTarget(ctx, opts, [args[0]]);
+  const freeze = await assertNotFrozen(ctx.root, ctx.now(), {
+    forceFreeze: opts.forceFreeze,
+    reason: opts.reason,
+    command: `clusters rollback ${args[0]} ${id}`,
+  });
+  const deps = await fleetDeps(ctx, opts.kubeconfig, target.namespace);
+  const client = await deps.client(target.argocdContext);
+  const requestId = ctx.reqId;
+  const username = vpmUsername(ctx.env);
+  const { buildRollbackOperation } = await import('../../fleet/sync.js');
+  const [outcome] = await syncApps(client, {
+    apps: [args[0]],
+    namespace: target.namespace,
+    prune: Boolean(opts.prune),
+    timeoutMs,
+    username,
+    requestId,
+    waitHealthy: true,
+    ignoreWindows: Boolean(opts.forceFreeze && opts.reason?.trim()),
+    now: ctx.now(),
+    build: (app) => buildRollbackOperation(app, id, { prune: Boolean(opts.prune), username, requestId }),
+  });
+  const result = outcome.phase === 'Failed' || outcome.phase === 'Error' ? 'failed' : outcome.ok ? 'ok' : 'timed_out';
+  return {
+    data: { request_id: requestId, rolled_back_to: id, freeze_overridden: freeze.overridden, ok: outcome.ok, app: outcome },
+    human: renderSync([outcome]),
+    outcome: result,
   };
 };

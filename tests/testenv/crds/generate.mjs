@@ -189,6 +189,19 @@ const argo = [
     required: ['generators', 'template'],
     columns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
   }),
+  // infra/argocd/project.yaml is an AppProject, and vpm reads its sync windows: the simulator needs the kind
+  // (it does not enforce projects or windows; the real Argo CD in tests/support/argocd-real.ts does).
+  crd({
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    kind: 'AppProject',
+    plural: 'appprojects',
+    singular: 'appproject',
+    shortNames: ['appproj', 'appprojs'],
+    categories: ['argoproj'],
+    spec: open({ description: str, sourceRepos: arrayOf(str), destinations: arrayOf(open()), syncWindows: arrayOf(open()) }),
+    columns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+  }),
 ];
 
 const dir = new URL('.', import.meta.url);
