@@ -21,6 +21,7 @@ import {
   type TrafficTarget,
 } from './ksvc.js';
 import type { ProviderEvidence, SloProvider } from './providers/types.js';
+import { OVERRIDE_ANNOTATION as FREEZE_OVERRIDE_ANNOTATION } from './cluster-freeze.js';
 
 export type CanaryPhase = 'progressing' | 'holding' | 'promoted' | 'aborted';
 
@@ -67,6 +68,8 @@ export interface CanaryOptions {
   settleTimeoutMs: number;
   maxHolds: number;
   runId: string;
+  /** The reason given with --force-freeze: every traffic change then carries the freeze override. */
+  freezeOverride?: string;
 }
 
 export interface CanaryDeps {
@@ -122,8 +125,16 @@ export async function writeCanaryTraffic(
   progress: CanaryProgress,
   status: (line: string) => void,
   deadlineMs = 60_000,
+  freezeOverride?: string,
 ): Promise<KObj> {
   const ref = ksvcRef(ksvc, kube.namespace);
+  // Putting every request back on stable lowers risk and is allowed while deploys are frozen, so
+  // it carries the override the cluster's freeze policy asks for; so does a change forced with
+  // --force-freeze. The value is new every time: the policy accepts an override only with the
+  // change that brings it.
+  const backToStable = traffic.some((t) => t.revisionName === progress.stable && t.percent === 100);
+  const override = freezeOverride ?? (backToStable ? `vpm: traffic back to ${progress.stable} (allowed while frozen)` : undefined);
+  const overrideAnnotation = override ? { [FREEZE_OVERRIDE_ANNOTATION]: `${override} @ ${new Date().toISOString()}` } : {};
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     const current = await withRetry(() => kube.mustGet(ref), {
@@ -136,7 +147,7 @@ export async function writeCanaryTraffic(
         () =>
           kube.mergePatch(
             ref,
-            { metadata: { annotations: { [CANARY_ANNOTATION]: JSON.stringify(progress) } }, spec: { traffic } },
+            { metadata: { annotations: { [CANARY_ANNOTATION]: JSON.stringify(progress), ...overrideAnnotation } }, spec: { traffic } },
             { resourceVersion: current.metadata.resourceVersion },
           ),
         { ...RETRY, deadline, onRetry: (e, n) => status(`patch traffic: ${e.message}; retry ${n}`) },
@@ -184,7 +195,7 @@ export class CanaryRun {
   }
 
   async writeTraffic(traffic: TrafficTarget[], progress: CanaryProgress, deadlineMs = 60_000): Promise<KObj> {
-    const patched = await writeCanaryTraffic(this.d.kube, this.o.ksvc, traffic, progress, this.d.status, deadlineMs);
+    const patched = await writeCanaryTraffic(this.d.kube, this.o.ksvc, traffic, progress, this.d.status, deadlineMs, this.o.freezeOverride);
     this.lastTraffic = traffic;
     return patched;
   }

@@ -82,7 +82,9 @@ export function validatingAdmissionPolicy(): KObj[] {
         ],
         validations: [
           {
-            expression: `has(object.metadata.annotations) && '${OVERRIDE_ANNOTATION}' in object.metadata.annotations && size(object.metadata.annotations['${OVERRIDE_ANNOTATION}']) > 0`,
+            // The override must be given with this very change (a new value): one left on the object
+            // by an earlier override does not let later changes through.
+            expression: `has(object.metadata.annotations) && '${OVERRIDE_ANNOTATION}' in object.metadata.annotations && size(object.metadata.annotations['${OVERRIDE_ANNOTATION}']) > 0 && (request.operation == 'CREATE' || !has(oldObject.metadata.annotations) || !('${OVERRIDE_ANNOTATION}' in oldObject.metadata.annotations) || oldObject.metadata.annotations['${OVERRIDE_ANNOTATION}'] != object.metadata.annotations['${OVERRIDE_ANNOTATION}'])`,
             messageExpression: `'deploys are frozen in namespace ' + namespaceObject.metadata.name + ' by vpm freeze: ' + (${nsFreeze}) + '; to override, set the annotation ${OVERRIDE_ANNOTATION}=<reason> on the Service'`,
             // Used when the message expression cannot be evaluated.
             message: `deploys are frozen by vpm freeze (see the namespace annotation ${FREEZE_ANNOTATION}); to override, set the annotation ${OVERRIDE_ANNOTATION}=<reason>`,

@@ -253,6 +253,65 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
       // …unless the object carries the override annotation with a reason.
       await kubeB.mergePatch(KSVC, { metadata: { annotations: { 'vpm.dev/freeze-override': 'hotfix 7' } }, ...change });
       await kubeB.mergePatch(KSVC, { metadata: { annotations: { 'vpm.dev/freeze-override': null } } });
+      // …and only with the change that brings it: an override left on the object lets nothing else through.
+      await kubeB.mergePatch(KSVC, {
+        metadata: { annotations: { 'vpm.dev/freeze-override': 'hotfix 8' } },
+        spec: { template: { metadata: { annotations: { 'vpm.dev/test': 'again' } } } },
+      });
+      const stale = await kubeB
+        .mergePatch(KSVC, { spec: { template: { metadata: { annotations: { 'vpm.dev/test': 'once more' } } } } })
+        .then(
+          () => null,
+          (e: any) => e,
+        );
+      expect(stale?.status).toBe(403);
+      await kubeB.mergePatch(KSVC, { metadata: { annotations: { 'vpm.dev/freeze-override': null } } });
+
+      // (3b) vpm canary abort lowers risk and is allowed while frozen: it brings its own override.
+      // (A namespace of its own, frozen the way vpm freezes one, so Argo CD's app is left alone.)
+      await kubeB.apply(
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fleet-abort', labels: { 'vpm.dev/frozen': 'true' } } },
+        'vpm-test',
+      );
+      await kubeB.apply(
+        {
+          apiVersion: 'serving.knative.dev/v1',
+          kind: 'Service',
+          metadata: {
+            name: 'hello',
+            namespace: 'fleet-abort',
+            annotations: {
+              'vpm.dev/freeze-override': 'test set-up',
+              'vpm.dev/canary': JSON.stringify({
+                run_id: 'canary_test',
+                stable: 'hello-00001',
+                candidate: 'hello-00002',
+                steps: [10, 50, 100],
+                step_index: 0,
+                phase: 'progressing',
+                updated_at: '2026-01-01T00:00:00.000Z',
+              }),
+            },
+          },
+          spec: {
+            template: { spec: { containers: [{ image: 'example.test/hello:1' }] } },
+            traffic: [
+              { revisionName: 'hello-00001', percent: 90, tag: 'stable' },
+              { revisionName: 'hello-00002', percent: 10, tag: 'candidate' },
+            ],
+          },
+        },
+        'vpm-test',
+      );
+      const abort = await vpm(['canary', 'abort', 'hello', '--context', 'cluster-b', '--namespace', 'fleet-abort'], {
+        cwd: clone,
+        env: runEnv,
+      });
+      expect(abort.exitCode, String(abort.stderr)).toBe(0);
+      const aborted = await kubeB.get('/apis/serving.knative.dev/v1/namespaces/fleet-abort/services/hello');
+      expect(aborted.spec.traffic.find((t: any) => t.revisionName === 'hello-00001')?.percent).toBe(100);
+      expect(aborted.metadata.annotations['vpm.dev/freeze-override']).toMatch(/^vpm: traffic back to hello-00001/);
+      await kubeB.delete('/api/v1/namespaces/fleet-abort');
 
       // (4) canary start from the other clone (no freeze file there): exit 3, from the namespace annotation.
       const canary = await vpm(['canary', 'start', 'hello', '--context', 'cluster-b', '--namespace', 'fleet'], { cwd: clone, env: runEnv });

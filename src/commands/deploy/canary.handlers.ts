@@ -47,7 +47,18 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const startedAt = ctx.now();
   const run = new CanaryRun(
     { kube, provider, status: (l) => ctx.status(l) },
-    { ksvc, candidate: opts.candidate, stable: opts.stable, steps, intervalMs, slo, settleTimeoutMs, maxHolds, runId },
+    {
+      ksvc,
+      candidate: opts.candidate,
+      stable: opts.stable,
+      steps,
+      intervalMs,
+      slo,
+      settleTimeoutMs,
+      maxHolds,
+      runId,
+      freezeOverride: opts.forceFreeze ? opts.reason : undefined,
+    },
   );
   const outcome: CanaryOutcome = await run.run();
   const { path } = await writeEvidence({
@@ -128,7 +139,15 @@ export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> =
   return { data, human };
 };
 
-async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100, phase: 'aborted' | 'promoted', reason: string) {
+async function rewrite(
+  ctx: Ctx,
+  ksvc: string,
+  opts: KubeFlags,
+  percent: 0 | 100,
+  phase: 'aborted' | 'promoted',
+  reason: string,
+  freezeOverride?: string,
+) {
   const kube = await ctx.kube(opts);
   const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
   const progress = readProgress(obj);
@@ -137,7 +156,15 @@ async function rewrite(ctx: Ctx, ksvc: string, opts: KubeFlags, percent: 0 | 100
       hint: `start one: vpm canary start ${ksvc}`,
     });
   const traffic = splitTraffic(progress.stable, progress.candidate, percent);
-  await writeCanaryTraffic(kube, ksvc, traffic, { ...progress, phase, updated_at: ctx.now().toISOString(), reason }, (l) => ctx.status(l));
+  await writeCanaryTraffic(
+    kube,
+    ksvc,
+    traffic,
+    { ...progress, phase, updated_at: ctx.now().toISOString(), reason },
+    (l) => ctx.status(l),
+    undefined,
+    freezeOverride,
+  );
   return { kube, progress, traffic };
 }
 
@@ -155,7 +182,15 @@ export const canaryPromoteCommand: CommandHandler<FlagsOf<typeof canaryPromote>>
   await assertNotFrozen(ctx.root, ctx.now(), guard);
   const kube = await ctx.kube(opts);
   await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
-  const { progress, traffic } = await rewrite(ctx, args[0], opts, 100, 'promoted', 'promoted by hand (remaining gates skipped)');
+  const { progress, traffic } = await rewrite(
+    ctx,
+    args[0],
+    opts,
+    100,
+    'promoted',
+    'promoted by hand (remaining gates skipped)',
+    opts.forceFreeze ? opts.reason : undefined,
+  );
   return {
     data: { ksvc: args[0], action: 'promoted', run_id: progress.run_id, traffic },
     human: `promoted canary ${progress.run_id}: set traffic ${describeTraffic(traffic)}`,
