@@ -340,7 +340,24 @@ function isKeyBodyChar(c: number): boolean {
 const KNOWN_SECRET_ENV = ['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
 
 /** Values of secret-named environment variables (masked wherever they appear verbatim). */
+const envValuesCache = new WeakMap<NodeJS.ProcessEnv, { fingerprint: string; values: string[] }>();
+
+/**
+ * The values of the secret-named variables in `env`. Judging every name takes a regex each, and a
+ * command masks many texts: the answer is kept per environment object while its names and value
+ * lengths stay the same.
+ */
 export function secretEnvValues(env: NodeJS.ProcessEnv = process.env): string[] {
+  let fingerprint = '';
+  for (const [name, v] of Object.entries(env)) fingerprint += `${name}:${v?.length ?? 0};`;
+  const cached = envValuesCache.get(env);
+  if (cached?.fingerprint === fingerprint) return cached.values;
+  const values = computeSecretEnvValues(env);
+  envValuesCache.set(env, { fingerprint, values });
+  return values;
+}
+
+function computeSecretEnvValues(env: NodeJS.ProcessEnv): string[] {
   const values = new Set<string>();
   for (const name of KNOWN_SECRET_ENV) {
     const v = env[name];
