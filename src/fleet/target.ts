@@ -1,25 +1,14 @@
 /** Which clusters and Applications a fleet command works on, and the clients it uses for them. */
-import { userInfo } from 'node:os';
 import type { KubeClient } from '../adapters/kube.js';
 import type { Ctx, KubeFlags } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../deploy/duration.js';
+import { whoAmI } from '../deploy/freeze.js';
 import type { FleetDeps, FleetTarget } from './apps.js';
 
 /** Who is asking, as Argo CD will show it in `initiatedBy.username`. */
 export function vpmUsername(env: NodeJS.ProcessEnv): string {
-  const user =
-    env.VPM_ACTOR ??
-    env.GITHUB_ACTOR ??
-    env.USER ??
-    (() => {
-      try {
-        return userInfo().username;
-      } catch {
-        return 'unknown';
-      }
-    })();
-  return `vpm/${user}`;
+  return `vpm/${whoAmI(env)}`;
 }
 
 function splitList(value: string, flag: string): string[] {
