@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { UsageError } from '../core/errors.js';
 import { readTextIfExists, writeFileAtomic } from '../core/fs.js';
+import { maskValue } from '../core/secrets.js';
 import type { FreezeScheduleSchema } from '../schemas/config.js';
 import type { z } from 'zod';
 import { SCHEDULE_MARKER } from './cluster-freeze.js';
@@ -59,7 +60,9 @@ export function nextRuns(s: FreezeSchedule, from: Date, n = 2): string[] {
 const CONFIG_FILES = ['vpm.config.yaml', 'vpm.config.yml', 'vpm.config.json'];
 
 /** Rewrites `freeze.schedules` in the repository's config file (comments and order of a YAML file kept). */
-export async function writeSchedules(root: string, schedules: FreezeSchedule[]): Promise<string> {
+export async function writeSchedules(root: string, given: FreezeSchedule[]): Promise<string> {
+  // What vpm adds (a reason may quote a token) is masked; the rest of the user's file is theirs.
+  const schedules = maskValue(given);
   const name = CONFIG_FILES.find((f) => existsSync(join(root, f))) ?? 'vpm.config.yaml';
   const path = join(root, name);
   const text = readTextIfExists(path) ?? '';
