@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, vpm } from '../helpers/cli.ts';
+import { CORPUS } from '../helpers/secret-corpus.ts';
 import { requireTestenv, type TestenvInfo, useTestenv } from '../support/testenv.ts';
 
 const GITHUB_TOKEN = 'ghp_R3alLookingT0kenThatMustNeverBeStored9';
@@ -32,9 +33,14 @@ function everythingWritten(dir: string): Array<[string, string]> {
 
 function leaks(dir: string, printed: string, secret: string, inputs: string[]): string[] {
   return [['stdout/stderr', printed] as [string, string], ...everythingWritten(dir).filter(([f]) => !inputs.includes(f))]
-    .filter(([, text]) => text.includes(secret))
+    .filter(([, text]) => text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1)))
     .map(([where]) => where);
 }
+
+/** Every corpus shape a server could echo back in one line of an error message. */
+const ONE_LINE = CORPUS.filter(([, text]) => !text.includes('\n'));
+const corpusLeaks = (dir: string, printed: string, inputs: string[]) =>
+  ONE_LINE.flatMap(([name, , secret]) => leaks(dir, printed, secret, inputs).map((where) => `${where}: ${name}`));
 
 async function serve(handler: (body: string, url: string) => { status: number; body: unknown }): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
@@ -59,7 +65,10 @@ describe('error bodies that echo a secret', () => {
   it('GitHub: a 422 whose message repeats the token is neither printed nor stored', async () => {
     const gh = await serve(() => ({
       status: 422,
-      body: { message: `Validation Failed: token ${GITHUB_TOKEN} is not allowed here`, documentation_url: 'https://docs.github.com/rest' },
+      body: {
+        message: `Validation Failed: token ${GITHUB_TOKEN} is not allowed here; also seen: ${ONE_LINE.map(([, text]) => text).join(' | ')}`,
+        documentation_url: 'https://docs.github.com/rest',
+      },
     }));
     servers.push(gh.server);
     const cwd = tempDir();
@@ -69,6 +78,7 @@ describe('error bodies that echo a secret', () => {
     const printed = `${r.stdout}\n${r.stderr}`;
     expect(printed).toMatch(/422|Validation Failed/);
     expect(leaks(cwd, printed, GITHUB_TOKEN, [])).toEqual([]);
+    expect(corpusLeaks(cwd, printed, [])).toEqual([]);
   });
 
   it('LLM provider: a 401 whose body repeats the key falls back to extractive; the key is nowhere', async () => {
@@ -85,6 +95,7 @@ describe('error bodies that echo a secret', () => {
     const printed = `${r.stdout}\n${r.stderr}`;
     expect(printed).toMatch(/401|API key|extractive/);
     expect(leaks(cwd, printed, LLM_KEY, [])).toEqual([]);
+    expect(corpusLeaks(cwd, printed, [])).toEqual([]);
   });
 });
 
@@ -100,7 +111,7 @@ describe.skipIf(!requireTestenv())('the API server rejects an object holding a s
     // A label value may not hold '/' or exceed 63 characters: the API server answers 422 and quotes it.
     writeFileSync(
       join(cwd, 'k8s', 'cm.yaml'),
-      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaky\n  namespace: default\n  labels:\n    token: "${LABEL_SECRET}/${'x'.repeat(70)}"\ndata:\n  a: b\n`,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaky\n  namespace: default\n  labels:\n    token: "${LABEL_SECRET}/${'x'.repeat(70)}"\n${ONE_LINE.map(([, text], i) => `    k${i}: ${JSON.stringify(`${text}/${'x'.repeat(64)}`)}\n`).join('')}data:\n  a: b\n`,
     );
     const r = await vpm(['--json', 'apply', 'k8s/cm.yaml'], { cwd, env: { KUBECONFIG: env.kubeconfig }, timeoutMs: 120_000 });
     expect(r.exitCode).toBe(1);
