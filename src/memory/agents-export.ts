@@ -8,12 +8,11 @@
  * endings included), and the same state always renders the same section, so a second export leaves
  * the file byte-identical. The section is masked and the file written atomically under a lock.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { assertSafePath, readTextIfExists, withLock, writeFileAtomic } from '../core/fs.js';
+import { readTextIfExists, withLock, writeFileAtomic } from '../core/fs.js';
 import { maskText } from '../core/secrets.js';
-import { decodeUtf8 } from '../core/utf8.js';
+import { inLineEndingsOf, readUtf8FileIfExists } from '../core/utf8.js';
 import { isFreezeActive, readFreeze, FREEZE_FILE } from '../deploy/freeze.js';
 import { listChatFiles, readChatDay } from './chat-reader.js';
 import { markdownInline } from './escape.js';
@@ -190,9 +189,7 @@ export function fitSection(sections: Section[], maxChars: number): { text: strin
 /** The file with the section replaced between its markers, or appended when there are none. */
 export function spliceSection(before: string | undefined, section: string, fileName: string): string {
   if (before === undefined || before === '') return `${section}\n`;
-  const crlf = (before.match(/\r\n/g) ?? []).length;
-  const lf = (before.match(/\n/g) ?? []).length;
-  const body = crlf > 0 && crlf * 2 >= lf ? section.replace(/\n/g, '\r\n') : section;
+  const body = inLineEndingsOf(section, before);
   const nl = body === section ? '\n' : '\r\n';
   const starts = before.split(MARKER_START).length - 1;
   const ends = before.split(MARKER_END).length - 1;
@@ -208,23 +205,6 @@ export function spliceSection(before: string | undefined, section: string, fileN
   return before.slice(0, s) + body + before.slice(e + MARKER_END.length);
 }
 
-function readUtf8(path: string, fileName: string): string | undefined {
-  assertSafePath(path, 'read');
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    (err as NodeJS.ErrnoException).path ??= path;
-    throw err;
-  }
-  // Rewriting a file whose bytes could not be decoded would change the text outside the markers.
-  return decodeUtf8(bytes, {
-    what: fileName,
-    hint: `convert ${fileName} to UTF-8; vpm does not rewrite a file whose bytes it cannot keep`,
-  });
-}
-
 export async function exportMemory(cwd: string, opts: ExportOptions): Promise<ExportResult> {
   const sections = [await goalsSection(cwd), freezeSection(cwd, opts.now), openItemsSection(cwd), summariesSection(cwd, opts.summaries)];
   const totals = Object.fromEntries(sections.map((s) => [s.key, s.items.length])) as Record<SectionKey, number>;
@@ -238,7 +218,7 @@ export async function exportMemory(cwd: string, opts: ExportOptions): Promise<Ex
   return withLock(
     path,
     async () => {
-      const before = readUtf8(path, opts.file);
+      const before = readUtf8FileIfExists(path, opts.file);
       const after = spliceSection(before, text, opts.file);
       const changed = after !== before;
       if (changed) await writeFileAtomic(path, after);

@@ -7,10 +7,8 @@
  */
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { readFileSync } from 'node:fs';
-import { assertSafePath } from '../core/fs.js';
 import { maskValue } from '../core/secrets.js';
-import { decodeUtf8 } from '../core/utf8.js';
+import { inLineEndingsOf, readUtf8FileIfExists } from '../core/utf8.js';
 import { formatZodIssues } from '../core/zod-issues.js';
 import { GOAL_LINE, StateSchema, type ProjectState } from '../schemas/state.js';
 
@@ -101,26 +99,9 @@ export function validateState(raw: unknown, what = STATE_FILE): ProjectState {
   return parsed.data;
 }
 
-/**
- * STATE's text. Refused: a symbolic link out of the repository (exit 3) and bytes that are not
- * UTF-8 (exit 2) — decoding them with replacement characters would rewrite the file on the next
- * patch with the original bytes gone.
- */
+/** STATE's text (refused through a link out of the repository, or when it is not UTF-8). */
 export function readStateText(cwd: string): string | undefined {
-  const path = join(cwd, STATE_FILE);
-  assertSafePath(path, 'read');
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    (err as NodeJS.ErrnoException).path ??= path;
-    throw err;
-  }
-  return decodeUtf8(bytes, {
-    what: STATE_FILE,
-    hint: `convert ${STATE_FILE} to UTF-8 and run the command again; vpm does not rewrite a file whose bytes it cannot keep`,
-  });
+  return readUtf8FileIfExists(join(cwd, STATE_FILE), STATE_FILE);
 }
 
 /**
@@ -128,10 +109,7 @@ export function readStateText(cwd: string): string | undefined {
  * file being replaced kept (a CRLF file stays CRLF).
  */
 export function renderStateForWrite(state: ProjectState, beforeText: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const text = renderStateMarkdown(maskValue(state, env));
-  const crlf = beforeText === undefined ? 0 : (beforeText.match(/\r\n/g) ?? []).length;
-  const lf = beforeText === undefined ? 0 : (beforeText.match(/\n/g) ?? []).length;
-  return crlf > 0 && crlf * 2 >= lf ? text.replace(/\n/g, '\r\n') : text;
+  return inLineEndingsOf(renderStateMarkdown(maskValue(state, env)), beforeText);
 }
 
 export async function readState(cwd: string): Promise<ProjectState> {
