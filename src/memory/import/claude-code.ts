@@ -10,7 +10,17 @@
  */
 import { join } from 'node:path';
 import { homeDir, listFiles } from './files.js';
-import { sessionId, toolText, type ImportedTurn, type LineOutcome, type ToolFormat, type TranscriptParser } from './types.js';
+import {
+  type Json,
+  parseJsonRecord,
+  sessionId,
+  str,
+  toolText,
+  type ImportedTurn,
+  type LineOutcome,
+  type ToolFormat,
+  type TranscriptParser,
+} from './types.js';
 
 const KNOWN_SKIPPED = new Set([
   'system',
@@ -21,14 +31,9 @@ const KNOWN_SKIPPED = new Set([
   'queue-operation',
   'progress',
 ]);
-type Json = Record<string, unknown>;
 
 interface ClaudeState {
   pending: Record<string, { command: string }>;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
 }
 
 function resultText(content: unknown): string {
@@ -53,13 +58,9 @@ class ClaudeParser implements TranscriptParser {
   }
 
   line(text: string): LineOutcome {
-    let rec: Json;
-    try {
-      rec = JSON.parse(text) as Json;
-    } catch (err) {
-      return { kind: 'malformed', reason: `not JSON (${(err as Error).message})` };
-    }
-    if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return { kind: 'malformed', reason: 'not a JSON object' };
+    const parsed = parseJsonRecord(text);
+    if ('malformed' in parsed) return parsed.malformed;
+    const rec = parsed.rec;
     const type = str(rec.type);
     const session = sessionId('claude-code', str(rec.sessionId));
     const ts = str(rec.timestamp);

@@ -11,7 +11,17 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homeDir, isInside, listFiles, realpathOr } from './files.js';
-import { sessionId, toolText, type ImportedTurn, type LineOutcome, type ToolFormat, type TranscriptParser } from './types.js';
+import {
+  type Json,
+  parseJsonRecord,
+  sessionId,
+  str,
+  toolText,
+  type ImportedTurn,
+  type LineOutcome,
+  type ToolFormat,
+  type TranscriptParser,
+} from './types.js';
 
 /** Top-level record types known to carry nothing to import (bookkeeping, usage, per-turn settings). */
 const KNOWN_SKIPPED = new Set(['turn_context', 'compacted', 'world_state', 'token_usage_record']);
@@ -30,12 +40,6 @@ interface CodexState {
   cwd?: string;
   pending: Record<string, Pending>;
   done: string[];
-}
-
-type Json = Record<string, unknown>;
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
 }
 
 function contentText(content: unknown): string {
@@ -136,13 +140,9 @@ class CodexParser implements TranscriptParser {
   }
 
   line(text: string): LineOutcome {
-    let rec: Json;
-    try {
-      rec = JSON.parse(text) as Json;
-    } catch (err) {
-      return { kind: 'malformed', reason: `not JSON (${(err as Error).message})` };
-    }
-    if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return { kind: 'malformed', reason: 'not a JSON object' };
+    const parsed = parseJsonRecord(text);
+    if ('malformed' in parsed) return parsed.malformed;
+    const rec = parsed.rec;
     const type = str(rec.type);
     const p = (rec.payload && typeof rec.payload === 'object' ? rec.payload : {}) as Json;
     const ts = str(rec.timestamp);

@@ -62,3 +62,22 @@ export function sessionId(tool: string, raw: string | undefined): string {
   const cleaned = (raw ?? 'unknown').replace(/[^\w.:-]/g, '-').slice(0, 100);
   return `${tool}-${cleaned}`;
 }
+
+/** A JSONL record as the parsers read it. */
+export type Json = Record<string, unknown>;
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** One JSONL line as an object, or why it is malformed (reported with file:line, never fatal). */
+export function parseJsonRecord(text: string): { rec: Json } | { malformed: LineOutcome } {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch (err) {
+    return { malformed: { kind: 'malformed', reason: `not JSON (${(err as Error).message})` } };
+  }
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return { malformed: { kind: 'malformed', reason: 'not a JSON object' } };
+  return { rec: rec as Json };
+}
