@@ -350,7 +350,7 @@ const envValuesCache = new WeakMap<NodeJS.ProcessEnv, { fingerprint: string; val
  * command masks many texts: the answer is kept per environment object while its names and value
  * lengths stay the same.
  */
-export function secretEnvValues(env: NodeJS.ProcessEnv = process.env): string[] {
+function secretEnvValues(env: NodeJS.ProcessEnv = process.env): string[] {
   let fingerprint = '';
   for (const [name, v] of Object.entries(env)) fingerprint += `${name}:${v?.length ?? 0};`;
   const cached = envValuesCache.get(env);
@@ -455,17 +455,6 @@ export function maskedTail(text: string, max: number, env: NodeJS.ProcessEnv = p
   return masked.length > max ? masked.slice(masked.length - max) : masked;
 }
 
-/** Masks the whole text first, then keeps at most `max` characters of its start. */
-export function maskedHead(text: string, max: number, env: NodeJS.ProcessEnv = process.env): string {
-  const masked = maskText(text, env);
-  return masked.length > max ? masked.slice(0, max) : masked;
-}
-
-/** A masking JSON.stringify: values are masked before serialisation. */
-export function maskedJson(value: unknown, space?: number, env: NodeJS.ProcessEnv = process.env): string {
-  return JSON.stringify(maskValue(value, env), null, space);
-}
-
 /** The minimal writable shape vpm writes text to (process.stdout, a file stream, a test sink). */
 export interface TextWritable {
   write(chunk: string | Uint8Array, ...rest: unknown[]): boolean;
@@ -476,7 +465,7 @@ export interface TextWritable {
  * objects) is masked as a value before it is serialised again — inside a JSON string a secret's
  * context is escaped (`\n`, `\"`) and a text masker sees less of it — then as text.
  */
-export function maskOutput(text: string, env: NodeJS.ProcessEnv = process.env): string {
+function maskOutput(text: string, env: NodeJS.ProcessEnv = process.env): string {
   const envValues = secretEnvValues(env);
   const t = text.trim();
   if (t.length > 1 && ((t[0] === '{' && t.endsWith('}')) || (t[0] === '[' && t.endsWith(']')))) {

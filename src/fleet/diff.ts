@@ -37,7 +37,7 @@ export interface AppDiff {
 const IGNORED_METADATA = new Set(['namespace', 'resourceVersion', 'uid', 'generation', 'creationTimestamp', 'managedFields']);
 
 /** Leaves of `desired` whose live value differs (arrays by index, like a strategic merge would line them up). */
-export function leafDiff(desired: unknown, live: unknown, path = ''): FieldChange[] {
+function leafDiff(desired: unknown, live: unknown, path = ''): FieldChange[] {
   if (desired !== null && typeof desired === 'object') {
     const out: FieldChange[] = [];
     const liveObj = live !== null && typeof live === 'object' ? (live as Record<string, unknown>) : undefined;

@@ -253,7 +253,7 @@ function isOurs(op: { info?: Array<{ name?: string; value?: string }> } | undefi
  * controller has not started yet is withdrawn (the `operation` field removed). Every write carries the
  * resourceVersion it was decided on, so an operation that changed meanwhile is re-read, never clobbered.
  */
-export async function terminateOperation(
+async function terminateOperation(
   client: KubeClient,
   name: string,
   namespace: string,

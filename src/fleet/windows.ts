@@ -34,7 +34,7 @@ function globMatch(pattern: string, value: string): boolean {
   return re.test(value);
 }
 
-export function windowMatchesApp(w: SyncWindow, app: KObj): boolean {
+function windowMatchesApp(w: SyncWindow, app: KObj): boolean {
   const dest = app.spec?.destination ?? {};
   const checks: boolean[] = [];
   if (w.applications?.length) checks.push(w.applications.some((p) => globMatch(p, app.metadata.name)));

@@ -30,8 +30,6 @@ export interface StateSnapshot {
   entries: SavedEntry[];
 }
 
-export { RUNTIME_STATE_PATHS };
-
 /** The runtime state paths from the top level, as git prints them ('sub/dir/logs' under a prefix). */
 function runtimeStatePaths(repo: RepoInfo): string[] {
   return RUNTIME_STATE_PATHS.map((p) => `${repo.prefix}${p}`);

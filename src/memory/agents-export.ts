@@ -21,8 +21,8 @@ import { graphemeLength, truncateGraphemes } from './graphemes.js';
 import { readMemory } from './memory-store.js';
 import { readState, STATE_FILE } from './state-doc.js';
 
-export const MARKER_START = '<!-- vpm:memory:start -->';
-export const MARKER_END = '<!-- vpm:memory:end -->';
+const MARKER_START = '<!-- vpm:memory:start -->';
+const MARKER_END = '<!-- vpm:memory:end -->';
 const ITEM_MAX = 240;
 const OPEN_ITEMS_MAX = 10;
 
@@ -165,7 +165,7 @@ function render(sections: Section[], kept: Record<SectionKey, number>): string {
  * The section within `maxChars` graphemes, markers included: items are left out (and counted) first
  * from the oldest summaries, then the oldest open items, then goals; freezes last.
  */
-export function fitSection(sections: Section[], maxChars: number): { text: string; kept: Record<SectionKey, number> } {
+function fitSection(sections: Section[], maxChars: number): { text: string; kept: Record<SectionKey, number> } {
   const kept = Object.fromEntries(sections.map((s) => [s.key, s.items.length])) as Record<SectionKey, number>;
   const order: SectionKey[] = ['summaries', 'open_items', 'goals', 'freezes'];
   let text = render(sections, kept);
@@ -187,7 +187,7 @@ export function fitSection(sections: Section[], maxChars: number): { text: strin
 }
 
 /** The file with the section replaced between its markers, or appended when there are none. */
-export function spliceSection(before: string | undefined, section: string, fileName: string): string {
+function spliceSection(before: string | undefined, section: string, fileName: string): string {
   if (before === undefined || before === '') return `${section}\n`;
   const body = inLineEndingsOf(section, before);
   const nl = body === section ? '\n' : '\r\n';

@@ -16,7 +16,7 @@ import { decodeUtf8 } from '../core/utf8.js';
 const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 type ChatRole = (typeof CHAT_ROLES)[number];
 const MAX_LINE_BYTES = 1024 * 1024;
-export const CHAT_FILE_RE = /^\d{4}-\d{2}-\d{2}\.jsonl$/;
+const CHAT_FILE_RE = /^\d{4}-\d{2}-\d{2}\.jsonl$/;
 
 export interface ChatEntry {
   v: 1;

@@ -70,7 +70,7 @@ export function classifySentence(sentence: string): { decision: boolean; next: b
 }
 
 /** Sentences of a text: ICU sentence rules per line (。！？ and . ! ?), list markers dropped. */
-export function sentencesOf(text: string): string[] {
+function sentencesOf(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split(/\r?\n+/)) {
     for (const { segment } of sentenceSegmenter.segment(line)) {

@@ -43,7 +43,7 @@ const LATIN_WORD = /^[\p{Script=Latin}\d_]+$/u;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
 /** The query's words: NFKC, case-folded, word-segmented; lone kana particles dropped when there is more. */
-export function queryTerms(query: string): string[] {
+function queryTerms(query: string): string[] {
   const words = Array.from(wordSegmenter.segment(fold(query)))
     .filter((w) => w.isWordLike)
     .map((w) => w.segment);

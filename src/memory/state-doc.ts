@@ -124,7 +124,7 @@ export async function readState(cwd: string): Promise<ProjectState> {
 
 const yamlKey = (k: string) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? k : JSON.stringify(k));
 
-export function renderStateMarkdown(state: ProjectState): string {
+function renderStateMarkdown(state: ProjectState): string {
   const block = (s: string | undefined) => (s === undefined || s.trim() === '' ? '' : `${s.trim()}\n\n`);
   const goal = (g: ProjectState['goals'][number]) =>
     `- ${g.done === undefined ? '' : g.done ? '[x] ' : '[ ] '}${g.id}: ${g.text.replace(/\s*\n\s*/g, ' ')}${g.notes?.trim() ? `\n${g.notes.replace(/\s+$/, '')}` : ''}`;

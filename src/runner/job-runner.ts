@@ -208,14 +208,6 @@ function displayCommand(step: RunnerStep, env: NodeJS.ProcessEnv): string {
     : escapeForLog(maskSecrets(step.command ?? '', env));
 }
 
-/** Masks secrets in every string of a parsed value (never in its serialised JSON text). */
-function _maskDeep<T>(value: T, env: NodeJS.ProcessEnv): T {
-  if (typeof value === 'string') return maskSecrets(value, env) as T;
-  if (Array.isArray(value)) return value.map((v) => _maskDeep(v, env)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, _maskDeep(v, env)])) as T;
-  return value;
-}
-
 /**
  * After `vpm apply --json`: its run id and reports folder (from the result or the error details),
  * and its apply.log / after.yaml copied into the job's folder, where the S5 evidence is expected.

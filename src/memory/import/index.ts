@@ -81,7 +81,7 @@ function hash(bytes: Buffer | string): string {
   return createHash('sha1').update(bytes).digest('hex');
 }
 
-export function entryId(tool: ImportTool, key: string): string {
+function entryId(tool: ImportTool, key: string): string {
   return `chat_imp_${hash(`${tool}\0${key}`).slice(0, 24)}`;
 }
 

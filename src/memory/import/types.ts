@@ -1,7 +1,6 @@
 /** What the per-tool transcript parsers hand to the import engine (src/memory/import/index.ts). */
 
 export type ImportTool = 'codex' | 'claude-code' | 'aider';
-export const IMPORT_TOOLS: readonly ImportTool[] = ['codex', 'claude-code', 'aider'];
 
 /** One turn found in a source file. `key` is the tool's own id for it (never an offset alone), so a re-read maps to the same entry id. */
 export interface ImportedTurn {
@@ -45,9 +44,9 @@ export interface ToolFormat {
 }
 
 /** The text kept for a tool call's output: enough to read what happened, never a whole build log. */
-export const MAX_TOOL_OUTPUT_CHARS = 2_000;
+const MAX_TOOL_OUTPUT_CHARS = 2_000;
 
-export function clip(text: string, max = MAX_TOOL_OUTPUT_CHARS): string {
+function clip(text: string, max = MAX_TOOL_OUTPUT_CHARS): string {
   return text.length <= max ? text : `${text.slice(0, max)}\n… (${text.length - max} more characters)`;
 }
 
