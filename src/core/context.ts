@@ -17,7 +17,7 @@ import type { SloProvider } from '../deploy/providers/types.js';
 import type { RepoSession, SessionOptions } from '../git/session.js';
 import type { VpmConfig } from '../schemas/config.js';
 import { uniqueSuffix } from './ids.js';
-import { findRepoRoot, NotInRepositoryError, startDirectory } from './repo-root.js';
+import { findRepoRoot, NotInRepositoryError, processDirectory, startDirectory } from './repo-root.js';
 
 export interface IOStreams {
   stdin: Readable;
@@ -83,7 +83,7 @@ export interface Ctx {
 export function createContext(opts: ContextOptions, rawIo: IOStreams, env: NodeJS.ProcessEnv = process.env): Ctx {
   // The one masking sink for what vpm prints: every byte to stdout/stderr passes it.
   const io = maskingIo(rawIo, env);
-  const startDir = startDirectory(opts.cwd, env, opts.processCwd ?? process.cwd());
+  const startDir = startDirectory(opts.cwd, env, opts.processCwd ?? processDirectory());
   const need = opts.repo ?? 'optional';
   const found = need === 'none' ? undefined : findRepoRoot(startDir);
   if (need === 'required' && found === undefined) throw new NotInRepositoryError(startDir);

@@ -4,7 +4,7 @@
  * .ops/, reports/, codex/, vpm.config.*) lives at the root, so running vpm from a subdirectory sees
  * the same freeze, checkpoints and memory as running it at the top.
  */
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 
@@ -12,7 +12,9 @@ import { UsageError } from './errors.js';
 export function startDirectory(cwdFlag: string | undefined, env: NodeJS.ProcessEnv, processCwd: string): string {
   const given = cwdFlag ?? env.VPM_CWD;
   if (given === undefined) return processCwd;
-  const dir = resolve(processCwd, given);
+  // The real path, as `git -C` resolves it: reached through a symbolic link, a directory inside a
+  // repository must still find that repository's root (and its freeze) above it.
+  const dir = realDirectory(resolve(processCwd, given));
   const what = cwdFlag !== undefined ? `--cwd ${given}` : `VPM_CWD=${given}`;
   let stat;
   try {
@@ -42,6 +44,25 @@ export class NotInRepositoryError extends UsageError {
   constructor(start: string) {
     super(`not inside a git repository: no .git in ${start} or any directory above it`, {
       hint: 'run vpm inside your repository, pass --cwd DIR, or create one with: git init && npx vpm init',
+    });
+  }
+}
+
+function realDirectory(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // missing: the stat below says so
+  }
+}
+
+/** The process's working directory; a directory deleted under the shell is said as such, not as a bug. */
+export function processDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    throw new UsageError('the current directory no longer exists (it was removed or moved while the shell stayed in it)', {
+      hint: 'cd to an existing directory (e.g. the repository root) and run the command again, or pass --cwd DIR',
     });
   }
 }

@@ -5,7 +5,7 @@
  * text. Every case runs the built CLI as a child process against real git repositories.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir, VPM_BIN, vpm, vpmJson } from '../helpers/cli.ts';
@@ -59,6 +59,48 @@ describe('vpm works from anywhere inside the repository', () => {
     const res = await vpm(['state', 'patch', 'p.json', '--yes'], { cwd: join(r.dir, 'docs') });
     expect(res.exitCode, String(res.stderr)).toBe(0);
     expect(r.read('STATE/current_state.md')).toContain('phase: "S2"');
+  });
+});
+
+describe('found by an outside attack', () => {
+  it('--cwd through a symbolic link into the repository finds the root: the freeze holds, no state in the subdirectory', () => {
+    const r = repo({ 'deep/er/keep.txt': 'x\n' });
+    const link = join(tempDir(), 'link');
+    symlinkSync(join(r.dir, 'deep'), link);
+    const run = (args: string[]) => spawnSync(process.execPath, [VPM_BIN, ...args], { cwd: r.dir, encoding: 'utf8' });
+    expect(run(['--cwd', join(link, 'er'), 'freeze', 'on', '--reason', 'x']).status).toBe(0);
+    expect(JSON.parse(run(['--json', 'freeze', 'status']).stdout).active).toBe(true);
+    expect(r.exists('deep/er/.ops')).toBe(false);
+    expect(run(['--cwd', join(link, 'er'), 'checkpoint', 's']).status).toBe(0);
+  });
+
+  it('a current directory that was removed is a usage error that says so, not a bug', () => {
+    const r = repo();
+    const gone = join(r.dir, 'gone');
+    mkdirSync(gone);
+    const out = spawnSync('sh', ['-c', `cd "${gone}" && rmdir "${gone}" && "${process.execPath}" "${VPM_BIN}" chat append --text hi`], {
+      encoding: 'utf8',
+    });
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain('the current directory no longer exists');
+    expect(out.stderr).not.toContain('bug in vpm');
+  });
+
+  it('sli --url that is not an http(s) URL is a usage error (exit 2)', async () => {
+    const r = repo();
+    for (const url of ['notaurl', 'http://[::1', 'ftp://127.0.0.1/']) {
+      const res = await vpm(['sli', '--url', url, '-n', '1'], { cwd: r.dir });
+      expect(res.exitCode, url).toBe(2);
+      expect(res.stderr).not.toContain('bug in vpm');
+    }
+  });
+
+  it('chat append --meta with a "__proto__" key is refused, not silently emptied', async () => {
+    const r = repo();
+    const res = await vpm(['chat', 'append', '--text', 'x', '--meta', '{"__proto__":{"x":1}}'], { cwd: r.dir });
+    expect(res.exitCode).toBe(2);
+    // Only the request log: no chat entry was appended.
+    expect(r.exists(`logs/${new Date().toISOString().slice(0, 10)}.jsonl`)).toBe(false);
   });
 });
 

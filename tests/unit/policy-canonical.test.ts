@@ -35,7 +35,10 @@ describe('canonical form (class 1)', () => {
     }
     expect(evaluatePolicy({ argv: ['ec\u200dho', 'x'] }, denyList, ctx).matched_rule).toMatch(
       /non_canonical: U\+200D at 2 in the program name/,
-    );
+    ); // Text that is merely not ASCII is canonical in a string command; the character named is the odd
+    // one, never an ordinary space before it.
+    expect(evaluatePolicy({ command: 'echo café' }, denyList, ctx).decision).toBe('allow');
+    expect(evaluatePolicy({ command: 'echo カナリア\u3000x' }, denyList, ctx).matched_rule).toBe('non_canonical: U+3000 at 9');
   });
   it('lets argv words carry UTF-8 text and newlines (a commit message), never splitting them', () => {
     const d = evaluatePolicy({ argv: ['git', 'commit', '-m', 'Grüße\n\nmehr'] }, denyList, ctx);

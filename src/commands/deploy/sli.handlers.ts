@@ -22,6 +22,9 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     throw new UsageError('-n/--requests must be a whole number between 1 and 100000');
   const timeoutMs = Number(opts.timeout ?? 2000);
   if (!args[0] && !opts.url) throw new UsageError('name a KService or pass --url URL');
+  if (opts.url !== undefined && !/^https?:$/.test(URL.parse(opts.url)?.protocol ?? '')) {
+    throw new UsageError(`--url ${opts.url} is not an http(s) URL`, { hint: 'e.g. --url http://127.0.0.1:8080/' });
+  }
   let url = opts.url;
   let reportedReady: boolean | null = null;
   let kubeInfo: { context: string; namespace: string } | null = null;

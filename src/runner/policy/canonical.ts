@@ -19,7 +19,8 @@ export const SHELL_SPECIAL = /[;&|<>()`$*?[\]{}\n\r\u0000-\u0008\u000b\u000c\u00
  * other than U+0020, format characters (U+FEFF, zero-width and bidi controls), line/paragraph
  * separators, lone surrogates and noncharacters.
  */
-const NON_CANONICAL_STRING = /[\u0000-\u001f\u007f-\u009f\p{White_Space}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/u;
+// (?! ): \p{White_Space} includes U+0020 itself, the one space that separates words.
+const NON_CANONICAL_STRING = /(?! )[\u0000-\u001f\u007f-\u009f\p{White_Space}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/u;
 /** In an argv word: the same, except that tab and newline are text there (nothing splits them). */
 const NON_CANONICAL_WORD =
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Cs}\p{Co}\p{Cn}\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
