@@ -18,12 +18,9 @@ function parseMeta(meta: string | undefined): Record<string, unknown> | undefine
   if (meta === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(meta);
-    // A "__proto__" key would be lost on the way to the log (it sets an object's prototype): refuse it.
-    if (/"__proto__"\s*:/.test(meta)) throw new UsageError('--meta may not use the key "__proto__"', { hint: 'rename the key' });
     if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    // otherwise: not JSON, the usage error below
+  } catch {
+    // fall through to the usage error
   }
   throw new UsageError('--meta must be a JSON object', { hint: `e.g. --meta '{"tool":"codex"}'` });
 }
