@@ -25,5 +25,5 @@ export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, _w
   if (!Number.isInteger(maxRequests) || maxRequests < 1) throw new UsageError('--requests must be a positive whole number');
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
   const { probeProvider } = await import('./providers/probe.js');
-  return probeProvider({ maxRequests, concurrency, timeoutMs: 2_000 });
+  return probeProvider({ maxRequests, concurrency, timeoutMs: 2_000, ingressUrl: config.ingress?.url });
 }

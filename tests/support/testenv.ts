@@ -208,9 +208,9 @@ export async function killPid(pid: number, graceMs = 5000): Promise<void> {
   for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(20);
 }
 
-type Proc = { name: string; child: ChildProcess; args: string[]; bin: string; exited: Promise<number | null> };
+export type Proc = { name: string; child: ChildProcess; args: string[]; bin: string; exited: Promise<number | null> };
 
-function spawnLogged(name: string, bin: string, args: string[], logDir: string): Proc {
+export function spawnLogged(name: string, bin: string, args: string[], logDir: string): Proc {
   fs.mkdirSync(logDir, { recursive: true });
   const fd = fs.openSync(path.join(logDir, `${name}.log`), 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, GODEBUG: process.env.GODEBUG ?? '' } });
@@ -233,7 +233,7 @@ function tailLog(logDir: string, name: string, lines = 30): string {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: Proc, logDir?: string): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: Proc, logDir?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   proc?.exited.then(() => (exited = true));
@@ -249,7 +249,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what}: not ready after ${timeoutMs}ms${logDir && proc ? '. Log tail:\n' + tailLog(logDir, proc.name) : ''}`);
 }
 
-function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
@@ -274,7 +274,8 @@ function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: n
 
 type Pki = { dir: string; caCrt: string; caKey: string; servingCrt: string; servingKey: string; saKey: string; saPub: string };
 
-function ensurePki(dir: string): Pki {
+/** The CA, API server serving cert (loopback SANs plus `extraSans`, e.g. `IP:10.0.0.1`) and SA keys under dir/pki. */
+export function ensurePki(dir: string, extraSans: string[] = []): Pki {
   const d = path.join(dir, 'pki');
   fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   const p: Pki = {
@@ -293,7 +294,7 @@ function ensurePki(dir: string): Pki {
     ossl('req', ...ec, '-keyout', p.servingKey, '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver');
     fs.writeFileSync(
       path.join(d, 'apiserver.ext'),
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+      `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', ...extraSans].join(',')}\nextendedKeyUsage=serverAuth\n`,
     );
     ossl(
       'x509',
@@ -896,6 +897,7 @@ function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
  */
 export function requireTestenv(needs: { prometheus?: boolean; haproxy?: boolean } = {}): boolean {
   const problems: string[] = [];
+  if (process.env.VPM_SKIP_TESTENV === '1') problems.push('VPM_SKIP_TESTENV=1 asks to skip the suites that need the test environment');
   const a = findAssets();
   if ('missing' in a) problems.push(a.missing);
   if (!process.env.VPM_TESTENV_CONTROL && !liveState())

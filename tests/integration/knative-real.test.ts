@@ -1,0 +1,344 @@
+/**
+ * Deploy control against REAL Knative Serving 1.15.2 (tests/support/knative-real.ts): real controller,
+ * webhook, autoscaler and activator, revision pods run by a real kubelet + containerd with Knative's real
+ * queue-proxy beside the project's test app (tests/testenv/knative/images/testapp: ERROR_RATE and
+ * LATENCY_MS from its environment), Traefik's Knative provider as the ingress, and real Prometheus
+ * scraping the queue-proxies it finds through the API server. vpm runs as users run it: the built CLI,
+ * a kubeconfig, and `VPM_INGRESS_URL` (the KService domain does not resolve here, as on a kind cluster).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { RealKnative, requireKnative } from '../support/knative-real.ts';
+import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
+import type { Kube } from '../support/kube.ts';
+import { tempDir, vpm, vpmJson, VPM_BIN } from '../helpers/cli.ts';
+import { ksvcPath, waitFor } from '../helpers/deploy.ts';
+
+
+const IMAGE = 'dev.local/vpm-testapp:v1';
+const SCRAPE_S = 2;
+
+describe.skipIf(!requireKnative())('deploy control against real Knative Serving', () => {
+  let kn: RealKnative;
+  let kube: Kube;
+  let prom: PrometheusHandle;
+  let envDir: string;
+  const vpmEnv = () => ({ KUBECONFIG: kn.kubeconfig, VPM_INGRESS_URL: kn.ingressUrl });
+  const run = (args: string[], cwd: string) => vpmJson(args, { cwd, env: vpmEnv(), timeoutMs: 240_000 });
+
+  beforeAll(async () => {
+    envDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-knative-real-'));
+    kn = new RealKnative({ dir: envDir, log: (m) => fs.appendFileSync(path.join(envDir, 'stack.log'), `${m}\n`) });
+    await kn.start();
+    kube = kn.kube;
+    prom = await startPrometheus({
+      dir: path.join(envDir, 'prometheus'),
+      targets: [],
+      scrapeIntervalS: SCRAPE_S,
+      scrapeConfigs: [kn.queueProxyScrapeConfig(SCRAPE_S)],
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await prom?.stop();
+    await kn?.stop();
+  }, 120_000);
+
+  let nsCount = 0;
+  async function namespace(prefix: string): Promise<string> {
+    const ns = `${prefix}-${process.pid}-${++nsCount}`;
+    await kube.ensureNamespace(ns);
+    return ns;
+  }
+
+  function manifest(ns: string, env: Record<string, string> = {}, traffic?: unknown[]): string {
+    const file = path.join(envDir, `${ns}-${Object.keys(env).join('-') || 'base'}.yaml`);
+    fs.writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 'hello', namespace: ns },
+        spec: {
+          template: {
+            spec: { containers: [{ image: IMAGE, env: Object.entries(env).map(([name, value]) => ({ name, value })) }] },
+          },
+          ...(traffic ? { traffic } : {}),
+        },
+      }),
+    );
+    return file;
+  }
+
+  const ksvc = (ns: string) => kube.get(ksvcPath(ns));
+  const weights = (o: any) => Object.fromEntries((o.spec.traffic ?? []).map((t: any) => [t.revisionName, t.percent]));
+
+  /** hello at a first revision serving 100%, then a candidate with `env` ready at 0%. */
+  async function stableAndCandidate(ns: string, cwd: string, env: Record<string, string>) {
+    const first = await run(['apply', manifest(ns), '-n', ns], cwd);
+    expect(first.result.exitCode, String(first.result.stderr)).toBe(0);
+    const ready = await run(['ready', 'hello', '-n', ns, '--timeout', '90s'], cwd);
+    expect(ready.result.exitCode, String(ready.result.stderr)).toBe(0);
+    const stable = (await ksvc(ns)).status.latestReadyRevisionName as string;
+    const second = await run(['apply', manifest(ns, env, [{ revisionName: stable, percent: 100 }]), '-n', ns], cwd);
+    expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
+    const candidate = await waitFor(
+      async () => {
+        const o = await ksvc(ns);
+        const rev = o.status?.latestReadyRevisionName;
+        return rev && rev !== stable && o.status.observedGeneration === o.metadata.generation ? (rev as string) : undefined;
+      },
+      90_000,
+      'candidate revision ready',
+    );
+    return { stable, candidate };
+  }
+
+  it('apply (server-side) creates a real Revision whose pod runs the app and queue-proxy; ready; sli through Traefik', async () => {
+    const ns = await namespace('apply');
+    const cwd = tempDir();
+    const applied = await run(['apply', manifest(ns, { MESSAGE: 'real' }), '-n', ns], cwd);
+    expect(applied.result.exitCode, String(applied.result.stderr)).toBe(0);
+    const ready = await run(['ready', 'hello', '-n', ns, '--timeout', '90s'], cwd);
+    expect(ready.result.exitCode, String(ready.result.stderr)).toBe(0);
+    const o = await ksvc(ns);
+    // the real controller's status, what `kubectl get ksvc` prints: URL, latest revision, Ready
+    expect(o.status.url).toBe(`http://hello.${ns}.example.com`);
+    expect(o.status.latestReadyRevisionName).toBe('hello-00001');
+    expect(o.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    // the defaulting webhook ran: the revision carries the autoscaler class it adds
+    const rev = await kube.get(`/apis/serving.knative.dev/v1/namespaces/${ns}/revisions/hello-00001`);
+    expect(rev.metadata.annotations['autoscaling.knative.dev/class']).toBe('kpa.autoscaling.knative.dev');
+    const pods = (await kube.get(`/api/v1/namespaces/${ns}/pods`)).items as any[];
+    expect(pods.length).toBe(1);
+    expect(pods[0].status.phase).toBe('Running');
+    expect(pods[0].spec.containers.map((c: any) => c.name).sort()).toEqual(['queue-proxy', 'user-container']);
+    const sli = await run(['sli', 'hello', '-n', ns, '-n', ns, '--requests', '20'], cwd);
+    expect(sli.result.exitCode, String(sli.result.stderr)).toBe(0);
+    expect(sli.json.summary ?? sli.json).toMatchObject({ requests: 20, successes: 20 });
+    const evidence = JSON.parse(fs.readFileSync(path.join(cwd, sli.json.evidence), 'utf8'));
+    expect(evidence.target).toBe(`http://hello.${ns}.example.com`);
+    expect(evidence.via_ingress).toBe(kn.ingressUrl);
+  });
+
+  it('the real webhook rejects an invalid traffic split: vpm names the field, exit 2, traffic unchanged', async () => {
+    const ns = await namespace('webhook');
+    const cwd = tempDir();
+    const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'two' });
+    const before = weights(await ksvc(ns));
+    const bad = await run(['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns], cwd);
+    expect(bad.result.exitCode, String(bad.result.stderr)).toBe(2);
+    expect(bad.json.error.message).toMatch(/spec\.traffic/);
+    expect(bad.json.error.message).toMatch(/sum to 90, want 100/);
+    expect(weights(await ksvc(ns))).toEqual(before);
+  });
+
+  it('healthy candidate: 10 → 50 → 100 through Traefik (probe provider), real status.traffic at every step', async () => {
+    const ns = await namespace('canary-ok');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'candidate' });
+    const seen: number[] = [];
+    const watcher = setInterval(async () => {
+      const o = await ksvc(ns).catch(() => undefined);
+      const t = (o?.status?.traffic ?? []).find((x: any) => x.revisionName === candidate);
+      if (t && seen.at(-1) !== t.percent) seen.push(t.percent);
+    }, 200);
+    const { result, json } = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s', '--provider', 'probe'], cwd);
+    clearInterval(watcher);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(json).toMatchObject({ result: 'promoted', stable, candidate });
+    // the real Route reconciled each step's weights into status.traffic
+    expect(seen.filter((p) => p > 0)).toEqual(expect.arrayContaining([10, 50, 100]));
+    const final = await ksvc(ns);
+    expect(Object.fromEntries(final.status.traffic.filter((t: any) => t.revisionName).map((t: any) => [t.revisionName, t.percent]))).toMatchObject({
+      [candidate]: 100,
+    });
+    const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.evidence), 'utf8'));
+    expect(evidence.checks.filter((c: any) => c.decision === 'pass').map((c: any) => c.percent)).toEqual([10, 50, 100]);
+    for (const c of evidence.checks.filter((c: any) => c.decision === 'pass')) expect(c.query.url).toBe(`http://candidate-hello.${ns}.example.com`);
+  });
+
+  it('ERROR_RATE=0.3 candidate: aborted at 10% by the probe provider, 100% back on stable (exit 4)', async () => {
+    const ns = await namespace('canary-bad');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.3' });
+    const { result, json } = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s', '--provider', 'probe'], cwd);
+    expect(result.exitCode, String(result.stderr)).toBe(4);
+    expect(json.error.message).toMatch(/aborted at 10%/);
+    expect(weights(await ksvc(ns))).toEqual({ [stable]: 100, [candidate]: 0 });
+    const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.error.details.evidence), 'utf8'));
+    const failed = evidence.checks.find((c: any) => c.decision === 'fail');
+    expect(failed.raw.success_rate).toBeLessThan(0.99);
+    expect(evidence.detect_to_restore_ms).toBeGreaterThan(0);
+    fs.appendFileSync(path.join(envDir, 'figures.log'), `probe detect_to_restore_ms=${evidence.detect_to_restore_ms}\n`);
+  });
+
+  it('Prometheus provider over real queue-proxy metrics: a healthy candidate is promoted with per-revision counts', async () => {
+    const ns = await namespace('prom-ok');
+    const cwd = tempDir();
+    const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'prom' });
+    // traffic for the windows: vpm's Prometheus provider only reads, so a load generator sends requests
+    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    try {
+      const { result, json } = await run(
+        ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
+        cwd,
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(0);
+      expect(json.result).toBe('promoted');
+      const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.evidence), 'utf8'));
+      const passed = evidence.checks.filter((c: any) => c.decision === 'pass');
+      expect(passed.map((c: any) => c.percent)).toEqual([10, 50, 100]);
+      for (const c of passed) expect(c.raw.requests).toBeGreaterThan(0);
+    } finally {
+      load.stop();
+    }
+    const series = await promQuery(prom.url, `sum by (revision_name) (revision_request_count{namespace_name="${ns}"})`);
+    expect(series.map((s) => s.metric.revision_name)).toContain(candidate);
+  });
+
+  it('ERROR_RATE=0.3 candidate: aborted by the Prometheus provider over real queue-proxy metrics (exit 4)', async () => {
+    const ns = await namespace('prom-bad');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.3' });
+    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    try {
+      const { result, json } = await run(
+        ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
+        cwd,
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(4);
+      expect(weights(await ksvc(ns))).toEqual({ [stable]: 100, [candidate]: 0 });
+      const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.error.details.evidence), 'utf8'));
+      const failed = evidence.checks.find((c: any) => c.decision === 'fail');
+      expect(failed.raw.success_rate).toBeLessThan(0.99);
+      fs.appendFileSync(path.join(envDir, 'figures.log'), `prometheus detect_to_restore_ms=${evidence.detect_to_restore_ms}\n`);
+    } finally {
+      load.stop();
+    }
+  });
+
+  it('LATENCY_MS=400 against an SLO p95 of 300 ms fails the Prometheus gate (latency read in the right unit)', async () => {
+    const ns = await namespace('prom-slow');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { LATENCY_MS: '400' });
+    const slo = path.join(cwd, 'slo.yaml');
+    fs.writeFileSync(slo, stringify({ success_rate: 0.99, latency_p95_ms: 300, min_requests: 5 }));
+    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    try {
+      const { result, json } = await run(
+        ['canary', 'start', 'hello', '-n', ns, '--slo', slo, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
+        cwd,
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(4);
+      expect(weights(await ksvc(ns))).toEqual({ [stable]: 100, [candidate]: 0 });
+      const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.error.details.evidence), 'utf8'));
+      const failed = evidence.checks.find((c: any) => c.decision === 'fail');
+      expect(failed.raw.p95_ms).toBeGreaterThanOrEqual(300);
+      expect(failed.raw.p95_ms).toBeLessThan(5_000);
+    } finally {
+      load.stop();
+    }
+  });
+
+  it('a Prometheus without queue-proxy series for the revision: clear error, exit 1, traffic untouched', async () => {
+    const ns = await namespace('prom-none');
+    const cwd = tempDir();
+    const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'unscraped' });
+    const empty = await startPrometheus({ dir: path.join(envDir, 'prometheus-empty'), targets: [], scrapeIntervalS: SCRAPE_S });
+    try {
+      const before = weights(await ksvc(ns));
+      const { result, json } = await run(
+        ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', empty.url],
+        cwd,
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(1);
+      expect(json.error.message).toMatch(/revision_request_count|kn_serving_invocation_duration_seconds/);
+      expect(json.error.message).toContain(ns);
+      // found out before any traffic moved
+      expect(weights(await ksvc(ns))).toEqual(before);
+      expect(before).toEqual({ [stable]: 100 });
+    } finally {
+      await empty.stop();
+    }
+  });
+
+  it('the API server killed mid-canary: vpm rides it out and finishes (real controller reconciles after)', async () => {
+    const ns = await namespace('apiserver');
+    const cwd = tempDir();
+    const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'restart' });
+    const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, '--json', 'canary', 'start', 'hello', '-n', ns, '--interval', '3s'], {
+      env: { ...process.env, ...vpmEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 10, 60_000, 'first step');
+    await kn.restartApiServer(2_000);
+    const code = await exited;
+    expect(code, out).toBe(0);
+    expect(JSON.parse(out).result).toBe('promoted');
+    expect(weights(await ksvc(ns))[candidate]).toBe(100);
+  });
+
+  it('SIGKILL mid-canary: a re-run resumes from the step recorded on the KService', async () => {
+    const ns = await namespace('resume');
+    const cwd = tempDir();
+    const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'resume' });
+    const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '3s'], {
+      env: { ...process.env, ...vpmEnv() },
+      stdio: 'ignore',
+    });
+    await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 50, 90_000, 'second step');
+    child.kill('SIGKILL');
+    const again = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s'], cwd);
+    expect(again.result.exitCode, String(again.result.stderr)).toBe(0);
+    expect(weights(await ksvc(ns))[candidate]).toBe(100);
+  });
+
+  it('guard after promotion: a breach rolls back to the previous revision (exit 4)', async () => {
+    const ns = await namespace('guard');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.5' });
+    // promote by hand (as if the breach appeared only after promotion), then guard it
+    await kube.mergePatch(ksvcPath(ns), {
+      spec: { traffic: [{ revisionName: stable, percent: 0 }, { revisionName: candidate, percent: 100, tag: 'candidate' }] },
+    });
+    const r = await vpm(
+      ['--json', 'guard', 'hello', '-n', ns, '--window', '20s', '--interval', '2s', '--revision', candidate, '--previous', stable, '--no-issue'],
+      { cwd, env: vpmEnv(), timeoutMs: 120_000 },
+    );
+    expect(r.exitCode, String(r.stderr)).toBe(4);
+    expect(weights(await ksvc(ns))[stable]).toBe(100);
+  });
+});
+
+/** Steady requests to the ingress for Host, as real users would send while a canary runs. */
+function loadGenerator(ingressUrl: string, host: string): { stop(): void } {
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        const req = http.get(`${ingressUrl}/`, { headers: { host }, agent: false, timeout: 5_000 }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', () => resolve());
+        req.on('timeout', () => req.destroy());
+      });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  for (let i = 0; i < 4; i++) void loop();
+  return {
+    stop() {
+      stopped = true;
+    },
+  };
+}
