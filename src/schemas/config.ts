@@ -212,10 +212,7 @@ export const ConfigSchema = z
     kube: z.object({ context: z.string().optional(), namespace: z.string().optional() }).strict().optional(),
     // Where requests for a KService's URL (http://hello.default.example.com) are sent when its domain does
     // not resolve, as with a kind cluster: the ingress's address, with the URL's host as the Host header.
-    ingress: z
-      .object({ url: z.string().url() })
-      .strict()
-      .optional(),
+    ingress: z.object({ url: z.string().url() }).strict().optional(),
     canary: z
       .object({
         steps: z.array(z.number().int().min(1).max(100)).optional(),

@@ -150,7 +150,9 @@ describe('scripts/bootstrap-kind-knative.sh', () => {
     const kourier = calls.findIndex((c) => /net-kourier\/releases\/download\/knative-v[\d.]+\/kourier\.yaml/.test(c));
     const ingress = calls.findIndex((c) => c.includes('kourier.ingress.networking.knative.dev'));
     // request metrics on (Knative >= 1.19 exports none otherwise) and Prometheus scraping the queue-proxies
-    const metrics = calls.findIndex((c) => c.includes('configmap/config-observability') && c.includes('"request-metrics-protocol":"prometheus"'));
+    const metrics = calls.findIndex(
+      (c) => c.includes('configmap/config-observability') && c.includes('"request-metrics-protocol":"prometheus"'),
+    );
     const prometheus = calls.findIndex((c) => c.includes('apply -f') && c.endsWith('infra/monitoring/prometheus.yaml'));
     const hello = calls.findIndex((c) => c.includes('apply -f') && c.endsWith('infra/k8s/overlays/dev/hello-ksvc.yaml'));
     const ready = calls.findIndex((c) => c.includes('wait --for=condition=Ready ksvc/hello -n default'));

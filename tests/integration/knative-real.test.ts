@@ -3,22 +3,20 @@
  * webhook, autoscaler and activator, revision pods run by a real kubelet + containerd with Knative's real
  * queue-proxy beside the project's test app (tests/testenv/knative/images/testapp: ERROR_RATE and
  * LATENCY_MS from its environment), Traefik's Knative provider as the ingress, and real Prometheus
- * scraping the queue-proxies it finds through the API server. vpm runs as users run it: the built CLI,
+ * scraping every queue-proxy pod directly. vpm runs as users run it: the built CLI,
  * a kubeconfig, and `VPM_INGRESS_URL` (the KService domain does not resolve here, as on a kind cluster).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { RealKnative, requireKnative } from '../support/knative-real.ts';
+import { RealKnative, requireKnative, steadyRequests } from '../support/knative-real.ts';
 import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpm, vpmJson, VPM_BIN } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
-
 
 const IMAGE = 'dev.local/vpm-testapp:v1';
 const SCRAPE_S = 2;
@@ -40,8 +38,8 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
       dir: path.join(envDir, 'prometheus'),
       targets: [],
       scrapeIntervalS: SCRAPE_S,
-      scrapeConfigs: [kn.queueProxyScrapeConfig(SCRAPE_S)],
     });
+    kn.syncQueueProxyTargets((targets) => prom.setTargets(targets));
   }, 300_000);
 
   afterAll(async () => {
@@ -111,9 +109,9 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     expect(o.status.url).toBe(`http://hello.${ns}.example.com`);
     expect(o.status.latestReadyRevisionName).toBe('hello-00001');
     expect(o.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
-    // the defaulting webhook ran: the revision carries the autoscaler class it adds
-    const rev = await kube.get(`/apis/serving.knative.dev/v1/namespaces/${ns}/revisions/hello-00001`);
-    expect(rev.metadata.annotations['autoscaling.knative.dev/class']).toBe('kpa.autoscaling.knative.dev');
+    // the defaulting webhook ran: it records who created the KService and names the container
+    expect(o.metadata.annotations['serving.knative.dev/creator']).toBe('admin');
+    expect(o.spec.template.spec.containers[0].name).toBe('user-container');
     const pods = (await kube.get(`/api/v1/namespaces/${ns}/pods`)).items as any[];
     expect(pods.length).toBe(1);
     expect(pods[0].status.phase).toBe('Running');
@@ -126,13 +124,14 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     expect(evidence.via_ingress).toBe(kn.ingressUrl);
   });
 
-  it('the real webhook rejects an invalid traffic split: vpm names the field, exit 2, traffic unchanged', async () => {
+  it('the real webhook rejects an invalid traffic split: vpm names the field (exit 1: the manifest is at fault), traffic unchanged', async () => {
     const ns = await namespace('webhook');
     const cwd = tempDir();
     const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'two' });
     const before = weights(await ksvc(ns));
     const bad = await run(['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns], cwd);
-    expect(bad.result.exitCode, String(bad.result.stderr)).toBe(2);
+    expect(bad.result.exitCode, String(bad.result.stderr)).toBe(1);
+    expect(bad.json.error.hint).toMatch(/fix the manifest/);
     expect(bad.json.error.message).toMatch(/spec\.traffic/);
     expect(bad.json.error.message).toMatch(/sum to 90, want 100/);
     expect(weights(await ksvc(ns))).toEqual(before);
@@ -155,12 +154,15 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     // the real Route reconciled each step's weights into status.traffic
     expect(seen.filter((p) => p > 0)).toEqual(expect.arrayContaining([10, 50, 100]));
     const final = await ksvc(ns);
-    expect(Object.fromEntries(final.status.traffic.filter((t: any) => t.revisionName).map((t: any) => [t.revisionName, t.percent]))).toMatchObject({
+    expect(
+      Object.fromEntries(final.status.traffic.filter((t: any) => t.revisionName).map((t: any) => [t.revisionName, t.percent])),
+    ).toMatchObject({
       [candidate]: 100,
     });
     const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.evidence), 'utf8'));
     expect(evidence.checks.filter((c: any) => c.decision === 'pass').map((c: any) => c.percent)).toEqual([10, 50, 100]);
-    for (const c of evidence.checks.filter((c: any) => c.decision === 'pass')) expect(c.query.url).toBe(`http://candidate-hello.${ns}.example.com`);
+    for (const c of evidence.checks.filter((c: any) => c.decision === 'pass'))
+      expect(c.query.url).toBe(`http://candidate-hello.${ns}.example.com`);
   });
 
   it('ERROR_RATE=0.3 candidate: aborted at 10% by the probe provider, 100% back on stable (exit 4)', async () => {
@@ -175,7 +177,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const failed = evidence.checks.find((c: any) => c.decision === 'fail');
     expect(failed.raw.success_rate).toBeLessThan(0.99);
     expect(evidence.detect_to_restore_ms).toBeGreaterThan(0);
-    fs.appendFileSync(path.join(envDir, 'figures.log'), `probe detect_to_restore_ms=${evidence.detect_to_restore_ms}\n`);
+    process.stderr.write(`[knative figures] probe provider: first bad request → restored ${evidence.detect_to_restore_ms} ms\n`);
   });
 
   it('Prometheus provider over real queue-proxy metrics: a healthy candidate is promoted with per-revision counts', async () => {
@@ -183,7 +185,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const cwd = tempDir();
     const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'prom' });
     // traffic for the windows: vpm's Prometheus provider only reads, so a load generator sends requests
-    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
     try {
       const { result, json } = await run(
         ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
@@ -194,7 +196,12 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
       const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.evidence), 'utf8'));
       const passed = evidence.checks.filter((c: any) => c.decision === 'pass');
       expect(passed.map((c: any) => c.percent)).toEqual([10, 50, 100]);
-      for (const c of passed) expect(c.raw.requests).toBeGreaterThan(0);
+      // the queue-proxy's own count of the candidate's requests in each window
+      for (const c of passed) {
+        expect(c.query.total).toContain(`revision_name="${candidate}"`);
+        expect(c.raw.total).toBeGreaterThan(0);
+        expect(check(c, 'min_requests').value).toBeGreaterThanOrEqual(20);
+      }
     } finally {
       load.stop();
     }
@@ -206,7 +213,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const ns = await namespace('prom-bad');
     const cwd = tempDir();
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.3' });
-    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
     try {
       const { result, json } = await run(
         ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
@@ -216,8 +223,9 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
       expect(weights(await ksvc(ns))).toEqual({ [stable]: 100, [candidate]: 0 });
       const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.error.details.evidence), 'utf8'));
       const failed = evidence.checks.find((c: any) => c.decision === 'fail');
-      expect(failed.raw.success_rate).toBeLessThan(0.99);
-      fs.appendFileSync(path.join(envDir, 'figures.log'), `prometheus detect_to_restore_ms=${evidence.detect_to_restore_ms}\n`);
+      expect(check(failed, 'success_rate').value).toBeLessThan(0.99);
+      expect(check(failed, 'success_rate').value).toBeGreaterThan(0.5);
+      process.stderr.write(`[knative figures] prometheus provider: first bad request → restored ${evidence.detect_to_restore_ms} ms\n`);
     } finally {
       load.stop();
     }
@@ -229,18 +237,34 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { LATENCY_MS: '400' });
     const slo = path.join(cwd, 'slo.yaml');
     fs.writeFileSync(slo, stringify({ success_rate: 0.99, latency_p95_ms: 300, min_requests: 5 }));
-    const load = loadGenerator(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
     try {
       const { result, json } = await run(
-        ['canary', 'start', 'hello', '-n', ns, '--slo', slo, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
+        [
+          'canary',
+          'start',
+          'hello',
+          '-n',
+          ns,
+          '--slo',
+          slo,
+          '--interval',
+          `${4 * SCRAPE_S}s`,
+          '--provider',
+          'prometheus',
+          '--prometheus-url',
+          prom.url,
+        ],
         cwd,
       );
       expect(result.exitCode, String(result.stderr)).toBe(4);
       expect(weights(await ksvc(ns))).toEqual({ [stable]: 100, [candidate]: 0 });
       const evidence = JSON.parse(fs.readFileSync(path.join(cwd, json.error.details.evidence), 'utf8'));
       const failed = evidence.checks.find((c: any) => c.decision === 'fail');
-      expect(failed.raw.p95_ms).toBeGreaterThanOrEqual(300);
-      expect(failed.raw.p95_ms).toBeLessThan(5_000);
+      // 400 ms of app latency read as ~400 ms, not 0.4 (seconds) nor 400,000 (microseconds)
+      expect(check(failed, 'latency_p95_ms').value).toBeGreaterThanOrEqual(300);
+      expect(check(failed, 'latency_p95_ms').value).toBeLessThan(2_000);
+      expect(check(failed, 'latency_p95_ms').ok).toBe(false);
     } finally {
       load.stop();
     }
@@ -308,10 +332,30 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.5' });
     // promote by hand (as if the breach appeared only after promotion), then guard it
     await kube.mergePatch(ksvcPath(ns), {
-      spec: { traffic: [{ revisionName: stable, percent: 0 }, { revisionName: candidate, percent: 100, tag: 'candidate' }] },
+      spec: {
+        traffic: [
+          { revisionName: stable, percent: 0 },
+          { revisionName: candidate, percent: 100, tag: 'candidate' },
+        ],
+      },
     });
     const r = await vpm(
-      ['--json', 'guard', 'hello', '-n', ns, '--window', '20s', '--interval', '2s', '--revision', candidate, '--previous', stable, '--no-issue'],
+      [
+        '--json',
+        'guard',
+        'hello',
+        '-n',
+        ns,
+        '--window',
+        '20s',
+        '--interval',
+        '2s',
+        '--revision',
+        candidate,
+        '--previous',
+        stable,
+        '--no-issue',
+      ],
       { cwd, env: vpmEnv(), timeoutMs: 120_000 },
     );
     expect(r.exitCode, String(r.stderr)).toBe(4);
@@ -319,26 +363,4 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
   });
 });
 
-/** Steady requests to the ingress for Host, as real users would send while a canary runs. */
-function loadGenerator(ingressUrl: string, host: string): { stop(): void } {
-  let stopped = false;
-  const loop = async () => {
-    while (!stopped) {
-      await new Promise<void>((resolve) => {
-        const req = http.get(`${ingressUrl}/`, { headers: { host }, agent: false, timeout: 5_000 }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        });
-        req.on('error', () => resolve());
-        req.on('timeout', () => req.destroy());
-      });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  for (let i = 0; i < 4; i++) void loop();
-  return {
-    stop() {
-      stopped = true;
-    },
-  };
-}
+const check = (c: any, name: string) => c.checks.find((x: any) => x.name === name);

@@ -22,13 +22,15 @@
  *
  *   const kn = new RealKnative({ dir, log });
  *   await kn.start();                 // ~15 s from cached binaries
- *   kn.kubeconfig / kn.ingressUrl / kn.kube (a Kube client) / kn.queueProxyScrapeConfig(5)
+ *   kn.kubeconfig / kn.ingressUrl / kn.kube (a Kube client)
+ *   kn.syncQueueProxyTargets((t) => prom.setTargets(t))   // real Prometheus scrapes every queue-proxy
  *   await kn.restartApiServer();      // SIGKILL + start again, same data
  *   await kn.stop();
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,7 +66,8 @@ const PARTS = ['debroot', 'serving', 'node', 'traefik', 'images', 'manifests'] a
 export function findKnative(): { dir: string } | { missing: string } {
   const dir = process.env.VPM_TESTENV_KNATIVE ?? knativeCacheDir();
   const absent = PARTS.filter((p) => !fs.existsSync(path.join(dir, `.${p}.complete`)));
-  if (absent.length) return { missing: `real Knative stack not built in ${dir} (missing: ${absent.join(', ')}); run: bash tests/testenv/install.sh` };
+  if (absent.length)
+    return { missing: `real Knative stack not built in ${dir} (missing: ${absent.join(', ')}); run: bash tests/testenv/install.sh` };
   if (process.getuid?.() !== 0) return { missing: 'the real Knative stack needs root (network namespaces, mounts, containerd)' };
   return { dir };
 }
@@ -76,7 +79,10 @@ function canConnect(host: string, port: number): Promise<boolean> {
       resolve(true);
     });
     socket.on('error', () => resolve(false));
-    socket.on('timeout', () => (socket.destroy(), resolve(false)));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -84,7 +90,8 @@ function canConnect(host: string, port: number): Promise<boolean> {
 export function requireKnative(): boolean {
   const found = process.env.VPM_SKIP_TESTENV === '1' ? { missing: 'VPM_SKIP_TESTENV=1 asks to skip it' } : findKnative();
   if (!('missing' in found)) return true;
-  if (process.env.VPM_REQUIRE_TESTENV === '1') throw new Error(`VPM_REQUIRE_TESTENV=1 but the real Knative stack is unavailable: ${found.missing}`);
+  if (process.env.VPM_REQUIRE_TESTENV === '1')
+    throw new Error(`VPM_REQUIRE_TESTENV=1 but the real Knative stack is unavailable: ${found.missing}`);
   process.stderr.write(`[knative] skipping: ${found.missing}\n`);
   return false;
 }
@@ -93,7 +100,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function run(cmd: string, args: string[], opts: { ignoreFailure?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env });
-  if (r.status !== 0 && !opts.ignoreFailure) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
+  if (r.status !== 0 && !opts.ignoreFailure)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
   return r.stdout ?? '';
 }
 
@@ -123,6 +131,7 @@ export class RealKnative {
   private token = '';
   private hostsTimer: NodeJS.Timeout | undefined;
   private hostsBody = '';
+  private targetsTimer: NodeJS.Timeout | undefined;
   kube!: Kube;
   /** Milliseconds `start()` took, for the test-environment report and the bench. */
   startupMs = 0;
@@ -383,18 +392,21 @@ export class RealKnative {
       async () => {
         const crds = (await this.kube.request('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).items as any[];
         const ours = crds.filter((c) => /knative\.dev$/.test(c.spec.group));
-        return ours.length >= 12 && ours.every((c) => c.status?.conditions?.some((x: any) => x.type === 'Established' && x.status === 'True'));
+        return (
+          ours.length >= 12 && ours.every((c) => c.status?.conditions?.some((x: any) => x.type === 'Established' && x.status === 'True'))
+        );
       },
       60_000,
     );
     this.kube.close();
     this.kube = await Kube.fromKubeconfig(this.kubeconfig); // fresh discovery: the CRDs are new
     const webhookConfigs = objectsIn(path.join(m, '4-webhooks'));
-    const [secrets, admission] = [
-      webhookConfigs.filter((o) => o.kind === 'Secret'),
-      webhookConfigs.filter((o) => o.kind !== 'Secret'),
-    ];
-    await this.applyAll([...objectsIn(path.join(m, '3-config')), ...objectsIn(path.join(REPO_ROOT, 'tests/support/knative-real.yaml')), ...secrets]);
+    const [secrets, admission] = [webhookConfigs.filter((o) => o.kind === 'Secret'), webhookConfigs.filter((o) => o.kind !== 'Secret')];
+    await this.applyAll([
+      ...objectsIn(path.join(m, '3-config')),
+      ...objectsIn(path.join(REPO_ROOT, 'tests/support/knative-real.yaml')),
+      ...secrets,
+    ]);
 
     this.startHostsSync();
     const env = {
@@ -462,13 +474,7 @@ export class RealKnative {
       '--v=1',
     ]);
     // Admission is registered only once the webhook answers, so no request meets a dead webhook.
-    await waitFor(
-      'Knative webhook',
-      () => canConnect(LOCAL_IP, 8443),
-      60_000,
-      this.procs.get('knative-webhook'),
-      this.logDir,
-    );
+    await waitFor('Knative webhook', () => canConnect(LOCAL_IP, 8443), 60_000, this.procs.get('knative-webhook'), this.logDir);
     await this.applyAll(admission);
   }
 
@@ -487,7 +493,10 @@ export class RealKnative {
         const lines = svcs
           .filter((s) => s.spec.clusterIP && s.spec.clusterIP !== 'None' && s.spec.clusterIP !== LOCAL_IP)
           .filter((s) => !(s.metadata.namespace === 'knative-serving' && s.metadata.name === 'autoscaler'))
-          .map((s) => `${s.spec.clusterIP} ${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local ${s.metadata.name}.${s.metadata.namespace}.svc`);
+          .map(
+            (s) =>
+              `${s.spec.clusterIP} ${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local ${s.metadata.name}.${s.metadata.namespace}.svc`,
+          );
         const body = `${[...fixed, ...lines].join('\n')}\n`;
         // rewritten in place: the file is bind-mounted, a rename would leave the mounts on the old inode
         if (body !== this.hostsBody) fs.writeFileSync(file, body);
@@ -536,6 +545,8 @@ export class RealKnative {
             type: 'bridge',
             bridge: BRIDGE,
             isGateway: true,
+            // pods answer the host (Prometheus scrapes them from there) through the namespace
+            isDefaultGateway: true,
             ipMasq: false,
             hairpinMode: true,
             ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR, gateway: POD_GATEWAY }]], dataDir: path.join(c, 'cni-ipam') },
@@ -682,23 +693,40 @@ state = "${c}/state"
   }
 
   /**
-   * A Prometheus scrape config that finds every queue-proxy through the API server (kubernetes_sd, as a
-   * user's in-cluster Prometheus does) and scrapes its user-metrics port directly.
+   * Keeps a Prometheus's file-based targets equal to every running queue-proxy's user-metrics port
+   * (container port `http-usermetric`, :9091) — the pods a kubernetes_sd `role: pod` config keeps (see
+   * infra/monitoring/prometheus.yaml); Debian's Prometheus is built without kubernetes_sd.
    */
-  queueProxyScrapeConfig(intervalS: number): Record<string, unknown> {
-    return {
-      job_name: 'knative-queue-proxy',
-      scrape_interval: `${intervalS}s`,
-      scrape_timeout: `${Math.min(intervalS, 5)}s`,
-      kubernetes_sd_configs: [
-        { role: 'pod', api_server: this.server, authorization: { credentials: this.token }, tls_config: { ca_file: this.caFile } },
-      ],
-      relabel_configs: [
-        { source_labels: ['__meta_kubernetes_pod_container_port_name'], action: 'keep', regex: 'http-usermetric' },
-        { source_labels: ['__meta_kubernetes_namespace'], target_label: 'pod_namespace' },
-        { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-      ],
+  syncQueueProxyTargets(
+    setTargets: (targets: Array<{ job?: string; url: string; labels?: Record<string, string> }>) => Promise<void>,
+  ): void {
+    let last = '';
+    const sync = async () => {
+      try {
+        const pods = (await this.kube.request('GET', '/api/v1/pods')).items as any[];
+        const targets = pods.flatMap((p) => {
+          if (p.status?.phase !== 'Running' || !p.status.podIP) return [];
+          const port = p.spec.containers.flatMap((c: any) => c.ports ?? []).find((x: any) => x.name === 'http-usermetric')?.containerPort;
+          return port
+            ? [
+                {
+                  job: 'knative-queue-proxy',
+                  url: `http://${p.status.podIP}:${port}/metrics`,
+                  labels: { pod_namespace: p.metadata.namespace, pod: p.metadata.name },
+                },
+              ]
+            : [];
+        });
+        const key = JSON.stringify(targets);
+        if (key !== last) await setTargets(targets);
+        last = key;
+      } catch {
+        /* the API server may be restarting; try again next tick */
+      }
     };
+    this.targetsTimer = setInterval(sync, 1_000);
+    this.targetsTimer.unref();
+    void sync();
   }
 
   pids(): number[] {
@@ -707,6 +735,7 @@ state = "${c}/state"
 
   async stop(): Promise<void> {
     if (this.hostsTimer) clearInterval(this.hostsTimer);
+    if (this.targetsTimer) clearInterval(this.targetsTimer);
     this.kube?.close();
     const order = ['traefik', 'kube-proxy', 'kubelet', 'knative-activator', 'knative-autoscaler', 'knative-controller', 'knative-webhook'];
     order.push('kube-controller-manager', 'kube-scheduler');
@@ -737,4 +766,31 @@ state = "${c}/state"
 /** `execFileSync` inside the stack's namespace (e.g. curl to a pod or a ClusterIP), for tests. */
 export function insideStack(cmd: string, args: string[]): string {
   return execFileSync('nsenter', [`--net=/run/netns/${NETNS}`, cmd, ...args], { encoding: 'utf8' });
+}
+
+/**
+ * Steady requests through the ingress for `host` (four lanes, back to back), as users' traffic while a
+ * Prometheus-gated canary runs: vpm's Prometheus provider only reads what the queue-proxies counted.
+ */
+export function steadyRequests(ingressUrl: string, host: string): { stop(): void } {
+  let stopped = false;
+  const lane = async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        const req = http.get(`${ingressUrl}/`, { headers: { host }, agent: false, timeout: 5_000 }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', () => resolve());
+        req.on('timeout', () => req.destroy());
+      });
+      await sleep(20);
+    }
+  };
+  for (let i = 0; i < 4; i++) void lane();
+  return {
+    stop() {
+      stopped = true;
+    },
+  };
 }

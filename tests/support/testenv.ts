@@ -249,7 +249,10 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   throw new Error(`${what}: not ready after ${timeoutMs}ms${logDir && proc ? '. Log tail:\n' + tailLog(logDir, proc.name) : ''}`);
 }
 
-export function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export function httpGet(
+  url: string,
+  opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;

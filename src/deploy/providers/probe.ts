@@ -56,7 +56,13 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         },
         evidence: {
           provider: 'probe',
-          query: { url: target.url, ...(opts.ingressUrl ? { via_ingress: opts.ingressUrl } : {}), max_requests: opts.maxRequests, concurrency: opts.concurrency, timeout_ms: opts.timeoutMs },
+          query: {
+            url: target.url,
+            ...(opts.ingressUrl ? { via_ingress: opts.ingressUrl } : {}),
+            max_requests: opts.maxRequests,
+            concurrency: opts.concurrency,
+            timeout_ms: opts.timeoutMs,
+          },
           raw: { ...summary, stopped_early: results.length < opts.maxRequests && Date.now() < started + windowMs },
           window_ms: Date.now() - started,
           first_failure_at: firstFailure,

@@ -15,9 +15,10 @@
 # Flags: --force (rebuild every part).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-SERVING_MODULE_VERSION="$(sed -n -E 's#^[[:space:]]+knative.dev/serving (v[0-9.]+)$#\1#p' "$here/serving/go.mod" | head -1)"
+SERVING_MODULE_VERSION="$(sed -n -E 's#^(require[[:space:]]+|[[:space:]]+)knative.dev/serving (v[0-9.]+)$#\2#p' "$here/serving/go.mod" | head -1)"
+[ -n "$SERVING_MODULE_VERSION" ] || { echo "knative/install.sh: no knative.dev/serving version in serving/go.mod" >&2; exit 1; }
 KNATIVE_VERSION=1.15.2 # the Knative release of knative.dev/serving $SERVING_MODULE_VERSION
-K8S_VERSION="$(sed -n -E 's#^require k8s.io/kubernetes v([0-9.]+)$#\1#p' "$here/node/go.mod" | head -1)"
+K8S_VERSION="$(sed -n -E 's#^(require[[:space:]]+|[[:space:]]+)k8s.io/kubernetes v([0-9.]+)$#\2#p' "$here/node/go.mod" | head -1)"
 cache="${VPM_TESTENV_CACHE:-${HOME}/.cache/vpm-testenv}/knative-${KNATIVE_VERSION}"
 force=0
 for a in "$@"; do
