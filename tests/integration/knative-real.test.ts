@@ -15,6 +15,9 @@ import { stringify } from 'yaml';
 import { RealKnative, requireKnative, steadyRequests } from '../support/knative-real.ts';
 import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
+import { KubeClient } from '../../src/adapters/kube.ts';
+import { writeCanaryTraffic } from '../../src/deploy/canary.ts';
+import { splitTraffic } from '../../src/deploy/ksvc.ts';
 import { tempDir, vpm, vpmJson, VPM_BIN } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
 
@@ -324,6 +327,72 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const again = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s'], cwd);
     expect(again.result.exitCode, String(again.result.stderr)).toBe(0);
     expect(weights(await ksvc(ns))[candidate]).toBe(100);
+  });
+
+  it('a candidate that changes mid-canary (a new template applied): aborts to stable, exit 3', async () => {
+    const ns = await namespace('changed');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'first' });
+    const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, '--json', 'canary', 'start', 'hello', '-n', ns, '--interval', '4s'], {
+      env: { ...process.env, ...vpmEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 10, 60_000, 'first step');
+    // someone applies another template: the real controller creates hello-00003
+    await kube.mergePatch(ksvcPath(ns), {
+      spec: { template: { spec: { containers: [{ image: IMAGE, env: [{ name: 'MESSAGE', value: 'other' }] }] } } },
+    });
+    expect(await exited, out).toBe(3);
+    expect(weights(await ksvc(ns))[stable]).toBe(100);
+  });
+
+  it('409 from the real API server: the controller and another writer race the traffic patch of vpm, which re-reads and retries', async () => {
+    const ns = await namespace('conflict');
+    const cwd = tempDir();
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'conflict' });
+    const client = await KubeClient.connect({ kubeconfig: kn.kubeconfig, namespace: ns });
+    let interfered = 0;
+    const racing = new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop === 'mergePatch') {
+          return async (...args: Parameters<KubeClient['mergePatch']>) => {
+            if (interfered++ === 0) await kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '1' } } });
+            return target.mergePatch(...args);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const traffic = splitTraffic(stable, candidate, 50);
+    const progress = {
+      run_id: 'r1',
+      stable,
+      candidate,
+      steps: [10, 50, 100],
+      step_index: 1,
+      phase: 'progressing' as const,
+      updated_at: new Date().toISOString(),
+    };
+    const patched = await writeCanaryTraffic(racing, 'hello', traffic, progress, () => undefined);
+    expect(interfered).toBe(2);
+    expect(patched.spec.traffic).toEqual(traffic);
+    const live = await ksvc(ns);
+    expect(live.metadata.labels.bump).toBe('1');
+    // the real Route reconciled the split the patch asked for
+    await waitFor(
+      async () => {
+        const o = await ksvc(ns);
+        return (
+          o.status.observedGeneration === o.metadata.generation &&
+          o.status.traffic?.find((t: any) => t.revisionName === candidate)?.percent === 50
+        );
+      },
+      60_000,
+      'status.traffic at 50%',
+    );
   });
 
   it('guard after promotion: a breach rolls back to the previous revision (exit 4)', async () => {
