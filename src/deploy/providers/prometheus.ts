@@ -77,9 +77,9 @@ export const GENERATIONS: readonly Generation[] = [
 
 const ENABLE_HINT =
   'enable request metrics and have Prometheus collect them: Knative ≥ 1.19 — config-observability `request-metrics-protocol: prometheus` ' +
-  '(and scrape the queue-proxy) or `http/protobuf` to Prometheus’s OTLP receiver with kn.revision.name and k8s.namespace.name ' +
+  '(and scrape the queue-proxy) or `http/protobuf` to the OTLP receiver of Prometheus with kn.revision.name and k8s.namespace.name ' +
   'among otlp.promote_resource_attributes; Knative ≤ 1.18 — config-observability `metrics.request-metrics-backend-destination: prometheus` ' +
-  'and scrape the queue-proxy’s metrics port (9091)';
+  'and scrape the metrics port (9091) of the queue-proxy';
 
 /** Every generation's request series, for questions asked before the revision's generation is known. */
 const ANY_REQUEST_SERIES = `{__name__=~"${GENERATIONS.map((g) => g.requests).join('|')}"}`;
@@ -112,7 +112,6 @@ function grown(series: string, rangeMs: number): string {
 const first = (s: PromSample[]) => (s.length && Number.isFinite(s[0].value) ? s[0].value : null);
 
 export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: number }): SloProvider {
-  const revisionGeneration = new Map<string, Generation>();
   let scrape: Promise<{ ms: number; source: string }> | undefined;
 
   /**
@@ -165,9 +164,8 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
    * real zero. Neither → nothing measures requests here, which is an error, never a zero.
    */
   async function detect(t: MeasureTarget): Promise<{ generation: Generation; jobs: string[]; revisionSeries: boolean }> {
-    const known = revisionGeneration.get(`${t.namespace}/${t.revision}`);
     const found = await Promise.all(
-      (known ? [known] : GENERATIONS).map(async (g) => ({
+      GENERATIONS.map(async (g) => ({
         g,
         rows: await promInstantQuery(
           opts.url,
@@ -177,7 +175,6 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
     );
     const forRevision = found.find((f) => f.rows.some((r) => r.metric[f.g.revisionLabel] === t.revision));
     if (forRevision) {
-      revisionGeneration.set(`${t.namespace}/${t.revision}`, forRevision.g);
       const jobs = forRevision.rows.filter((r) => r.metric[forRevision.g.revisionLabel] === t.revision).map((r) => r.metric.job ?? '');
       return { generation: forRevision.g, jobs, revisionSeries: true };
     }
@@ -196,7 +193,7 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
    * sample that new; at most two scrape intervals and a second. Returns whether it saw one.
    */
   async function awaitSampleAfter(end: number, jobs: string[], series: string, intervalMs: number): Promise<boolean> {
-    const jobMatcher = [...new Set(jobs)].map(esc).join('|');
+    const jobMatcher = [...new Set(jobs)].map((j) => esc(j.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('|');
     const deadline = end + 2 * intervalMs + 1_000;
     for (;;) {
       const up = first(await promInstantQuery(opts.url, `min(timestamp(up{job=~"${jobMatcher}"}))`));
