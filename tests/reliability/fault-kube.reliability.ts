@@ -171,6 +171,20 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
   });
 
   describe('Prometheus down', () => {
+    /** `vpm --json <command> hello -n NS --context cluster-a --provider prometheus --prometheus-url URL`. */
+    const promArgs = (command: string, ns: string, url: string) => [
+      '--json',
+      ...command.split(' '),
+      'hello',
+      '-n',
+      ns,
+      '--context',
+      'cluster-a',
+      '--provider',
+      'prometheus',
+      '--prometheus-url',
+      url,
+    ];
     const servers: Server[] = [];
     const urls: Record<string, string> = {};
 
@@ -218,27 +232,11 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         const { stable, candidate } = await helloWithCandidate(a, ns);
         const ok = await c.trial(`Prometheus ${name}: vpm canary start --provider prometheus`, async (t: Trial) => {
           t.context = { cwd, ns, url: urls[name] };
-          const r = await vpmProcess(
-            [
-              '--json',
-              'canary',
-              'start',
-              'hello',
-              '-n',
-              ns,
-              '--context',
-              'cluster-a',
-              '--provider',
-              'prometheus',
-              '--prometheus-url',
-              urls[name],
-              '--interval',
-              '4s',
-              '--max-holds',
-              '2',
-            ],
-            { cwd, env: configuredScrape, timeoutMs: 120_000 },
-          );
+          const r = await vpmProcess([...promArgs('canary start', ns, urls[name]), '--interval', '4s', '--max-holds', '2'], {
+            cwd,
+            env: configuredScrape,
+            timeoutMs: 120_000,
+          });
           t.add(errorProblems(r, { codes: [1], json: true }));
           t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
           const s = split(await a.get(ksvcPath(ns)));
@@ -262,23 +260,7 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         const { stable } = await helloWithCandidate(a, ns);
         const ok = await c.trial('Prometheus refused before the run: vpm canary start --provider prometheus', async (t: Trial) => {
           t.context = { cwd, ns };
-          const r = await vpmProcess(
-            [
-              '--json',
-              'canary',
-              'start',
-              'hello',
-              '-n',
-              ns,
-              '--context',
-              'cluster-a',
-              '--provider',
-              'prometheus',
-              '--prometheus-url',
-              urls.refused,
-            ],
-            { cwd, env: kubeEnv(), timeoutMs: 60_000 },
-          );
+          const r = await vpmProcess(promArgs('canary start', ns, urls.refused), { cwd, env: kubeEnv(), timeoutMs: 60_000 });
           t.add(errorProblems(r, { codes: [1], json: true }));
           t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
           t.same(split(await a.get(ksvcPath(ns))), { [stable]: 100 }, 'traffic after a canary that could not start');
@@ -304,17 +286,7 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         t.context = { cwd, ns };
         const r = await vpmProcess(
           [
-            '--json',
-            'guard',
-            'hello',
-            '-n',
-            ns,
-            '--context',
-            'cluster-a',
-            '--provider',
-            'prometheus',
-            '--prometheus-url',
-            urls.refused,
+            ...promArgs('guard', ns, urls.refused),
             '--revision',
             candidate,
             '--previous',
