@@ -290,6 +290,8 @@ export class CanaryRun {
   }
 
   async run(): Promise<CanaryOutcome> {
+    // A window the provider cannot measure is refused before anything is read or moved.
+    await this.d.provider.validateWindow?.(this.o.intervalMs);
     const obj = await this.read();
     const previous = readProgress(obj);
     const { stable, candidate, startIndex, resumed } = await this.resolveRevisions(obj, previous);

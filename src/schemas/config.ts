@@ -219,6 +219,8 @@ export const ConfigSchema = z
         interval: z.string().optional(),
         provider: z.enum(['probe', 'prometheus']).optional(),
         prometheus_url: z.string().url().optional(),
+        /** How often Prometheus gets a sample of the request metrics (a duration, or seconds); read from Prometheus when unset. */
+        prometheus_scrape_interval: z.union([z.string(), z.number().positive()]).optional(),
         slo: SloSchema.optional(),
       })
       .strict()

@@ -20,5 +20,10 @@ export interface ProviderEvidence {
 
 export interface SloProvider {
   readonly name: 'probe' | 'prometheus';
+  /**
+   * Refuses (UsageError) a window too short for the provider to measure; called before any traffic
+   * moves, so a run that could never be judged does not start.
+   */
+  validateWindow?(windowMs: number): Promise<void>;
   measure(target: MeasureTarget, windowMs: number, slo: Slo): Promise<{ measurement: Measurement; evidence: ProviderEvidence }>;
 }
