@@ -77,6 +77,17 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
   }
 
   const ksvc = (ns: string) => kube.get(ksvcPath(ns));
+
+  /** Users' traffic to hello, running until Prometheus holds the serving revision's request series. */
+  async function trafficWithSeries(ns: string, revision: string) {
+    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
+    await waitFor(
+      async () => (await promQuery(prom.url, `revision_request_count{namespace_name="${ns}",revision_name="${revision}"}`)).length > 0,
+      60_000,
+      `series of ${revision} in Prometheus`,
+    );
+    return load;
+  }
   const weights = (o: any) => Object.fromEntries((o.spec.traffic ?? []).map((t: any) => [t.revisionName, t.percent]));
 
   /** hello at a first revision serving 100%, then a candidate with `env` ready at 0%. */
@@ -119,7 +130,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     expect(pods.length).toBe(1);
     expect(pods[0].status.phase).toBe('Running');
     expect(pods[0].spec.containers.map((c: any) => c.name).sort()).toEqual(['queue-proxy', 'user-container']);
-    const sli = await run(['sli', 'hello', '-n', ns, '-n', ns, '--requests', '20'], cwd);
+    const sli = await run(['sli', 'hello', '--namespace', ns, '--requests', '20'], cwd);
     expect(sli.result.exitCode, String(sli.result.stderr)).toBe(0);
     expect(sli.json.summary ?? sli.json).toMatchObject({ requests: 20, successes: 20 });
     const evidence = JSON.parse(fs.readFileSync(path.join(cwd, sli.json.evidence), 'utf8'));
@@ -186,9 +197,9 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
   it('Prometheus provider over real queue-proxy metrics: a healthy candidate is promoted with per-revision counts', async () => {
     const ns = await namespace('prom-ok');
     const cwd = tempDir();
-    const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'prom' });
+    const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'prom' });
     // traffic for the windows: vpm's Prometheus provider only reads, so a load generator sends requests
-    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = await trafficWithSeries(ns, stable);
     try {
       const { result, json } = await run(
         ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
@@ -216,7 +227,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const ns = await namespace('prom-bad');
     const cwd = tempDir();
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { ERROR_RATE: '0.3' });
-    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = await trafficWithSeries(ns, stable);
     try {
       const { result, json } = await run(
         ['canary', 'start', 'hello', '-n', ns, '--interval', `${4 * SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
@@ -240,7 +251,7 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { LATENCY_MS: '400' });
     const slo = path.join(cwd, 'slo.yaml');
     fs.writeFileSync(slo, stringify({ success_rate: 0.99, latency_p95_ms: 300, min_requests: 5 }));
-    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
+    const load = await trafficWithSeries(ns, stable);
     try {
       const { result, json } = await run(
         [
@@ -277,7 +288,10 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const ns = await namespace('prom-none');
     const cwd = tempDir();
     const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'unscraped' });
+    // a Prometheus that scrapes something (itself), just not the queue-proxies
     const empty = await startPrometheus({ dir: path.join(envDir, 'prometheus-empty'), targets: [], scrapeIntervalS: SCRAPE_S });
+    await empty.setTargets([{ job: 'prometheus', url: `${empty.url}/metrics` }]);
+    await waitFor(async () => (await promQuery(empty.url, 'up{job="prometheus"}')).length > 0, 30_000, 'self-scrape');
     try {
       const before = weights(await ksvc(ns));
       const { result, json } = await run(
@@ -292,6 +306,25 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
       expect(before).toEqual({ [stable]: 100 });
     } finally {
       await empty.stop();
+    }
+  });
+
+  it('a window shorter than 4 × the scrape interval Prometheus reports is refused with the numbers (exit 2), traffic untouched', async () => {
+    const ns = await namespace('short-window');
+    const cwd = tempDir();
+    const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'short' });
+    const load = await trafficWithSeries(ns, stable);
+    try {
+      const { result, json } = await run(
+        ['canary', 'start', 'hello', '-n', ns, '--interval', `${SCRAPE_S}s`, '--provider', 'prometheus', '--prometheus-url', prom.url],
+        cwd,
+      );
+      expect(result.exitCode, String(result.stderr)).toBe(2);
+      expect(json.error.message).toContain(`window ${SCRAPE_S} s is shorter than 4 × the scrape interval ${SCRAPE_S} s`);
+      expect(json.error.message).toContain(`= ${4 * SCRAPE_S} s`);
+      expect(weights(await ksvc(ns))).toEqual({ [stable]: 100 });
+    } finally {
+      load.stop();
     }
   });
 
@@ -320,32 +353,37 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const { candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'resume' });
     const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '3s'], {
       env: { ...process.env, ...vpmEnv() },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 50, 90_000, 'second step');
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 50, 90_000, 'second step').catch((err) => {
+      throw new Error(`${err.message}; vpm said:\n${log}`);
+    });
     child.kill('SIGKILL');
     const again = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s'], cwd);
     expect(again.result.exitCode, String(again.result.stderr)).toBe(0);
     expect(weights(await ksvc(ns))[candidate]).toBe(100);
   });
 
-  it('a candidate that changes mid-canary (a new template applied): aborts to stable, exit 3', async () => {
+  it('a candidate changed while the canary was down (a new template applied): the re-run aborts to stable, exit 3', async () => {
     const ns = await namespace('changed');
     const cwd = tempDir();
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'first' });
-    const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, '--json', 'canary', 'start', 'hello', '-n', ns, '--interval', '4s'], {
+    const child = spawn(process.execPath, [VPM_BIN, '--cwd', cwd, 'canary', 'start', 'hello', '-n', ns, '--interval', '4s'], {
       env: { ...process.env, ...vpmEnv() },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: 'ignore',
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
     await waitFor(async () => (weights(await ksvc(ns))[candidate] ?? 0) >= 10, 60_000, 'first step');
-    // someone applies another template: the real controller creates hello-00003
+    child.kill('SIGKILL');
+    // someone applies another template: the real controller creates and readies hello-00003
     await kube.mergePatch(ksvcPath(ns), {
       spec: { template: { spec: { containers: [{ image: IMAGE, env: [{ name: 'MESSAGE', value: 'other' }] }] } } },
     });
-    expect(await exited, out).toBe(3);
+    await waitFor(async () => (await ksvc(ns)).status?.latestReadyRevisionName === 'hello-00003', 90_000, 'hello-00003 ready');
+    const again = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '2s'], cwd);
+    expect(again.result.exitCode, String(again.result.stderr)).toBe(3);
+    expect(again.json.error.message).toMatch(`candidate changed mid-run from ${candidate} to hello-00003`);
     expect(weights(await ksvc(ns))[stable]).toBe(100);
   });
 
@@ -378,7 +416,10 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     };
     const patched = await writeCanaryTraffic(racing, 'hello', traffic, progress, () => undefined);
     expect(interfered).toBe(2);
-    expect(patched.spec.traffic).toEqual(traffic);
+    // the real defaulting webhook adds latestRevision: false to every pinned target
+    const pinned = (ts: any[]) => ts.map(({ revisionName, percent, tag }) => ({ revisionName, percent, tag }));
+    expect(pinned(patched.spec.traffic)).toEqual(pinned(traffic));
+    expect(patched.spec.traffic.every((t: any) => t.latestRevision === false)).toBe(true);
     const live = await ksvc(ns);
     expect(live.metadata.labels.bump).toBe('1');
     // the real Route reconciled the split the patch asked for

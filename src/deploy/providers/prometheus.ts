@@ -79,7 +79,7 @@ const ENABLE_HINT =
   'enable request metrics and have Prometheus collect them: Knative ≥ 1.19 — config-observability `request-metrics-protocol: prometheus` ' +
   '(and scrape the queue-proxy) or `http/protobuf` to the OTLP receiver of Prometheus with kn.revision.name and k8s.namespace.name ' +
   'among otlp.promote_resource_attributes; Knative ≤ 1.18 — config-observability `metrics.request-metrics-backend-destination: prometheus` ' +
-  'and scrape the metrics port (9091) of the queue-proxy';
+  'and scrape the metrics port (9091) of the queue-proxy. A service that has had no request yet has no series either: send it some first';
 
 /** Every generation's request series, for questions asked before the revision's generation is known. */
 const ANY_REQUEST_SERIES = `{__name__=~"${GENERATIONS.map((g) => g.requests).join('|')}"}`;
@@ -214,6 +214,9 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
           { hint: `use --interval ${Math.ceil((MIN_SCRAPES_PER_WINDOW * ms) / 1000)}s or longer` },
         );
       }
+    },
+    async preflight(target: MeasureTarget) {
+      await detect(target);
     },
     async measure(target: MeasureTarget, windowMs: number) {
       const started = Date.now();
