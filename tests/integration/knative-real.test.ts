@@ -34,7 +34,8 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
 
   beforeAll(async () => {
     envDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-knative-real-'));
-    kn = new RealKnative({ dir: envDir, log: (m) => fs.appendFileSync(path.join(envDir, 'stack.log'), `${m}\n`) });
+    // stack 2: stacks 0 and 1 are the fleet suite's clusters, which may run at the same time
+    kn = new RealKnative({ dir: envDir, index: 2, log: (m) => fs.appendFileSync(path.join(envDir, 'stack.log'), `${m}\n`) });
     await kn.start();
     kube = kn.kube;
     prom = await startPrometheus({

@@ -10,24 +10,26 @@
  *    really run, each with Knative's real queue-proxy next to the project's test app;
  *  - Traefik v3.6 with its Knative KIngress provider as the ingress (no Envoy is served here).
  *
- * All of it runs out of cluster inside one network namespace, NETNS, so that its fixed ports and the pod
- * and Service ranges never meet the machine's. A veth pair joins it to the host: the host side is
- * HOST_IP, the namespace side STACK_IP, where the API server (:6443) and the ingress (:8081) listen for the
- * tests and for vpm; the host routes the pod range there too, so a Prometheus on the host scrapes the
- * queue-proxies directly. Inside, 10.244.0.1 on `lo` is a non-loopback local address (Endpoints reject
- * 127/8) that the out-of-cluster webhook, activator and autoscaler are reached at, and the kubelet's node IP.
+ * All of it runs out of cluster inside one network namespace per stack (`vpmkn<index>`), so that its fixed
+ * ports and its Service range never meet the machine's. A veth pair joins it to the host: the host side is
+ * 10.243.<index>.1, the namespace side 10.243.<index>.2, where the API server (:6443) and the ingress (:8081)
+ * listen for the tests and for vpm; the host routes the stack's pod range (10.244.<64+index>.0/24) there
+ * too, so a Prometheus on the host scrapes the queue-proxies directly. Inside, 10.242.<index>.1 on `lo` is a
+ * non-loopback local address (Endpoints reject 127/8) that the out-of-cluster webhook, activator and
+ * autoscaler are reached at, and the kubelet's node IP.
  *
- * One stack per machine (the namespace name and ranges are fixed): `start()` takes a lock file and clears
- * what a crashed run left behind. Needs root (network namespaces, mounts, containerd).
+ * Stacks 0 and 1 can run side by side (the fleet's two clusters); each index is one stack per machine:
+ * `start()` takes its lock file and clears what a crashed run left behind. Needs root (network namespaces,
+ * mounts, containerd).
  *
- *   const kn = new RealKnative({ dir, log });
+ *   const kn = new RealKnative({ dir, log, index: 0 });
  *   await kn.start();                 // ~15 s from cached binaries
  *   kn.kubeconfig / kn.ingressUrl / kn.kube (a Kube client)
  *   kn.syncQueueProxyTargets((t) => prom.setTargets(t))   // real Prometheus scrapes every queue-proxy
  *   await kn.restartApiServer();      // SIGKILL + start again, same data
  *   await kn.stop();
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -40,21 +42,29 @@ import { REPO_ROOT, ensurePki, findAssets, httpGet, killPid, pidAlive, spawnLogg
 
 export const KNATIVE_VERSION = '1.15.2';
 export const SERVING_MODULE_VERSION = 'v0.42.2';
-const NETNS = 'vpmkn';
-const HOST_IF = 'vpmkn-h';
-const STACK_IF = 'vpmkn-n';
-export const HOST_IP = '10.243.0.1';
-export const STACK_IP = '10.243.0.2';
-const LOCAL_IP = '10.244.0.1';
-const NODE_CIDR = '10.244.0.0/16';
-const POD_CIDR = '10.244.64.0/24';
-const POD_GATEWAY = '10.244.64.1';
+/**
+ * Names and addresses of stack number `index` (0, 1, …): distinct wherever the host sees them (namespace,
+ * links, routes, lock), so two stacks — the fleet's two clusters — run side by side.
+ */
+function networkOf(index: number) {
+  return {
+    netns: `vpmkn${index}`,
+    hostIf: `vpmkn${index}-h`,
+    stackIf: `vpmkn${index}-n`,
+    bridge: `vpmkn${index}br`,
+    hostIp: `10.243.${index}.1`,
+    stackIp: `10.243.${index}.2`,
+    /** non-loopback local address inside the namespace (Endpoints reject 127/8) */
+    localIp: `10.242.${index}.1`,
+    podCidr: `10.244.${64 + index}.0/24`,
+    podGateway: `10.244.${64 + index}.1`,
+    nodeName: `vpmkn${index}-node-0`,
+    lockFile: path.join(os.tmpdir(), `vpm-knative-real-${index}.lock`),
+  };
+}
 const SERVICE_CIDR = '10.96.0.0/16';
-const BRIDGE = 'vpmkn0';
 const API_PORT = 6443;
 const INGRESS_PORT = 8081;
-const NODE_NAME = 'vpmkn-node-0';
-const LOCK_FILE = path.join(os.tmpdir(), 'vpm-knative-real.lock');
 
 export function knativeCacheDir(): string {
   return path.join(process.env.VPM_TESTENV_CACHE ?? path.join(os.homedir(), '.cache', 'vpm-testenv'), `knative-${KNATIVE_VERSION}`);
@@ -120,12 +130,19 @@ function objectsIn(fileOrDir: string): KObj[] {
   );
 }
 
-export type RealKnativeOptions = { dir: string; log?: (msg: string) => void; cache?: string };
+export type RealKnativeOptions = {
+  dir: string;
+  log?: (msg: string) => void;
+  cache?: string;
+  /** Which stack on this machine (0, 1): its namespace, addresses and lock. Default 0. */
+  index?: number;
+};
 
 export class RealKnative {
   readonly dir: string;
   readonly logDir: string;
   readonly cache: string;
+  private readonly net: ReturnType<typeof networkOf>;
   private readonly log: (msg: string) => void;
   private readonly procs = new Map<string, Proc>();
   private token = '';
@@ -142,6 +159,7 @@ export class RealKnative {
     const found = o.cache ? { dir: o.cache } : findKnative();
     if ('missing' in found) throw new Error(found.missing);
     this.cache = found.dir;
+    this.net = networkOf(o.index ?? 0);
     this.log = o.log ?? ((m) => process.stderr.write(`[knative] ${m}\n`));
   }
 
@@ -154,11 +172,14 @@ export class RealKnative {
     return path.join(this.dir, 'kubeconfig-inner');
   }
   get server(): string {
-    return `https://${STACK_IP}:${API_PORT}`;
+    return `https://${this.net.stackIp}:${API_PORT}`;
   }
   /** Traefik's public entrypoint; requests name the KService by Host (`<name>.<ns>.example.com`). */
   get ingressUrl(): string {
-    return `http://${STACK_IP}:${INGRESS_PORT}`;
+    return `http://${this.net.stackIp}:${INGRESS_PORT}`;
+  }
+  get apiserverPid(): number {
+    return this.procs.get('kube-apiserver')?.child.pid ?? 0;
   }
   get adminToken(): string {
     return this.token;
@@ -188,20 +209,20 @@ export class RealKnative {
 
   private takeLock(): void {
     try {
-      const holder = Number(fs.readFileSync(LOCK_FILE, 'utf8'));
+      const holder = Number(fs.readFileSync(this.net.lockFile, 'utf8'));
       if (holder !== process.pid && pidAlive(holder))
-        throw new Error(`another real Knative stack is running (process ${holder}, lock ${LOCK_FILE}); only one fits on a machine`);
+        throw new Error(`another real Knative stack is running (process ${holder}, lock ${this.net.lockFile}); only one fits on a machine`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    fs.writeFileSync(LOCK_FILE, String(process.pid));
+    fs.writeFileSync(this.net.lockFile, String(process.pid));
   }
 
   /** Stops whatever a crashed run left in the namespace: processes, pod containers, mounts, links. */
   private clearLeftovers(): void {
-    if (!fs.existsSync(`/run/netns/${NETNS}`)) return;
-    this.log(`clearing a previous stack left in netns ${NETNS}`);
-    const pids = run('ip', ['netns', 'pids', NETNS], { ignoreFailure: true }).split('\n').filter(Boolean).map(Number);
+    if (!fs.existsSync(`/run/netns/${this.net.netns}`)) return;
+    this.log(`clearing a previous stack left in netns ${this.net.netns}`);
+    const pids = run('ip', ['netns', 'pids', this.net.netns], { ignoreFailure: true }).split('\n').filter(Boolean).map(Number);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -215,42 +236,45 @@ export class RealKnative {
   // --- network ---------------------------------------------------------------------------------------
 
   private ns(...args: string[]): void {
-    run('ip', ['-n', NETNS, ...args]);
+    run('ip', ['-n', this.net.netns, ...args]);
   }
 
   private createNetwork(): void {
-    run('ip', ['netns', 'add', NETNS]);
+    const n = this.net;
+    run('ip', ['netns', 'add', n.netns]);
     this.ns('link', 'set', 'lo', 'up');
-    this.ns('addr', 'add', `${LOCAL_IP}/32`, 'dev', 'lo');
-    this.ns('link', 'add', BRIDGE, 'type', 'bridge');
-    this.ns('addr', 'add', `${POD_GATEWAY}/24`, 'dev', BRIDGE);
-    this.ns('link', 'set', BRIDGE, 'up');
+    this.ns('addr', 'add', `${n.localIp}/32`, 'dev', 'lo');
+    this.ns('link', 'add', n.bridge, 'type', 'bridge');
+    this.ns('addr', 'add', `${n.podGateway}/24`, 'dev', n.bridge);
+    this.ns('link', 'set', n.bridge, 'up');
     // ClusterIPs only exist as kube-proxy's DNAT rules; a route makes the kernel try them at all
-    this.ns('route', 'add', SERVICE_CIDR, 'dev', BRIDGE);
-    run('ip', ['link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', STACK_IF, 'netns', NETNS]);
-    run('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF]);
-    run('ip', ['link', 'set', HOST_IF, 'up']);
-    this.ns('addr', 'add', `${STACK_IP}/30`, 'dev', STACK_IF);
-    this.ns('link', 'set', STACK_IF, 'up');
-    // the host reaches pods (Prometheus scrapes the queue-proxies) and 10.244.0.1 through the namespace
-    run('ip', ['route', 'replace', NODE_CIDR, 'via', STACK_IP]);
-    run('ip', ['netns', 'exec', NETNS, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    this.ns('route', 'add', SERVICE_CIDR, 'dev', n.bridge);
+    run('ip', ['link', 'add', n.hostIf, 'type', 'veth', 'peer', 'name', n.stackIf, 'netns', n.netns]);
+    run('ip', ['addr', 'add', `${n.hostIp}/30`, 'dev', n.hostIf]);
+    run('ip', ['link', 'set', n.hostIf, 'up']);
+    this.ns('addr', 'add', `${n.stackIp}/30`, 'dev', n.stackIf);
+    this.ns('link', 'set', n.stackIf, 'up');
+    // the host reaches the pods (Prometheus scrapes the queue-proxies) and the local address through the namespace
+    run('ip', ['route', 'replace', n.podCidr, 'via', n.stackIp]);
+    run('ip', ['route', 'replace', `${n.localIp}/32`, 'via', n.stackIp]);
+    run('ip', ['netns', 'exec', n.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   }
 
   private removeNetwork(): void {
-    run('ip', ['route', 'del', NODE_CIDR], { ignoreFailure: true });
-    run('ip', ['link', 'del', HOST_IF], { ignoreFailure: true });
+    run('ip', ['route', 'del', this.net.podCidr], { ignoreFailure: true });
+    run('ip', ['route', 'del', `${this.net.localIp}/32`], { ignoreFailure: true });
+    run('ip', ['link', 'del', this.net.hostIf], { ignoreFailure: true });
     // containerd's per-pod namespaces are named cni-<uuid>; only ours exist while the lock is held
     for (const n of fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : []) {
       if (n.startsWith('cni-') && this.podNetnsIsOurs(n)) run('ip', ['netns', 'del', n], { ignoreFailure: true });
     }
-    run('ip', ['netns', 'del', NETNS], { ignoreFailure: true });
+    run('ip', ['netns', 'del', this.net.netns], { ignoreFailure: true });
     for (const m of this.mountsUnder(this.dir)) run('umount', ['-l', m], { ignoreFailure: true });
   }
 
   private podNetnsIsOurs(name: string): boolean {
     const out = run('ip', ['-n', name, 'addr'], { ignoreFailure: true });
-    return out.includes('10.244.64.');
+    return out.includes(`inet ${this.net.podCidr.replace(/\.0\/24$/, '.')}`);
   }
 
   private mountsUnder(dir: string): string[] {
@@ -265,7 +289,7 @@ export class RealKnative {
 
   /** Starts BIN inside the namespace (nsenter execs it: the pid is the component's own). */
   private spawnInside(name: string, bin: string, args: string[], env: Record<string, string> = {}, hostsFile?: string): Proc {
-    const inner = ['nsenter', `--net=/run/netns/${NETNS}`, bin, ...args];
+    const inner = ['nsenter', `--net=/run/netns/${this.net.netns}`, bin, ...args];
     // The autoscaler and activator resolve <svc>.<ns>.svc.cluster.local (there is no cluster DNS): they get
     // a private mount namespace whose /etc/hosts is the file syncHosts() keeps current.
     const [cmd, ...cmdArgs] = hostsFile
@@ -296,7 +320,7 @@ export class RealKnative {
     return [
       '--etcd-servers=http://127.0.0.1:2379',
       '--bind-address=0.0.0.0',
-      `--advertise-address=${STACK_IP}`,
+      `--advertise-address=${this.net.stackIp}`,
       `--secure-port=${API_PORT}`,
       `--cert-dir=${path.join(this.dir, 'apiserver-certs')}`,
       `--tls-cert-file=${pki}/apiserver.crt`,
@@ -313,7 +337,7 @@ export class RealKnative {
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--endpoint-reconciler-type=none',
-      // webhook Services are resolved through their Endpoints: the webhook runs out of cluster at 10.244.0.1
+      // webhook Services are resolved through their Endpoints: the webhook runs out of cluster at the local address
       '--enable-aggregator-routing=true',
       '--v=1',
     ];
@@ -322,7 +346,7 @@ export class RealKnative {
   private async startControlPlane(): Promise<void> {
     const assets = findAssets();
     if ('missing' in assets) throw new Error(assets.missing);
-    ensurePki(this.dir, [`IP:${STACK_IP}`, `IP:${LOCAL_IP}`, 'IP:10.96.0.1']);
+    ensurePki(this.dir, [`IP:${this.net.stackIp}`, `IP:${this.net.localIp}`, 'IP:10.96.0.1']);
     this.token = randomBytes(24).toString('hex');
     fs.writeFileSync(path.join(this.dir, 'tokens.csv'), `${this.token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
     const kubeconfig = (server: string) =>
@@ -368,15 +392,26 @@ export class RealKnative {
     );
   }
 
-  /** Kills the API server (SIGKILL, like a crash) and starts it again on the same data. */
-  async restartApiServer(downMs = 0): Promise<void> {
-    const old = this.procs.get('kube-apiserver')!;
+  /** Kills the API server (SIGKILL, like a crash); the rest of the stack keeps running without it. */
+  async stopApiServer(): Promise<void> {
+    const old = this.procs.get('kube-apiserver');
+    if (!old || old.child.exitCode !== null) return;
     old.child.kill('SIGKILL');
     await old.exited;
-    if (downMs) await sleep(downMs);
+  }
+
+  /** Starts the API server again on the same data (after stopApiServer). */
+  async startApiServer(): Promise<void> {
     const assets = findAssets();
     if ('missing' in assets) throw new Error(assets.missing);
     await this.waitApiserver(this.spawnInside('kube-apiserver', assets.kubeApiserver, this.apiserverArgs()));
+  }
+
+  /** A crash and a restart of the API server, `downMs` apart. */
+  async restartApiServer(downMs = 0): Promise<void> {
+    await this.stopApiServer();
+    if (downMs) await sleep(downMs);
+    await this.startApiServer();
   }
 
   private async applyAll(objs: KObj[], opts: { force?: boolean } = {}): Promise<void> {
@@ -402,11 +437,7 @@ export class RealKnative {
     this.kube = await Kube.fromKubeconfig(this.kubeconfig); // fresh discovery: the CRDs are new
     const webhookConfigs = objectsIn(path.join(m, '4-webhooks'));
     const [secrets, admission] = [webhookConfigs.filter((o) => o.kind === 'Secret'), webhookConfigs.filter((o) => o.kind !== 'Secret')];
-    await this.applyAll([
-      ...objectsIn(path.join(m, '3-config')),
-      ...objectsIn(path.join(REPO_ROOT, 'tests/support/knative-real.yaml')),
-      ...secrets,
-    ]);
+    await this.applyAll([...objectsIn(path.join(m, '3-config')), ...this.overrides(), ...secrets]);
 
     this.startHostsSync();
     const env = {
@@ -437,14 +468,14 @@ export class RealKnative {
       'knative-autoscaler',
       this.bin('autoscaler'),
       [],
-      { ...env, POD_NAME: 'autoscaler-local', POD_IP: LOCAL_IP, METRICS_PROMETHEUS_PORT: '19091', PROFILING_PORT: '18009' },
+      { ...env, POD_NAME: 'autoscaler-local', POD_IP: this.net.localIp, METRICS_PROMETHEUS_PORT: '19091', PROFILING_PORT: '18009' },
       hosts,
     );
     this.spawnInside(
       'knative-activator',
       this.bin('activator'),
       [],
-      { ...env, POD_NAME: 'activator-local', POD_IP: LOCAL_IP, METRICS_PROMETHEUS_PORT: '19093', PROFILING_PORT: '18011' },
+      { ...env, POD_NAME: 'activator-local', POD_IP: this.net.localIp, METRICS_PROMETHEUS_PORT: '19093', PROFILING_PORT: '18011' },
       hosts,
     );
     const kc = this.innerKubeconfig;
@@ -474,8 +505,16 @@ export class RealKnative {
       '--v=1',
     ]);
     // Admission is registered only once the webhook answers, so no request meets a dead webhook.
-    await waitFor('Knative webhook', () => canConnect(LOCAL_IP, 8443), 60_000, this.procs.get('knative-webhook'), this.logDir);
+    await waitFor('Knative webhook', () => canConnect(this.net.localIp, 8443), 60_000, this.procs.get('knative-webhook'), this.logDir);
     await this.applyAll(admission);
+  }
+
+  /** tests/support/knative-real.yaml with LOCAL_IP replaced by this stack's local address. */
+  private overrides(): KObj[] {
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'tests/support/knative-real.yaml'), 'utf8').replaceAll('LOCAL_IP', this.net.localIp);
+    return parseAllDocuments(text)
+      .map((d) => d.toJSON())
+      .filter((o): o is KObj => !!o?.kind);
   }
 
   /** Poor man's cluster DNS for the autoscaler and activator: <svc>.<ns>.svc.cluster.local → ClusterIP. */
@@ -483,15 +522,15 @@ export class RealKnative {
     const file = path.join(this.dir, 'hosts');
     const fixed = [
       '127.0.0.1 localhost',
-      `${LOCAL_IP} autoscaler.knative-serving.svc.cluster.local autoscaler.knative-serving.svc`,
-      `${LOCAL_IP} activator-service.knative-serving.svc.cluster.local`,
+      `${this.net.localIp} autoscaler.knative-serving.svc.cluster.local autoscaler.knative-serving.svc`,
+      `${this.net.localIp} activator-service.knative-serving.svc.cluster.local`,
     ];
     if (!fs.existsSync(file)) fs.writeFileSync(file, `${fixed.join('\n')}\n`);
     const sync = async () => {
       try {
         const svcs = (await this.kube.request('GET', '/api/v1/services')).items as any[];
         const lines = svcs
-          .filter((s) => s.spec.clusterIP && s.spec.clusterIP !== 'None' && s.spec.clusterIP !== LOCAL_IP)
+          .filter((s) => s.spec.clusterIP && s.spec.clusterIP !== 'None' && s.spec.clusterIP !== this.net.localIp)
           .filter((s) => !(s.metadata.namespace === 'knative-serving' && s.metadata.name === 'autoscaler'))
           .map(
             (s) =>
@@ -543,13 +582,17 @@ export class RealKnative {
         plugins: [
           {
             type: 'bridge',
-            bridge: BRIDGE,
+            bridge: this.net.bridge,
             isGateway: true,
             // pods answer the host (Prometheus scrapes them from there) through the namespace
             isDefaultGateway: true,
             ipMasq: false,
             hairpinMode: true,
-            ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR, gateway: POD_GATEWAY }]], dataDir: path.join(c, 'cni-ipam') },
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: this.net.podCidr, gateway: this.net.podGateway }]],
+              dataDir: path.join(c, 'cni-ipam'),
+            },
           },
           { type: 'portmap', capabilities: { portMappings: true } },
           { type: 'loopback' },
@@ -599,12 +642,12 @@ state = "${c}/state"
         enforceNodeAllocatable: [],
         containerRuntimeEndpoint: `unix://${this.containerdSocket}`,
         failSwapOn: false,
-        address: LOCAL_IP,
+        address: this.net.localIp,
         port: 10350,
         readOnlyPort: 0,
         healthzBindAddress: '127.0.0.1',
         healthzPort: 10348,
-        podCIDR: POD_CIDR,
+        podCIDR: this.net.podCidr,
         resolvConf: path.join(k, 'resolv.conf'),
         podLogsDir: path.join(k, 'pod-logs'),
         evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'imagefs.available': '0%' },
@@ -631,8 +674,8 @@ state = "${c}/state"
         `--kubeconfig=${this.innerKubeconfig}`,
         `--config=${kubeletConfig}`,
         `--root-dir=${path.join(this.dir, 'kubelet', 'root')}`,
-        `--hostname-override=${NODE_NAME}`,
-        `--node-ip=${LOCAL_IP}`,
+        `--hostname-override=${this.net.nodeName}`,
+        `--node-ip=${this.net.localIp}`,
         '--v=1',
       ],
       nodeEnv,
@@ -642,7 +685,7 @@ state = "${c}/state"
       this.bin('kube-proxy'),
       [
         `--kubeconfig=${this.innerKubeconfig}`,
-        `--hostname-override=${NODE_NAME}`,
+        `--hostname-override=${this.net.nodeName}`,
         '--proxy-mode=iptables',
         '--cluster-cidr=10.244.0.0/16',
         '--iptables-localhost-nodeports=false',
@@ -657,9 +700,9 @@ state = "${c}/state"
       this.iptablesEnv(),
     );
     await waitFor(
-      `node ${NODE_NAME} Ready`,
+      `node ${this.net.nodeName} Ready`,
       async () => {
-        const node = await this.kube.getOrNull(`/api/v1/nodes/${NODE_NAME}`);
+        const node = await this.kube.getOrNull(`/api/v1/nodes/${this.net.nodeName}`);
         return node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ?? false;
       },
       90_000,
@@ -756,16 +799,11 @@ state = "${c}/state"
     }
     this.removeNetwork();
     try {
-      if (Number(fs.readFileSync(LOCK_FILE, 'utf8')) === process.pid) fs.rmSync(LOCK_FILE);
+      if (Number(fs.readFileSync(this.net.lockFile, 'utf8')) === process.pid) fs.rmSync(this.net.lockFile);
     } catch {
       /* already gone */
     }
   }
-}
-
-/** `execFileSync` inside the stack's namespace (e.g. curl to a pod or a ClusterIP), for tests. */
-export function insideStack(cmd: string, args: string[]): string {
-  return execFileSync('nsenter', [`--net=/run/netns/${NETNS}`, cmd, ...args], { encoding: 'utf8' });
 }
 
 /**
