@@ -127,6 +127,22 @@ export function summariseProbes(url: string, results: ProbeResult[]): ProbeSumma
 }
 
 /** Runs probes with bounded concurrency until `count` are done, `until` passes, or `stop()` says so. */
+/**
+ * Waits, at most `timeoutMs`, until `url` answers anything but 404. A traffic split the API reports
+ * settled is not always programmed into the ingress yet (a new tag's host answers 404 for a moment on
+ * ingresses that do not probe their own configuration), and those answers say nothing about the revision.
+ * Returns the milliseconds waited.
+ */
+export async function waitUntilRouted(url: string, opts: { timeoutMs: number; ingressUrl?: string }): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < opts.timeoutMs) {
+    const r = await probeOnce(url, Math.min(2_000, opts.timeoutMs), opts.ingressUrl);
+    if (r.status !== 404) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Date.now() - t0;
+}
+
 export async function probeMany(
   url: string,
   opts: {

@@ -3,7 +3,7 @@
  * It stops early once a breach is certain (enough requests seen and the failures already exceed the
  * error budget), which is what makes detection fast.
  */
-import { probeMany, summariseProbes } from '../../adapters/http.js';
+import { probeMany, summariseProbes, waitUntilRouted } from '../../adapters/http.js';
 import { OperationalError } from '../../core/errors.js';
 import type { Slo } from '../slo.js';
 import type { MeasureTarget, SloProvider } from './types.js';
@@ -25,6 +25,7 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         throw new OperationalError(`no tag URL for revision ${target.revision}: cannot probe it`, {
           hint: 'check status.traffic of the KService',
         });
+      const routeWaitMs = await waitUntilRouted(target.url, { timeoutMs: Math.min(10_000, windowMs), ingressUrl: opts.ingressUrl });
       const started = Date.now();
       const budget = 1 - slo.success_rate;
       const results = await probeMany(target.url, {
@@ -63,7 +64,11 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
             concurrency: opts.concurrency,
             timeout_ms: opts.timeoutMs,
           },
-          raw: { ...summary, stopped_early: results.length < opts.maxRequests && Date.now() < started + windowMs },
+          raw: {
+            ...summary,
+            route_wait_ms: routeWaitMs,
+            stopped_early: results.length < opts.maxRequests && Date.now() < started + windowMs,
+          },
           window_ms: Date.now() - started,
           first_failure_at: firstFailure,
         },
