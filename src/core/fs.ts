@@ -71,9 +71,10 @@ export function assertSafePath(path: string, action: 'write' | 'read' = 'write')
   const hint = `replace the symbolic link with a regular ${action === 'read' ? 'file' : 'file or directory'} inside the repository (or remove it) and run the command again`;
   let st: ReturnType<typeof lstatSync> | undefined;
   try {
-    st = lstatSync(abs);
+    // Undefined when it does not exist yet (throwIfNoEntry: no error is built for that usual case).
+    st = lstatSync(abs, { throwIfNoEntry: false });
   } catch {
-    /* does not exist yet */
+    /* unreadable: the real-path check below decides */
   }
   if (st?.isSymbolicLink()) {
     let target = '';
