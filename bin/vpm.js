@@ -22,6 +22,10 @@ require('node:module').enableCompileCache?.();
  * It is keyed by the Node.js version, the bundle's path, size and mtime (V8 trusts a cache made for
  * a source of the same length, so an entry must never outlive the build it was made from), written
  * atomically, and skipped wherever anything about it fails, or with NODE_DISABLE_COMPILE_CACHE set.
+ * Only chat append loads this way: a script compiled through node:vm can import() only through an
+ * experimental loader hook that prints a warning when used, and the other hot paths import modules
+ * on their way (write-file-atomic, readline, the spinner). Chat append's bundle imports nothing at
+ * run time (its only import() calls are the context's client factories, which it never calls).
  */
 function loadHotPath(name) {
   const path = require('node:path');
