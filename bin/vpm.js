@@ -11,11 +11,9 @@ if (major < 22) {
   process.exitCode = 2;
   return;
 }
-require('node:module').enableCompileCache?.();
-
 /**
  * Loads a hot-path bundle (dist/fast/NAME.cjs) with a warm V8 code cache from the user's cache
- * directory. Node's own compile cache (enabled above) stores only what V8 compiles up front — the
+ * directory. Node's own compile cache (enabled in run(), for everything else) stores only what V8 compiles up front — the
  * bundle's top level — so every function a command runs was compiled again on every start (about
  * 3 ms of `vpm chat append`'s own ~10 ms). This cache is taken once the command has run, so it holds
  * those functions too: `save()` writes it after a run that found none (or one V8 turned down).
@@ -51,7 +49,12 @@ function loadHotPath(name) {
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, path.dirname(file));
+  // The bundle requires only Node's built-in modules (the same from anywhere); anything else is
+  // resolved from the bundle's own directory, as Node's loader would.
+  let bundleRequire;
+  const requireFromBundle = (id) =>
+    id.startsWith('node:') ? require(id) : (bundleRequire ??= require('node:module').createRequire(file))(id);
+  script.runInThisContext()(module.exports, requireFromBundle, module, file, path.dirname(file));
   return {
     exports: module.exports,
     save() {
@@ -93,17 +96,22 @@ async function run(argv) {
   }
   // The fast paths check the command line against the command's spec and return undefined for
   // anything they are not sure of; the full CLI then takes over.
-  if (argv.includes('chat') && argv.includes('append')) {
+  const chatAppend = argv.includes('chat') && argv.includes('append');
+  if (chatAppend) {
     const hot = loadHotPath('chat-append');
     const code = await hot.exports.runFast(argv);
     if (code !== undefined) {
       hot.save();
       return code;
     }
-  } else if (argv.includes('chat') && argv.includes('import')) {
+  }
+  // From here on modules load through Node's own loader, whose compile cache spares them their
+  // compile on later starts (chat append, above, has a warmer cache of its own).
+  require('node:module').enableCompileCache?.();
+  if (!chatAppend && argv.includes('chat') && argv.includes('import')) {
     const code = await require('../dist/fast/chat-import.cjs').runFast(argv);
     if (code !== undefined) return code;
-  } else if (argv.includes('rollback')) {
+  } else if (!chatAppend && argv.includes('rollback')) {
     // Starts the rollback's first git reads (a walk over the whole tree) before the command loads.
     const prefetched = require('../dist/fast/rollback-prestart.cjs').prestartRollback(argv);
     const code = await require('../dist/fast/rollback.cjs').runFast(argv, prefetched);
