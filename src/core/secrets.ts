@@ -81,10 +81,7 @@ export const PROVIDER_SHAPES: readonly (readonly [needles: string, source: strin
   // Kubernetes bootstrap tokens: [a-z0-9]{6}.[a-z0-9]{16}.
   ['.', String.raw`(?<![A-Za-z0-9.])[a-z0-9]{6}\.[a-z0-9]{16}(?![A-Za-z0-9.])`],
   // Authorisation values: `Bearer x`, `Basic x`, GitHub's `token x`.
-  [
-    'earer EARER asic ASIC oken',
-    String.raw`(?<=(?<![A-Za-z0-9])(?:[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken) {1,4})[A-Za-z0-9._~+/=-]{8,}`,
-  ],
+  ['earer EARER asic ASIC oken', String.raw`(?<=(?<![A-Za-z0-9])(?:[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken) {1,4})[A-Za-z0-9._~+/=-]{8,}`],
 ];
 const PROVIDER_NEEDLES = PROVIDER_SHAPES.map(([needles]) => needles.split(' '));
 
