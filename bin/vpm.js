@@ -13,9 +13,9 @@ if (major < 22) {
 }
 /**
  * Loads a hot-path bundle (dist/fast/NAME.cjs) with a warm V8 code cache from the user's cache
- * directory. Node's own compile cache (enabled in run(), for everything else) stores only what V8 compiles up front — the
- * bundle's top level — so every function a command runs was compiled again on every start (about
- * 3 ms of `vpm chat append`'s own ~10 ms). This cache is taken once the command has run, so it holds
+ * directory. Node's own compile cache (enabled in run() for everything else) stores only what V8
+ * compiles up front — the bundle's top level — so every function a command runs was compiled again
+ * on every start (about 3 ms of `vpm chat append`'s own ~10 ms). This cache is taken once the command has run, so it holds
  * those functions too: `save()` writes it after a run that found none (or one V8 turned down).
  * It is keyed by the Node.js version, the bundle's path, size and mtime (V8 trusts a cache made for
  * a source of the same length, so an entry must never outlive the build it was made from), written
