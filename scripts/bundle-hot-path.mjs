@@ -20,9 +20,12 @@ const reRootCoreImports = {
   },
 };
 
+/** The context's git factory (simple-git and vpm's git layer): the chat commands never call it. */
+const gitSession = /^\.\.\/git\/session\.js$/;
+
 const hotPaths = [
-  { entry: 'dist/cli/fast/chat-append.js', outfile: 'dist/fast/chat-append.cjs' },
-  { entry: 'dist/cli/fast/chat-import.js', outfile: 'dist/fast/chat-import.cjs' },
+  { entry: 'dist/cli/fast/chat-append.js', outfile: 'dist/fast/chat-append.cjs', leaveOut: gitSession },
+  { entry: 'dist/cli/fast/chat-import.js', outfile: 'dist/fast/chat-import.cjs', leaveOut: gitSession },
   { entry: 'dist/cli/fast/rollback.js', outfile: 'dist/fast/rollback.cjs' },
   // Loaded before the one above, to start rollback's git reads while that one loads.
   // It parses the command line with the rollback spec but never runs it: the command's code stays out.

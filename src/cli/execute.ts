@@ -52,6 +52,8 @@ export interface ExecuteOptions {
   globals: GlobalFlags;
   /** Fields a fast path adds to the parsed options (e.g. reads it started early). */
   extraOptions?: Record<string, unknown>;
+  /** Write the request line without loading pino (see logRequest): `chat append`'s fast path. */
+  directRequestLog?: boolean;
 }
 
 export async function executeSpec(spec: AnyCommandSpec, input: ParsedInput<AnyCommandSpec['flags']>, o: ExecuteOptions): Promise<number> {
@@ -60,7 +62,8 @@ export async function executeSpec(spec: AnyCommandSpec, input: ParsedInput<AnyCo
   const io = maskingIo(o.io, env);
   const json = Boolean(globals.json);
   const debug = Boolean(globals.debug) || env.VPM_DEBUG === '1';
-  const started = performance.now();
+  // process.hrtime, not performance.now(): the `performance` global loads perf_hooks (~0.6 ms of start-up).
+  const started = process.hrtime.bigint();
   const name = spec.path.join(' ');
   let ctx: Ctx | undefined;
   let exitCode: number;
@@ -85,15 +88,19 @@ export async function executeSpec(spec: AnyCommandSpec, input: ParsedInput<AnyCo
   if (ctx && spec.repo !== 'none') {
     try {
       const { logRequest } = await import('../core/log.js');
-      await logRequest(ctx, {
-        command: name,
-        step_latency_ms: Math.round(performance.now() - started),
-        ok: exitCode === ExitCode.ok,
-        retryable,
-        exit_code: exitCode,
-        ...(errorText ? { error: errorText } : {}),
-        ...ctx.requestFields,
-      });
+      await logRequest(
+        ctx,
+        {
+          command: name,
+          step_latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+          ok: exitCode === ExitCode.ok,
+          retryable,
+          exit_code: exitCode,
+          ...(errorText ? { error: errorText } : {}),
+          ...ctx.requestFields,
+        },
+        { direct: o.directRequestLog },
+      );
     } catch (err) {
       // The log is diagnostics; failing to write it must not change the command's outcome.
       if (debug) io.stderr.write(`warning: could not write logs/vpm.log.jsonl: ${(err as Error).message}\n`);

@@ -24,7 +24,6 @@ import {
   lstatSync,
   readlinkSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { OperationalError, RefusedError, TimeoutError } from './errors.js';
 
@@ -71,9 +70,10 @@ export function assertSafePath(path: string, action: 'write' | 'read' = 'write')
   const hint = `replace the symbolic link with a regular ${action === 'read' ? 'file' : 'file or directory'} inside the repository (or remove it) and run the command again`;
   let st: ReturnType<typeof lstatSync> | undefined;
   try {
-    st = lstatSync(abs);
+    // Undefined when it does not exist yet (throwIfNoEntry: no error is built for that usual case).
+    st = lstatSync(abs, { throwIfNoEntry: false });
   } catch {
-    /* does not exist yet */
+    /* unreadable: the real-path check below decides */
   }
   if (st?.isSymbolicLink()) {
     let target = '';
@@ -202,16 +202,50 @@ export interface LockOptions {
 // Kept beside the lock directory, not in it: proper-lockfile removes the directory with rmdir.
 const OWNER_SUFFIX = '.owner';
 const LOCK_FS = { mkdirSync, realpathSync, statSync, rmdirSync, utimesSync };
-/** A holder goes from mkdir to writing its owner file in microseconds; longer means it died in between. */
+/** A holder goes from taking the lock to naming itself in microseconds; longer means it died in between. */
 const OWNERLESS_GRACE_MS = 5_000;
 
-/** What identifies the current holder: its owner file, or the lock directory's mtime if it has none. */
-function lockToken(lockDir: string): string | undefined {
+/** A lock as the wait loop sees it: one attempt to take it, and where its holder is named. */
+interface LockKind {
+  /** `<path>.lock`: a directory (proper-lockfile) or a file (appendLines). */
+  lockPath: string;
+  /** The file holding the holder's `{pid, host}`. */
+  ownerPath: string;
+  /** Takes the lock and names the holder: true; false when another holder has it. */
+  tryTake(): boolean;
+  /**
+   * Age after which a lock whose holder cannot be checked (it runs on another host) is stale, for
+   * locks that do not age out by themselves (proper-lockfile's do, through its heartbeat).
+   */
+  staleAfterMs?: number;
+}
+
+let host: string | undefined;
+/**
+ * This machine's name (os.hostname()), which lock owners carry. Read from /proc where there is one:
+ * loading node:os for it costs `vpm chat append` about 0.2 ms of start-up, on every agent turn.
+ */
+function hostname(): string {
+  if (host === undefined) {
+    try {
+      host = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+    } catch {
+      // not Linux
+    }
+    host ||= (process.getBuiltinModule('node:os') as typeof import('node:os')).hostname();
+  }
+  return host;
+}
+
+const ownerToken = () => JSON.stringify({ pid: process.pid, host: hostname() });
+
+/** What identifies the current holder: its owner file, or the lock's mtime if it has none. */
+function lockToken(lock: LockKind): string | undefined {
   try {
-    return readFileSync(`${lockDir}${OWNER_SUFFIX}`, 'utf8');
+    return readFileSync(lock.ownerPath, 'utf8');
   } catch {
     try {
-      return `ownerless:${statSync(lockDir).mtimeMs}`;
+      return `ownerless:${statSync(lock.lockPath).mtimeMs}`;
     } catch {
       return undefined;
     }
@@ -220,34 +254,67 @@ function lockToken(lockDir: string): string | undefined {
 
 /**
  * The holder's token when the lock is stale at once — its owner process is gone from this host, or
- * it died between mkdir and writing its owner file — else undefined. This is what lets a run
- * started right after a SIGKILLed one proceed without waiting for proper-lockfile's mtime timeout.
+ * it died between taking the lock and naming itself — else undefined. This is what lets a run
+ * started right after a SIGKILLed one proceed without waiting for an mtime timeout.
  */
-function staleLockToken(lockDir: string): string | undefined {
-  const token = lockToken(lockDir);
+function staleLockToken(lock: LockKind): string | undefined {
+  const token = lockToken(lock);
   if (token === undefined) return undefined;
   if (token.startsWith('ownerless:')) {
     return Date.now() - Number(token.slice('ownerless:'.length)) > OWNERLESS_GRACE_MS ? token : undefined;
   }
   try {
     const owner = JSON.parse(token) as { pid: number; host: string };
-    if (owner.host !== hostname()) return undefined;
+    if (owner.host !== hostname()) return lock.staleAfterMs !== undefined && lockAgeMs(lock) > lock.staleAfterMs ? token : undefined;
     process.kill(owner.pid, 0);
     return undefined;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return token;
     // An owner file that does not parse may be one being written this instant: like an ownerless
     // lock, it is stale only once the lock is older than the grace period.
-    if (err instanceof SyntaxError) return lockAgeMs(lockDir) > OWNERLESS_GRACE_MS ? token : undefined;
+    if (err instanceof SyntaxError) return lockAgeMs(lock) > OWNERLESS_GRACE_MS ? token : undefined;
     return undefined;
   }
 }
 
-function lockAgeMs(lockDir: string): number {
+function lockAgeMs(lock: LockKind): number {
   try {
-    return Date.now() - statSync(lockDir).mtimeMs;
+    return Date.now() - statSync(lock.lockPath).mtimeMs;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Takes `lock`, waiting for another holder up to `opts.waitMs` and reclaiming a stale one. The first
+ * attempt runs synchronously, so an uncontended lock costs no event-loop turn. A short, jittered
+ * poll keeps waiting writers fair (proper-lockfile's own retry backs off exponentially and starves
+ * under heavy contention).
+ */
+async function takeLock(lock: LockKind, path: string, opts: LockOptions): Promise<void> {
+  const waitMs = opts.waitMs ?? 30_000;
+  const started = Date.now();
+  for (;;) {
+    let taken: boolean;
+    try {
+      taken = lock.tryTake();
+    } catch (err) {
+      throw new OperationalError(`cannot lock ${opts.what ?? path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (taken) return;
+    const stale = staleLockToken(lock);
+    // Re-read just before removing: only that same stale holder's lock is ever removed.
+    if (stale !== undefined && lockToken(lock) === stale) {
+      if (lock.ownerPath !== lock.lockPath) rmSync(lock.ownerPath, { force: true });
+      rmSync(lock.lockPath, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() - started > waitMs) {
+      throw new TimeoutError(`${opts.what ?? path} is locked by another vpm process (waited ${waitMs} ms)`, {
+        hint: `wait for the other vpm command to finish; if none is running, remove ${lock.lockPath}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
   }
 }
 
@@ -262,59 +329,50 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
   ensureDir(dirname(path));
   const lockfile = await import('proper-lockfile');
   const lockDir = `${path}.lock`;
-  const waitMs = opts.waitMs ?? 30_000;
-  const started = Date.now();
+  const ownerPath = `${lockDir}${OWNER_SUFFIX}`;
   let release: (() => void) | undefined;
-  // proper-lockfile's own retry uses exponential backoff that starves under heavy contention;
-  // a short, jittered poll keeps waiting writers fair.
-  for (;;) {
-    try {
-      // Synchronous from mkdir to the owner file (no event-loop turn in between): a holder killed
-      // in that gap leaves an ownerless lock that waiters respect for the grace period, so the gap
-      // must be a few syscalls, not several async round trips (a runner SIGKILLed there made the
-      // next `vpm run` skip the job as "locked by another runner").
-      release = lockfile.lockSync(path, {
-        realpath: false,
-        // Generous: a holder busy on a long synchronous step must not be taken for dead; dead
-        // holders on this host are detected at once through the owner pid instead.
-        stale: 60_000,
-        update: 10_000,
-        lockfilePath: lockDir,
-        onCompromised: () => undefined,
-        // Only the calls the lock makes: proper-lockfile's sync mode copies the whole `fs` it is
-        // given, and copying node's touches its lazy stream getters (~5 ms of start-up).
-        fs: LOCK_FS,
-      });
-      // Written aside and renamed: a waiter never reads a half-written (empty) owner file.
-      const ownerTmp = `${lockDir}${OWNER_SUFFIX}.${process.pid}.tmp`;
-      writeFileSync(ownerTmp, JSON.stringify({ pid: process.pid, host: hostname() }));
-      renameSync(ownerTmp, `${lockDir}${OWNER_SUFFIX}`);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw new OperationalError(`cannot lock ${opts.what ?? path}: ${(err as Error).message}`, { cause: err });
-      }
-      const stale = staleLockToken(lockDir);
-      // Re-read just before removing: only that same stale holder's lock is ever removed.
-      if (stale !== undefined && lockToken(lockDir) === stale) {
-        rmSync(`${lockDir}${OWNER_SUFFIX}`, { force: true });
-        rmSync(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > waitMs) {
-        throw new TimeoutError(`${opts.what ?? path} is locked by another vpm process (waited ${waitMs} ms)`, {
-          hint: `wait for the other vpm command to finish; if none is running, remove ${lockDir}`,
-        });
-      }
-      await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
-    }
-  }
+  await takeLock(
+    {
+      lockPath: lockDir,
+      ownerPath,
+      tryTake() {
+        try {
+          // Synchronous from mkdir to the owner file (no event-loop turn in between): a holder killed
+          // in that gap leaves an ownerless lock that waiters respect for the grace period, so the gap
+          // must be a few syscalls, not several async round trips (a runner SIGKILLed there made the
+          // next `vpm run` skip the job as "locked by another runner").
+          release = lockfile.lockSync(path, {
+            realpath: false,
+            // Generous: a holder busy on a long synchronous step must not be taken for dead; dead
+            // holders on this host are detected at once through the owner pid instead.
+            stale: 60_000,
+            update: 10_000,
+            lockfilePath: lockDir,
+            onCompromised: () => undefined,
+            // Only the calls the lock makes: proper-lockfile's sync mode copies the whole `fs` it is
+            // given, and copying node's touches its lazy stream getters (~5 ms of start-up).
+            fs: LOCK_FS,
+          });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return false;
+          throw err;
+        }
+        // Written aside and renamed: a waiter never reads a half-written (empty) owner file.
+        const ownerTmp = `${ownerPath}.${process.pid}.tmp`;
+        writeFileSync(ownerTmp, ownerToken());
+        renameSync(ownerTmp, ownerPath);
+        return true;
+      },
+    },
+    path,
+    opts,
+  );
   try {
     return await fn();
   } finally {
-    rmSync(`${lockDir}${OWNER_SUFFIX}`, { force: true });
+    rmSync(ownerPath, { force: true });
     try {
-      release();
+      release?.();
     } catch {
       /* already released or compromised: nothing left to undo */
     }
@@ -322,23 +380,75 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, opts: 
 }
 
 /**
- * Appends bytes with a single write(2) on an O_APPEND descriptor. Callers hold the lock. No fsync:
- * an fsync per chat turn would dominate the hot path's cost for protection against power loss only.
+ * Appends whole lines to a line file (JSONL) under the file's lock — concurrent appenders never
+ * lose or interleave lines — after repairing a torn last line a killed writer left (see
+ * appendDurable). Every writer of such a file appends through here.
  *
- * A write can still be cut short: SIGKILL stops a large write(2) part-way (the kernel checks for a
- * fatal signal between pages), leaving a torn last line, and the next append would be glued onto
- * it. With `dropTornTail` (line-oriented files whose every writer holds the lock, so no live writer
- * can be mid-write) a last line without its newline that does not parse as JSON is cut off
- * first: that write was never acknowledged to anyone, and readers never consume a line before its
- * newline. A last line that parses whole is data (written by hand or another tool): it is kept and
- * given its newline.
+ * The lock is a lock *file*, `<path>.lock`, created with O_CREAT|O_EXCL (exactly one process can
+ * create it while it exists) and holding its owner's `{pid, host}`; the holder unlinks it. Not
+ * proper-lockfile's directory, on purpose: the critical section is one synchronous append of
+ * microseconds, during which proper-lockfile's heartbeat timer and exit hooks can never run, so
+ * all the library would add is its load and an rmdir (which frees a directory block: ~1 ms on ext4
+ * with online discard) — on `vpm chat append`, which runs on every agent turn. Staleness follows
+ * withLock's rules: a holder gone from this host is reclaimed at once, one named by no owner after
+ * the grace period, one on another host after a minute (no append holds it for that long).
  */
-export function appendDurable(path: string, data: string, opts: { dropTornTail?: boolean } = {}): void {
+export async function appendLines(path: string, lines: string, opts: LockOptions = {}): Promise<void> {
+  const lockPath = `${path}.lock`;
+  assertSafePath(path);
+  assertSafePath(lockPath);
+  ensureDir(dirname(path));
+  await takeLock({ lockPath, ownerPath: lockPath, tryTake: () => takeLockFile(lockPath), staleAfterMs: 60_000 }, path, opts);
+  try {
+    appendToFile(path, lines, true);
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
+}
+
+/** Creates the lock file (false when it exists) and names this process in it. */
+function takeLockFile(lockPath: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lockPath, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, ownerToken());
+  } catch (err) {
+    rmSync(lockPath, { force: true });
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Appends bytes with a single write(2) on an O_APPEND descriptor. No fsync: an fsync per chat turn
+ * would dominate the hot path's cost for protection against power loss only.
+ */
+export function appendDurable(path: string, data: string): void {
   assertSafePath(path);
   ensureDir(dirname(path));
-  const fd = openSync(path, opts.dropTornTail ? 'a+' : 'a');
+  appendToFile(path, data, false);
+}
+
+/**
+ * One write(2) of `data` at the end of `path`. A write can still be cut short: SIGKILL stops a
+ * large write(2) part-way (the kernel checks for a fatal signal between pages), leaving a torn last
+ * line, and the next append would be glued onto it. With `repairTornTail` (line files whose every
+ * writer holds the lock, so no live writer can be mid-write) a last line without its newline that
+ * does not parse as JSON is cut off first: that write was never acknowledged to anyone, and readers
+ * never consume a line before its newline. A last line that parses whole is data (written by hand
+ * or another tool): it is kept and given its newline.
+ */
+function appendToFile(path: string, data: string, repairTornTail: boolean): void {
+  const fd = openSync(path, repairTornTail ? 'a+' : 'a');
   try {
-    if (opts.dropTornTail) dropTornTail(fd);
+    if (repairTornTail) dropTornTail(fd);
     const buf = Buffer.from(data, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

@@ -31,10 +31,10 @@ export function startDirectory(cwdFlag: string | undefined, env: NodeJS.ProcessE
 export function findRepoRoot(start: string): string | undefined {
   for (let dir = start; ; dir = dirname(dir)) {
     try {
-      statSync(join(dir, '.git'));
-      return dir;
+      // throwIfNoEntry: a missing .git is the usual answer on the way up, and building the error costs more than the stat.
+      if (statSync(join(dir, '.git'), { throwIfNoEntry: false })) return dir;
     } catch {
-      // not here; keep walking up
+      // unreadable (EACCES…): not here either; keep walking up
     }
     if (dirname(dir) === dir) return undefined;
   }

@@ -22,60 +22,104 @@ const MASK = '***';
 type Range = [start: number, end: number];
 
 /**
- * Provider tokens. Left boundaries are deliberately looser than secretlint's `(?<!\p{L})`: a
- * GitHub token glued to text (`x_ghp_…`, URL-encoded `%3Dghp_…`) is still a GitHub token.
+ * Provider tokens: each shape with its needles — literal text that every match of it, or the text
+ * its lookbehind requires, contains (any one of them; space-separated). Left boundaries are
+ * deliberately looser than secretlint's `(?<!\p{L})`: a GitHub token glued to text (`x_ghp_…`,
+ * URL-encoded `%3Dghp_…`) is still a GitHub token.
  */
-const PROVIDER_SOURCES: string[] = [
+export const PROVIDER_SHAPES: readonly (readonly [needles: string, source: string])[] = [
   // GitHub (secretlint-rule-github): classic, fine-grained, app installation tokens.
-  String.raw`gh[pousr]_[A-Za-z0-9_]{20,}`,
-  String.raw`github_pat_[A-Za-z0-9_]{20,}`,
+  ['ghp_ gho_ ghu_ ghs_ ghr_', String.raw`gh[pousr]_[A-Za-z0-9_]{20,}`],
+  ['github_pat_', String.raw`github_pat_[A-Za-z0-9_]{20,}`],
   // OpenAI / Anthropic (secretlint-rule-openai, -anthropic), generic `sk-` keys (DeepSeek, etc).
-  String.raw`(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}`,
+  ['sk-', String.raw`(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}`],
   // Stripe (secretlint-rule-stripe).
-  String.raw`(?<![A-Za-z0-9])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}`,
+  ['_live_ _test_', String.raw`(?<![A-Za-z0-9])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}`],
   // Slack (secretlint-rule-slack): tokens and incoming webhooks.
-  String.raw`xox[abposr]-[A-Za-z0-9-]{10,}`,
-  String.raw`xapp-[A-Za-z0-9-]{10,}`,
-  String.raw`hooks\.slack\.com/services/[A-Za-z0-9/]{8,}`,
+  ['xox', String.raw`xox[abposr]-[A-Za-z0-9-]{10,}`],
+  ['xapp-', String.raw`xapp-[A-Za-z0-9-]{10,}`],
+  ['hooks.slack.com/services/', String.raw`hooks\.slack\.com/services/[A-Za-z0-9/]{8,}`],
   // AWS access key ids (secretlint-rule-aws); secret keys are caught by the structural rule.
-  String.raw`(?<![A-Za-z0-9])(?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|ABIA|ACCA)[A-Z0-9]{16}`,
+  [
+    'A3T AKIA AGPA AIDA AROA AIPA ANPA ANVA ASIA ABIA ACCA',
+    String.raw`(?<![A-Za-z0-9])(?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|ABIA|ACCA)[A-Z0-9]{16}`,
+  ],
   // Google (secretlint-rule-gcp covers service-account JSON; API keys here).
-  String.raw`AIza[0-9A-Za-z_-]{35}`,
-  String.raw`ya29\.[0-9A-Za-z_-]{20,}`,
+  ['AIza', String.raw`AIza[0-9A-Za-z_-]{35}`],
+  ['ya29.', String.raw`ya29\.[0-9A-Za-z_-]{20,}`],
   // npm (secretlint-rule-npm), GitLab (-gitlab), Grafana (-grafana), Hashicorp Vault (-hashicorp-vault).
-  String.raw`npm_[A-Za-z0-9]{30,}`,
-  String.raw`gl(?:pat|ptt|dt|rt|cbt|oas|imt|ft|soat|agent)-[A-Za-z0-9_-]{20,}`,
-  String.raw`glc_[A-Za-z0-9+/]{32,}={0,2}`,
-  String.raw`glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}`,
-  String.raw`hv[sbr]\.[A-Za-z0-9_-]{24,}`,
+  ['npm_', String.raw`npm_[A-Za-z0-9]{30,}`],
+  [
+    'glpat- glptt- gldt- glrt- glcbt- gloas- glimt- glft- glsoat- glagent-',
+    String.raw`gl(?:pat|ptt|dt|rt|cbt|oas|imt|ft|soat|agent)-[A-Za-z0-9_-]{20,}`,
+  ],
+  ['glc_', String.raw`glc_[A-Za-z0-9+/]{32,}={0,2}`],
+  ['glsa_', String.raw`glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}`],
+  ['hvs. hvb. hvr.', String.raw`hv[sbr]\.[A-Za-z0-9_-]{24,}`],
   // Linear, Notion, SendGrid, Shopify, 1Password, Vercel, Databricks, Docker, Figma, Cloudflare,
   // Tailscale (each a secretlint-rule of that name).
-  String.raw`lin_(?:api|oauth)_[A-Za-z0-9_]{32,}`,
-  String.raw`(?:ntn|secret)_[0-9]{11}[A-Za-z0-9]{35}`,
-  String.raw`SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}`,
-  String.raw`shp(?:pa|ca|at|ss)_[A-Za-z0-9]{32,}`,
-  String.raw`ops_ey[A-Za-z0-9+/=]{40,}`,
-  String.raw`(?<![A-Za-z0-9])vc[pikar]_[A-Za-z0-9]{20,}`,
-  String.raw`(?<![A-Za-z0-9])dapi[A-Fa-f0-9]{32}(?:-[0-9])?`,
-  String.raw`dckr_pat_[A-Za-z0-9_-]{20,}`,
-  String.raw`figd_[A-Za-z0-9_-]{40,}`,
-  String.raw`(?:cfk|cfut|cfat)_[A-Za-z0-9]{40,}`,
-  String.raw`tskey-[a-z]{2,20}-[0-9A-Za-z_-]{20,}`,
+  ['lin_api_ lin_oauth_', String.raw`lin_(?:api|oauth)_[A-Za-z0-9_]{32,}`],
+  ['ntn_ secret_', String.raw`(?:ntn|secret)_[0-9]{11}[A-Za-z0-9]{35}`],
+  ['SG.', String.raw`SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}`],
+  ['shppa_ shpca_ shpat_ shpss_', String.raw`shp(?:pa|ca|at|ss)_[A-Za-z0-9]{32,}`],
+  ['ops_ey', String.raw`ops_ey[A-Za-z0-9+/=]{40,}`],
+  ['vcp_ vci_ vck_ vca_ vcr_', String.raw`(?<![A-Za-z0-9])vc[pikar]_[A-Za-z0-9]{20,}`],
+  ['dapi', String.raw`(?<![A-Za-z0-9])dapi[A-Fa-f0-9]{32}(?:-[0-9])?`],
+  ['dckr_pat_', String.raw`dckr_pat_[A-Za-z0-9_-]{20,}`],
+  ['figd_', String.raw`figd_[A-Za-z0-9_-]{40,}`],
+  ['cfk_ cfut_ cfat_', String.raw`(?:cfk|cfut|cfat)_[A-Za-z0-9]{40,}`],
+  ['tskey-', String.raw`tskey-[a-z]{2,20}-[0-9A-Za-z_-]{20,}`],
   // Providers the preset lacks: Hugging Face, Groq, xAI, DigitalOcean, PyPI, Doppler.
-  String.raw`hf_[A-Za-z0-9]{30,}`,
-  String.raw`gsk_[A-Za-z0-9]{40,}`,
-  String.raw`xai-[A-Za-z0-9]{40,}`,
-  String.raw`do[por]_v1_[a-f0-9]{64}`,
-  String.raw`pypi-AgE[A-Za-z0-9_-]{50,}`,
-  String.raw`dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,}`,
+  ['hf_', String.raw`hf_[A-Za-z0-9]{30,}`],
+  ['gsk_', String.raw`gsk_[A-Za-z0-9]{40,}`],
+  ['xai-', String.raw`xai-[A-Za-z0-9]{40,}`],
+  ['dop_v1_ doo_v1_ dor_v1_', String.raw`do[por]_v1_[a-f0-9]{64}`],
+  ['pypi-AgE', String.raw`pypi-AgE[A-Za-z0-9_-]{50,}`],
+  ['dp.', String.raw`dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,}`],
   // JWTs (kube service-account tokens, OIDC id tokens); attempts only at the start of a run.
-  String.raw`(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,
+  ['eyJ', String.raw`(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`],
   // Kubernetes bootstrap tokens: [a-z0-9]{6}.[a-z0-9]{16}.
-  String.raw`(?<![A-Za-z0-9.])[a-z0-9]{6}\.[a-z0-9]{16}(?![A-Za-z0-9.])`,
+  ['.', String.raw`(?<![A-Za-z0-9.])[a-z0-9]{6}\.[a-z0-9]{16}(?![A-Za-z0-9.])`],
   // Authorisation values: `Bearer x`, `Basic x`, GitHub's `token x`.
-  String.raw`(?<=(?<![A-Za-z0-9])(?:[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken) {1,4})[A-Za-z0-9._~+/=-]{8,}`,
+  ['earer EARER asic ASIC oken', String.raw`(?<=(?<![A-Za-z0-9])(?:[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken) {1,4})[A-Za-z0-9._~+/=-]{8,}`],
 ];
-const PROVIDER_RE = new RegExp(PROVIDER_SOURCES.map((s) => `(?:${s})`).join('|'), 'g');
+const PROVIDER_NEEDLES = PROVIDER_SHAPES.map(([needles]) => needles.split(' '));
+
+function providerAlternation(indexes: readonly number[]): RegExp {
+  return new RegExp(indexes.map((i) => `(?:${PROVIDER_SHAPES[i]![1]})`).join('|'), 'g');
+}
+
+/** Up to this length a text's needles are looked for one by one (a few dozen substring searches). */
+const SHORT_TEXT = 4096;
+/** Distinct subsets compiled before a process settles on the whole catalogue: each is a compile too. */
+const MAX_SUBSETS = 8;
+let wholeCatalogue: RegExp | undefined;
+const subsets = new Map<string, RegExp>();
+
+/**
+ * The provider regex to scan `text` with, or undefined when no shape can match it. Compiling the
+ * whole catalogue costs V8 about half a millisecond, and again as much when it tiers up on its
+ * second use — most of what masking costs `vpm chat append`, which runs on every agent turn. A
+ * short text is scanned with the alternation of only the shapes whose needles it contains, in
+ * catalogue order: the same matches, since a shape whose needles are all absent from the text
+ * cannot match anywhere in it, and a leftmost-first alternation picks, at each position, the first
+ * alternative that matches there. Long texts (and a process that has met many subsets) use the
+ * whole catalogue, whose compile is then small beside the scan.
+ */
+function providerRegex(text: string): RegExp | undefined {
+  if (text.length <= SHORT_TEXT && (wholeCatalogue === undefined || subsets.size > 0)) {
+    const present: number[] = [];
+    for (let i = 0; i < PROVIDER_NEEDLES.length; i++) {
+      if (PROVIDER_NEEDLES[i]!.some((needle) => text.includes(needle))) present.push(i);
+    }
+    if (present.length === 0) return undefined;
+    const key = present.join(',');
+    let re = subsets.get(key);
+    if (re === undefined && subsets.size < MAX_SUBSETS) subsets.set(key, (re = providerAlternation(present)));
+    if (re !== undefined) return re;
+  }
+  return (wholeCatalogue ??= providerAlternation(PROVIDER_SHAPES.map((_, i) => i)));
+}
 
 const PEM_BEGIN_RE = /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
 const PEM_END_RE = /-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
@@ -342,51 +386,78 @@ function isKeyBodyChar(c: number): boolean {
 
 const KNOWN_SECRET_ENV = ['GITHUB_TOKEN', 'GH_TOKEN', 'VPM_LLM_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
 
-/** Values of secret-named environment variables (masked wherever they appear verbatim). */
-const envValuesCache = new WeakMap<NodeJS.ProcessEnv, { fingerprint: string; values: string[] }>();
+/**
+ * An environment variable long enough to be a secret: a known secret variable's value (6+
+ * characters) always is one; another's (8+) when its name is secret-named and the value is not a
+ * placeholder. `secret` is that verdict, worked out on first need.
+ */
+interface EnvCandidate {
+  name: string;
+  value: string;
+  known: boolean;
+  secret?: boolean;
+}
+
+/** The values of secret-named environment variables, masked wherever they appear verbatim. */
+interface EnvSecrets {
+  readonly candidates: EnvCandidate[];
+}
+
+const envSecretsCache = new WeakMap<NodeJS.ProcessEnv, { fingerprint: string; secrets: EnvSecrets }>();
 
 /**
- * The values of the secret-named variables in `env`. Judging every name takes a regex each, and a
- * command masks many texts: the answer is kept per environment object while its names and value
- * lengths stay the same.
+ * The environment's candidate secrets. A command masks many texts: they are kept per environment
+ * object while its names and value lengths stay the same.
  */
-function secretEnvValues(env: NodeJS.ProcessEnv = process.env): string[] {
+function envSecrets(env: NodeJS.ProcessEnv = process.env): EnvSecrets {
   let fingerprint = '';
   for (const [name, v] of Object.entries(env)) fingerprint += `${name}:${v?.length ?? 0};`;
-  const cached = envValuesCache.get(env);
-  if (cached?.fingerprint === fingerprint) return cached.values;
-  const values = computeSecretEnvValues(env);
-  envValuesCache.set(env, { fingerprint, values });
-  return values;
-}
-
-function computeSecretEnvValues(env: NodeJS.ProcessEnv): string[] {
-  const values = new Set<string>();
+  const cached = envSecretsCache.get(env);
+  if (cached?.fingerprint === fingerprint) return cached.secrets;
+  const candidates: EnvCandidate[] = [];
   for (const name of KNOWN_SECRET_ENV) {
-    const v = env[name];
-    if (v && v.length >= 6) values.add(v);
+    const value = env[name];
+    if (value && value.length >= 6) candidates.push({ name, value, known: true });
   }
-  for (const [name, v] of Object.entries(env)) {
-    if (v && v.length >= 8 && !isExemptValue(v) && isSecretKey(name)) values.add(v);
+  for (const [name, value] of Object.entries(env)) {
+    if (value && value.length >= 8) candidates.push({ name, value, known: false });
   }
-  return [...values];
+  const secrets = { candidates };
+  envSecretsCache.set(env, { fingerprint, secrets });
+  return secrets;
 }
 
-function envRanges(text: string, values: readonly string[], out: Range[]): void {
-  for (const v of values) {
+function isEnvSecret(c: EnvCandidate): boolean {
+  c.secret ??= c.known || (isSecretKey(c.name) && !isExemptValue(c.value));
+  return c.secret;
+}
+
+/**
+ * Judging a name compiles the key rules (a shell's PWD alone needs them), so in a short text a
+ * variable is judged only once its value is found there; in a long one every variable is judged
+ * first and only the secrets' values are searched for.
+ */
+function envRanges(text: string, secrets: EnvSecrets, out: Range[]): void {
+  const short = text.length <= SHORT_TEXT;
+  for (const c of secrets.candidates) {
+    if ((short && !text.includes(c.value)) || !isEnvSecret(c)) continue;
+    const v = c.value;
     for (let i = text.indexOf(v); i !== -1; i = text.indexOf(v, i + v.length)) out.push([i, i + v.length]);
   }
 }
 
 /** Every secret range in `text`, sorted and merged. */
-export function findSecretRanges(text: string, envValues: readonly string[] = []): Range[] {
+export function findSecretRanges(text: string, secrets: EnvSecrets = { candidates: [] }): Range[] {
   const ranges: Range[] = [];
-  PROVIDER_RE.lastIndex = 0;
-  for (let m = PROVIDER_RE.exec(text); m; m = PROVIDER_RE.exec(text)) ranges.push([m.index, m.index + m[0].length]);
+  const providers = providerRegex(text);
+  if (providers) {
+    providers.lastIndex = 0;
+    for (let m = providers.exec(text); m; m = providers.exec(text)) ranges.push([m.index, m.index + m[0].length]);
+  }
   structuralRanges(text, ranges);
   if (text.includes('://')) urlCredentialRanges(text, ranges);
   pemRanges(text, ranges);
-  envRanges(text, envValues, ranges);
+  envRanges(text, secrets, ranges);
   if (ranges.length < 2) return ranges;
   ranges.sort((a, b) => a[0] - b[0]);
   const merged: Range[] = [ranges[0]!];
@@ -400,8 +471,8 @@ export function findSecretRanges(text: string, envValues: readonly string[] = []
 }
 
 /** Masks every secret in a whole text. Mask before truncating: a cut can hide a secret's prefix. */
-export function maskText(text: string, env: NodeJS.ProcessEnv = process.env, envValues = secretEnvValues(env)): string {
-  const ranges = findSecretRanges(text, envValues);
+export function maskText(text: string, env: NodeJS.ProcessEnv = process.env, secrets = envSecrets(env)): string {
+  const ranges = findSecretRanges(text, secrets);
   if (ranges.length === 0) return text;
   let out = '';
   let at = 0;
@@ -418,14 +489,14 @@ export function maskText(text: string, env: NodeJS.ProcessEnv = process.env, env
  * that are secrets themselves are masked, and every scalar under a secret-named key is replaced.
  */
 export function maskValue<T>(value: T, env: NodeJS.ProcessEnv = process.env): T {
-  const envValues = secretEnvValues(env);
+  const secrets = envSecrets(env);
   const onPath = new WeakSet<object>();
   // `secretKey`: the value sits under a secret-named key. `numericSecret`: that key names a credential
   // outright, so even a number is masked (`token_in: 812` is a count; `password: 1234` is a password).
   const walk = (v: unknown, secretKey: boolean, numericSecret: boolean): unknown => {
     if (typeof v === 'string') {
       if (secretKey && !isExemptValue(v.trim())) return MASK;
-      return maskText(v, env, envValues);
+      return maskText(v, env, secrets);
     }
     if ((typeof v === 'number' || typeof v === 'bigint') && numericSecret) return MASK;
     if (v === null || typeof v !== 'object') return v;
@@ -436,7 +507,7 @@ export function maskValue<T>(value: T, env: NodeJS.ProcessEnv = process.env): T 
       if (Array.isArray(v)) return v.map((x) => walk(x, secretKey, numericSecret));
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
-        let key = maskText(k, env, envValues);
+        let key = maskText(k, env, secrets);
         while (key !== k && Object.hasOwn(out, key)) key += '*';
         const isSecret = isSecretKey(k);
         out[key] = walk(x, isSecret, isSecret && /passw|passphrase|secret|api_?key|apikey|private/i.test(k));
@@ -466,7 +537,7 @@ export interface TextWritable {
  * context is escaped (`\n`, `\"`) and a text masker sees less of it — then as text.
  */
 function maskOutput(text: string, env: NodeJS.ProcessEnv = process.env): string {
-  const envValues = secretEnvValues(env);
+  const secrets = envSecrets(env);
   const t = text.trim();
   if (t.length > 1 && ((t[0] === '{' && t.endsWith('}')) || (t[0] === '[' && t.endsWith(']')))) {
     let value: unknown;
@@ -479,10 +550,10 @@ function maskOutput(text: string, env: NodeJS.ProcessEnv = process.env): string 
       const indent = /^[{[]\r?\n( +)/.exec(t)?.[1]?.length;
       const start = text.indexOf(t);
       const json = JSON.stringify(maskValue(value, env), null, indent);
-      return text.slice(0, start) + maskText(json, env, envValues) + text.slice(start + t.length);
+      return text.slice(0, start) + maskText(json, env, secrets) + text.slice(start + t.length);
     }
   }
-  return maskText(text, env, envValues);
+  return maskText(text, env, secrets);
 }
 
 /**
@@ -532,7 +603,7 @@ export function maskSecrets(text: string, env: NodeJS.ProcessEnv = process.env, 
   if (!opts.keepLines) return maskText(text, env);
   let out = '';
   let at = 0;
-  for (const [s, e] of findSecretRanges(text, secretEnvValues(env))) {
+  for (const [s, e] of findSecretRanges(text, envSecrets(env))) {
     if (e <= s) continue;
     const breaks = text.slice(s, e).split('\n').length - 1;
     out += text.slice(at, s) + MASK + '\n'.repeat(breaks);

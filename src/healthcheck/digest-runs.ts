@@ -3,7 +3,7 @@
  * the healthcheck can measure summary → digest lag. Appended under a lock; never rewritten.
  */
 import { join } from 'node:path';
-import { appendDurable, withLock } from '../core/fs.js';
+import { appendLines } from '../core/fs.js';
 import { readJsonLines } from './files.js';
 
 export const DIGEST_RUNS_FILE = join('.ops', 'digest_runs.jsonl');
@@ -18,7 +18,7 @@ export interface DigestRun {
 
 export async function recordDigestRun(cwd: string, run: DigestRun): Promise<void> {
   const path = join(cwd, DIGEST_RUNS_FILE);
-  await withLock(path, () => appendDurable(path, `${JSON.stringify(run)}\n`, { dropTornTail: true }), { what: DIGEST_RUNS_FILE });
+  await appendLines(path, `${JSON.stringify(run)}\n`, { what: DIGEST_RUNS_FILE });
 }
 
 export function readDigestRuns(cwd: string): DigestRun[] {

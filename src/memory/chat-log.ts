@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { appendDurable, withLock } from '../core/fs.js';
+import { appendLines } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 import { makeId, utcDate } from '../core/ids.js';
 import { maskDeep, maskSecrets } from '../core/secrets.js';
@@ -91,7 +91,7 @@ export async function appendChatEntry(cwd: string, input: AppendChatInput, now: 
     });
   }
   const path = chatLogPath(cwd, entry.ts.slice(0, 10));
-  await withLock(path, () => appendDurable(path, line, { dropTornTail: true }), { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
+  await appendLines(path, line, { what: `chat log ${entry.ts.slice(0, 10)}.jsonl` });
   return entry;
 }
 
@@ -127,7 +127,7 @@ export async function appendChatEntries(
   const date = utcDate(now);
   const path = chatLogPath(cwd, date);
   if (lines.length > 0) {
-    await withLock(path, () => appendDurable(path, lines.join(''), { dropTornTail: true }), { what: `chat log ${date}.jsonl` });
+    await appendLines(path, lines.join(''), { what: `chat log ${date}.jsonl` });
   }
   return { written, tooLong, file: `${date}.jsonl` };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempDir, vpm, vpmJson, VPM_BIN } from '../helpers/cli.js';
 
@@ -29,12 +29,20 @@ function seedChat(cwd: string, count: number, offset = 0): void {
 describe('memory loop under concurrency and crashes', () => {
   it('8 processes × 500 concurrent appends → exactly 4,000 valid lines, none lost or torn', async () => {
     const cwd = tempDir();
-    // Each worker process appends 500 entries, 10 at a time, through the same code path as `vpm chat append`.
+    // Each worker process appends 500 entries, 10 at a time, through the same code paths as `vpm chat
+    // append` and (every third entry) `vpm chat import`'s batch append, which share the day file's lock.
     const worker = `
-      const { appendChatEntry } = await import(${JSON.stringify(join(REPO_ROOT, 'dist/memory/chat-log.js'))});
+      const { appendChatEntry, appendChatEntries } = await import(${JSON.stringify(join(REPO_ROOT, 'dist/memory/chat-log.js'))});
       const [cwd, wid] = process.argv.slice(1);
       let next = 0;
-      async function lane() { while (next < 500) { const i = next++; await appendChatEntry(cwd, { role: 'user', text: 'w' + wid + '-' + i + ' ' + 'x'.repeat(i % 7 === 0 ? 70000 : 40) }, new Date(), {}); } }
+      async function lane() {
+        while (next < 500) {
+          const i = next++;
+          const turn = { role: 'user', text: 'w' + wid + '-' + i + ' ' + 'x'.repeat(i % 7 === 0 ? 70000 : 40) };
+          if (i % 3 === 0) await appendChatEntries(cwd, [{ ...turn, id: 'chat_20260101T000000Z_w' + wid + 'i' + i }], new Date(), {});
+          else await appendChatEntry(cwd, turn, new Date(), {});
+        }
+      }
       await Promise.all(Array.from({ length: 10 }, lane));
     `;
     await Promise.all(
@@ -51,6 +59,7 @@ describe('memory loop under concurrency and crashes', () => {
       seen.add(e.text.split(' ')[0]);
     }
     expect(seen.size).toBe(4000);
+    expect(existsSync(join(cwd, 'logs', `${today()}.jsonl.lock`)), 'a lock left behind').toBe(false);
   }, 300_000);
 
   it('concurrent real `vpm chat append` processes lose nothing', async () => {

@@ -10,7 +10,8 @@ import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const WRITE_CALL = /\b(writeFileSync|appendFileSync|writeFile|createWriteStream|writeSync|writeFileAtomic|writeJsonAtomic|appendDurable)\(/;
+const WRITE_CALL =
+  /\b(writeFileSync|appendFileSync|writeFile|createWriteStream|writeSync|writeFileAtomic|writeJsonAtomic|appendDurable|appendLines)\(/;
 const MASKS = /\b(maskValue|maskText|maskSecrets|maskDeep|maskedJson|maskedTail|maskOutput|maskingIo|maskingWritable)\b/;
 
 /** Writers that need no masking, and why. */

@@ -11,5 +11,5 @@ import { parseFast } from './parse.js';
 export async function runFast(argv: string[]): Promise<number | undefined> {
   const parsed = parseFast(chatAppend, argv);
   if (!parsed) return undefined;
-  return executeSpec(chatAppend, parsed.input, { io: fdStreams(), env: process.env, globals: parsed.globals });
+  return executeSpec(chatAppend, parsed.input, { io: fdStreams(), env: process.env, globals: parsed.globals, directRequestLog: true });
 }
