@@ -15,7 +15,7 @@ import { VPM, median, round } from './lib.js';
 const SCRAPE_S = 5;
 
 export async function run({ starts = 3, canaries = 3 } = {}) {
-  const { RealKnative, findKnative, steadyRequests } = await import('../tests/support/knative-real.ts');
+  const { RealKnative, findKnative, trafficWithSeries } = await import('../tests/support/knative-real.ts');
   const found = findKnative();
   if ('missing' in found) return [{ name: 'real Knative benchmarks', error: found.missing, ok: false }];
   const { startPrometheus } = await import('../tests/support/prometheus.ts');
@@ -79,7 +79,9 @@ export async function run({ starts = 3, canaries = 3 } = {}) {
       const out = [];
       for (let i = 0; i < canaries; i++) {
         const { ns, cwd } = await badCandidate();
-        const load = withLoad ? steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`) : undefined;
+        const load = withLoad
+          ? await trafficWithSeries(kn.ingressUrl, `hello.${ns}.example.com`, prom.url, { namespace: ns, revision: 'hello-00001' })
+          : undefined;
         const r = await vpm(cwd, ['canary', 'start', 'hello', '-n', ns, ...args]);
         load?.stop();
         const doc = JSON.parse(r.stdout);

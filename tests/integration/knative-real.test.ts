@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { RealKnative, requireKnative, steadyRequests } from '../support/knative-real.ts';
+import { RealKnative, requireKnative, trafficWithSeries as trafficUntilScraped } from '../support/knative-real.ts';
 import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
 import { KubeClient } from '../../src/adapters/kube.ts';
@@ -80,15 +80,8 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
   const ksvc = (ns: string) => kube.get(ksvcPath(ns));
 
   /** Users' traffic to hello, running until Prometheus holds the serving revision's request series. */
-  async function trafficWithSeries(ns: string, revision: string) {
-    const load = steadyRequests(kn.ingressUrl, `hello.${ns}.example.com`);
-    await waitFor(
-      async () => (await promQuery(prom.url, `revision_request_count{namespace_name="${ns}",revision_name="${revision}"}`)).length > 0,
-      60_000,
-      `series of ${revision} in Prometheus`,
-    );
-    return load;
-  }
+  const trafficWithSeries = (ns: string, revision: string) =>
+    trafficUntilScraped(kn.ingressUrl, `hello.${ns}.example.com`, prom.url, { namespace: ns, revision });
   const weights = (o: any) => Object.fromEntries((o.spec.traffic ?? []).map((t: any) => [t.revisionName, t.percent]));
 
   /** hello at a first revision serving 100%, then a candidate with `env` ready at 0%. */

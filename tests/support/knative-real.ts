@@ -38,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { Kube, type KObj } from './kube.ts';
+import { promQuery } from './prometheus.ts';
 import { REPO_ROOT, ensurePki, findAssets, httpGet, killPid, pidAlive, spawnLogged, waitFor, type Proc } from './testenv.ts';
 
 export const KNATIVE_VERSION = '1.15.2';
@@ -831,4 +832,28 @@ export function steadyRequests(ingressUrl: string, host: string): { stop(): void
       stopped = true;
     },
   };
+}
+
+/**
+ * Steady requests to `host` until Prometheus holds the serving revision's request series — a service as
+ * it is before a canary: taking traffic, with metrics vpm's Prometheus provider can read. Stop it after.
+ */
+export async function trafficWithSeries(
+  ingressUrl: string,
+  host: string,
+  promUrl: string,
+  series: { namespace: string; revision: string },
+): Promise<{ stop(): void }> {
+  const load = steadyRequests(ingressUrl, host);
+  const deadline = Date.now() + 60_000;
+  const query = `revision_request_count{namespace_name="${series.namespace}",revision_name="${series.revision}"}`;
+  for (;;) {
+    const found = await promQuery(promUrl, query).catch(() => []);
+    if (found.length > 0) return load;
+    if (Date.now() > deadline) {
+      load.stop();
+      throw new Error(`no ${query} in Prometheus after 60 s of traffic`);
+    }
+    await sleep(250);
+  }
 }
