@@ -73,7 +73,13 @@ build_part() {
 
 # The controller is upstream's main plus one line: out of cluster all components share one network namespace,
 # and knative.dev/pkg's health probes would take :8080, a constant the autoscaler's stat server needs too.
-serving_dir="$(cd "$here/serving" && go list -m -f '{{.Dir}}' knative.dev/serving)"
+# module_dir WRAPPER MODULE: where the Go module cache holds MODULE at the wrapper's version (downloaded if
+# missing: `go list -m` alone answers with an empty Dir on a cold cache)
+module_dir() {
+  (cd "$here/$1" && go mod download -json "$2" | sed -n -E 's#^[[:space:]]*"Dir": "(.*)",?$#\1#p')
+}
+serving_dir="$(module_dir serving knative.dev/serving)"
+[ -d "$serving_dir" ] || { log "could not download knative.dev/serving"; exit 1; }
 mkdir -p "$here/serving/cmd/controller"
 sed 's#^\(\t*\)ctx := signals.NewContext()$#&\n\1ctx = sharedmain.WithHealthProbesDisabled(ctx) // vpm test stack: see install.sh#' \
   "$serving_dir/cmd/controller/main.go" > "$here/serving/cmd/controller/main.go.tmp"
@@ -104,8 +110,8 @@ fi
 
 # --- manifests from the module zips ------------------------------------------------------------------
 if ! done_part manifests; then
-  networking_dir="$(cd "$here/serving" && go list -m -f '{{.Dir}}' knative.dev/networking)"
-  caching_dir="$(cd "$here/serving" && go list -m -f '{{.Dir}}' knative.dev/caching)"
+  networking_dir="$(module_dir serving knative.dev/networking)"
+  caching_dir="$(module_dir serving knative.dev/caching)"
   m="$cache/manifests"; rm -rf "$m"; mkdir -p "$m/1-namespace" "$m/2-crds" "$m/3-config" "$m/4-webhooks"
   core="$serving_dir/config/core"
   cp "$core/100-namespace.yaml" "$core/200-serviceaccount.yaml" "$core"/200-roles/*.yaml "$m/1-namespace/"
