@@ -69,7 +69,8 @@ export function readJobFile(cwd: string, file: string): JobFileResult {
   try {
     const size = statSync(path).size;
     if (size > MAX_JOB_BYTES) return { ok: false, file, reason: `job file is ${size} bytes; the limit is ${MAX_JOB_BYTES}`, issues: [] };
-    text = readFileSync(path, 'utf8');
+    // Editors that save "UTF-8 with BOM" put U+FEFF first; JSON parsers may ignore it (RFC 8259 §8.1).
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     return { ok: false, file, reason: `cannot read job file: ${(err as Error).message}`, issues: [] };
   }

@@ -113,4 +113,18 @@ describe('inbox', () => {
       .flatMap((r) => (r.ok ? [r] : []));
     expect(sortJobs(jobs).map((j) => j.file)).toEqual(['c.json', 'a.json', 'b.json']);
   });
+
+  it('reads a job file saved with a UTF-8 byte order mark; other invisible characters still make it invalid', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'vpm-inbox-'));
+    const inbox = join(cwd, 'codex', 'inbox');
+    mkdirSync(inbox, { recursive: true });
+    const body = JSON.stringify({ id: 'bom', kind: 'ask', created_at: '2026-01-01T00:00:00Z', source: 's' });
+    writeFileSync(join(inbox, 'bom.json'), `\uFEFF${body}`);
+    writeFileSync(join(inbox, 'zwsp.json'), `\u200B${body}`);
+    const bom = readJobFile(cwd, 'bom.json');
+    expect(bom.ok && bom.job.id).toBe('bom');
+    const zwsp = readJobFile(cwd, 'zwsp.json');
+    expect(zwsp.ok).toBe(false);
+    expect(!zwsp.ok && zwsp.reason).toMatch(/invalid JSON/);
+  });
 });
