@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { applyFile, REPO_ROOT } from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
+import type { KubeClient } from '../../src/adapters/kube.ts';
 
 export const HELLO_MANIFEST = path.join(REPO_ROOT, 'infra/k8s/overlays/dev/hello-ksvc.yaml');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,4 +66,37 @@ export async function helloWithCandidate(
     'candidate revision ready',
   );
   return { stable, candidate: second.status.latestReadyRevisionName as string };
+}
+
+/**
+ * `client` whose first mergePatch is preceded by another writer's change (`interfere`), so that patch
+ * meets a 409 on a stale resourceVersion; `calls()` counts the mergePatch attempts.
+ */
+export function racingOnce(client: KubeClient, interfere: () => Promise<unknown>): { client: KubeClient; calls: () => number } {
+  let calls = 0;
+  const racing = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'mergePatch') {
+        return async (...args: Parameters<KubeClient['mergePatch']>) => {
+          if (calls++ === 0) await interfere();
+          return target.mergePatch(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { client: racing, calls: () => calls };
+}
+
+/** The progress annotation of a canary at its second step (50%), as writeCanaryTraffic takes it. */
+export function progressAtHalf(stable: string, candidate: string) {
+  return {
+    run_id: 'r1',
+    stable,
+    candidate,
+    steps: [10, 50, 100],
+    step_index: 1,
+    phase: 'progressing' as const,
+    updated_at: new Date().toISOString(),
+  };
 }

@@ -4,7 +4,7 @@ import type { Kube } from '../support/kube.ts';
 import { KubeClient, KubeApiError } from '../../src/adapters/kube.ts';
 import { writeCanaryTraffic } from '../../src/deploy/canary.ts';
 import { ksvcRef, splitTraffic } from '../../src/deploy/ksvc.ts';
-import { helloWithCandidate, ksvcPath } from '../helpers/deploy.ts';
+import { helloWithCandidate, ksvcPath, progressAtHalf, racingOnce } from '../helpers/deploy.ts';
 
 describe.skipIf(!requireTestenv())('PATCH semantics against the real API server', () => {
   let env: TestenvInfo;
@@ -31,30 +31,10 @@ describe.skipIf(!requireTestenv())('PATCH semantics against the real API server'
     await expect(stale).rejects.toMatchObject({ status: 409 });
 
     // The traffic writer: someone else updates the KService between its read and its patch, once.
-    let interfered = 0;
-    const racing = new Proxy(client, {
-      get(target, prop, receiver) {
-        if (prop === 'mergePatch') {
-          return async (...args: Parameters<KubeClient['mergePatch']>) => {
-            if (interfered++ === 0) await kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '2' } } });
-            return target.mergePatch(...args);
-          };
-        }
-        return Reflect.get(target, prop, receiver);
-      },
-    });
+    const racing = racingOnce(client, () => kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '2' } } }));
     const traffic = splitTraffic(stable, candidate, 50);
-    const progress = {
-      run_id: 'r1',
-      stable,
-      candidate,
-      steps: [10, 50, 100],
-      step_index: 1,
-      phase: 'progressing' as const,
-      updated_at: new Date().toISOString(),
-    };
-    const patched = await writeCanaryTraffic(racing, 'hello', traffic, progress, () => undefined);
-    expect(interfered).toBe(2); // first attempt hit 409, the retry with a fresh resourceVersion went through
+    const patched = await writeCanaryTraffic(racing.client, 'hello', traffic, progressAtHalf(stable, candidate), () => undefined);
+    expect(racing.calls()).toBe(2); // first attempt hit 409, the retry with a fresh resourceVersion went through
     expect(patched.spec.traffic).toEqual(traffic);
     const live = await kube.get(ksvcPath(ns));
     expect(live.metadata.labels.bump).toBe('2'); // the other writer's change was not lost

@@ -19,7 +19,7 @@ import { KubeClient } from '../../src/adapters/kube.ts';
 import { writeCanaryTraffic } from '../../src/deploy/canary.ts';
 import { splitTraffic } from '../../src/deploy/ksvc.ts';
 import { tempDir, vpm, vpmJson, VPM_BIN } from '../helpers/cli.ts';
-import { ksvcPath, waitFor } from '../helpers/deploy.ts';
+import { ksvcPath, progressAtHalf, racingOnce, waitFor } from '../helpers/deploy.ts';
 
 const IMAGE = 'dev.local/vpm-testapp:v1';
 const SCRAPE_S = 2;
@@ -386,30 +386,10 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const cwd = tempDir();
     const { stable, candidate } = await stableAndCandidate(ns, cwd, { MESSAGE: 'conflict' });
     const client = await KubeClient.connect({ kubeconfig: kn.kubeconfig, namespace: ns });
-    let interfered = 0;
-    const racing = new Proxy(client, {
-      get(target, prop, receiver) {
-        if (prop === 'mergePatch') {
-          return async (...args: Parameters<KubeClient['mergePatch']>) => {
-            if (interfered++ === 0) await kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '1' } } });
-            return target.mergePatch(...args);
-          };
-        }
-        return Reflect.get(target, prop, receiver);
-      },
-    });
+    const racing = racingOnce(client, () => kube.mergePatch(ksvcPath(ns), { metadata: { labels: { bump: '1' } } }));
     const traffic = splitTraffic(stable, candidate, 50);
-    const progress = {
-      run_id: 'r1',
-      stable,
-      candidate,
-      steps: [10, 50, 100],
-      step_index: 1,
-      phase: 'progressing' as const,
-      updated_at: new Date().toISOString(),
-    };
-    const patched = await writeCanaryTraffic(racing, 'hello', traffic, progress, () => undefined);
-    expect(interfered).toBe(2);
+    const patched = await writeCanaryTraffic(racing.client, 'hello', traffic, progressAtHalf(stable, candidate), () => undefined);
+    expect(racing.calls()).toBe(2);
     // the real defaulting webhook adds latestRevision: false to every pinned target
     const pinned = (ts: any[]) => ts.map(({ revisionName, percent, tag }) => ({ revisionName, percent, tag }));
     expect(pinned(patched.spec.traffic)).toEqual(pinned(traffic));
