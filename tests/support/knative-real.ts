@@ -481,12 +481,16 @@ export class RealKnative {
     );
     const kc = this.innerKubeconfig;
     const pki = path.join(this.dir, 'pki');
-    this.spawnInside('kube-controller-manager', this.bin('kube-controller-manager'), [
+    const controlPlaneFlags = [
       `--kubeconfig=${kc}`,
       `--authentication-kubeconfig=${kc}`,
       `--authorization-kubeconfig=${kc}`,
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
+      '--v=1',
+    ];
+    this.spawnInside('kube-controller-manager', this.bin('kube-controller-manager'), [
+      ...controlPlaneFlags,
       '--secure-port=10357',
       '--controllers=deployment,replicaset,endpoint,endpointslice,endpointslicemirroring,garbagecollector,namespace,serviceaccount,serviceaccount-token,root-ca-certificate-publisher-controller,disruption,podgc,nodelifecycle,taint-eviction-controller',
       `--service-account-private-key-file=${pki}/sa.key`,
@@ -494,17 +498,8 @@ export class RealKnative {
       '--use-service-account-credentials=false',
       '--concurrent-deployment-syncs=2',
       '--concurrent-replicaset-syncs=2',
-      '--v=1',
     ]);
-    this.spawnInside('kube-scheduler', this.bin('kube-scheduler'), [
-      `--kubeconfig=${kc}`,
-      `--authentication-kubeconfig=${kc}`,
-      `--authorization-kubeconfig=${kc}`,
-      '--leader-elect=false',
-      '--bind-address=127.0.0.1',
-      '--secure-port=10359',
-      '--v=1',
-    ]);
+    this.spawnInside('kube-scheduler', this.bin('kube-scheduler'), [...controlPlaneFlags, '--secure-port=10359']);
     // Admission is registered only once the webhook answers, so no request meets a dead webhook.
     await waitFor('Knative webhook', () => canConnect(this.net.localIp, 8443), 60_000, this.procs.get('knative-webhook'), this.logDir);
     await this.applyAll(admission);
