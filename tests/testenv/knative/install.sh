@@ -39,8 +39,9 @@ if ! done_part debroot; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   tmp="$(mktemp -d)"
-  (cd "$tmp" && apt-get download -qq containerd runc containernetworking-plugins iptables libip4tc2 libip6tc2 \
-     libxtables12 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 conntrack 2>&1 | grep -v '^W:' || true)
+  # apt-get download warns (W:) when it runs as root without the _apt sandbox user: not an error
+  (cd "$tmp" && { apt-get download -qq containerd runc containernetworking-plugins iptables libip4tc2 libip6tc2 \
+     libxtables12 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 conntrack 2>&1 | grep -v '^W:'; } || true)
   rm -rf "$cache/debroot"
   for d in "$tmp"/*.deb; do dpkg -x "$d" "$cache/debroot"; done
   rm -rf "$tmp"
@@ -49,8 +50,9 @@ if ! done_part debroot; then
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
     ln -sf ../usr/sbin/xtables-legacy-multi "$cache/debroot/ipt-bin/$t"
   done
-  [ -x "$cache/debroot/usr/bin/containerd" ] && [ -x "$cache/debroot/usr/sbin/runc" ] \
-    || { log "the Debian packages did not provide containerd and runc"; exit 1; }
+  if [ ! -x "$cache/debroot/usr/bin/containerd" ] || [ ! -x "$cache/debroot/usr/sbin/runc" ]; then
+    log "the Debian packages did not provide containerd and runc"; exit 1
+  fi
   finish_part debroot "containerd $("$cache/debroot/usr/bin/containerd" --version | cut -d' ' -f3), runc, CNI plugins, iptables in $(( $(date +%s) - start ))s"
 fi
 
