@@ -40,8 +40,11 @@ if ! done_part debroot; then
   $sudo apt-get update -qq
   tmp="$(mktemp -d)"
   # apt-get download warns (W:) when it runs as root without the _apt sandbox user: not an error
-  (cd "$tmp" && { apt-get download -qq containerd runc containernetworking-plugins iptables libip4tc2 libip6tc2 \
-     libxtables12 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 conntrack 2>&1 | grep -v '^W:'; } || true)
+  (
+    cd "$tmp" || exit 1
+    apt-get download -qq containerd runc containernetworking-plugins iptables libip4tc2 libip6tc2 \
+      libxtables12 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 conntrack 2>&1 | grep -v '^W:' || true
+  )
   rm -rf "$cache/debroot"
   for d in "$tmp"/*.deb; do dpkg -x "$d" "$cache/debroot"; done
   rm -rf "$tmp"
