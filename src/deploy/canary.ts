@@ -22,8 +22,9 @@ import {
 } from './ksvc.js';
 import type { ProviderEvidence, SloProvider } from './providers/types.js';
 import { OVERRIDE_ANNOTATION as FREEZE_OVERRIDE_ANNOTATION } from './cluster-freeze.js';
+import { rejectedAnnotation } from './traffic-ownership.js';
 
-export type CanaryPhase = 'progressing' | 'holding' | 'promoted' | 'aborted';
+export type CanaryPhase = 'progressing' | 'holding' | 'paused' | 'promoted' | 'aborted';
 
 /** What the annotation `vpm.dev/canary` holds. */
 export interface CanaryProgress {
@@ -126,6 +127,8 @@ export async function writeCanaryTraffic(
   status: (line: string) => void,
   deadlineMs = 60_000,
   freezeOverride?: string,
+  /** More annotations computed from the object being patched (e.g. the rejected-revisions record). */
+  extraAnnotations?: (current: KObj) => Record<string, string>,
 ): Promise<KObj> {
   const ref = ksvcRef(ksvc, kube.namespace);
   // Putting every request back on stable lowers risk and is allowed while deploys are frozen, so
@@ -147,7 +150,12 @@ export async function writeCanaryTraffic(
         () =>
           kube.mergePatch(
             ref,
-            { metadata: { annotations: { [CANARY_ANNOTATION]: JSON.stringify(progress), ...overrideAnnotation } }, spec: { traffic } },
+            {
+              metadata: {
+                annotations: { [CANARY_ANNOTATION]: JSON.stringify(progress), ...overrideAnnotation, ...extraAnnotations?.(current) },
+              },
+              spec: { traffic },
+            },
             { resourceVersion: current.metadata.resourceVersion },
           ),
         { ...RETRY, deadline, onRetry: (e, n) => status(`patch traffic: ${e.message}; retry ${n}`) },
@@ -194,8 +202,22 @@ export class CanaryRun {
     return this.d.kube.mustGet(this.ref);
   }
 
-  async writeTraffic(traffic: TrafficTarget[], progress: CanaryProgress, deadlineMs = 60_000): Promise<KObj> {
-    const patched = await writeCanaryTraffic(this.d.kube, this.o.ksvc, traffic, progress, this.d.status, deadlineMs, this.o.freezeOverride);
+  async writeTraffic(
+    traffic: TrafficTarget[],
+    progress: CanaryProgress,
+    deadlineMs = 60_000,
+    extraAnnotations?: (current: KObj) => Record<string, string>,
+  ): Promise<KObj> {
+    const patched = await writeCanaryTraffic(
+      this.d.kube,
+      this.o.ksvc,
+      traffic,
+      progress,
+      this.d.status,
+      deadlineMs,
+      this.o.freezeOverride,
+      extraAnnotations,
+    );
     this.lastTraffic = traffic;
     return patched;
   }
@@ -241,10 +263,16 @@ export class CanaryRun {
     };
   }
 
-  /** 100% back on stable; keeps the candidate tagged at 0% so it stays inspectable. */
-  async restoreStable(stable: string, candidate: string, stepIndex: number, reason: string): Promise<void> {
+  /**
+   * 100% back on stable; keeps the candidate tagged at 0% so it stays inspectable. A candidate the
+   * gate rejected is recorded on the KService in the same patch (an apply then needs --force to bring it back).
+   */
+  async restoreStable(stable: string, candidate: string, stepIndex: number, reason: string, rejected = false): Promise<void> {
     const traffic = splitTraffic(stable, candidate, 0);
-    await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'aborted', reason), 120_000);
+    const record = rejected
+      ? (current: KObj) => rejectedAnnotation(current, { revision: candidate, by: 'canary', run_id: this.o.runId, reason })
+      : undefined;
+    await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'aborted', reason), 120_000, record);
     this.restoredAt = Date.now();
     this.event('restored_stable', { stable, reason });
     this.d.status(`traffic restored: 100% on ${stable}`);
@@ -331,7 +359,7 @@ export class CanaryRun {
           }
           if (gate.decision === 'fail') {
             this.d.status(`gate FAILED at ${percent}%: ${gate.reason}`);
-            await this.restoreStable(stable, candidate, stepIndex, `SLO breach at ${percent}%: ${gate.reason}`);
+            await this.restoreStable(stable, candidate, stepIndex, `SLO breach at ${percent}%: ${gate.reason}`, true);
             return outcome(
               'aborted',
               `SLO breach at ${percent}%: ${gate.reason}`,

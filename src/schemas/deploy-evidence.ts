@@ -48,6 +48,12 @@ export const ApplyEvidence = defineEvidence('apply', 'reports/codex_runs', {
       error: z.string().optional(),
     }),
   ),
+  /** Per KService: whether the live routing was kept (traffic ownership) and what was applied. */
+  traffic: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** `--force --reason` overrides of a rollout in progress or a rejected revision. */
+  overrides: z
+    .array(z.object({ object: z.string(), what: z.string(), reason: z.string(), by: z.string(), at: z.iso.datetime() }))
+    .optional(),
 });
 
 export const ReadyEvidence = defineEvidence('ready', 'reports/ready', {
