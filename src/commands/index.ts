@@ -16,6 +16,7 @@ import { freezeScheduleList } from './deploy/freeze-schedule-list.js';
 import { freezeScheduleRemove } from './deploy/freeze-schedule-remove.js';
 import { guard } from './deploy/guard.js';
 import { ready } from './deploy/ready.js';
+import { release } from './deploy/release.js';
 import { sli } from './deploy/sli.js';
 import { checkin } from './evidence/checkin.js';
 import { contractCheck } from './evidence/contract-check.js';
@@ -78,6 +79,7 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   freezeScheduleList,
   freezeScheduleRemove,
   apply,
+  release,
   ready,
   sli,
   canaryStart,

@@ -5,7 +5,7 @@
  * the same patch as the traffic, so a re-run after a crash resumes exactly where the traffic is.
  */
 import { KubeApiError, withRetry, type KObj, type KubeClient } from '../adapters/kube.js';
-import { OperationalError, RefusedError, SloGateError, TimeoutError, VpmError } from '../core/errors.js';
+import { OperationalError, RefusedError, SloGateError, TimeoutError, UsageError, VpmError } from '../core/errors.js';
 import { evaluateSloGate, type GateResult, type Slo } from './slo.js';
 import {
   CANARY_ANNOTATION,
@@ -111,6 +111,14 @@ export function validateSteps(steps: number[]): string | undefined {
   if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) return 'steps must increase';
   if (steps[steps.length - 1] !== 100) return 'the last step must be 100';
   return undefined;
+}
+
+/** `--steps 10,50,100` (default: config canary.steps, else 10,50,100); exit 2 on a bad list. */
+export function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
+  const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
+  const problem = validateSteps(steps);
+  if (problem) throw new UsageError(`--steps ${value ?? steps.join(',')}: ${problem}`, { hint: 'e.g. --steps 10,50,100' });
+  return steps;
 }
 
 const RETRY = { attempts: 12, baseMs: 100, maxMs: 2_000 };

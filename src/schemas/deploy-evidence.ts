@@ -112,3 +112,30 @@ export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
   issue: z.object({ number: z.number().nullable(), url: z.string().nullable(), error: z.string().nullable() }).nullable(),
   timeline: z.array(TimelineEvent),
 });
+
+/** One release: the apply, ready, canary and guard evidence it produced, each with its verdict. */
+export const ReleaseEvidence = defineEvidence('release', 'reports/release', {
+  ...Target,
+  ksvc: z.string(),
+  manifest: z.string(),
+  template_hash: z.string(),
+  first_deploy: z.boolean(),
+  stable: z.string().nullable(),
+  candidate: z.string().nullable(),
+  steps: z.array(z.union([z.number(), z.literal('pause')])),
+  interval_ms: z.number(),
+  guard_window_ms: z.number(),
+  resumed_from: z.object({ run_id: z.string(), phase: z.string() }).nullable(),
+  result: z.enum(['released', 'first_deploy', 'unchanged', 'aborted', 'guard_failed', 'held', 'failed']),
+  reason: z.string(),
+  phases: z.array(
+    z.object({
+      phase: z.enum(['apply', 'ready', 'canary', 'guard']),
+      run_id: z.string().nullable(),
+      evidence: z.string().nullable(),
+      verdict: z.string(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  timeline: z.array(TimelineEvent),
+});

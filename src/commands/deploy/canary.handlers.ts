@@ -2,15 +2,16 @@ import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError, RefusedError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
-import { CanaryRun, readProgress, validateSteps, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
+import { CanaryRun, parseSteps, readProgress, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { loadSlo } from '../../deploy/slo.js';
 import { buildProvider } from '../../deploy/provider-factory.js';
-import { writeEvidence } from '../../evidence/write.js';
-import { CanaryEvidence } from '../../schemas/deploy-evidence.js';
+import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
+import { writeReleaseProgress } from '../../deploy/release.js';
+import { readRelease } from '../../deploy/traffic-ownership.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { canaryStart } from './canary-start.js';
 import type { canaryStatus } from './canary-status.js';
@@ -18,13 +19,6 @@ import type { canaryAbort } from './canary-abort.js';
 import type { canaryPromote } from './canary-promote.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
-
-function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
-  const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
-  const problem = validateSteps(steps);
-  if (problem) throw new UsageError(`--steps ${value ?? steps.join(',')}: ${problem}`, { hint: 'e.g. --steps 10,50,100' });
-  return steps;
-}
 
 export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];
@@ -61,36 +55,11 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
     },
   );
   const outcome: CanaryOutcome = await run.run();
-  const { path } = await writeEvidence({
-    kind: CanaryEvidence,
-    cwd: ctx.root,
-    runId,
-    startedAt,
-    status: outcome.result,
-    path: `${ksvc}/${runId}.json`,
-    env: ctx.env,
-    body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc,
-      stable: outcome.stable,
-      candidate: outcome.candidate,
-      steps,
-      interval_ms: intervalMs,
-      provider: provider.name,
-      resumed_from: outcome.resumedFrom,
-      result: outcome.result,
-      reason: outcome.reason,
-      checks: outcome.checks,
-      timeline: outcome.timeline,
-      detect_to_restore_ms: outcome.detectToRestoreMs,
-      traffic_final: outcome.trafficFinal as unknown as Record<string, unknown>[],
-    },
-  });
-  ctx.status(`evidence: ${path.slice(ctx.root.length + 1)}`);
+  const evidence = await writeCanaryEvidence(ctx, kube, { ksvc, runId, startedAt, steps, intervalMs, provider: provider.name }, outcome);
+  ctx.status(`evidence: ${evidence}`);
   if (outcome.error) {
     const e = outcome.error as Error & { details?: unknown };
-    Object.assign(e, { details: { evidence: path.slice(ctx.root.length + 1), result: outcome.result } });
+    Object.assign(e, { details: { evidence: evidence, result: outcome.result } });
     throw e;
   }
   return {
@@ -100,7 +69,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
       result: outcome.result,
       stable: outcome.stable,
       candidate: outcome.candidate,
-      evidence: path.slice(ctx.root.length + 1),
+      evidence: evidence,
       checks: outcome.checks.length,
     },
     human: `promoted ${outcome.candidate}: 100% of ${ksvc} (${outcome.checks.filter((c) => c.decision === 'pass').length} gates passed)`,
@@ -165,6 +134,10 @@ async function rewrite(
     undefined,
     freezeOverride,
   );
+  // Aborting the canary of a release ends the release too (apply and sync are no longer held).
+  const releasing = readRelease(obj);
+  if (phase === 'aborted' && releasing && releasing.phase !== 'done' && releasing.phase !== 'failed')
+    await writeReleaseProgress(kube, ksvc, { ...releasing, phase: 'failed', reason, updated_at: ctx.now().toISOString() });
   return { kube, progress, traffic };
 }
 
