@@ -6,6 +6,7 @@ import type { AnyCommandSpec } from '../cli/spec.js';
 import { apply } from './deploy/apply.js';
 import { canaryAbort } from './deploy/canary-abort.js';
 import { canaryPromote } from './deploy/canary-promote.js';
+import { canaryResume } from './deploy/canary-resume.js';
 import { canaryStart } from './deploy/canary-start.js';
 import { canaryStatus } from './deploy/canary-status.js';
 import { freezeOff } from './deploy/freeze-off.js';
@@ -86,6 +87,7 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   canaryStatus,
   canaryAbort,
   canaryPromote,
+  canaryResume,
   guard,
   clustersStatus,
   clustersSync,

@@ -36,6 +36,10 @@ export interface CanaryProgress {
   phase: CanaryPhase;
   updated_at: string;
   reason?: string;
+  /** Step indexes after which the rollout holds for `vpm canary resume|promote|abort` (manual gate). */
+  pauses?: number[];
+  /** The hold in effect while phase is `paused`: any checkout can answer it. */
+  hold?: { percent: number; since: string; timeout_at: string | null };
 }
 
 export interface SloCheckRecord {
@@ -71,6 +75,10 @@ export interface CanaryOptions {
   runId: string;
   /** The reason given with --force-freeze: every traffic change then carries the freeze override. */
   freezeOverride?: string;
+  /** Manual gates: step indexes after whose passed gate the rollout holds. */
+  pauses?: number[];
+  /** A hold nobody answers within this time aborts to stable (default: wait indefinitely). */
+  pauseTimeoutMs?: number;
 }
 
 export interface CanaryDeps {
@@ -113,12 +121,34 @@ export function validateSteps(steps: number[]): string | undefined {
   return undefined;
 }
 
-/** `--steps 10,50,100` (default: config canary.steps, else 10,50,100); exit 2 on a bad list. */
-export function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
-  const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
+/**
+ * `--steps 10,pause,50,100` (default: config canary.steps, else 10,50,100) and `--pause-at 50`: the
+ * percentages and the step indexes after which the rollout holds for a person; exit 2 on a bad list.
+ */
+export function parseSteps(
+  value: string | undefined,
+  configured: number[] | undefined,
+  pauseAt?: string,
+): { steps: number[]; pauses: number[] } {
+  const items = value !== undefined ? value.split(',').map((s) => s.trim()) : (configured ?? [10, 50, 100]).map(String);
+  const steps: number[] = [];
+  const pauses = new Set<number>();
+  for (const item of items) {
+    if (item.toLowerCase() !== 'pause') steps.push(Number(item));
+    else if (steps.length === 0)
+      throw new UsageError(`--steps ${value}: a pause needs a step before it`, { hint: 'e.g. --steps 10,pause,50,100' });
+    else pauses.add(steps.length - 1);
+  }
   const problem = validateSteps(steps);
   if (problem) throw new UsageError(`--steps ${value ?? steps.join(',')}: ${problem}`, { hint: 'e.g. --steps 10,50,100' });
-  return steps;
+  for (const p of pauseAt === undefined ? [] : pauseAt.split(',').map((x) => Number(x.trim()))) {
+    const index = steps.indexOf(p);
+    if (index < 0 || index === steps.length - 1)
+      throw new UsageError(`--pause-at ${pauseAt}: ${p} is not one of the steps before the last (${steps.slice(0, -1).join(', ')})`);
+    pauses.add(index);
+  }
+  if (pauses.has(steps.length - 1)) throw new UsageError(`--steps ${value}: a pause after the last step holds nothing`);
+  return { steps, pauses: [...pauses].sort((a, b) => a - b) };
 }
 
 const RETRY = { attempts: 12, baseMs: 100, maxMs: 2_000 };
@@ -268,6 +298,7 @@ export class CanaryRun {
       phase,
       updated_at: this.now().toISOString(),
       ...(reason ? { reason } : {}),
+      ...(this.o.pauses?.length ? { pauses: this.o.pauses } : {}),
     };
   }
 
@@ -291,7 +322,7 @@ export class CanaryRun {
     progress: CanaryProgress | null,
   ): Promise<{ stable: string; candidate: string; startIndex: number; resumed: boolean }> {
     const latestReady = obj.status?.latestReadyRevisionName as string | undefined;
-    if (progress && (progress.phase === 'progressing' || progress.phase === 'holding')) {
+    if (progress && (progress.phase === 'progressing' || progress.phase === 'holding' || progress.phase === 'paused')) {
       const candidate = this.o.candidate ?? latestReady;
       if (candidate !== progress.candidate) {
         const reason = `candidate changed mid-run from ${progress.candidate} to ${candidate ?? '(none)'}`;
@@ -305,6 +336,7 @@ export class CanaryRun {
         this.d.status(`resuming with the run's own steps ${progress.steps.join(',')}`);
         this.o.steps = progress.steps;
       }
+      if (progress.pauses) this.o.pauses = progress.pauses;
       return { stable: progress.stable, candidate, startIndex: progress.step_index, resumed: true };
     }
     const stable = this.o.stable ?? servingRevision(obj);
@@ -388,6 +420,32 @@ export class CanaryRun {
             );
           }
         }
+        if (this.o.pauses?.includes(stepIndex) && stepIndex < this.o.steps.length - 1) {
+          const answer = await this.pause(stable, candidate, stepIndex, percent, traffic);
+          if (answer.kind === 'promoted') {
+            this.lastTraffic = splitTraffic(stable, candidate, 100);
+            return outcome('promoted', `promoted by hand at the ${percent}% hold: ${answer.reason}`);
+          }
+          if (answer.kind === 'aborted') {
+            this.lastTraffic = splitTraffic(stable, candidate, 0);
+            return outcome(
+              'aborted',
+              `aborted by hand at the ${percent}% hold: ${answer.reason}`,
+              new SloGateError(`canary of ${this.o.ksvc} aborted by hand at ${percent}%; 100% back on ${stable}`),
+            );
+          }
+          if (answer.kind === 'timeout') {
+            const reason = `nobody answered the hold at ${percent}% within ${this.o.pauseTimeoutMs} ms`;
+            await this.restoreStable(stable, candidate, stepIndex, reason);
+            return outcome(
+              'aborted',
+              reason,
+              new TimeoutError(`canary of ${this.o.ksvc}: ${reason}; aborted, 100% back on ${stable}`, {
+                hint: `start again, and answer with vpm canary resume|promote|abort ${this.o.ksvc}`,
+              }),
+            );
+          }
+        }
       }
       const final = splitTraffic(stable, candidate, 100);
       await this.writeTraffic(final, this.progress(stable, candidate, this.o.steps.length - 1, 'promoted'));
@@ -408,6 +466,58 @@ export class CanaryRun {
       }
       return outcome('aborted', reason, err as Error);
     }
+  }
+
+  /**
+   * The manual gate: the hold is written on the KService (phase `paused`) and the run waits — by
+   * watching — for `vpm canary resume|promote|abort` from any process, or for --pause-timeout.
+   */
+  private async pause(
+    stable: string,
+    candidate: string,
+    stepIndex: number,
+    percent: number,
+    traffic: TrafficTarget[],
+  ): Promise<{ kind: 'resumed' | 'promoted' | 'aborted' | 'timeout'; reason: string }> {
+    const since = this.now();
+    const timeoutAt = this.o.pauseTimeoutMs ? new Date(since.getTime() + this.o.pauseTimeoutMs).toISOString() : null;
+    const reason = `paused at ${percent}%: waiting for vpm canary resume|promote|abort ${this.o.ksvc}`;
+    await this.writeTraffic(traffic, {
+      ...this.progress(stable, candidate, stepIndex, 'paused', reason),
+      hold: { percent, since: since.toISOString(), timeout_at: timeoutAt },
+    });
+    this.event('paused', { step: stepIndex, percent, timeout_at: timeoutAt });
+    this.d.status(`${reason}${timeoutAt ? ` (until ${timeoutAt})` : ''}`);
+    const signal = this.o.pauseTimeoutMs ? AbortSignal.timeout(this.o.pauseTimeoutMs) : new AbortController().signal;
+    let answered: KObj;
+    try {
+      answered = await this.d.kube.watchUntil(
+        this.ref,
+        'services',
+        (obj) => {
+          const p = readProgress(obj);
+          return !p || p.run_id !== this.o.runId || p.phase !== 'paused';
+        },
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof VpmError) throw err;
+      this.event('pause_timeout', { step: stepIndex, percent });
+      return { kind: 'timeout', reason: 'no answer' };
+    }
+    const p = readProgress(answered);
+    const why = p?.reason ?? 'the hold was removed';
+    if (p?.run_id === this.o.runId && p.phase === 'promoted') {
+      this.event('promoted_by_hand', { step: stepIndex, reason: why });
+      return { kind: 'promoted', reason: why };
+    }
+    if (p?.run_id === this.o.runId && (p.phase === 'progressing' || p.phase === 'holding')) {
+      this.event('resumed_by_hand', { step: stepIndex, reason: why });
+      this.d.status(`hold at ${percent}% answered: ${why}`);
+      return { kind: 'resumed', reason: why };
+    }
+    this.event('aborted_by_hand', { step: stepIndex, reason: why });
+    return { kind: 'aborted', reason: why };
   }
 
   private async evaluate(obj: KObj, candidate: string, stepIndex: number, percent: number): Promise<GateResult> {

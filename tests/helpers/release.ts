@@ -32,3 +32,15 @@ export async function annotation(kube: Kube, ns: string, key: string): Promise<a
   const raw = (await kube.get(ksvcPath(ns))).metadata.annotations?.[key];
   return raw === undefined ? undefined : JSON.parse(raw);
 }
+
+/** The first `vpm release` of hello in `ns` (nothing live yet): returns the revision it deployed. */
+export async function firstRelease(
+  run: (args: string[], cwd: string) => Promise<{ result: { exitCode?: number; stderr: unknown }; json: any }>,
+  cwd: string,
+  ns: string,
+): Promise<string> {
+  const first = await run(['release', 'hello', '-f', helloManifest(cwd, 'v1.yaml', ns, 'v1'), '--interval', '1s'], cwd);
+  if (first.result.exitCode !== 0 || first.json.result !== 'first_deploy')
+    throw new Error(`first release failed (${first.result.exitCode}): ${String(first.result.stderr)}`);
+  return first.json.candidate;
+}

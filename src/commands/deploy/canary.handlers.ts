@@ -2,9 +2,9 @@ import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
 import { UsageError, RefusedError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
-import { CanaryRun, parseSteps, readProgress, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
+import { CanaryRun, parseSteps, readProgress, writeCanaryTraffic, type CanaryOutcome, type CanaryProgress } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
-import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
+import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { loadSlo } from '../../deploy/slo.js';
@@ -17,6 +17,7 @@ import type { canaryStart } from './canary-start.js';
 import type { canaryStatus } from './canary-status.js';
 import type { canaryAbort } from './canary-abort.js';
 import type { canaryPromote } from './canary-promote.js';
+import type { canaryResume } from './canary-resume.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
 
@@ -24,7 +25,8 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const ksvc = args[0];
   const config = await ctx.config();
   // Validate every flag before touching anything.
-  const steps = parseSteps(opts.steps, config.canary?.steps);
+  const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
+  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
   const maxHolds = Number(opts.maxHolds ?? 3);
@@ -52,6 +54,8 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
       maxHolds,
       runId,
       freezeOverride: opts.forceFreeze ? opts.reason : undefined,
+      pauses,
+      pauseTimeoutMs,
     },
   );
   const outcome: CanaryOutcome = await run.run();
@@ -108,6 +112,12 @@ export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> =
   return { data, human };
 };
 
+/** A hold ends with any answer to it. */
+function withoutHold(progress: CanaryProgress): Omit<CanaryProgress, 'hold'> {
+  const { hold: _hold, ...rest } = progress;
+  return rest;
+}
+
 async function rewrite(
   ctx: Ctx,
   ksvc: string,
@@ -129,7 +139,7 @@ async function rewrite(
     kube,
     ksvc,
     traffic,
-    { ...progress, phase, updated_at: ctx.now().toISOString(), reason },
+    { ...withoutHold(progress), phase, updated_at: ctx.now().toISOString(), reason: `${reason} (${whoAmI(ctx.env)})` },
     (l) => ctx.status(l),
     undefined,
     freezeOverride,
@@ -167,5 +177,39 @@ export const canaryPromoteCommand: CommandHandler<FlagsOf<typeof canaryPromote>>
   return {
     data: { ksvc: args[0], action: 'promoted', run_id: progress.run_id, traffic },
     human: `promoted canary ${progress.run_id}: set traffic ${describeTraffic(traffic)}`,
+  };
+};
+
+export const canaryResumeCommand: CommandHandler<FlagsOf<typeof canaryResume>> = async (ctx, { args, opts }) => {
+  const ksvc = args[0];
+  // Resuming moves traffic forward, so the freeze holds it like promote.
+  const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary resume ${ksvc}` };
+  await assertNotFrozen(ctx.root, ctx.now(), guard);
+  const kube = await ctx.kube(opts);
+  await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
+  const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
+  const progress = readProgress(obj);
+  if (progress?.phase !== 'paused')
+    throw new RefusedError(
+      `${ksvc} has no hold to resume (${progress ? `canary ${progress.run_id} is ${progress.phase}` : 'no canary recorded'})`,
+      {
+        hint: `see vpm canary status ${ksvc}`,
+      },
+    );
+  const traffic = splitTraffic(progress.stable, progress.candidate, progress.steps[progress.step_index]);
+  const rest = withoutHold(progress);
+  const reason = `resumed by ${whoAmI(ctx.env)}`;
+  await writeCanaryTraffic(
+    kube,
+    ksvc,
+    traffic,
+    { ...rest, phase: 'progressing', reason, updated_at: ctx.now().toISOString() },
+    (l) => ctx.status(l),
+    undefined,
+    opts.forceFreeze ? opts.reason : undefined,
+  );
+  return {
+    data: { ksvc, action: 'resumed', run_id: progress.run_id, percent: progress.steps[progress.step_index], by: whoAmI(ctx.env) },
+    human: `resumed canary ${progress.run_id} from its hold at ${progress.steps[progress.step_index]}%`,
   };
 };

@@ -51,7 +51,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const ksvc = args[0];
   const config = await ctx.config();
   // Every flag is validated before anything is read or changed.
-  const steps = parseSteps(opts.steps, config.canary?.steps);
+  const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
+  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const guardWindowMs = parseDuration(opts.guardWindow ?? '1m', '--guard-window');
   const readyTimeoutMs = parseDuration(opts.readyTimeout ?? '120s', '--ready-timeout');
@@ -235,6 +236,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         maxHolds,
         runId: canaryId,
         freezeOverride: opts.forceFreeze ? opts.reason : undefined,
+        pauses,
+        pauseTimeoutMs,
       },
     ).run();
     const evidence = await writeCanaryEvidence(
@@ -247,7 +250,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     if (outcome.result === 'held') return finish('held', outcome.reason, outcome.error as VpmError);
     if (outcome.result !== 'promoted') {
       const error = outcome.error instanceof VpmError ? outcome.error : new OperationalError(outcome.reason);
-      return finish(outcome.error instanceof SloGateError ? 'aborted' : 'failed', outcome.reason, error);
+      return finish(outcome.result === 'aborted' ? 'aborted' : 'failed', outcome.reason, error);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { CommandResult } from '../../core/command.js';
 import { defineCommand, FREEZE_OVERRIDE_FLAGS, KUBE_FLAGS } from '../../cli/spec.js';
+import { MANUAL_GATE_FLAGS } from './gate-flags.js';
 
 export const release = defineCommand({
   path: ['release'],
@@ -13,10 +14,11 @@ export const release = defineCommand({
       description: 'manifest (file, directory or overlay) holding KSVC',
       required: true,
     },
-    steps: { type: 'string', placeholder: '<list>', description: 'candidate percentages (default 10,50,100)' },
+    steps: { type: 'string', placeholder: '<list>', description: 'candidate percentages, `pause` for a manual gate (default 10,50,100)' },
     interval: { type: 'string', placeholder: '<duration>', description: 'SLO window per step (default 10s)' },
     slo: { type: 'string', placeholder: '<file>', description: 'SLO thresholds (YAML/JSON)' },
     guardWindow: { type: 'string', placeholder: '<duration>', description: 'guard window after promotion (default 1m; 0 skips it)' },
+    ...MANUAL_GATE_FLAGS,
     readyTimeout: {
       type: 'string',
       placeholder: '<duration>',
@@ -47,6 +49,7 @@ export const release = defineCommand({
       command: 'vpm release hello -f dev/hello-ksvc --steps 10,50,100 --interval 30s --slo slo.yaml --guard-window 5m',
       description: 'custom steps, SLO and guard window',
     },
+    { command: 'vpm release hello -f dev/hello-ksvc --steps 10,pause,50,100', description: 'hold at 10% until vpm canary resume hello' },
   ],
   run: async (ctx, input): Promise<CommandResult> => (await import('./release.handlers.js')).releaseCommand(ctx, input),
 });
