@@ -18,6 +18,8 @@ import { freezeScheduleRemove } from './deploy/freeze-schedule-remove.js';
 import { guard } from './deploy/guard.js';
 import { ready } from './deploy/ready.js';
 import { release } from './deploy/release.js';
+import { history } from './deploy/history.js';
+import { canaryUndo } from './deploy/canary-undo.js';
 import { sli } from './deploy/sli.js';
 import { checkin } from './evidence/checkin.js';
 import { contractCheck } from './evidence/contract-check.js';
@@ -88,6 +90,8 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   canaryAbort,
   canaryPromote,
   canaryResume,
+  canaryUndo,
+  history,
   guard,
   clustersStatus,
   clustersSync,

@@ -7,7 +7,7 @@ import type { Ctx } from '../core/context.js';
 import { writeEvidence } from '../evidence/write.js';
 import { CanaryEvidence, GuardEvidence } from '../schemas/deploy-evidence.js';
 import type { CanaryOutcome } from './canary.js';
-import { readFreeze, setFreeze } from './freeze.js';
+import { readFreeze, setFreeze, whoAmI } from './freeze.js';
 import { guardIssueBody, type GuardOutcome } from './guard.js';
 
 export async function writeCanaryEvidence(
@@ -40,6 +40,7 @@ export async function writeCanaryEvidence(
       timeline: outcome.timeline,
       detect_to_restore_ms: outcome.detectToRestoreMs,
       traffic_final: outcome.trafficFinal as unknown as Record<string, unknown>[],
+      by: whoAmI(ctx.env),
     },
   });
   return path.slice(ctx.root.length + 1);
@@ -130,6 +131,7 @@ export async function reportGuard(
       freeze: freeze ?? (readFreeze(ctx.root) as Record<string, unknown> | null),
       issue,
       timeline: outcome.timeline,
+      by: whoAmI(ctx.env),
     },
   });
   ctx.status(`evidence: ${evidenceRel}`);

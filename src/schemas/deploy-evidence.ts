@@ -92,6 +92,8 @@ export const CanaryEvidence = defineEvidence('canary', 'reports/canary', {
   timeline: z.array(TimelineEvent),
   detect_to_restore_ms: z.number().nullable(),
   traffic_final: z.array(z.record(z.string(), z.unknown())),
+  /** Who ran it (user name), for `vpm history`. */
+  by: z.string().optional(),
 });
 
 export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
@@ -111,6 +113,7 @@ export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
   freeze: z.record(z.string(), z.unknown()).nullable(),
   issue: z.object({ number: z.number().nullable(), url: z.string().nullable(), error: z.string().nullable() }).nullable(),
   timeline: z.array(TimelineEvent),
+  by: z.string().optional(),
 });
 
 /** One release: the apply, ready, canary and guard evidence it produced, each with its verdict. */
@@ -119,6 +122,7 @@ export const ReleaseEvidence = defineEvidence('release', 'reports/release', {
   ksvc: z.string(),
   manifest: z.string(),
   template_hash: z.string(),
+  by: z.string(),
   first_deploy: z.boolean(),
   stable: z.string().nullable(),
   candidate: z.string().nullable(),
@@ -138,4 +142,16 @@ export const ReleaseEvidence = defineEvidence('release', 'reports/release', {
     }),
   ),
   timeline: z.array(TimelineEvent),
+});
+
+/** `vpm canary undo`: 100% back on an earlier good revision. */
+export const UndoEvidence = defineEvidence('undo', 'reports/undo', {
+  ...Target,
+  ksvc: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  traffic: z.array(z.record(z.string(), z.unknown())),
+  override: z.object({ what: z.string(), reason: z.string() }).nullable(),
 });

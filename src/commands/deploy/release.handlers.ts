@@ -7,7 +7,7 @@ import { loadObjects, resolveManifest } from '../../deploy/apply.js';
 import { runApplyLane } from '../../deploy/apply-lane.js';
 import { CanaryRun, parseSteps, readProgress } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
-import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
+import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import { runGuard } from '../../deploy/guard.js';
 import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ksvc.js';
 import { buildProvider } from '../../deploy/provider-factory.js';
@@ -129,6 +129,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         ksvc,
         manifest: source.manifest,
         template_hash: hash,
+        by: whoAmI(ctx.env),
         first_deploy: firstDeploy,
         stable,
         candidate,
