@@ -86,6 +86,8 @@ export interface CanaryDeps {
   provider: SloProvider;
   status: (line: string) => void;
   now?: () => Date;
+  /** Told of every timeline event as it happens (e.g. `paused`, for notifications). */
+  onEvent?: (event: string, detail?: Record<string, unknown>) => void;
 }
 
 export interface CanaryOutcome {
@@ -225,6 +227,7 @@ export class CanaryRun {
 
   private event(event: string, detail?: Record<string, unknown>): void {
     this.timeline.push({ at: this.now().toISOString(), event, ...(detail ? { detail } : {}) });
+    this.d.onEvent?.(event, detail);
   }
 
   private get ref() {

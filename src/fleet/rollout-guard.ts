@@ -21,23 +21,36 @@ function destinationByName(app: KObj, target: FleetTarget): string | null {
   return name && target.contexts.includes(name) ? name : null;
 }
 
-/** KServices of the given Applications (from Argo CD's resource list) that a rollout is changing now. */
-export async function busyKsvcs(deps: FleetDeps, target: FleetTarget, apps: string[]): Promise<BusyKsvc[]> {
+/**
+ * KServices of the given Applications (from Argo CD's resource list) that a rollout is changing now.
+ * A destination cluster that does not answer within the request timeout cannot be checked (nor
+ * synced: Argo CD reports that itself); it is named in `unchecked`.
+ */
+export async function busyKsvcs(deps: FleetDeps, target: FleetTarget, apps: string[]): Promise<{ busy: BusyKsvc[]; unchecked: string[] }> {
   const argo = await deps.client(target.argocdContext);
   const busy: BusyKsvc[] = [];
+  const unchecked = new Set<string>();
+  const reachable = new Map<string, boolean>();
   for (const name of apps) {
     const app = await argo.get({ apiVersion: ARGO_API, kind: 'Application', name, namespace: target.namespace });
     if (!app) continue;
     const context = destinationByName(app, target);
     if (!context) continue;
     const resources = (app.status?.resources ?? []) as Array<{ group?: string; kind?: string; namespace?: string; name?: string }>;
-    for (const r of resources.filter((x) => x.group === 'serving.knative.dev' && x.kind === 'Service' && x.name)) {
+    const ksvcs = resources.filter((x) => x.group === 'serving.knative.dev' && x.kind === 'Service' && x.name);
+    if (!ksvcs.length) continue;
+    const client = await deps.client(context);
+    if (!reachable.has(context)) reachable.set(context, (await deps.ping(client, target.requestTimeoutMs)).reachable);
+    if (!reachable.get(context)) {
+      unchecked.add(context);
+      continue;
+    }
+    for (const r of ksvcs) {
       const namespace = r.namespace ?? app.spec?.destination?.namespace ?? 'default';
-      const client = await deps.client(context);
       const ksvc = await client.get(ksvcRef(r.name!, namespace));
       const rollout = rolloutInProgress(ksvc);
       if (rollout) busy.push({ ...rollout, app: name, context, namespace, ksvc: r.name! });
     }
   }
-  return busy;
+  return { busy, unchecked: [...unchecked] };
 }

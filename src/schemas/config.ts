@@ -114,6 +114,19 @@ export const SloSchema = z
   })
   .strict();
 
+/** `notify[]`: an HTTP POST per rollout event (Slack-compatible text or a JSON document). */
+export const NOTIFY_EVENTS = ['held', 'paused', 'aborted', 'promoted', 'released', 'guard_failed'] as const;
+export const NotifyTargetSchema = z
+  .object({
+    url: z.string().url(),
+    events: z
+      .array(z.enum(NOTIFY_EVENTS))
+      .min(1)
+      .default([...NOTIFY_EVENTS]),
+    format: z.enum(['slack', 'json']).default('json'),
+  })
+  .strict();
+
 /**
  * `fleet`: where Argo CD runs and which clusters it deploys to (`vpm clusters status|sync`).
  * Applications are read from `argocd_context` (default: the first of `contexts`), namespace
@@ -230,6 +243,7 @@ export const ConfigSchema = z
       .strict()
       .optional(),
     fleet: FleetConfigSchema.optional(),
+    notify: z.array(NotifyTargetSchema).optional(),
     freeze: FreezeConfigSchema.optional(),
     failover: FailoverConfigSchema.optional(),
   })

@@ -132,6 +132,8 @@ export const ReleaseEvidence = defineEvidence('release', 'reports/release', {
   resumed_from: z.object({ run_id: z.string(), phase: z.string() }).nullable(),
   result: z.enum(['released', 'first_deploy', 'unchanged', 'aborted', 'guard_failed', 'held', 'failed']),
   reason: z.string(),
+  /** Every notification sent (target URL shown without credentials), with its outcome. */
+  notifications: z.array(z.record(z.string(), z.unknown())),
   phases: z.array(
     z.object({
       phase: z.enum(['apply', 'ready', 'canary', 'guard']),

@@ -15,6 +15,7 @@ import { waitReady } from '../../deploy/ready.js';
 import { RELEASE_PHASES, releaseTraffic, writeReleaseProgress } from '../../deploy/release.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { loadSlo } from '../../deploy/slo.js';
+import { notifier, type NotifyEvent } from '../../deploy/notify.js';
 import {
   assertNoRolloutInProgress,
   checkForce,
@@ -109,7 +110,31 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     updated_at: new Date().toISOString(),
     ...(reason ? { reason } : {}),
   });
+  const notes = await notifier(ctx);
+  const pending: Array<Promise<void>> = [];
+  const evidenceRel = `reports/release/${ksvc}/${runId}.json`;
+  const tell = (event: NotifyEvent, reason: string) =>
+    pending.push(
+      notes.notify(event, {
+        ksvc,
+        namespace: kube.namespace,
+        run_id: runId,
+        revision: candidate,
+        previous: stable,
+        reason,
+        evidence: evidenceRel,
+      }),
+    );
+  const NOTIFIED: Partial<Record<Result, NotifyEvent>> = {
+    held: 'held',
+    aborted: 'aborted',
+    guard_failed: 'guard_failed',
+    released: 'released',
+  };
   const finish = async (result: Result, reason: string, error?: VpmError) => {
+    const event = NOTIFIED[result];
+    if (event) tell(event, reason);
+    await Promise.all(pending);
     const terminal =
       result === 'held' ? null : result === 'released' || result === 'first_deploy' || result === 'unchanged' ? 'done' : 'failed';
     // A held canary keeps the release open: a re-run resumes it.
@@ -139,6 +164,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         resumed_from: resuming ? { run_id: resuming.run_id, phase: resuming.phase } : null,
         result,
         reason,
+        notifications: notes.sent as unknown as Record<string, unknown>[],
         phases: log.phases,
         timeline: log.timeline,
       },
@@ -225,7 +251,14 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     const canaryId = makeId('canary', ctx.now());
     const canaryStarted = ctx.now();
     const outcome = await new CanaryRun(
-      { kube, provider, status: (l) => ctx.status(l) },
+      {
+        kube,
+        provider,
+        status: (l) => ctx.status(l),
+        onEvent: (e, detail) => {
+          if (e === 'paused') tell('paused', `held at ${String(detail?.percent)}%: waiting for vpm canary resume|promote|abort ${ksvc}`);
+        },
+      },
       {
         ksvc,
         stable: stable!,
@@ -248,6 +281,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
       outcome,
     );
     log.phase('canary', canaryId, evidence, outcome.result);
+    if (outcome.result === 'promoted') tell('promoted', outcome.reason);
     if (outcome.result === 'held') return finish('held', outcome.reason, outcome.error as VpmError);
     if (outcome.result !== 'promoted') {
       const error = outcome.error instanceof VpmError ? outcome.error : new OperationalError(outcome.reason);

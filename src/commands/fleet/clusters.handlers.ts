@@ -90,7 +90,8 @@ function renderSync(outcomes: SyncOutcome[]): string {
 /** Refuses (exit 3) while a release/canary rolls out a KService of these apps, unless --force --reason (recorded). */
 async function refuseBusyKsvcs(ctx: Ctx, deps: FleetDeps, target: FleetTarget, apps: string[], opts: SyncFlags): Promise<BusyKsvc[]> {
   checkForce(opts);
-  const busy = await busyKsvcs(deps, target, apps);
+  const { busy, unchecked } = await busyKsvcs(deps, target, apps);
+  for (const c of unchecked) ctx.status(`warning: cluster ${c} did not answer: its KServices were not checked for a rollout in progress`);
   if (!busy.length) return [];
   const what = busy
     .map((b) => `${b.kind} ${b.run_id} on ${b.namespace}/${b.ksvc} (${b.context}, app ${b.app}, phase ${b.phase})`)
