@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Creates the local kind cluster `vpm-mini` (infra/kind-dev/kind-cluster.yaml), installs Knative
-# Serving + Kourier at pinned versions, applies the hello KService
-# (infra/k8s/overlays/dev/hello-ksvc.yaml) and waits until it is READY.
+# Serving + Kourier at pinned versions with request metrics on, Prometheus scraping every queue-proxy
+# (infra/monitoring/prometheus.yaml), applies the hello KService (infra/k8s/overlays/dev/hello-ksvc.yaml)
+# and waits until it is READY.
+#
+# Knative versions: vpm's Prometheus gate reads every generation of queue-proxy metrics — Knative <= 1.18
+# (revision_request_count / revision_request_latencies in ms), 1.19.0's interim OTel names, and >= 1.19
+# (kn_serving_invocation_duration_seconds); >= 1.19 exports request metrics only when
+# config-observability's request-metrics-protocol is set, which this script does.
 #
 #   scripts/bootstrap-kind-knative.sh            # create (or reuse) and install
 #   scripts/bootstrap-kind-knative.sh --recreate # delete the cluster first
@@ -21,6 +27,7 @@ KOURIER_NODEPORT_TLS=31443
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kind_config="${repo_root}/infra/kind-dev/kind-cluster.yaml"
 hello_ksvc="${repo_root}/infra/k8s/overlays/dev/hello-ksvc.yaml"
+prometheus="${repo_root}/infra/monitoring/prometheus.yaml"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 die() {
@@ -97,6 +104,10 @@ retry 3 5 k apply -f "${serving}/serving-crds.yaml"
 k wait --for=condition=Established --timeout=60s crd/services.serving.knative.dev
 retry 3 5 k apply -f "${serving}/serving-core.yaml"
 
+# Request metrics (count, latency, status code per revision) are what the canary gates read.
+k patch configmap/config-observability -n knative-serving --type merge \
+  -p '{"data":{"request-metrics-protocol":"prometheus","metrics.request-metrics-backend-destination":"prometheus"}}'
+
 log "installing Kourier ${KOURIER_VERSION}"
 retry 3 5 k apply -f "$kourier"
 k patch configmap/config-network -n knative-serving --type merge \
@@ -112,6 +123,10 @@ log "waiting for Knative Serving and Kourier"
 k wait --for=condition=Available deployment --all -n knative-serving --timeout="$READY_TIMEOUT"
 k wait --for=condition=Available deployment --all -n kourier-system --timeout="$READY_TIMEOUT"
 
+log "installing Prometheus (scrapes the queue-proxies every 5 s)"
+retry 3 5 k apply -f "$prometheus"
+k wait --for=condition=Available deployment/prometheus -n monitoring --timeout="$READY_TIMEOUT"
+
 # --- hello ----------------------------------------------------------------------------------------
 log "applying ${hello_ksvc#"${repo_root}"/}"
 retry 5 5 k apply -f "$hello_ksvc"
@@ -125,3 +140,5 @@ url="$(k get ksvc hello -n default -o jsonpath='{.status.url}')"
 host="${url#http://}"
 log "ready: ${url}"
 printf 'kubectl context: %s\nhello: %s\ntry:   curl -H "Host: %s" http://127.0.0.1:8080/\n' "$ctx" "$url" "$host"
+printf 'for vpm: export VPM_INGRESS_URL=http://127.0.0.1:8080\n'
+printf 'Prometheus: kubectl --context %s port-forward -n monitoring svc/prometheus 9090 & export VPM_PROMETHEUS_URL=http://127.0.0.1:9090\n' "$ctx"

@@ -2,6 +2,9 @@
  * HTTP probing: the only code that sends requests to services under test. Each probe records the
  * status, latency and an error class, so SLI/SLO evidence can show what actually happened.
  */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+
 type ErrorClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'other';
 
 export interface ProbeResult {
@@ -29,13 +32,46 @@ function classifyError(err: unknown): ErrorClass {
   return 'other';
 }
 
-async function probeOnce(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<ProbeResult> {
+/**
+ * The address a request for `url` is sent to: the URL itself, or — when an ingress is configured and the
+ * URL names a host (a KService URL such as http://hello.default.example.com, whose domain a kind cluster
+ * does not resolve) — the ingress, with the URL's host in the Host header, as `curl -H 'Host: …'` does.
+ * URLs that already give an IP address or localhost are sent as they are.
+ */
+export function routeFor(url: string, ingressUrl: string | undefined): { target: string; host?: string } {
+  if (!ingressUrl) return { target: url };
+  const u = new URL(url);
+  if (u.hostname === 'localhost' || /^[\d.]+$|^\[/.test(u.hostname)) return { target: url };
+  const via = new URL(ingressUrl);
+  return { target: new URL(`${u.pathname}${u.search}`, via).toString(), host: u.host };
+}
+
+/** fetch() will not send a Host header of the caller's choosing; node:http does. */
+function requestVia(target: string, host: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const get = target.startsWith('https:') ? httpsGet : httpGet;
+    const req = get(target, { headers: { host }, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { name: 'TimeoutError' })));
+    req.on('error', reject);
+  });
+}
+
+async function probeOnce(url: string, timeoutMs: number, ingressUrl?: string): Promise<ProbeResult> {
   const at = Date.now();
   const t0 = performance.now();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers, redirect: 'manual' });
-    await res.arrayBuffer();
-    const status = res.status;
+    const route = routeFor(url, ingressUrl);
+    let status: number;
+    if (route.host) status = await requestVia(route.target, route.host, timeoutMs);
+    else {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      await res.arrayBuffer();
+      status = res.status;
+    }
     const cls = `${Math.floor(status / 100)}xx` as ErrorClass;
     return { at, ok: status >= 200 && status < 400, status, latency_ms: round(performance.now() - t0), class: cls };
   } catch (err) {
@@ -100,6 +136,8 @@ export async function probeMany(
     until?: number;
     spacingMs?: number;
     stop?: (results: ProbeResult[]) => boolean;
+    /** The configured ingress (config `ingress.url`), see routeFor. */
+    ingressUrl?: string;
   },
 ): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
@@ -108,7 +146,7 @@ export async function probeMany(
   const lane = async () => {
     while (!stopped && issued < opts.count && (opts.until === undefined || Date.now() < opts.until)) {
       issued++;
-      results.push(await probeOnce(url, opts.timeoutMs ?? 2_000));
+      results.push(await probeOnce(url, opts.timeoutMs ?? 2_000, opts.ingressUrl));
       if (opts.stop?.(results)) stopped = true;
       if (opts.spacingMs) await new Promise((r) => setTimeout(r, opts.spacingMs));
     }

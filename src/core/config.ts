@@ -16,6 +16,8 @@ const ENV_OVERRIDES: Array<[env: string, path: string[]]> = [
   ['VPM_CONTEXT', ['kube', 'context']],
   ['VPM_NAMESPACE', ['kube', 'namespace']],
   ['VPM_PROMETHEUS_URL', ['canary', 'prometheus_url']],
+  ['VPM_INGRESS_URL', ['ingress', 'url']],
+  ['VPM_PROMETHEUS_SCRAPE_INTERVAL', ['canary', 'prometheus_scrape_interval']],
   ['VPM_GITHUB_REPO', ['github', 'repo']],
   ['VPM_FAILOVER_SOCKET', ['failover', 'socket']],
 ];

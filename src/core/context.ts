@@ -75,7 +75,7 @@ export interface Ctx {
   /** HAProxy's Runtime API on an admin socket. */
   haproxy(socket: string, opts?: HaproxyRuntimeOptions): Promise<HaproxyRuntime>;
   /** The SLO provider reading Knative's queue-proxy metrics from Prometheus at `url`. */
-  prometheus(url: string): Promise<SloProvider>;
+  prometheus(url: string, opts?: { scrapeIntervalMs?: number }): Promise<SloProvider>;
   /** Runs programs (argv, never a shell) with a filtered environment. */
   exec(): Promise<Executor>;
 }
@@ -134,9 +134,9 @@ export function createContext(opts: ContextOptions, rawIo: IOStreams, env: NodeJ
       const { HaproxyRuntime } = await import('../adapters/haproxy.js');
       return new HaproxyRuntime(socket, o);
     },
-    async prometheus(url) {
+    async prometheus(url, o = {}) {
       const { prometheusProvider } = await import('../deploy/providers/prometheus.js');
-      return prometheusProvider({ url });
+      return prometheusProvider({ url, ...o });
     },
     async exec() {
       return (await import('../adapters/exec.js')).execaExecutor;

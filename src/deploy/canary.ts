@@ -361,9 +361,13 @@ export class CanaryRun {
   }
 
   async run(): Promise<CanaryOutcome> {
+    // A window the provider cannot measure is refused before anything is read or moved.
+    await this.d.provider.validateWindow?.(this.o.intervalMs);
     const obj = await this.read();
     const previous = readProgress(obj);
     const { stable, candidate, startIndex, resumed } = await this.resolveRevisions(obj, previous);
+    // The serving revision's metrics must exist before the candidate gets any traffic to be judged by.
+    await this.d.provider.preflight?.({ namespace: this.d.kube.namespace, ksvc: this.o.ksvc, revision: stable });
     const resumedFrom = resumed && previous ? { run_id: previous.run_id, step_index: previous.step_index } : null;
     this.event(resumed ? 'resumed' : 'started', { stable, candidate, steps: this.o.steps, step_index: startIndex });
     this.d.status(

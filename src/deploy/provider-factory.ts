@@ -1,5 +1,6 @@
 import type { Ctx } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
+import { parseDuration } from './duration.js';
 import type { Slo } from './slo.js';
 import type { SloProvider } from './providers/types.js';
 
@@ -10,14 +11,21 @@ export interface ProviderFlags {
   concurrency?: string;
 }
 
-/** Builds the SLO provider from flags > env/config > defaults, validating before any work. */
-export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, _windowMs: number): Promise<SloProvider> {
+/**
+ * Builds the SLO provider from flags > env/config > defaults, validating before any work — the
+ * window against what the provider can measure too (the Prometheus provider's scrape interval).
+ */
+export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, windowMs: number): Promise<SloProvider> {
   const config = await ctx.config();
   const name = flags.provider ?? config.canary?.provider ?? 'probe';
   if (name === 'prometheus') {
     const url = flags.prometheusUrl ?? config.canary?.prometheus_url;
     if (!url) throw new UsageError('the prometheus provider needs --prometheus-url (or VPM_PROMETHEUS_URL / canary.prometheus_url)');
-    return ctx.prometheus(url);
+    const configured = config.canary?.prometheus_scrape_interval;
+    const scrapeIntervalMs = configured === undefined ? undefined : parseDuration(String(configured), 'canary.prometheus_scrape_interval');
+    const provider = await ctx.prometheus(url, { scrapeIntervalMs });
+    await provider.validateWindow?.(windowMs);
+    return provider;
   }
   if (name !== 'probe') throw new UsageError(`unknown provider '${name}'`, { hint: 'use probe or prometheus' });
   const maxRequests = Number(flags.requests ?? Math.max(60, slo.min_requests * 3));
@@ -25,5 +33,5 @@ export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, _w
   if (!Number.isInteger(maxRequests) || maxRequests < 1) throw new UsageError('--requests must be a positive whole number');
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive whole number');
   const { probeProvider } = await import('./providers/probe.js');
-  return probeProvider({ maxRequests, concurrency, timeoutMs: 2_000 });
+  return probeProvider({ maxRequests, concurrency, timeoutMs: 2_000, ingressUrl: config.ingress?.url });
 }

@@ -69,6 +69,8 @@ export const ReadyEvidence = defineEvidence('ready', 'reports/ready', {
 
 export const SliEvidence = defineEvidence('sli', 'reports/sli', {
   target: z.string(),
+  /** The ingress the requests were sent to (config ingress.url) with the target's host as Host. */
+  via_ingress: z.string().nullable().optional(),
   ksvc: z.string().nullable(),
   namespace: z.string().nullable(),
   context: z.string().nullable(),

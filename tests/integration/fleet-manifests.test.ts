@@ -149,13 +149,20 @@ describe('scripts/bootstrap-kind-knative.sh', () => {
     const core = calls.findIndex((c) => c.includes('/serving-core.yaml'));
     const kourier = calls.findIndex((c) => /net-kourier\/releases\/download\/knative-v[\d.]+\/kourier\.yaml/.test(c));
     const ingress = calls.findIndex((c) => c.includes('kourier.ingress.networking.knative.dev'));
+    // request metrics on (Knative >= 1.19 exports none otherwise) and Prometheus scraping the queue-proxies
+    const metrics = calls.findIndex(
+      (c) => c.includes('configmap/config-observability') && c.includes('"request-metrics-protocol":"prometheus"'),
+    );
+    const prometheus = calls.findIndex((c) => c.includes('apply -f') && c.endsWith('infra/monitoring/prometheus.yaml'));
     const hello = calls.findIndex((c) => c.includes('apply -f') && c.endsWith('infra/k8s/overlays/dev/hello-ksvc.yaml'));
     const ready = calls.findIndex((c) => c.includes('wait --for=condition=Ready ksvc/hello -n default'));
     expect(
-      [create, crds, core, kourier, ingress, hello, ready].every((i) => i >= 0),
+      [create, crds, core, metrics, kourier, ingress, prometheus, hello, ready].every((i) => i >= 0),
       calls.join('\n'),
     ).toBe(true);
-    expect(create < crds && crds < core && core < kourier && kourier < ingress && ingress < hello && hello < ready).toBe(true);
+    expect(create < crds && crds < core && core < metrics && metrics < kourier && kourier < ingress && ingress < prometheus).toBe(true);
+    expect(prometheus < hello && hello < ready).toBe(true);
+    expect(r.stdout).toContain('export VPM_INGRESS_URL=http://127.0.0.1:8080');
   });
 
   it('fails with a diagnosis when hello does not become READY', () => {

@@ -6,7 +6,9 @@
  * status` reports both Synced/Healthy; a sync that cannot finish is terminated on vpm's timeout; then
  * cluster-b's API server is stopped (status reports it Unknown within its timeout while Argo CD still
  * says Healthy; a sync to it fails with Argo CD's message) and restarted (a sync succeeds again).
- * Knative itself is the test environment's Knative simulator (it marks the KService Ready).
+ * Both clusters are real Knative Serving stacks (tests/support/knative-real.ts, stacks 0 and 1): the real
+ * controller makes the KService Ready once its pod (the test app standing in for the project's image,
+ * which cannot be pulled here) really runs, and Argo CD's own health check reads that.
  *
  * This suite starts its own environment (not the shared one): stopping an API server must not
  * disturb suites running in parallel.
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Testenv, findAssets, REPO_ROOT, type TestenvInfo } from '../support/testenv.ts';
 import { findArgoCd, projectArgoCdObjects, type RealArgoCd } from '../support/argocd-real.ts';
+import { findKnative } from '../support/knative-real.ts';
 import { Kube } from '../support/kube.ts';
 import { vpm, vpmJson } from '../helpers/cli.js';
 
@@ -29,7 +32,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const assets = findAssets();
 const argo = findArgoCd();
-const missing = 'missing' in assets ? assets.missing : 'missing' in argo ? argo.missing : undefined;
+const knative = findKnative();
+const missing = [assets, argo, knative].map((f) => ('missing' in f ? f.missing : undefined)).find(Boolean);
 const available = !missing;
 if (missing && process.env.VPM_REQUIRE_TESTENV === '1') throw new Error(`VPM_REQUIRE_TESTENV=1 but ${missing}`);
 
@@ -48,7 +52,7 @@ async function until<T>(f: () => Promise<T | undefined | null | false>, what: st
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () => {
+describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo CD)', () => {
   let testenv: Testenv;
   let env: TestenvInfo;
   let argocd: RealArgoCd;
@@ -61,7 +65,7 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-fleet-env-'));
     const logFile = path.join(dir, 'testenv.log');
     testenv = new Testenv({ dir, repoDir: REPO_ROOT, log: (m) => fs.appendFileSync(logFile, `${m}\n`) });
-    env = await testenv.ensure({ clusters: 2, argocd: 'real' });
+    env = await testenv.ensure({ clusters: 2, argocd: 'real', knative: 'real' });
     argocd = testenv.realArgoCd!;
     mgmt = await Kube.fromKubeconfig(env.kubeconfig, 'cluster-a');
     cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-fleet-repo-'));
@@ -171,6 +175,10 @@ describe.skipIf(!available)('vpm clusters (two API servers, real Argo CD)', () =
       expect(ksvc.metadata.annotations['argocd.argoproj.io/tracking-id']).toBe(`root-app-${c}:serving.knative.dev/Service:fleet/hello`);
       expect(ksvc.metadata.annotations['vpm.dev/cluster']).toBe(c);
       expect(ksvc.status.conditions.find((x: any) => x.type === 'Ready')?.status).toBe('True');
+      // Ready because its pod really runs: the app beside Knative's queue-proxy, on this cluster's kubelet
+      const pods = (await kube.get('/api/v1/namespaces/fleet/pods')).items as any[];
+      expect(pods.some((p) => p.status.phase === 'Running' && p.spec.containers.some((x: any) => x.name === 'queue-proxy'))).toBe(true);
+      expect(pods[0].spec.nodeName).toBe(`vpmkn${c === 'cluster-a' ? 0 : 1}-node-0`);
       kube.close();
     }
   });

@@ -4,8 +4,10 @@
  *   status` calls, and of a `vpm canary start` — on cluster-b, so other suites on cluster-a are not
  *   disturbed. Each finishes correctly or fails with a clear, retryable error; never an unknown split.
  * - Prometheus down for the prometheus provider (connection refused, 503, no answer, garbage, no
- *   data): `vpm canary start` never passes a gate — it aborts to stable with a clear error (exit 1)
- *   or holds (exit 5) — and `vpm guard` fails clearly without rolling back or freezing.
+ *   data): `vpm canary start` never passes a gate — failing in the middle of a run it aborts to
+ *   stable with a clear error (exit 1; no data at all is an error too, never a zero that holds),
+ *   and before the run, when the provider reads the scrape interval, it stops before any traffic
+ *   moves — and `vpm guard` fails clearly without rolling back or freezing.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
@@ -169,6 +171,20 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
   });
 
   describe('Prometheus down', () => {
+    /** `vpm --json <command> hello -n NS --context cluster-a --provider prometheus --prometheus-url URL`. */
+    const promArgs = (command: string, ns: string, url: string) => [
+      '--json',
+      ...command.split(' '),
+      'hello',
+      '-n',
+      ns,
+      '--context',
+      'cluster-a',
+      '--provider',
+      'prometheus',
+      '--prometheus-url',
+      url,
+    ];
     const servers: Server[] = [];
     const urls: Record<string, string> = {};
 
@@ -205,49 +221,50 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
       }
     });
 
-    it('canary with the prometheus provider never passes a gate: aborts to stable with a clear error, or holds', async ({ task }) => {
+    it('canary with the prometheus provider never passes a gate: aborts to stable with a clear error', async ({ task }) => {
       const c = openCase(task, 'fault', 'Prometheus down');
+      // A configured scrape interval spares the provider its question to Prometheus before the run,
+      // so Prometheus fails in the middle of it, after traffic moved.
+      const configuredScrape = { ...kubeEnv(), VPM_PROMETHEUS_SCRAPE_INTERVAL: '1s' };
       for (const name of ['refused', '503', 'no answer', 'garbage', 'no data']) {
         const ns = await freshNamespace(a, 'prom-down');
         const cwd = tempRepo('prom-down');
         const { stable, candidate } = await helloWithCandidate(a, ns);
         const ok = await c.trial(`Prometheus ${name}: vpm canary start --provider prometheus`, async (t: Trial) => {
           t.context = { cwd, ns, url: urls[name] };
-          const r = await vpmProcess(
-            [
-              '--json',
-              'canary',
-              'start',
-              'hello',
-              '-n',
-              ns,
-              '--context',
-              'cluster-a',
-              '--provider',
-              'prometheus',
-              '--prometheus-url',
-              urls[name],
-              '--interval',
-              '1s',
-              '--max-holds',
-              '2',
-            ],
-            { cwd, env: kubeEnv(), timeoutMs: 120_000 },
-          );
-          const holds = name === 'no data';
-          t.add(errorProblems(r, { codes: holds ? [5] : [1], json: true }));
-          t.check(
-            holds ? /held at 10%|too little traffic|inconclusive/.test(r.stderr) : /Prometheus/.test(r.stderr),
-            () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`,
-          );
+          const r = await vpmProcess([...promArgs('canary start', ns, urls[name]), '--interval', '4s', '--max-holds', '2'], {
+            cwd,
+            env: configuredScrape,
+            timeoutMs: 120_000,
+          });
+          t.add(errorProblems(r, { codes: [1], json: true }));
+          t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
           const s = split(await a.get(ksvcPath(ns)));
-          t.same(s, holds ? { [stable]: 90, [candidate]: 10 } : { [stable]: 100, [candidate]: 0 }, 'traffic after the canary');
+          t.same(s, { [stable]: 100, [candidate]: 0 }, 'traffic after the canary');
           const details = r.exitCode !== 0 && r.stdout ? JSON.parse(r.stdout).error?.details : undefined;
           if (t.check(details?.evidence, 'no evidence path in the --json error')) {
             const ev = JSON.parse(readFileSync(join(cwd, details.evidence), 'utf8'));
             t.check(ev.result !== 'promoted', `evidence result ${ev.result}`);
             t.check(!(ev.checks ?? []).some((x: { decision: string }) => x.decision === 'pass'), 'a gate passed without Prometheus');
           }
+          t.add(await integrityProblems(cwd));
+        });
+        if (ok) removeDir(cwd);
+      }
+
+      // Without a configured scrape interval the provider asks Prometheus before the run: a Prometheus
+      // that cannot answer stops the canary before any traffic moves, and nothing is recorded.
+      {
+        const ns = await freshNamespace(a, 'prom-pre');
+        const cwd = tempRepo('prom-pre');
+        const { stable } = await helloWithCandidate(a, ns);
+        const ok = await c.trial('Prometheus refused before the run: vpm canary start --provider prometheus', async (t: Trial) => {
+          t.context = { cwd, ns };
+          const r = await vpmProcess(promArgs('canary start', ns, urls.refused), { cwd, env: kubeEnv(), timeoutMs: 60_000 });
+          t.add(errorProblems(r, { codes: [1], json: true }));
+          t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
+          t.same(split(await a.get(ksvcPath(ns))), { [stable]: 100 }, 'traffic after a canary that could not start');
+          t.check(!existsSync(join(cwd, 'reports', 'canary')), 'a canary that never started wrote evidence');
           t.add(await integrityProblems(cwd));
         });
         if (ok) removeDir(cwd);
@@ -269,17 +286,7 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         t.context = { cwd, ns };
         const r = await vpmProcess(
           [
-            '--json',
-            'guard',
-            'hello',
-            '-n',
-            ns,
-            '--context',
-            'cluster-a',
-            '--provider',
-            'prometheus',
-            '--prometheus-url',
-            urls.refused,
+            ...promArgs('guard', ns, urls.refused),
             '--revision',
             candidate,
             '--previous',

@@ -89,6 +89,8 @@ export type RealArgoCdOptions = {
   envKubeconfig: string;
   /** Where infra/k8s is copied from. */
   repoDir: string;
+  /** Image references replaced in the copy (`from` → `to`), for clusters that cannot pull the originals. */
+  images?: Record<string, string>;
   log: (m: string) => void;
 };
 
@@ -159,6 +161,13 @@ export class RealArgoCd {
     if (fs.existsSync(path.join(this.gitDir, '.git'))) return;
     fs.mkdirSync(this.gitDir, { recursive: true });
     fs.cpSync(path.join(this.opts.repoDir, 'infra', 'k8s'), path.join(this.gitDir, 'infra', 'k8s'), { recursive: true });
+    for (const file of fs.readdirSync(path.join(this.gitDir, 'infra', 'k8s'), { recursive: true, encoding: 'utf8' })) {
+      const full = path.join(this.gitDir, 'infra', 'k8s', file);
+      if (!file.endsWith('.yaml') || !fs.statSync(full).isFile()) continue;
+      let text = fs.readFileSync(full, 'utf8');
+      for (const [from, to] of Object.entries(this.opts.images ?? {})) text = text.replaceAll(`image: ${from}`, `image: ${to}`);
+      fs.writeFileSync(full, text);
+    }
     this.git('init', '-q', '-b', 'main');
     this.commitAll('fleet manifests (copy of infra/k8s)');
   }

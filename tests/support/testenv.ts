@@ -39,6 +39,7 @@ import { Kube, type KObj } from './kube.ts';
 import { KnativeSim } from './knative-sim.ts';
 import { ArgoCdSim } from './argocd-sim.ts';
 import { RealArgoCd } from './argocd-real.ts';
+import { RealKnative } from './knative-real.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { startHaproxy, type HaproxyHandle, type HaproxyOptions } from './haproxy.ts';
 
@@ -108,8 +109,8 @@ type ClusterInfo = {
   token: string;
   caFile: string;
   apiserverPid: number;
-  /** Knative simulator of this cluster (absent with sim: false). */
-  knative?: { ingressUrl: string; metricsUrl: string; domain: string };
+  /** Knative of this cluster: the simulator's (absent with sim: false) or the real stack's (no metricsUrl). */
+  knative?: { ingressUrl: string; metricsUrl?: string; domain: string; real?: boolean };
 };
 
 export type TestenvInfo = {
@@ -155,6 +156,12 @@ export type EnsureRequest = {
    * first request of an environment (the two cannot share a cluster: same CRD names). Default 'sim'.
    */
   argocd?: 'sim' | 'real';
+  /**
+   * 'real': each cluster is a real Knative Serving stack (tests/support/knative-real.ts: its own API
+   * server, controllers, kubelet, Traefik) instead of a kube-apiserver with the Knative simulator; decided
+   * by the first request of an environment. Needs the stack built and root. Default 'sim'.
+   */
+  knative?: 'sim' | 'real';
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -208,9 +215,9 @@ export async function killPid(pid: number, graceMs = 5000): Promise<void> {
   for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(20);
 }
 
-type Proc = { name: string; child: ChildProcess; args: string[]; bin: string; exited: Promise<number | null> };
+export type Proc = { name: string; child: ChildProcess; args: string[]; bin: string; exited: Promise<number | null> };
 
-function spawnLogged(name: string, bin: string, args: string[], logDir: string): Proc {
+export function spawnLogged(name: string, bin: string, args: string[], logDir: string): Proc {
   fs.mkdirSync(logDir, { recursive: true });
   const fd = fs.openSync(path.join(logDir, `${name}.log`), 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, GODEBUG: process.env.GODEBUG ?? '' } });
@@ -233,7 +240,7 @@ function tailLog(logDir: string, name: string, lines = 30): string {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: Proc, logDir?: string): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: Proc, logDir?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   proc?.exited.then(() => (exited = true));
@@ -249,7 +256,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what}: not ready after ${timeoutMs}ms${logDir && proc ? '. Log tail:\n' + tailLog(logDir, proc.name) : ''}`);
 }
 
-function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export function httpGet(
+  url: string,
+  opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
@@ -274,7 +284,8 @@ function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: n
 
 type Pki = { dir: string; caCrt: string; caKey: string; servingCrt: string; servingKey: string; saKey: string; saPub: string };
 
-function ensurePki(dir: string): Pki {
+/** The CA, API server serving cert (loopback SANs plus `extraSans`, e.g. `IP:10.0.0.1`) and SA keys under dir/pki. */
+export function ensurePki(dir: string, extraSans: string[] = []): Pki {
   const d = path.join(dir, 'pki');
   fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   const p: Pki = {
@@ -293,7 +304,7 @@ function ensurePki(dir: string): Pki {
     ossl('req', ...ec, '-keyout', p.servingKey, '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver');
     fs.writeFileSync(
       path.join(d, 'apiserver.ext'),
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+      `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', ...extraSans].join(',')}\nextendedKeyUsage=serverAuth\n`,
     );
     ossl(
       'x509',
@@ -368,9 +379,11 @@ async function installCrds(kube: Kube, files = CRD_FILES): Promise<void> {
 
 type ClusterRuntime = {
   info: ClusterInfo;
-  proc: Proc;
+  /** The kube-apiserver this supervisor runs (absent for a real Knative stack, which runs its own). */
+  proc?: Proc;
   kube: Kube;
   sim?: KnativeSim;
+  real?: RealKnative;
   port: number;
 };
 
@@ -388,6 +401,7 @@ export class Testenv {
   private argocd: ArgoCdSim | undefined;
   private realArgocd: RealArgoCd | undefined;
   private argocdMode: 'sim' | 'real' = 'sim';
+  private knativeMode: 'sim' | 'real' = 'sim';
   private prometheus: PrometheusHandle | undefined;
   private haproxy: HaproxyHandle | undefined;
   private control: http.Server | undefined;
@@ -434,6 +448,8 @@ export class Testenv {
     return this.serial(async () => {
       const c = this.clusters.get(cluster);
       if (!c) throw new Error(`no cluster ${cluster}`);
+      if (c.real) return c.real.stopApiServer();
+      if (!c.proc) throw new Error(`cluster ${cluster} has no API server of this supervisor`);
       c.proc.child.kill('SIGTERM');
       const code = await Promise.race([c.proc.exited, sleep(2_000).then(() => 'timeout' as const)]);
       if (code === 'timeout') {
@@ -448,6 +464,13 @@ export class Testenv {
     return this.serial(async () => {
       const c = this.clusters.get(cluster);
       if (!c) throw new Error(`no cluster ${cluster}`);
+      if (c.real) {
+        await c.real.startApiServer();
+        c.info.apiserverPid = c.real.apiserverPid;
+        this.writeState();
+        return;
+      }
+      if (!c.proc) throw new Error(`cluster ${cluster} has no API server of this supervisor`);
       const proc = spawnLogged(`kube-apiserver-${cluster}`, c.proc.bin, c.proc.args, this.logDir);
       c.proc = proc;
       await this.waitApiserver(cluster, c.port, c.info.token, proc);
@@ -470,13 +493,14 @@ export class Testenv {
     if (!names.includes('cluster-a')) names = ['cluster-a', ...names];
     if (req.sim === false && this.clusters.size === 0) this.simWanted = false;
     if (req.argocd === 'real' && this.clusters.size === 0) this.argocdMode = 'real';
+    if (req.knative === 'real' && this.clusters.size === 0) this.knativeMode = 'real';
     await this.startEtcd();
     const missing = names.filter((n) => !this.clusters.has(n));
     if (missing.length) {
       await Promise.all(missing.map((n) => this.startCluster(n)));
       this.writeKubeconfig();
       if (this.simWanted) {
-        await Promise.all(missing.map((n) => this.startKnativeSim(n)));
+        if (this.knativeMode === 'sim') await Promise.all(missing.map((n) => this.startKnativeSim(n)));
         await this.startOrUpdateArgoCd();
         await this.prometheus?.setTargets(this.scrapeTargets());
       }
@@ -491,7 +515,7 @@ export class Testenv {
 
   info(): TestenvInfo {
     const clusters: Record<string, ClusterInfo> = {};
-    for (const [n, c] of this.clusters) clusters[n] = { ...c.info, apiserverPid: c.proc.child.pid ?? 0 };
+    for (const [n, c] of this.clusters) clusters[n] = { ...c.info, apiserverPid: c.real?.apiserverPid ?? c.proc?.child.pid ?? 0 };
     const contexts = [...this.clusters.keys()];
     if (this.clusters.has(DEFAULT_CONTEXT)) contexts.push(ALIAS_CONTEXT);
     return {
@@ -538,7 +562,10 @@ export class Testenv {
   pids(): number[] {
     const out: number[] = [];
     if (this.etcd?.proc.child.pid) out.push(this.etcd.proc.child.pid);
-    for (const c of this.clusters.values()) if (c.proc.child.pid) out.push(c.proc.child.pid);
+    for (const c of this.clusters.values()) {
+      if (c.proc?.child.pid) out.push(c.proc.child.pid);
+      if (c.real) out.push(...c.real.pids());
+    }
     if (this.prometheus) out.push(this.prometheus.pid);
     if (this.haproxy) out.push(this.haproxy.pid);
     if (this.realArgocd) out.push(...this.realArgocd.pids());
@@ -621,6 +648,7 @@ export class Testenv {
   }
 
   private async startCluster(name: string): Promise<void> {
+    if (this.knativeMode === 'real') return this.startRealKnativeCluster(name);
     const port = await freePort();
     const token = randomBytes(24).toString('hex');
     const args = this.apiserverArgs(name, port, token);
@@ -645,10 +673,45 @@ export class Testenv {
     this.clusters.set(name, { info, proc, kube, port });
   }
 
+  /** A cluster that is a real Knative stack: its own API server, so the simulator's CRDs stay out. */
+  private async startRealKnativeCluster(name: string): Promise<void> {
+    const real = new RealKnative({
+      dir: path.join(this.dir, `knative-${name}`),
+      index: CLUSTER_NAMES.indexOf(name as (typeof CLUSTER_NAMES)[number]),
+      log: (m) => this.log(`knative[${name}] ${m}`),
+    });
+    await real.start();
+    const info: ClusterInfo = {
+      name,
+      context: name,
+      server: real.server,
+      token: real.adminToken,
+      caFile: real.caFile,
+      apiserverPid: real.apiserverPid,
+      knative: { ingressUrl: real.ingressUrl, domain: real.domain, real: true },
+    };
+    const kube = await Kube.fromKubeConfig(kubeConfigFor([info]), name);
+    if (this.argocdMode === 'sim')
+      await installCrds(
+        kube,
+        CRD_FILES.filter((f) => f.endsWith('argocd.yaml')),
+      );
+    await kube.ensureNamespace('argocd');
+    this.clusters.set(name, { info, kube, real, port: Number(new URL(real.server).port) });
+  }
+
   private async doRestart(name: string): Promise<void> {
     const c = this.clusters.get(name);
     if (!c) throw new Error(`no cluster ${name}`);
     const t0 = Date.now();
+    if (c.real) {
+      await c.real.restartApiServer();
+      c.info.apiserverPid = c.real.apiserverPid;
+      this.writeState();
+      this.log(`restarted the real stack's kube-apiserver ${name} in ${Date.now() - t0}ms`);
+      return;
+    }
+    if (!c.proc) throw new Error(`cluster ${name} has no API server of this supervisor`);
     const pid = c.proc.child.pid!;
     // SIGTERM first; kube-apiserver then waits for open watch connections to go idle (which the
     // simulators' never do), so after 2 s it is killed — like a crashed/evicted API server.
@@ -689,6 +752,8 @@ export class Testenv {
         }),
         envKubeconfig: this.kubeconfigPath,
         repoDir: this.repoDir,
+        // real pods cannot pull the project's image here: the test app stands in for it
+        images: this.knativeMode === 'real' ? { 'ghcr.io/knative/helloworld-go:latest': 'dev.local/vpm-testapp:v1' } : undefined,
         log: (m) => this.log(`argocd ${m}`),
       });
       this.realArgocd = real;
@@ -751,12 +816,13 @@ export class Testenv {
     await this.argocd?.stop().catch(() => undefined);
     await this.realArgocd?.stop().catch(() => undefined);
     for (const c of this.clusters.values()) await c.sim?.stop().catch(() => undefined);
+    for (const c of this.clusters.values()) await c.real?.stop().catch(() => undefined);
     await this.haproxy?.stop().catch(() => undefined);
     await this.prometheus?.stop().catch(() => undefined);
     await Promise.all(
       [...this.clusters.values()].map(async (c) => {
         c.kube.close();
-        if (c.proc.child.pid) await killPid(c.proc.child.pid);
+        if (c.proc?.child.pid) await killPid(c.proc.child.pid);
       }),
     );
     if (this.etcd?.proc.child.pid) await killPid(this.etcd.proc.child.pid);
@@ -896,6 +962,7 @@ function kubeConfigFor(clusters: ClusterInfo[]): KubeConfig {
  */
 export function requireTestenv(needs: { prometheus?: boolean; haproxy?: boolean } = {}): boolean {
   const problems: string[] = [];
+  if (process.env.VPM_SKIP_TESTENV === '1') problems.push('VPM_SKIP_TESTENV=1 asks to skip the suites that need the test environment');
   const a = findAssets();
   if ('missing' in a) problems.push(a.missing);
   if (!process.env.VPM_TESTENV_CONTROL && !liveState())

@@ -5,24 +5,38 @@
 #      module in this directory, into ~/.cache/vpm-testenv/<k8s-version>/ (override: VPM_TESTENV_CACHE).
 #   3. the real Argo CD (+ kustomize), built by argocd/install.sh into ~/.cache/vpm-testenv/argocd-<version>/
 #      (cold ~10 min on 2 cores; skip with --no-argocd or VPM_TESTENV_NO_ARGOCD=1).
+#   4. the real Knative Serving stack (Knative 1.15.2, kubelet, containerd, Traefik, images), built by
+#      knative/install.sh into ~/.cache/vpm-testenv/knative-<version>/ (cold ~12 min on 2 cores; skip with
+#      --no-knative or VPM_TESTENV_NO_KNATIVE=1).
 # Idempotent and quick when everything is there. Skips the build when KUBEBUILDER_ASSETS or
 # VPM_TESTENV_ASSETS points at a directory holding both binaries.
-# Flags: --no-apt (skip the Debian packages), --no-argocd (skip step 3), --force (rebuild even when cached).
+# Each step prints one progress line with the time it took. `npm test` runs this first (pretest), so a fresh
+# machine gets what the suites need; VPM_SKIP_TESTENV=1 skips it (and the suites that need it say so).
+# Flags: --no-apt (skip the Debian packages), --no-argocd (skip step 3), --no-knative (skip step 4),
+# --force (rebuild even when cached).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 K8S_VERSION="$(sed -n 's/^\tk8s.io\/kubernetes v\(.*\)$/\1/p' "$here/go.mod" | head -1)"
 cache="${VPM_TESTENV_CACHE:-${HOME}/.cache/vpm-testenv}/${K8S_VERSION}"
-apt=1 force=0 argocd=1
+apt=1 force=0 argocd=1 knative=1
 [ "${VPM_TESTENV_NO_ARGOCD:-}" = 1 ] && argocd=0
+[ "${VPM_TESTENV_NO_KNATIVE:-}" = 1 ] && knative=0
+if [ "${VPM_SKIP_TESTENV:-}" = 1 ]; then
+  echo "[testenv] VPM_SKIP_TESTENV=1: not provisioning; suites that need the test environment will be skipped" >&2
+  exit 0
+fi
 for a in "$@"; do
   case "$a" in
     --no-apt) apt=0 ;;
     --no-argocd) argocd=0 ;;
+    --no-knative) knative=0 ;;
     --force) force=1 ;;
     *) echo "install.sh: unknown flag $a" >&2; exit 2 ;;
   esac
 done
 log() { echo "[testenv] $*" >&2; }
+t_step=$(date +%s)
+step_done() { log "$1 ($(( $(date +%s) - t_step ))s)"; t_step=$(date +%s); }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
 need=()
@@ -41,6 +55,7 @@ if [ "$apt" = 1 ] && [ "${#need[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+step_done "Debian packages ready"
 
 # --- 2. kube-apiserver + etcd ---------------------------------------------------------------------
 build_apiserver() {
@@ -78,9 +93,18 @@ echo "v${K8S_VERSION} built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s" >
 log "built in $(( $(date +%s) - start ))s: $(cat "$cache/.complete")"
 }
 build_apiserver
+step_done "kube-apiserver + etcd ready"
 
 # --- 3. real Argo CD ------------------------------------------------------------------------------
 if [ "$argocd" = 1 ]; then
   fa=(); [ "$force" = 1 ] && fa+=(--force)
   bash "$here/argocd/install.sh" "${fa[@]}"
+  step_done "Argo CD ready"
+fi
+
+# --- 4. real Knative Serving ----------------------------------------------------------------------
+if [ "$knative" = 1 ]; then
+  fk=(); [ "$force" = 1 ] && fk+=(--force)
+  bash "$here/knative/install.sh" "${fk[@]}"
+  step_done "Knative stack ready"
 fi

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, UsageError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
-import { probeMany, summariseProbes } from '../../adapters/http.js';
+import { probeMany, routeFor, summariseProbes } from '../../adapters/http.js';
 import { isReadyAndCurrent, ksvcRef } from '../../deploy/ksvc.js';
 import { writeEvidence } from '../../evidence/write.js';
 import { SliEvidence } from '../../schemas/deploy-evidence.js';
@@ -37,7 +37,8 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     if (!url) throw new OperationalError(`${args[0]} has no status.url yet`, { hint: `wait for it: vpm ready ${args[0]}` });
   }
   const started = ctx.now();
-  const results = await probeMany(url!, { count, concurrency: Number(opts.concurrency ?? 1), timeoutMs });
+  const ingressUrl = (await ctx.config()).ingress?.url;
+  const results = await probeMany(url!, { count, concurrency: Number(opts.concurrency ?? 1), timeoutMs, ingressUrl });
   const summary = summariseProbes(url!, results);
   const unreachable = results.every((r) => r.status === null && UNREACHABLE.has(r.class));
   const mismatch = reportedReady === true && unreachable;
@@ -54,6 +55,7 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     env: ctx.env,
     body: {
       target: url!,
+      via_ingress: routeFor(url!, ingressUrl).host ? ingressUrl : null,
       ksvc: args[0] ?? null,
       namespace: kubeInfo?.namespace ?? null,
       context: kubeInfo?.context ?? null,

@@ -13,6 +13,8 @@ export interface ProbeProviderOptions {
   maxRequests: number;
   concurrency: number;
   timeoutMs: number;
+  /** config `ingress.url`: where KService URLs are sent when their domain does not resolve. */
+  ingressUrl?: string;
 }
 
 export function probeProvider(opts: ProbeProviderOptions): SloProvider {
@@ -29,6 +31,7 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         count: opts.maxRequests,
         concurrency: opts.concurrency,
         timeoutMs: opts.timeoutMs,
+        ingressUrl: opts.ingressUrl,
         until: started + windowMs,
         // Spread the requests over the whole window: a pass has to hold for the window, not a burst.
         spacingMs: Math.floor((windowMs * opts.concurrency) / opts.maxRequests),
@@ -53,7 +56,13 @@ export function probeProvider(opts: ProbeProviderOptions): SloProvider {
         },
         evidence: {
           provider: 'probe',
-          query: { url: target.url, max_requests: opts.maxRequests, concurrency: opts.concurrency, timeout_ms: opts.timeoutMs },
+          query: {
+            url: target.url,
+            ...(opts.ingressUrl ? { via_ingress: opts.ingressUrl } : {}),
+            max_requests: opts.maxRequests,
+            concurrency: opts.concurrency,
+            timeout_ms: opts.timeoutMs,
+          },
           raw: { ...summary, stopped_early: results.length < opts.maxRequests && Date.now() < started + windowMs },
           window_ms: Date.now() - started,
           first_failure_at: firstFailure,

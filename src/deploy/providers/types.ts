@@ -20,5 +20,15 @@ export interface ProviderEvidence {
 
 export interface SloProvider {
   readonly name: 'probe' | 'prometheus';
+  /**
+   * Refuses (UsageError) a window too short for the provider to measure; called before any traffic
+   * moves, so a run that could never be judged does not start.
+   */
+  validateWindow?(windowMs: number): Promise<void>;
+  /**
+   * Fails (OperationalError) when the provider has no way to measure this service at all — e.g. no
+   * request metrics in its namespace — so the run stops before traffic moves instead of failing later.
+   */
+  preflight?(target: MeasureTarget): Promise<void>;
   measure(target: MeasureTarget, windowMs: number, slo: Slo): Promise<{ measurement: Measurement; evidence: ProviderEvidence }>;
 }
