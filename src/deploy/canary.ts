@@ -21,6 +21,9 @@ import {
   type TrafficTarget,
 } from './ksvc.js';
 import type { ProviderEvidence, SloProvider } from './providers/types.js';
+import { combine, type Analysis, type MetricRecord } from './analysis.js';
+import type { HookRecord, HookRunner } from './hooks.js';
+import type { HookKind } from '../schemas/config.js';
 import { OVERRIDE_ANNOTATION as FREEZE_OVERRIDE_ANNOTATION } from './cluster-freeze.js';
 import { rejectedAnnotation } from './traffic-ownership.js';
 
@@ -52,6 +55,8 @@ export interface SloCheckRecord {
   thresholds: Slo;
   window_ms: number;
   checks: GateResult['checks'];
+  /** The SLO file's named metrics in this window (query, raw values, condition, decision). */
+  metrics?: MetricRecord[];
   decision: GateResult['decision'];
   reason: string;
   at: string;
@@ -88,6 +93,10 @@ export interface CanaryDeps {
   now?: () => Date;
   /** Told of every timeline event as it happens (e.g. `paused`, for notifications). */
   onEvent?: (event: string, detail?: Record<string, unknown>) => void;
+  /** The SLO file's named metrics, judged with the built-in checks at every gate. */
+  analysis?: Analysis;
+  /** pre_rollout / pre_step / post_rollout / on_abort, run through the policy and the sandbox. */
+  hooks?: HookRunner;
 }
 
 export interface CanaryOutcome {
@@ -100,6 +109,7 @@ export interface CanaryOutcome {
   timeline: TimelineEvent[];
   detectToRestoreMs: number | null;
   trafficFinal: TrafficTarget[];
+  hooks: HookRecord[];
   error?: Error;
 }
 
@@ -212,6 +222,9 @@ export class CanaryRun {
   private readonly o: CanaryOptions;
   private readonly timeline: TimelineEvent[] = [];
   private readonly checks: SloCheckRecord[] = [];
+  private readonly hookRecords: HookRecord[] = [];
+  /** The step index the rollout last reached (the on_abort hook is told its percentage). */
+  private reached = 0;
   private firstFailureAt: number | null = null;
   private restoredAt: number | null = null;
   private lastTraffic: TrafficTarget[] = [];
@@ -368,6 +381,7 @@ export class CanaryRun {
     const { stable, candidate, startIndex, resumed } = await this.resolveRevisions(obj, previous);
     // The serving revision's metrics must exist before the candidate gets any traffic to be judged by.
     await this.d.provider.preflight?.({ namespace: this.d.kube.namespace, ksvc: this.o.ksvc, revision: stable });
+    await this.d.analysis?.preflight({ namespace: this.d.kube.namespace, ksvc: this.o.ksvc, candidate, stable }, this.o.intervalMs);
     const resumedFrom = resumed && previous ? { run_id: previous.run_id, step_index: previous.step_index } : null;
     this.event(resumed ? 'resumed' : 'started', { stable, candidate, steps: this.o.steps, step_index: startIndex });
     this.d.status(
@@ -384,22 +398,54 @@ export class CanaryRun {
       timeline: this.timeline,
       detectToRestoreMs: this.firstFailureAt !== null && this.restoredAt !== null ? this.restoredAt - this.firstFailureAt : null,
       trafficFinal: this.lastTraffic,
+      hooks: this.hookRecords,
       error,
     });
 
+    const result = await this.rollout(stable, candidate, startIndex, resumed, outcome);
+    // After the rollout ended: hooks that report, never change the result (a failure is recorded).
+    const last = this.o.steps[Math.min(this.o.steps.length - 1, this.reached)] ?? 0;
+    if (result.result === 'promoted') await this.reportHook('post_rollout', stable, candidate, 100, result.reason);
+    else if (result.result !== 'held') await this.reportHook('on_abort', stable, candidate, last, result.reason);
+    return result;
+  }
+
+  /** The steps from `startIndex`, gated by pre_rollout/pre_step hooks and the SLO gates. */
+  private async rollout(
+    stable: string,
+    candidate: string,
+    startIndex: number,
+    resumed: boolean,
+    outcome: (result: CanaryOutcome['result'], reason: string, error?: Error) => CanaryOutcome,
+  ): Promise<CanaryOutcome> {
     let stepIndex = startIndex;
+    // A resumed run finds traffic where the crashed one left it; a new one has moved nothing yet.
+    let moved = resumed;
+    const stopByHook = async (stop: { reason: string; error: Error }) => {
+      if (moved) await this.restoreStable(stable, candidate, stepIndex, stop.reason);
+      else this.lastTraffic = splitTraffic(stable, candidate, 0);
+      return outcome('aborted', stop.reason, stop.error);
+    };
     try {
+      if (!resumed) {
+        const stop = await this.gateHook('pre_rollout', stable, candidate, 0);
+        if (stop) return await stopByHook(stop);
+      }
       for (; stepIndex < this.o.steps.length; stepIndex++) {
         const percent = this.o.steps[stepIndex];
+        this.reached = stepIndex;
+        const stop = await this.gateHook('pre_step', stable, candidate, percent);
+        if (stop) return await stopByHook(stop);
         const traffic = splitTraffic(stable, candidate, percent);
         this.d.status(`step ${stepIndex + 1}/${this.o.steps.length}: ${percent}% to ${candidate}`);
+        moved = true;
         await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'progressing'));
         this.event('traffic_shifted', { step: stepIndex, percent });
         const settled = await this.waitSettled(traffic);
         this.event('traffic_settled', { step: stepIndex, percent, generation: settled.metadata.generation ?? null });
 
         for (let holds = 0; ; ) {
-          const gate = await this.evaluate(settled, candidate, stepIndex, percent);
+          const gate = await this.evaluate(settled, stable, candidate, stepIndex, percent);
           if (gate.decision === 'pass') {
             this.d.status(`gate passed at ${percent}%: ${gate.reason}`);
             break;
@@ -476,6 +522,63 @@ export class CanaryRun {
   }
 
   /**
+   * Runs a hook that may stop the rollout: a step the policy denies stops it (exit 3), a step that
+   * fails stops it (exit 4); either way traffic ends on stable. Null when it passed (or none is set).
+   */
+  private async gateHook(
+    kind: HookKind,
+    stable: string,
+    candidate: string,
+    percent: number,
+  ): Promise<{ reason: string; error: Error } | null> {
+    const record = await this.runHook(kind, stable, candidate, percent);
+    if (!record || record.phase === 'done') return null;
+    const denied = record.phase === 'deny';
+    const reason = `${kind} hook ${denied ? 'denied by the execution policy' : 'failed'}: ${record.end_reason}`;
+    const where = `before ${percent}% (evidence ${record.reports_dir})`;
+    const message = `canary of ${this.o.ksvc} stopped ${where}: ${reason}; 100% on ${stable}`;
+    return {
+      reason,
+      error: denied
+        ? new RefusedError(message, { hint: 'allow the hook in execution_policy, or change the hook' })
+        : new SloGateError(message, { hint: `the hook's output is in ${record.reports_dir}/steps/` }),
+    };
+  }
+
+  /** A hook after the rollout ended: its failure is recorded and said, never changes the outcome. */
+  private async reportHook(kind: HookKind, stable: string, candidate: string, percent: number, reason: string): Promise<void> {
+    try {
+      const record = await this.runHook(kind, stable, candidate, percent, reason);
+      if (record && record.phase !== 'done') this.d.status(`WARNING: ${kind} hook: ${record.end_reason}`);
+    } catch (err) {
+      this.event('hook_error', { kind, error: (err as Error).message });
+      this.d.status(`WARNING: ${kind} hook could not run: ${(err as Error).message}`);
+    }
+  }
+
+  private async runHook(kind: HookKind, stable: string, candidate: string, percent: number, reason?: string): Promise<HookRecord | null> {
+    if (!this.d.hooks?.has(kind)) return null;
+    const record = await this.d.hooks.run(kind, {
+      ksvc: this.o.ksvc,
+      namespace: this.d.kube.namespace,
+      stable,
+      candidate,
+      run_id: this.o.runId,
+      percent,
+      ...(reason ? { reason } : {}),
+    });
+    if (!record) return null;
+    this.hookRecords.push(record);
+    this.event(`hook_${record.phase === 'done' ? 'passed' : record.phase === 'deny' ? 'denied' : 'failed'}`, {
+      kind,
+      percent,
+      job_id: record.job_id,
+      reason: record.end_reason,
+    });
+    return record;
+  }
+
+  /**
    * The manual gate: the hold is written on the KService (phase `paused`) and the run waits — by
    * watching — for `vpm canary resume|promote|abort` from any process, or for --pause-timeout.
    */
@@ -527,19 +630,38 @@ export class CanaryRun {
     return { kind: 'aborted', reason: why };
   }
 
-  private async evaluate(obj: KObj, candidate: string, stepIndex: number, percent: number): Promise<GateResult> {
+  private async evaluate(obj: KObj, stable: string, candidate: string, stepIndex: number, percent: number): Promise<GateResult> {
+    const started = Date.now();
     const { measurement, evidence } = await this.d.provider.measure(
       { namespace: this.d.kube.namespace, ksvc: this.o.ksvc, revision: candidate, url: tagUrl(obj, CANDIDATE_TAG) },
       this.o.intervalMs,
       this.o.slo,
     );
-    const gate = evaluateSloGate(measurement, this.o.slo);
-    this.record(stepIndex, percent, candidate, evidence, gate);
+    let gate = evaluateSloGate(measurement, this.o.slo);
+    let metrics: MetricRecord[] | undefined;
+    if (this.d.analysis) {
+      // The named metrics over the same window, once the provider has its data (Prometheus: scraped after its end).
+      const at = new Date();
+      metrics = await this.d.analysis.evaluate(
+        { namespace: this.d.kube.namespace, ksvc: this.o.ksvc, candidate, stable },
+        at.getTime() - started,
+        at,
+      );
+      gate = combine(gate, metrics);
+    }
+    this.record(stepIndex, percent, candidate, evidence, gate, metrics);
     if (gate.decision === 'fail' && this.firstFailureAt === null) this.firstFailureAt = evidence.first_failure_at ?? Date.now();
     return gate;
   }
 
-  private record(step: number | null, percent: number | null, revision: string, evidence: ProviderEvidence, gate: GateResult): void {
+  private record(
+    step: number | null,
+    percent: number | null,
+    revision: string,
+    evidence: ProviderEvidence,
+    gate: GateResult,
+    metrics?: MetricRecord[],
+  ): void {
     this.checks.push({
       step,
       percent,
@@ -550,6 +672,7 @@ export class CanaryRun {
       thresholds: this.o.slo,
       window_ms: evidence.window_ms,
       checks: gate.checks,
+      ...(metrics ? { metrics } : {}),
       decision: gate.decision,
       reason: gate.reason,
       at: this.now().toISOString(),

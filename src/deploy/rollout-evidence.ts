@@ -40,6 +40,7 @@ export async function writeCanaryEvidence(
       timeline: outcome.timeline,
       detect_to_restore_ms: outcome.detectToRestoreMs,
       traffic_final: outcome.trafficFinal as unknown as Record<string, unknown>[],
+      hooks: outcome.hooks,
       by: whoAmI(ctx.env),
     },
   });

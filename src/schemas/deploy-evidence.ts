@@ -15,6 +15,44 @@ const GateCheck = z.object({
   ok: z.boolean().nullable(),
 });
 
+/** One named metric of the analysis in one window (src/deploy/analysis.ts). */
+const MetricRecordSchema = z.object({
+  name: z.string(),
+  dry_run: z.boolean(),
+  query: z.string(),
+  value: z.number().nullable(),
+  condition: z.string().nullable(),
+  stable: z.object({ revision: z.string(), query: z.string(), value: z.number().nullable() }).optional(),
+  comparison: z.object({ kind: z.enum(['difference', 'ratio']), value: z.number().nullable(), condition: z.string() }).optional(),
+  samples: z
+    .object({ min: z.number(), query: z.string(), candidate: z.number().nullable(), stable: z.number().nullable().optional() })
+    .optional(),
+  decision: z.enum(['pass', 'fail', 'inconclusive', 'error']),
+  reason: z.string(),
+  consecutive_errors: z.number().optional(),
+});
+
+/** One run of a rollout hook: the runner job it was, and each step's decision and (masked) output. */
+const HookRecordSchema = z.object({
+  kind: z.enum(['pre_rollout', 'pre_step', 'post_rollout', 'on_abort']),
+  job_id: z.string(),
+  at: z.iso.datetime(),
+  phase: z.enum(['running', 'done', 'deny', 'fatal_error']),
+  end_reason: z.string(),
+  reports_dir: z.string(),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      decision: z.string().nullable(),
+      matched_rule: z.string().nullable(),
+      exit_code: z.number().nullable(),
+      sandbox: z.string().nullable(),
+      stdout_tail: z.string(),
+      stderr_tail: z.string(),
+    }),
+  ),
+});
+
 /** One SLO evaluation: what was measured (query or probe), the raw values, thresholds, window, decision. */
 export const SloCheckSchema = z.object({
   step: z.number().int().nullable(),
@@ -26,6 +64,7 @@ export const SloCheckSchema = z.object({
   thresholds: z.object({ success_rate: z.number(), latency_p95_ms: z.number(), min_requests: z.number() }),
   window_ms: z.number(),
   checks: z.array(GateCheck),
+  metrics: z.array(MetricRecordSchema).optional(),
   decision: z.enum(['pass', 'fail', 'inconclusive']),
   reason: z.string(),
   at: z.iso.datetime(),
@@ -94,6 +133,8 @@ export const CanaryEvidence = defineEvidence('canary', 'reports/canary', {
   timeline: z.array(TimelineEvent),
   detect_to_restore_ms: z.number().nullable(),
   traffic_final: z.array(z.record(z.string(), z.unknown())),
+  /** Every hook run (pre_rollout, pre_step, post_rollout, on_abort) with its steps' decisions and output. */
+  hooks: z.array(HookRecordSchema).optional(),
   /** Who ran it (user name), for `vpm history`. */
   by: z.string().optional(),
 });

@@ -10,11 +10,12 @@ import { parseDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import { runGuard } from '../../deploy/guard.js';
 import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ksvc.js';
-import { buildProvider } from '../../deploy/provider-factory.js';
+import { buildAnalysis, buildProvider } from '../../deploy/provider-factory.js';
 import { waitReady } from '../../deploy/ready.js';
 import { RELEASE_PHASES, releaseTraffic, writeReleaseProgress } from '../../deploy/release.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
-import { loadSlo } from '../../deploy/slo.js';
+import { loadAnalysis } from '../../deploy/slo.js';
+import { buildHookRunner } from '../../deploy/hooks.js';
 import { notifier, type NotifyEvent } from '../../deploy/notify.js';
 import {
   assertNoRolloutInProgress,
@@ -58,11 +59,17 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const guardWindowMs = parseDuration(opts.guardWindow ?? '1m', '--guard-window');
   const readyTimeoutMs = parseDuration(opts.readyTimeout ?? '120s', '--ready-timeout');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
-  const maxHolds = Number(opts.maxHolds ?? 3);
-  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
   if (guardWindowMs > 0 && intervalMs > guardWindowMs) throw new UsageError('--interval must not be longer than --guard-window');
-  const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
+  const { slo, metrics, limits, hooks } = await loadAnalysis(
+    ctx.root,
+    opts.slo === undefined ? undefined : ctx.userPath(opts.slo),
+    config.canary?.slo,
+    config.canary?.hooks,
+  );
+  const maxHolds = Number(opts.maxHolds ?? limits.inconclusive_windows ?? 3);
+  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
   const provider = await buildProvider(ctx, opts, slo, intervalMs);
+  const analysis = await buildAnalysis(ctx, opts, { metrics, limits });
   checkForce(opts);
   const fromStart = ctx.userPath(opts.file);
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : opts.file);
@@ -77,6 +84,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
 
   const startedAt = ctx.now();
   const runId = makeId('release', startedAt);
+  // Hooks run in the sandbox: a machine where it cannot run refuses (exit 3) before anything is applied.
+  const hookRunner = await buildHookRunner(ctx, hooks, runId);
   const hash = templateHash(manifestKsvc.spec?.template);
   const log = new ReleaseLog();
   const ref = ksvcRef(ksvc, kube.namespace);
@@ -254,6 +263,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
       {
         kube,
         provider,
+        analysis,
+        hooks: hookRunner,
         status: (l) => ctx.status(l),
         onEvent: (e, detail) => {
           if (e === 'paused') tell('paused', `held at ${String(detail?.percent)}%: waiting for vpm canary resume|promote|abort ${ksvc}`);
