@@ -5,6 +5,8 @@ import { parse, stringify } from 'yaml';
 import type { Kube } from '../support/kube.ts';
 import { HELLO_MANIFEST, ksvcPath } from './deploy.ts';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * Writes `<file>` in `cwd`: infra/k8s/overlays/dev/hello-ksvc.yaml with the namespace replaced, the
  * container's TARGET set to `target` and extra template annotations (e.g. the simulator's error rate).
@@ -43,4 +45,48 @@ export async function firstRelease(
   if (first.result.exitCode !== 0 || first.json.result !== 'first_deploy')
     throw new Error(`first release failed (${first.result.exitCode}): ${String(first.result.stderr)}`);
   return first.json.candidate;
+}
+
+/**
+ * Watches the KService (polling the API server) and keeps every distinct status.traffic together
+ * with the canary step recorded on the object at the same read.
+ */
+export function observe(kube: Kube, ns: string) {
+  const seen: Array<{ traffic: any[]; canary: any }> = [];
+  let running = true;
+  const loop = (async () => {
+    let last = '';
+    while (running) {
+      const o = await kube.get(ksvcPath(ns)).catch(() => undefined);
+      const key = JSON.stringify([o?.status?.traffic, o?.metadata?.annotations?.['vpm.dev/canary']]);
+      if (o && key !== last) {
+        seen.push({ traffic: o.status?.traffic ?? [], canary: JSON.parse(o.metadata.annotations?.['vpm.dev/canary'] ?? 'null') });
+        last = key;
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** What `observe` saw while `during` ran (the watch ends either way). */
+export async function observed<T>(
+  kube: Kube,
+  ns: string,
+  during: () => Promise<T>,
+): Promise<{ value: T; seen: Array<{ traffic: any[]; canary: any }> }> {
+  const watch = observe(kube, ns);
+  const settled = await during().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const seen = await watch.stop();
+  if ('error' in settled) throw settled.error;
+  return { value: settled.value, seen };
 }

@@ -13,32 +13,9 @@ import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo }
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson } from '../helpers/cli.ts';
 import { ksvcPath } from '../helpers/deploy.ts';
-import { annotation, firstRelease, helloManifest, split } from '../helpers/release.ts';
+import { annotation, firstRelease, helloManifest, observed, split } from '../helpers/release.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TOKEN = `ghp_${'h00k'.repeat(9)}`;
-
-/** Every distinct status.traffic of hello while `during` runs (polling the API server). */
-async function observed<T>(kube: Kube, ns: string, during: () => Promise<T>): Promise<{ value: T; seen: any[][] }> {
-  const seen: any[][] = [];
-  let running = true;
-  const loop = (async () => {
-    let last = '';
-    while (running) {
-      const o = await kube.get(ksvcPath(ns)).catch(() => undefined);
-      const key = JSON.stringify(o?.status?.traffic ?? null);
-      if (o && key !== last) seen.push(o.status?.traffic ?? []);
-      last = key;
-      await sleep(20);
-    }
-  })();
-  try {
-    return { value: await during(), seen };
-  } finally {
-    running = false;
-    await loop;
-  }
-}
 
 describe.skipIf(!requireTestenv())('release and canary hooks (policy + sandbox)', () => {
   let env: TestenvInfo;
@@ -72,7 +49,7 @@ describe.skipIf(!requireTestenv())('release and canary hooks (policy + sandbox)'
     expect(released.json.error.message).toMatch(/pre_rollout hook failed: fatal_error: step 2 \(smoke\)/);
     expect(released.json.error.message).toContain(`100% on ${r1}`);
     // no observed moment gave the candidate any traffic, and spec.traffic is still the release's 0% routing
-    for (const traffic of seen) expect(split(traffic)[r2] ?? 0, JSON.stringify(traffic)).toBe(0);
+    for (const { traffic } of seen) expect(split(traffic)[r2] ?? 0, JSON.stringify(traffic)).toBe(0);
     const live = await kube.get(ksvcPath(ns));
     expect(split(live.spec.traffic)).toEqual({ [r1]: 100, latest: 0 });
     expect(await annotation(kube, ns, 'vpm.dev/canary')).toBeUndefined();
@@ -108,7 +85,7 @@ describe.skipIf(!requireTestenv())('release and canary hooks (policy + sandbox)'
       /pre_rollout hook denied by the execution policy: deny: step 1 \(cleanup\) deny_if_contains: rm/,
     );
     const r2 = released.json.error.details.candidate as string;
-    for (const traffic of seen) expect(split(traffic)[r2] ?? 0).toBe(0);
+    for (const { traffic } of seen) expect(split(traffic)[r2] ?? 0).toBe(0);
     expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [r1]: 100, latest: 0 });
     expect(readFileSync(join(cwd, 'victim'), 'utf8')).toBe('keep me');
     const canary = readJson(cwd, readJson(cwd, released.json.error.details.evidence).phases[2].evidence);

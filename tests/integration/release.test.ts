@@ -13,37 +13,7 @@ import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo }
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson, VPM_BIN } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
-import { annotation, helloManifest, split } from '../helpers/release.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Watches the KService (polling the API server) and keeps every distinct status.traffic together
- * with the canary step recorded on the object at the same read.
- */
-function observe(kube: Kube, ns: string) {
-  const seen: Array<{ traffic: any[]; canary: any }> = [];
-  let running = true;
-  const loop = (async () => {
-    let last = '';
-    while (running) {
-      const o = await kube.get(ksvcPath(ns)).catch(() => undefined);
-      const key = JSON.stringify([o?.status?.traffic, o?.metadata?.annotations?.['vpm.dev/canary']]);
-      if (o && key !== last) {
-        seen.push({ traffic: o.status?.traffic ?? [], canary: JSON.parse(o.metadata.annotations?.['vpm.dev/canary'] ?? 'null') });
-        last = key;
-      }
-      await sleep(20);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return seen;
-    },
-  };
-}
+import { annotation, helloManifest, observe, split } from '../helpers/release.ts';
 
 describe.skipIf(!requireTestenv())('vpm release against the real API server', () => {
   let env: TestenvInfo;
