@@ -34,6 +34,8 @@ export async function run({ releases = 3 } = {}) {
       Object.assign(doc.spec.template.spec.containers[0], {
         image: 'dev.local/vpm-testapp:v1',
         env: [{ name: 'MESSAGE', value: version }],
+        // the test app answers health on /healthz (its / is the measured endpoint)
+        readinessProbe: { httpGet: { path: '/healthz' } },
       });
       const file = join(cwd, `${version}.yaml`);
       writeFileSync(file, stringify(doc));

@@ -223,8 +223,8 @@ export class CanaryRun {
   private readonly timeline: TimelineEvent[] = [];
   private readonly checks: SloCheckRecord[] = [];
   private readonly hookRecords: HookRecord[] = [];
-  /** The step index the rollout last reached (the on_abort hook is told its percentage). */
-  private reached = 0;
+  /** The candidate's percentage this run last wrote (the on_abort hook is told it). */
+  private reachedPercent = 0;
   private firstFailureAt: number | null = null;
   private restoredAt: number | null = null;
   private lastTraffic: TrafficTarget[] = [];
@@ -404,9 +404,8 @@ export class CanaryRun {
 
     const result = await this.rollout(stable, candidate, startIndex, resumed, outcome);
     // After the rollout ended: hooks that report, never change the result (a failure is recorded).
-    const last = this.o.steps[Math.min(this.o.steps.length - 1, this.reached)] ?? 0;
     if (result.result === 'promoted') await this.reportHook('post_rollout', stable, candidate, 100, result.reason);
-    else if (result.result !== 'held') await this.reportHook('on_abort', stable, candidate, last, result.reason);
+    else if (result.result !== 'held') await this.reportHook('on_abort', stable, candidate, this.reachedPercent, result.reason);
     return result;
   }
 
@@ -433,13 +432,13 @@ export class CanaryRun {
       }
       for (; stepIndex < this.o.steps.length; stepIndex++) {
         const percent = this.o.steps[stepIndex];
-        this.reached = stepIndex;
         const stop = await this.gateHook('pre_step', stable, candidate, percent);
         if (stop) return await stopByHook(stop);
         const traffic = splitTraffic(stable, candidate, percent);
         this.d.status(`step ${stepIndex + 1}/${this.o.steps.length}: ${percent}% to ${candidate}`);
         moved = true;
         await this.writeTraffic(traffic, this.progress(stable, candidate, stepIndex, 'progressing'));
+        this.reachedPercent = percent;
         this.event('traffic_shifted', { step: stepIndex, percent });
         const settled = await this.waitSettled(traffic);
         this.event('traffic_settled', { step: stepIndex, percent, generation: settled.metadata.generation ?? null });

@@ -24,6 +24,8 @@ import { observed, split } from '../helpers/release.ts';
 const IMAGE = 'dev.local/vpm-testapp:v1';
 const SCRAPE_S = 2;
 const INTERVAL = `${4 * SCRAPE_S}s`;
+/** A first deploy, a release through three windows (and a guard): minutes on a loaded machine. */
+const TEST_TIMEOUT = 300_000;
 /** Share of 5xx answers of a revision over the window (0 when it had none: `or vector(0)`). */
 const ERROR_RATIO =
   '(sum(rate(revision_request_count{namespace_name="{{namespace}}",revision_name="{{revision}}",response_code_class="5xx"}[{{window}}])) or vector(0))' +
@@ -62,12 +64,16 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
     return ns;
   }
 
-  /** The project's hello manifest (latestRevision: 100%) with the test app's image and `env`. */
+  /**
+   * The project's hello manifest (latestRevision: 100%) with the test app's image and `env`; its
+   * readiness probe asks the app's /healthz, which LATENCY_MS and ERROR_RATE leave alone.
+   */
   function manifest(cwd: string, ns: string, name: string, env: Record<string, string>): string {
     const doc = parse(fs.readFileSync(HELLO_MANIFEST, 'utf8'));
     doc.metadata.namespace = ns;
     const container = doc.spec.template.spec.containers[0];
     container.image = IMAGE;
+    container.readinessProbe.httpGet.path = '/healthz';
     container.env = Object.entries({ MESSAGE: name, ...env }).map(([k, value]) => ({ name: k, value }));
     fs.writeFileSync(path.join(cwd, `${name}.yaml`), stringify(doc));
     return `${name}.yaml`;
@@ -123,123 +129,139 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
       cwd,
     );
 
-  it('the project manifest: first release deploys, the second goes 10 → 50 → 100 with a passing named metric and never ahead of its step', async () => {
-    const { ns, cwd, stable, load } = await deployed('rel-real');
-    try {
-      expect((await kube.get(ksvcPath(ns))).spec.traffic).toEqual([{ latestRevision: true, percent: 100 }]);
-      const slo = sloFile(cwd, {
-        min_requests: 10,
-        metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
-      });
-      const { value: second, seen } = await observed(kube, ns, () =>
-        release(cwd, manifest(cwd, ns, 'v2', {}), slo, `${2 * 4 * SCRAPE_S}s`),
-      );
-      expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
-      const candidate = second.json.candidate as string;
-      expect(second.json).toMatchObject({ result: 'released', stable, first_deploy: false });
-      const weights: number[] = [];
-      for (const { traffic, canary } of seen) {
-        const w = split(traffic)[candidate] ?? 0;
-        const step = canary?.candidate === candidate ? canary.steps[canary.step_index] : 0;
-        expect(w, JSON.stringify({ traffic, canary })).toBeLessThanOrEqual(step);
-        if (weights.at(-1) !== w) weights.push(w);
+  it(
+    'the project manifest: first release deploys, the second goes 10 → 50 → 100 with a passing named metric and never ahead of its step',
+    async () => {
+      const { ns, cwd, stable, load } = await deployed('rel-real');
+      try {
+        expect((await kube.get(ksvcPath(ns))).spec.traffic).toEqual([{ latestRevision: true, percent: 100 }]);
+        const slo = sloFile(cwd, {
+          min_requests: 10,
+          metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
+        });
+        const { value: second, seen } = await observed(kube, ns, () =>
+          release(cwd, manifest(cwd, ns, 'v2', {}), slo, `${2 * 4 * SCRAPE_S}s`),
+        );
+        expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
+        const candidate = second.json.candidate as string;
+        expect(second.json).toMatchObject({ result: 'released', stable, first_deploy: false });
+        const weights: number[] = [];
+        for (const { traffic, canary } of seen) {
+          const w = split(traffic)[candidate] ?? 0;
+          const step = canary?.candidate === candidate ? canary.steps[canary.step_index] : 0;
+          expect(w, JSON.stringify({ traffic, canary })).toBeLessThanOrEqual(step);
+          if (weights.at(-1) !== w) weights.push(w);
+        }
+        expect(weights.filter((w) => w > 0)).toEqual([10, 50, 100]);
+        const record = readJson(cwd, second.json.evidence);
+        expect(record.phases.map((p: any) => `${p.phase}:${p.verdict}`)).toEqual([
+          'apply:applied',
+          'ready:ready',
+          'canary:promoted',
+          'guard:ok',
+        ]);
+        const canary = readJson(cwd, record.phases[2].evidence);
+        const passed = canary.checks.filter((c: any) => c.decision === 'pass');
+        expect(passed.map((c: any) => c.percent)).toEqual([10, 50, 100]);
+        for (const c of passed) {
+          const [m] = c.metrics;
+          expect(m).toMatchObject({ name: 'error-ratio', decision: 'pass', value: 0, condition: '< 0.05', dry_run: false });
+          expect(m.query).toContain(`revision_name="${candidate}"`);
+          expect(m.query).toMatch(/\[\d+ms\]/);
+          expect(m.samples.candidate).toBeGreaterThanOrEqual(10);
+        }
+        expect(split((await kube.get(ksvcPath(ns))).status.traffic)).toMatchObject({ [candidate]: 100 });
+      } finally {
+        load.stop();
       }
-      expect(weights.filter((w) => w > 0)).toEqual([10, 50, 100]);
-      const record = readJson(cwd, second.json.evidence);
-      expect(record.phases.map((p: any) => `${p.phase}:${p.verdict}`)).toEqual([
-        'apply:applied',
-        'ready:ready',
-        'canary:promoted',
-        'guard:ok',
-      ]);
-      const canary = readJson(cwd, record.phases[2].evidence);
-      const passed = canary.checks.filter((c: any) => c.decision === 'pass');
-      expect(passed.map((c: any) => c.percent)).toEqual([10, 50, 100]);
-      for (const c of passed) {
-        const [m] = c.metrics;
-        expect(m).toMatchObject({ name: 'error-ratio', decision: 'pass', value: 0, condition: '< 0.05', dry_run: false });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a named metric that fails aborts the release (exit 4, 100% on stable) while the built-in checks pass; its query, value and condition are in the evidence',
+    async () => {
+      const { ns, cwd, stable, load } = await deployed('metric-fail');
+      try {
+        const slo = sloFile(cwd, {
+          success_rate: 0.5, // the built-in check lets ERROR_RATE=0.2 through: only the named metric catches it
+          min_requests: 10,
+          metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
+        });
+        const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
+        expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
+        const candidate = r.json.error.details.candidate as string;
+        expect(r.json.error.message).toMatch(/aborted at 10%: metric error-ratio: 0\.\d+ is not < 0\.05/);
+        expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [stable]: 100, [candidate]: 0 });
+        const canary = readJson(cwd, readJson(cwd, r.json.error.details.evidence).phases[2].evidence);
+        const failed = canary.checks.find((c: any) => c.decision === 'fail');
+        expect(failed.checks.find((c: any) => c.name === 'success_rate').ok).toBe(true);
+        const [m] = failed.metrics;
+        expect(m).toMatchObject({ name: 'error-ratio', decision: 'fail', condition: '< 0.05', dry_run: false });
+        expect(m.value).toBeGreaterThan(0.05);
+        expect(m.value).toBeLessThan(0.5);
         expect(m.query).toContain(`revision_name="${candidate}"`);
-        expect(m.query).toMatch(/\[\d+ms\]/);
-        expect(m.samples.candidate).toBeGreaterThanOrEqual(10);
+      } finally {
+        load.stop();
       }
-      expect(split((await kube.get(ksvcPath(ns))).status.traffic)).toMatchObject({ [candidate]: 100 });
-    } finally {
-      load.stop();
-    }
-  });
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('a named metric that fails aborts the release (exit 4, 100% on stable) while the built-in checks pass; its query, value and condition are in the evidence', async () => {
-    const { ns, cwd, stable, load } = await deployed('metric-fail');
-    try {
-      const slo = sloFile(cwd, {
-        success_rate: 0.5, // the built-in check lets ERROR_RATE=0.2 through: only the named metric catches it
-        min_requests: 10,
-        metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
-      });
-      const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
-      expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
-      const candidate = r.json.error.details.candidate as string;
-      expect(r.json.error.message).toMatch(/aborted at 10%: metric error-ratio: 0\.\d+ is not < 0\.05/);
-      expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [stable]: 100, [candidate]: 0 });
-      const canary = readJson(cwd, readJson(cwd, r.json.error.details.evidence).phases[2].evidence);
-      const failed = canary.checks.find((c: any) => c.decision === 'fail');
-      expect(failed.checks.find((c: any) => c.name === 'success_rate').ok).toBe(true);
-      const [m] = failed.metrics;
-      expect(m).toMatchObject({ name: 'error-ratio', decision: 'fail', condition: '< 0.05', dry_run: false });
-      expect(m.value).toBeGreaterThan(0.05);
-      expect(m.value).toBeLessThan(0.5);
-      expect(m.query).toContain(`revision_name="${candidate}"`);
-    } finally {
-      load.stop();
-    }
-  });
-
-  it('the same metric with dry_run: true is evaluated and recorded (decision fail) and does not abort the release', async () => {
-    const { ns, cwd, load } = await deployed('metric-dry');
-    try {
-      const slo = sloFile(cwd, {
-        success_rate: 0.5,
-        min_requests: 10,
-        metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10, dry_run: true }],
-      });
-      const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
-      expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
-      expect(r.json.result).toBe('released');
-      const canary = readJson(cwd, readJson(cwd, r.json.evidence).phases[2].evidence);
-      expect(canary.checks.map((c: any) => `${c.percent}:${c.decision}`)).toEqual(['10:pass', '50:pass', '100:pass']);
-      for (const c of canary.checks) {
-        expect(c.metrics[0]).toMatchObject({ name: 'error-ratio', dry_run: true, decision: 'fail' });
-        expect(c.metrics[0].value).toBeGreaterThan(0.05);
+  it(
+    'the same metric with dry_run: true is evaluated and recorded (decision fail) and does not abort the release',
+    async () => {
+      const { ns, cwd, load } = await deployed('metric-dry');
+      try {
+        const slo = sloFile(cwd, {
+          success_rate: 0.5,
+          min_requests: 10,
+          metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10, dry_run: true }],
+        });
+        const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
+        expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
+        expect(r.json.result).toBe('released');
+        const canary = readJson(cwd, readJson(cwd, r.json.evidence).phases[2].evidence);
+        expect(canary.checks.map((c: any) => `${c.percent}:${c.decision}`)).toEqual(['10:pass', '50:pass', '100:pass']);
+        for (const c of canary.checks) {
+          expect(c.metrics[0]).toMatchObject({ name: 'error-ratio', dry_run: true, decision: 'fail' });
+          expect(c.metrics[0].value).toBeGreaterThan(0.05);
+        }
+      } finally {
+        load.stop();
       }
-    } finally {
-      load.stop();
-    }
-  });
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('compare: stable on p95 latency: a candidate 150 ms slower fails the difference threshold; both revisions’ values recorded', async () => {
-    const { ns, cwd, stable, load } = await deployed('compare');
-    try {
-      const slo = sloFile(cwd, {
-        latency_p95_ms: 5_000, // the built-in p95 check lets it through: the comparison with stable decides
-        min_requests: 10,
-        metrics: [{ name: 'p95-vs-stable', query: P95_MS, compare: 'stable', difference: '< 50', min_samples: 10 }],
-      });
-      const r = await release(cwd, manifest(cwd, ns, 'slow', { LATENCY_MS: '150' }), slo);
-      expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
-      const candidate = r.json.error.details.candidate as string;
-      expect(r.json.error.message).toMatch(/metric p95-vs-stable: difference to stable/);
-      expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [stable]: 100, [candidate]: 0 });
-      const canary = readJson(cwd, readJson(cwd, r.json.error.details.evidence).phases[2].evidence);
-      const m = canary.checks.find((c: any) => c.decision === 'fail').metrics[0];
-      expect(m.stable.revision).toBe(stable);
-      expect(m.stable.query).toContain(`revision_name="${stable}"`);
-      expect(m.stable.value).toBeLessThan(50);
-      expect(m.value).toBeGreaterThanOrEqual(140);
-      expect(m.comparison).toMatchObject({ kind: 'difference', condition: '< 50' });
-      expect(m.comparison.value).toBeCloseTo(m.value - m.stable.value, 3);
-      expect(m.samples.stable).toBeGreaterThanOrEqual(10);
-    } finally {
-      load.stop();
-    }
-  });
+  it(
+    'compare: stable on p95 latency: a candidate 150 ms slower fails the difference threshold; both revisions’ values recorded',
+    async () => {
+      const { ns, cwd, stable, load } = await deployed('compare');
+      try {
+        const slo = sloFile(cwd, {
+          latency_p95_ms: 5_000, // the built-in p95 check lets it through: the comparison with stable decides
+          min_requests: 10,
+          metrics: [{ name: 'p95-vs-stable', query: P95_MS, compare: 'stable', difference: '< 50', min_samples: 10 }],
+        });
+        const r = await release(cwd, manifest(cwd, ns, 'slow', { LATENCY_MS: '150' }), slo);
+        expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
+        const candidate = r.json.error.details.candidate as string;
+        expect(r.json.error.message).toMatch(/metric p95-vs-stable: difference to stable/);
+        expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [stable]: 100, [candidate]: 0 });
+        const canary = readJson(cwd, readJson(cwd, r.json.error.details.evidence).phases[2].evidence);
+        const m = canary.checks.find((c: any) => c.decision === 'fail').metrics[0];
+        expect(m.stable.revision).toBe(stable);
+        expect(m.stable.query).toContain(`revision_name="${stable}"`);
+        expect(m.stable.value).toBeLessThan(50);
+        expect(m.value).toBeGreaterThanOrEqual(140);
+        expect(m.comparison).toMatchObject({ kind: 'difference', condition: '< 50' });
+        expect(m.comparison.value).toBeCloseTo(m.value - m.stable.value, 3);
+        expect(m.samples.stable).toBeGreaterThanOrEqual(10);
+      } finally {
+        load.stop();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 });
