@@ -1,7 +1,7 @@
 import type { Ctx } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from './duration.js';
-import type { AnalysisSpec, Slo } from './slo.js';
+import { loadAnalysis, type AnalysisSpec, type Slo } from './slo.js';
 import { Analysis } from './analysis.js';
 import type { SloProvider } from './providers/types.js';
 
@@ -10,6 +10,26 @@ export interface ProviderFlags {
   prometheusUrl?: string;
   requests?: string;
   concurrency?: string;
+}
+
+/**
+ * What judges a rollout (`canary start`, `release`), validated before anything is read or changed:
+ * the SLO file's thresholds, named metrics and hooks, --max-holds (default the file's
+ * limits.inconclusive_windows, else 3), the provider and the analysis.
+ */
+export async function buildGate(ctx: Ctx, flags: ProviderFlags & { slo?: string; maxHolds?: string }, intervalMs: number) {
+  const config = await ctx.config();
+  const { slo, metrics, limits, hooks } = await loadAnalysis(
+    ctx.root,
+    flags.slo === undefined ? undefined : ctx.userPath(flags.slo),
+    config.canary?.slo,
+    config.canary?.hooks,
+  );
+  const maxHolds = Number(flags.maxHolds ?? limits.inconclusive_windows ?? 3);
+  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
+  const provider = await buildProvider(ctx, flags, slo, intervalMs);
+  const analysis = await buildAnalysis(ctx, flags, { metrics, limits });
+  return { slo, hooks, maxHolds, provider, analysis };
 }
 
 /**
@@ -40,7 +60,7 @@ export async function buildProvider(ctx: Ctx, flags: ProviderFlags, slo: Slo, wi
 const prometheusUrl = (flags: ProviderFlags, configured: string | undefined) => flags.prometheusUrl ?? configured;
 
 /** The named metrics of the SLO file (none → undefined); they are PromQL, so they need Prometheus whatever the provider. */
-export async function buildAnalysis(
+async function buildAnalysis(
   ctx: Ctx,
   flags: ProviderFlags,
   spec: Pick<AnalysisSpec, 'metrics' | 'limits'>,

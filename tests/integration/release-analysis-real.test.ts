@@ -11,11 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { RealKnative, requireKnative, steadyRequests } from '../support/knative-real.ts';
-import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
+import { type RealKnative, requireKnative, startScrapedStack, steadyRequests } from '../support/knative-real.ts';
+import { promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson } from '../helpers/cli.ts';
 import { HELLO_MANIFEST, ksvcPath, waitFor } from '../helpers/deploy.ts';
@@ -35,34 +34,26 @@ const P95_MS =
   'histogram_quantile(0.95, sum by (le) (rate(revision_request_latencies_bucket{namespace_name="{{namespace}}",revision_name="{{revision}}"}[{{window}}])))';
 
 describe.skipIf(!requireKnative())('vpm release with named metrics against real Knative Serving', () => {
+  let stack: Awaited<ReturnType<typeof startScrapedStack>> | undefined;
   let kn: RealKnative;
   let kube: Kube;
   let prom: PrometheusHandle;
-  let envDir: string;
   const run = (args: string[], cwd: string) =>
     vpmJson(args, { cwd, env: { KUBECONFIG: kn.kubeconfig, VPM_INGRESS_URL: kn.ingressUrl }, timeoutMs: 300_000 });
   const readJson = (cwd: string, rel: string) => JSON.parse(fs.readFileSync(path.join(cwd, rel), 'utf8'));
 
   beforeAll(async () => {
-    envDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-release-real-'));
-    kn = new RealKnative({ dir: envDir, index: 3, log: (m) => fs.appendFileSync(path.join(envDir, 'stack.log'), `${m}\n`) });
-    await kn.start();
+    // stack 3: stacks 0 and 1 are the fleet suite's clusters, 2 the real-Knative suite's
+    stack = await startScrapedStack({ index: 3, prefix: 'vpm-release-real-', scrapeIntervalS: SCRAPE_S });
+    ({ kn, prom } = stack);
     kube = kn.kube;
-    prom = await startPrometheus({ dir: path.join(envDir, 'prometheus'), targets: [], scrapeIntervalS: SCRAPE_S });
-    kn.syncQueueProxyTargets((targets) => prom.setTargets(targets));
   }, 300_000);
 
   afterAll(async () => {
-    await prom?.stop();
-    await kn?.stop();
+    await stack?.stop();
   }, 120_000);
 
-  let nsCount = 0;
-  async function namespace(prefix: string): Promise<string> {
-    const ns = `${prefix}-${process.pid}-${++nsCount}`;
-    await kube.ensureNamespace(ns);
-    return ns;
-  }
+  const namespace = (prefix: string) => stack!.namespace(prefix);
 
   /**
    * The project's hello manifest (latestRevision: 100%) with the test app's image and `env`; its

@@ -9,9 +9,8 @@ import { parseDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, revisionRef, servingRevision, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
-import { loadAnalysis } from '../../deploy/slo.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
-import { buildAnalysis, buildProvider } from '../../deploy/provider-factory.js';
+import { buildGate } from '../../deploy/provider-factory.js';
 import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { writeReleaseProgress } from '../../deploy/release.js';
 import { assertNoRolloutInProgress, checkForce, readRejected, readRelease, type Override } from '../../deploy/traffic-ownership.js';
@@ -36,16 +35,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
-  const { slo, metrics, limits, hooks } = await loadAnalysis(
-    ctx.root,
-    opts.slo === undefined ? undefined : ctx.userPath(opts.slo),
-    config.canary?.slo,
-    config.canary?.hooks,
-  );
-  const maxHolds = Number(opts.maxHolds ?? limits.inconclusive_windows ?? 3);
-  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
-  const provider = await buildProvider(ctx, opts, slo, intervalMs);
-  const analysis = await buildAnalysis(ctx, opts, { metrics, limits });
+  const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` };
   await assertNotFrozen(ctx.root, ctx.now(), guard);
 

@@ -10,11 +10,10 @@ import { parseDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import { runGuard } from '../../deploy/guard.js';
 import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ksvc.js';
-import { buildAnalysis, buildProvider } from '../../deploy/provider-factory.js';
+import { buildGate } from '../../deploy/provider-factory.js';
 import { waitReady } from '../../deploy/ready.js';
 import { RELEASE_PHASES, releaseTraffic, writeReleaseProgress } from '../../deploy/release.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
-import { loadAnalysis } from '../../deploy/slo.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
 import { notifier, type NotifyEvent } from '../../deploy/notify.js';
 import {
@@ -60,16 +59,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const readyTimeoutMs = parseDuration(opts.readyTimeout ?? '120s', '--ready-timeout');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
   if (guardWindowMs > 0 && intervalMs > guardWindowMs) throw new UsageError('--interval must not be longer than --guard-window');
-  const { slo, metrics, limits, hooks } = await loadAnalysis(
-    ctx.root,
-    opts.slo === undefined ? undefined : ctx.userPath(opts.slo),
-    config.canary?.slo,
-    config.canary?.hooks,
-  );
-  const maxHolds = Number(opts.maxHolds ?? limits.inconclusive_windows ?? 3);
-  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
-  const provider = await buildProvider(ctx, opts, slo, intervalMs);
-  const analysis = await buildAnalysis(ctx, opts, { metrics, limits });
+  const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   checkForce(opts);
   const fromStart = ctx.userPath(opts.file);
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : opts.file);
