@@ -131,7 +131,11 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const cwd = tempDir();
     const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'two' });
     const before = weights(await ksvc(ns));
-    const bad = await run(['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns], cwd);
+    // --traffic: a live KService's routing is only applied from the manifest when asked (traffic ownership)
+    const bad = await run(
+      ['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns, '--traffic'],
+      cwd,
+    );
     expect(bad.result.exitCode, String(bad.result.stderr)).toBe(1);
     expect(bad.json.error.hint).toMatch(/fix the manifest/);
     expect(bad.json.error.message).toMatch(/spec\.traffic/);
