@@ -44,13 +44,13 @@ export async function promInstantQuery(
 ): Promise<PromSample[]> {
   const params: Record<string, string> = { query };
   if (opts.time) params.time = (opts.time.getTime() / 1000).toFixed(3);
-  const data = await promGet<{ resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(
-    baseUrl,
-    '/api/v1/query',
-    params,
-    opts.timeoutMs ?? 5_000,
-    `query ${query}`,
-  );
+  const data = await promGet<
+    | { resultType: 'vector'; result: Array<{ metric: Record<string, string>; value: [number, string] }> }
+    | { resultType: 'scalar'; result: [number, string] }
+    | { resultType: 'matrix' | 'string'; result: unknown }
+  >(baseUrl, '/api/v1/query', params, opts.timeoutMs ?? 5_000, `query ${query}`);
+  // A scalar (`scalar(…)`, a literal) is one unlabelled sample.
+  if (data.resultType === 'scalar') return [{ metric: {}, value: Number(data.result[1]) }];
   if (data.resultType !== 'vector') return [];
   return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }

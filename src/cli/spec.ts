@@ -125,7 +125,7 @@ export const KUBE_FLAGS = {
 /** The deploy-freeze override every mutating deploy command accepts. */
 export const FREEZE_OVERRIDE_FLAGS = {
   forceFreeze: { type: 'boolean', description: 'run even though deploys are frozen (needs --reason; recorded)' },
-  reason: { type: 'string', placeholder: '<text>', description: 'why the freeze is overridden' },
+  reason: { type: 'string', placeholder: '<text>', description: 'why the freeze (or, with --force, the rollout guard) is overridden' },
 } as const satisfies FlagDecls;
 
 export const SUMMARY_FILE_FLAG = {

@@ -6,6 +6,7 @@ import type { AnyCommandSpec } from '../cli/spec.js';
 import { apply } from './deploy/apply.js';
 import { canaryAbort } from './deploy/canary-abort.js';
 import { canaryPromote } from './deploy/canary-promote.js';
+import { canaryResume } from './deploy/canary-resume.js';
 import { canaryStart } from './deploy/canary-start.js';
 import { canaryStatus } from './deploy/canary-status.js';
 import { freezeOff } from './deploy/freeze-off.js';
@@ -16,6 +17,9 @@ import { freezeScheduleList } from './deploy/freeze-schedule-list.js';
 import { freezeScheduleRemove } from './deploy/freeze-schedule-remove.js';
 import { guard } from './deploy/guard.js';
 import { ready } from './deploy/ready.js';
+import { release } from './deploy/release.js';
+import { history } from './deploy/history.js';
+import { canaryUndo } from './deploy/canary-undo.js';
 import { sli } from './deploy/sli.js';
 import { checkin } from './evidence/checkin.js';
 import { contractCheck } from './evidence/contract-check.js';
@@ -78,12 +82,16 @@ export const COMMANDS: readonly AnyCommandSpec[] = [
   freezeScheduleList,
   freezeScheduleRemove,
   apply,
+  release,
   ready,
   sli,
   canaryStart,
   canaryStatus,
   canaryAbort,
   canaryPromote,
+  canaryResume,
+  canaryUndo,
+  history,
   guard,
   clustersStatus,
   clustersSync,

@@ -138,7 +138,12 @@ function rejection(err: unknown, obj: KObj, kube: KubeClient): Error {
 export async function applyObjects(
   kube: KubeClient,
   objects: KObj[],
-  opts: { dryRun: boolean; log: (line: string) => void },
+  opts: {
+    dryRun: boolean;
+    log: (line: string) => void;
+    /** Sees every object's live and server-merged (dry-run) form before anything is applied; may refuse. */
+    vet?: (plan: Array<{ obj: KObj; live: KObj | null; dry: KObj }>) => void;
+  },
 ): Promise<ApplyObjectResult[]> {
   const { stringify } = await import('yaml');
   const { createTwoFilesPatch } = await import('diff');
@@ -165,6 +170,7 @@ export async function applyObjects(
     opts.log(`[DIFF] ${describe(obj, kube.namespace)}: ${live ? (diff ? 'changes' : 'no changes') : 'new object'}`);
     planned.push({ obj, live, dry, diff });
   }
+  opts.vet?.(planned);
   // 2. apply (unless dry-run), 3. get.
   const results: ApplyObjectResult[] = [];
   for (const p of planned) {

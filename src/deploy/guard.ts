@@ -8,6 +8,7 @@ import { writeCanaryTraffic, readProgress, type SloCheckRecord, type TimelineEve
 import { CANDIDATE_TAG, ksvcRef, splitTraffic, tagUrl, type TrafficTarget } from './ksvc.js';
 import { evaluateSloGate, type Slo } from './slo.js';
 import type { SloProvider } from './providers/types.js';
+import { rejectedAnnotation } from './traffic-ownership.js';
 
 export interface GuardOptions {
   ksvc: string;
@@ -103,6 +104,9 @@ export async function runGuard(
         },
         deps.status,
         120_000,
+        undefined,
+        (current) =>
+          rejectedAnnotation(current, { revision: o.revision, by: 'guard', run_id: o.runId, reason: `guard NG: ${gate.reason}` }),
       );
       const at = new Date().toISOString();
       event('rolled_back', { to: o.previous });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { readTextIfExists } from '../core/fs.js';
 import { formatZodIssues } from '../core/zod-issues.js';
-import { SloSchema } from '../schemas/config.js';
+import { AnalysisSchema, type SloSchema } from '../schemas/config.js';
 import type { z } from 'zod';
 
 export type Slo = z.infer<typeof SloSchema>;
@@ -71,8 +71,20 @@ export function evaluateSloGate(m: Measurement, slo: Slo): GateResult {
   };
 }
 
-/** SLO from --slo FILE (YAML or JSON) over config `canary.slo` over defaults. */
-export async function loadSlo(cwd: string, file: string | undefined, configured: Partial<Slo> | undefined): Promise<Slo> {
+export type AnalysisSpec = z.infer<typeof AnalysisSchema>;
+export type AnalysisMetric = AnalysisSpec['metrics'][number];
+
+/**
+ * The analysis from --slo FILE (YAML or JSON) over config `canary.slo` over defaults: the built-in
+ * thresholds (`slo`), named metrics with their limits, and hooks (the file's kinds replace config
+ * `canary.hooks` kind by kind). Every problem is a usage error naming its dot path.
+ */
+export async function loadAnalysis(
+  cwd: string,
+  file: string | undefined,
+  configured: Partial<AnalysisSpec> | undefined,
+  configuredHooks?: AnalysisSpec['hooks'],
+): Promise<{ slo: Slo; metrics: AnalysisMetric[]; limits: AnalysisSpec['limits']; hooks: NonNullable<AnalysisSpec['hooks']> }> {
   let fromFile: unknown = {};
   if (file) {
     const text = readTextIfExists(join(cwd, file)) ?? readTextIfExists(file);
@@ -82,8 +94,16 @@ export async function loadSlo(cwd: string, file: string | undefined, configured:
     } catch (err) {
       throw new UsageError(`SLO file ${file} does not parse: ${(err as Error).message}`);
     }
+    if (fromFile !== null && (typeof fromFile !== 'object' || Array.isArray(fromFile)))
+      throw new UsageError(`SLO file ${file} must hold a mapping (success_rate, latency_p95_ms, min_requests, metrics, limits, hooks)`);
   }
-  const parsed = SloSchema.safeParse({ ...(configured ?? {}), ...((fromFile ?? {}) as object) });
+  const parsed = AnalysisSchema.safeParse({ ...(configured ?? {}), ...((fromFile ?? {}) as object) });
   if (!parsed.success) throw new UsageError(`invalid SLO${file ? ` in ${file}` : ''}:\n  ${formatZodIssues(parsed.error).join('\n  ')}`);
-  return parsed.data;
+  const { metrics, limits, hooks, ...slo } = parsed.data;
+  return { slo, metrics, limits, hooks: { ...(configuredHooks ?? {}), ...(hooks ?? {}) } };
+}
+
+/** The built-in thresholds alone (the guard judges by these). */
+export async function loadSlo(cwd: string, file: string | undefined, configured: Partial<AnalysisSpec> | undefined): Promise<Slo> {
+  return (await loadAnalysis(cwd, file, configured)).slo;
 }

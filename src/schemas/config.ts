@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RepoPath } from './job.js';
+import { JobStepSchema, RepoPath } from './job.js';
 
 /** `vpm.config.yaml` / `vpm.config.json` at the repo root. Every section is optional. */
 /** Shell syntax is not allowed in command patterns (only in verbatim allowlist entries). */
@@ -106,11 +106,116 @@ export const JobLoopSchema = z
   })
   .strict();
 
-export const SloSchema = z
+const SLO_THRESHOLDS = {
+  success_rate: z.number().min(0).max(1).default(0.99),
+  latency_p95_ms: z.number().positive().default(500),
+  min_requests: z.number().int().positive().default(20),
+};
+export const SloSchema = z.object(SLO_THRESHOLDS).strict();
+
+/** `< 0.01`, `>= 0.99`: a comparison operator and a number. */
+export const CONDITION = /^\s*(<=|>=|==|!=|<|>)\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
+const Condition = z.string().regex(CONDITION, 'must be an operator (<, <=, >, >=, ==, !=) and a number, e.g. "< 0.01"');
+/** The placeholders a metric's query may use; anything else in `{{…}}` is a typo. */
+export const METRIC_PLACEHOLDERS = ['namespace', 'revision', 'ksvc', 'window'] as const;
+const PromqlTemplate = z
+  .string()
+  .trim()
+  .min(1)
+  .superRefine((q, ctx) => {
+    for (const m of q.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g))
+      if (!(METRIC_PLACEHOLDERS as readonly string[]).includes(m[1]))
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown placeholder {{${m[1]}}} (known: ${METRIC_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')})`,
+        });
+  });
+
+/**
+ * One named metric of the analysis: a PromQL template evaluated per window for the candidate (and,
+ * with `compare: stable`, for the stable revision), judged by `condition` and/or the comparison.
+ */
+export const AnalysisMetricSchema = z
   .object({
-    success_rate: z.number().min(0).max(1).default(0.99),
-    latency_p95_ms: z.number().positive().default(500),
-    min_requests: z.number().int().positive().default(20),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, ".", "_" or "-"'),
+    query: PromqlTemplate,
+    condition: Condition.optional(),
+    compare: z.literal('stable').optional(),
+    /** With compare: candidate − stable must satisfy this. */
+    difference: Condition.optional(),
+    /** With compare: candidate ÷ stable must satisfy this. */
+    ratio: Condition.optional(),
+    /** Fewer samples (requests of the revision in the window, or `samples_query`) → inconclusive. */
+    min_samples: z.number().int().min(1).optional(),
+    samples_query: PromqlTemplate.optional(),
+    /** Evaluated and recorded, never decides. */
+    dry_run: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.compare) {
+      if ((m.difference === undefined) === (m.ratio === undefined))
+        ctx.addIssue({ code: 'custom', path: ['compare'], message: 'compare: stable needs exactly one of difference or ratio' });
+      if (!/\{\{\s*revision\s*\}\}/.test(m.query))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['query'],
+          message: 'compare: stable needs {{revision}} in the query (else both sides are the same)',
+        });
+    } else {
+      if (m.condition === undefined)
+        ctx.addIssue({ code: 'custom', path: ['condition'], message: 'required (or compare: stable with difference/ratio)' });
+      for (const key of ['difference', 'ratio'] as const)
+        if (m[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only with compare: stable' });
+    }
+    if (m.samples_query && m.min_samples === undefined)
+      ctx.addIssue({ code: 'custom', path: ['samples_query'], message: 'only with min_samples' });
+  });
+
+/** Hooks: runner steps (as in an inbox job) run through the execution policy and the sandbox. */
+export const HOOK_KINDS = ['pre_rollout', 'pre_step', 'post_rollout', 'on_abort'] as const;
+const HookSteps = z.array(JobStepSchema).min(1).max(20).optional();
+export const HooksSchema = z.object({ pre_rollout: HookSteps, pre_step: HookSteps, post_rollout: HookSteps, on_abort: HookSteps }).strict();
+export type HookKind = (typeof HOOK_KINDS)[number];
+
+/** The SLO file (and config `canary.slo`): the built-in thresholds, named metrics, their limits, hooks. */
+export const AnalysisSchema = z
+  .object({
+    ...SLO_THRESHOLDS,
+    metrics: z
+      .array(AnalysisMetricSchema)
+      .max(50)
+      .default([])
+      .superRefine((ms, ctx) => {
+        const seen = new Set<string>();
+        ms.forEach((m, i) => {
+          if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate metric name ${m.name}` });
+          seen.add(m.name);
+        });
+      }),
+    limits: z
+      .object({
+        /** Query errors in a row (per deciding metric) that fail the gate; fewer hold it. */
+        consecutive_errors: z.number().int().min(1).default(2),
+        /** Inconclusive windows in a row at one step before the rollout gives up (exit 5); default --max-holds, 3. */
+        inconclusive_windows: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .default({ consecutive_errors: 2 }),
+    hooks: HooksSchema.optional(),
+  })
+  .strict();
+
+/** `notify[]`: an HTTP POST per rollout event (Slack-compatible text or a JSON document). */
+export const NOTIFY_EVENTS = ['held', 'paused', 'aborted', 'promoted', 'released', 'guard_failed'] as const;
+export const NotifyTargetSchema = z
+  .object({
+    url: z.string().url(),
+    events: z
+      .array(z.enum(NOTIFY_EVENTS))
+      .min(1)
+      .default([...NOTIFY_EVENTS]),
+    format: z.enum(['slack', 'json']).default('json'),
   })
   .strict();
 
@@ -221,7 +326,9 @@ export const ConfigSchema = z
         prometheus_url: z.string().url().optional(),
         /** How often Prometheus gets a sample of the request metrics (a duration, or seconds); read from Prometheus when unset. */
         prometheus_scrape_interval: z.union([z.string(), z.number().positive()]).optional(),
-        slo: SloSchema.optional(),
+        slo: AnalysisSchema.omit({ hooks: true }).optional(),
+        /** Rollout hooks; an SLO file's `hooks` replace these kind by kind. */
+        hooks: HooksSchema.optional(),
       })
       .strict()
       .optional(),
@@ -235,6 +342,7 @@ export const ConfigSchema = z
       .strict()
       .optional(),
     fleet: FleetConfigSchema.optional(),
+    notify: z.array(NotifyTargetSchema).optional(),
     freeze: FreezeConfigSchema.optional(),
     failover: FailoverConfigSchema.optional(),
   })

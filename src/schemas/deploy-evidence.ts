@@ -15,6 +15,44 @@ const GateCheck = z.object({
   ok: z.boolean().nullable(),
 });
 
+/** One named metric of the analysis in one window (src/deploy/analysis.ts). */
+const MetricRecordSchema = z.object({
+  name: z.string(),
+  dry_run: z.boolean(),
+  query: z.string(),
+  value: z.number().nullable(),
+  condition: z.string().nullable(),
+  stable: z.object({ revision: z.string(), query: z.string(), value: z.number().nullable() }).optional(),
+  comparison: z.object({ kind: z.enum(['difference', 'ratio']), value: z.number().nullable(), condition: z.string() }).optional(),
+  samples: z
+    .object({ min: z.number(), query: z.string(), candidate: z.number().nullable(), stable: z.number().nullable().optional() })
+    .optional(),
+  decision: z.enum(['pass', 'fail', 'inconclusive', 'error']),
+  reason: z.string(),
+  consecutive_errors: z.number().optional(),
+});
+
+/** One run of a rollout hook: the runner job it was, and each step's decision and (masked) output. */
+const HookRecordSchema = z.object({
+  kind: z.enum(['pre_rollout', 'pre_step', 'post_rollout', 'on_abort']),
+  job_id: z.string(),
+  at: z.iso.datetime(),
+  phase: z.enum(['running', 'done', 'deny', 'fatal_error']),
+  end_reason: z.string(),
+  reports_dir: z.string(),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      decision: z.string().nullable(),
+      matched_rule: z.string().nullable(),
+      exit_code: z.number().nullable(),
+      sandbox: z.string().nullable(),
+      stdout_tail: z.string(),
+      stderr_tail: z.string(),
+    }),
+  ),
+});
+
 /** One SLO evaluation: what was measured (query or probe), the raw values, thresholds, window, decision. */
 export const SloCheckSchema = z.object({
   step: z.number().int().nullable(),
@@ -26,6 +64,7 @@ export const SloCheckSchema = z.object({
   thresholds: z.object({ success_rate: z.number(), latency_p95_ms: z.number(), min_requests: z.number() }),
   window_ms: z.number(),
   checks: z.array(GateCheck),
+  metrics: z.array(MetricRecordSchema).optional(),
   decision: z.enum(['pass', 'fail', 'inconclusive']),
   reason: z.string(),
   at: z.iso.datetime(),
@@ -48,6 +87,12 @@ export const ApplyEvidence = defineEvidence('apply', 'reports/codex_runs', {
       error: z.string().optional(),
     }),
   ),
+  /** Per KService: whether the live routing was kept (traffic ownership) and what was applied. */
+  traffic: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** `--force --reason` overrides of a rollout in progress or a rejected revision. */
+  overrides: z
+    .array(z.object({ object: z.string(), what: z.string(), reason: z.string(), by: z.string(), at: z.iso.datetime() }))
+    .optional(),
 });
 
 export const ReadyEvidence = defineEvidence('ready', 'reports/ready', {
@@ -88,6 +133,10 @@ export const CanaryEvidence = defineEvidence('canary', 'reports/canary', {
   timeline: z.array(TimelineEvent),
   detect_to_restore_ms: z.number().nullable(),
   traffic_final: z.array(z.record(z.string(), z.unknown())),
+  /** Every hook run (pre_rollout, pre_step, post_rollout, on_abort) with its steps' decisions and output. */
+  hooks: z.array(HookRecordSchema).optional(),
+  /** Who ran it (user name), for `vpm history`. */
+  by: z.string().optional(),
 });
 
 export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
@@ -107,4 +156,47 @@ export const GuardEvidence = defineEvidence('guard', 'reports/guard', {
   freeze: z.record(z.string(), z.unknown()).nullable(),
   issue: z.object({ number: z.number().nullable(), url: z.string().nullable(), error: z.string().nullable() }).nullable(),
   timeline: z.array(TimelineEvent),
+  by: z.string().optional(),
+});
+
+/** One release: the apply, ready, canary and guard evidence it produced, each with its verdict. */
+export const ReleaseEvidence = defineEvidence('release', 'reports/release', {
+  ...Target,
+  ksvc: z.string(),
+  manifest: z.string(),
+  template_hash: z.string(),
+  by: z.string(),
+  first_deploy: z.boolean(),
+  stable: z.string().nullable(),
+  candidate: z.string().nullable(),
+  steps: z.array(z.union([z.number(), z.literal('pause')])),
+  interval_ms: z.number(),
+  guard_window_ms: z.number(),
+  resumed_from: z.object({ run_id: z.string(), phase: z.string() }).nullable(),
+  result: z.enum(['released', 'first_deploy', 'unchanged', 'aborted', 'guard_failed', 'held', 'failed']),
+  reason: z.string(),
+  /** Every notification sent (target URL shown without credentials), with its outcome. */
+  notifications: z.array(z.record(z.string(), z.unknown())),
+  phases: z.array(
+    z.object({
+      phase: z.enum(['apply', 'ready', 'canary', 'guard']),
+      run_id: z.string().nullable(),
+      evidence: z.string().nullable(),
+      verdict: z.string(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  timeline: z.array(TimelineEvent),
+});
+
+/** `vpm canary undo`: 100% back on an earlier good revision. */
+export const UndoEvidence = defineEvidence('undo', 'reports/undo', {
+  ...Target,
+  ksvc: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  traffic: z.array(z.record(z.string(), z.unknown())),
+  override: z.object({ what: z.string(), reason: z.string() }).nullable(),
 });

@@ -90,7 +90,8 @@ describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo 
         project: 'vpm',
         destination: { name: c, namespace: 'fleet' },
         source: { path: `infra/k8s/overlays/${c}`, targetRevision: 'HEAD', repoURL: argocd.repoURL },
-        syncPolicy: { syncOptions: ['CreateNamespace=true'] },
+        syncPolicy: { syncOptions: ['CreateNamespace=true', 'RespectIgnoreDifferences=true'] },
+        ignoreDifferences: [{ group: 'serving.knative.dev', kind: 'Service', jsonPointers: ['/spec/traffic'] }],
       });
       expect(app.spec.syncPolicy?.automated).toBeUndefined();
       expect(app.metadata.ownerReferences[0]).toMatchObject({ kind: 'ApplicationSet', name: 'root-apps' });
@@ -152,14 +153,17 @@ describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo 
       expect(a.operation).toEqual({
         initiatedBy: { username: `vpm/${user}` },
         info: [{ name: 'vpm-request', value: json.request_id }],
-        sync: { revision: 'HEAD', syncOptions: ['CreateNamespace=true'] },
+        sync: { revision: 'HEAD', syncOptions: ['CreateNamespace=true', 'RespectIgnoreDifferences=true'] },
       });
     }
     for (const n of NAMES) {
       const app = await mgmt.get(`${APPS}/${n}`);
       // What the real controller recorded: our user, not automated; the requested revision stays HEAD.
       expect(app.status.operationState.operation.initiatedBy).toEqual({ username: `vpm/${user}` });
-      expect(app.status.operationState.operation.sync).toMatchObject({ revision: 'HEAD', syncOptions: ['CreateNamespace=true'] });
+      expect(app.status.operationState.operation.sync).toMatchObject({
+        revision: 'HEAD',
+        syncOptions: ['CreateNamespace=true', 'RespectIgnoreDifferences=true'],
+      });
       expect(app.status.operationState.syncResult.revision).toBe(sha);
       expect(app.status.history.at(-1)).toMatchObject({ revision: sha, initiatedBy: { username: `vpm/${user}` } });
     }
@@ -662,7 +666,10 @@ describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo 
     kubeB.close();
     const app = await mgmt.get(`${APPS}/${NAMES[1]}`);
     expect(app.status.history.at(-1)).toMatchObject({ revision: oldSha, initiatedBy: { username: `vpm/${user}` } });
-    expect(app.status.operationState.operation.sync).toMatchObject({ revision: oldSha, syncOptions: ['CreateNamespace=true'] });
+    expect(app.status.operationState.operation.sync).toMatchObject({
+      revision: oldSha,
+      syncOptions: ['CreateNamespace=true', 'RespectIgnoreDifferences=true'],
+    });
 
     // With auto-sync on, a rollback is refused as `argocd app rollback` refuses it.
     await mgmt.apply(

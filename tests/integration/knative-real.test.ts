@@ -9,10 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { RealKnative, requireKnative, trafficWithSeries as trafficUntilScraped } from '../support/knative-real.ts';
+import { type RealKnative, requireKnative, startScrapedStack, trafficWithSeries as trafficUntilScraped } from '../support/knative-real.ts';
 import { startPrometheus, promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
 import { KubeClient } from '../../src/adapters/kube.ts';
@@ -25,6 +24,7 @@ const IMAGE = 'dev.local/vpm-testapp:v1';
 const SCRAPE_S = 2;
 
 describe.skipIf(!requireKnative())('deploy control against real Knative Serving', () => {
+  let stack: Awaited<ReturnType<typeof startScrapedStack>> | undefined;
   let kn: RealKnative;
   let kube: Kube;
   let prom: PrometheusHandle;
@@ -33,30 +33,17 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
   const run = (args: string[], cwd: string) => vpmJson(args, { cwd, env: vpmEnv(), timeoutMs: 240_000 });
 
   beforeAll(async () => {
-    envDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpm-knative-real-'));
     // stack 2: stacks 0 and 1 are the fleet suite's clusters, which may run at the same time
-    kn = new RealKnative({ dir: envDir, index: 2, log: (m) => fs.appendFileSync(path.join(envDir, 'stack.log'), `${m}\n`) });
-    await kn.start();
+    stack = await startScrapedStack({ index: 2, prefix: 'vpm-knative-real-', scrapeIntervalS: SCRAPE_S });
+    ({ kn, prom, dir: envDir } = stack);
     kube = kn.kube;
-    prom = await startPrometheus({
-      dir: path.join(envDir, 'prometheus'),
-      targets: [],
-      scrapeIntervalS: SCRAPE_S,
-    });
-    kn.syncQueueProxyTargets((targets) => prom.setTargets(targets));
   }, 300_000);
 
   afterAll(async () => {
-    await prom?.stop();
-    await kn?.stop();
+    await stack?.stop();
   }, 120_000);
 
-  let nsCount = 0;
-  async function namespace(prefix: string): Promise<string> {
-    const ns = `${prefix}-${process.pid}-${++nsCount}`;
-    await kube.ensureNamespace(ns);
-    return ns;
-  }
+  const namespace = (prefix: string) => stack!.namespace(prefix);
 
   function manifest(ns: string, env: Record<string, string> = {}, traffic?: unknown[]): string {
     const file = path.join(envDir, `${ns}-${Object.keys(env).join('-') || 'base'}.yaml`);
@@ -137,7 +124,11 @@ describe.skipIf(!requireKnative())('deploy control against real Knative Serving'
     const cwd = tempDir();
     const { stable } = await stableAndCandidate(ns, cwd, { MESSAGE: 'two' });
     const before = weights(await ksvc(ns));
-    const bad = await run(['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns], cwd);
+    // --traffic: a live KService's routing is only applied from the manifest when asked (traffic ownership)
+    const bad = await run(
+      ['apply', manifest(ns, { MESSAGE: 'three' }, [{ revisionName: stable, percent: 90 }]), '-n', ns, '--traffic'],
+      cwd,
+    );
     expect(bad.result.exitCode, String(bad.result.stderr)).toBe(1);
     expect(bad.json.error.hint).toMatch(/fix the manifest/);
     expect(bad.json.error.message).toMatch(/spec\.traffic/);

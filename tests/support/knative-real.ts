@@ -38,7 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { Kube, type KObj } from './kube.ts';
-import { promQuery } from './prometheus.ts';
+import { promQuery, startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { REPO_ROOT, ensurePki, findAssets, httpGet, killPid, pidAlive, spawnLogged, waitFor, type Proc } from './testenv.ts';
 
 export const KNATIVE_VERSION = '1.15.2';
@@ -851,4 +851,45 @@ export async function trafficWithSeries(
     }
     await sleep(250);
   }
+}
+
+/**
+ * Stack `index` with a real Prometheus scraping every queue-proxy pod of it (the suites that judge
+ * canaries by request metrics), logging to `<dir>/stack.log`. Stopped whole if any part fails to start.
+ */
+export async function startScrapedStack(o: { index: number; prefix: string; scrapeIntervalS: number }): Promise<{
+  kn: RealKnative;
+  prom: PrometheusHandle;
+  dir: string;
+  /** A fresh namespace `<prefix>-<pid>-<n>` on the stack. */
+  namespace(prefix: string): Promise<string>;
+  stop(): Promise<void>;
+}> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), o.prefix));
+  const kn = new RealKnative({ dir, index: o.index, log: (m) => fs.appendFileSync(path.join(dir, 'stack.log'), `${m}\n`) });
+  let prom: PrometheusHandle | undefined;
+  try {
+    await kn.start();
+    prom = await startPrometheus({ dir: path.join(dir, 'prometheus'), targets: [], scrapeIntervalS: o.scrapeIntervalS });
+  } catch (err) {
+    await kn.stop();
+    throw err;
+  }
+  const scraper = prom;
+  kn.syncQueueProxyTargets((targets) => scraper.setTargets(targets));
+  let namespaces = 0;
+  return {
+    kn,
+    prom: scraper,
+    dir,
+    async namespace(prefix) {
+      const ns = `${prefix}-${process.pid}-${++namespaces}`;
+      await kn.kube.ensureNamespace(ns);
+      return ns;
+    },
+    async stop() {
+      await scraper.stop();
+      await kn.stop();
+    },
+  };
 }

@@ -95,7 +95,7 @@ describe('vpm completion', () => {
 
   it('bash: completes subcommands, nested subcommands, flags and flag values in a real bash', async () => {
     expect(await complete(['vpm', 'ca'])).toEqual(['canary']);
-    expect((await complete(['vpm', 'canary', ''])).sort()).toEqual(['abort', 'promote', 'start', 'status']);
+    expect((await complete(['vpm', 'canary', ''])).sort()).toEqual(['abort', 'promote', 'resume', 'start', 'status', 'undo']);
     const flags = await complete(['vpm', 'canary', 'start', 'hello', '--st']);
     expect(flags.sort()).toEqual(['--stable', '--steps']);
     expect((await complete(['vpm', 'chat', 'append', '--role', ''])).sort()).toEqual(['assistant', 'system', 'tool', 'user']);

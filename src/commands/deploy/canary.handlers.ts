@@ -1,42 +1,41 @@
 import type { CommandHandler } from '../../core/command.js';
 import type { Ctx } from '../../core/context.js';
-import { UsageError, RefusedError } from '../../core/errors.js';
+import { UsageError, RefusedError, VpmError } from '../../core/errors.js';
+import type { KObj, KubeClient } from '../../adapters/kube.js';
+import { describeTraffic, rolloutEnded, statusLine, statusTree } from '../../deploy/watch-view.js';
 import { makeId } from '../../core/ids.js';
-import { CanaryRun, readProgress, validateSteps, writeCanaryTraffic, type CanaryOutcome } from '../../deploy/canary.js';
+import { CanaryRun, parseSteps, readProgress, writeCanaryTraffic, type CanaryOutcome, type CanaryProgress } from '../../deploy/canary.js';
 import { parseDuration } from '../../deploy/duration.js';
-import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
+import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
-import { ksvcRef, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
-import { loadSlo } from '../../deploy/slo.js';
-import { buildProvider } from '../../deploy/provider-factory.js';
-import { writeEvidence } from '../../evidence/write.js';
-import { CanaryEvidence } from '../../schemas/deploy-evidence.js';
+import { ksvcRef, revisionRef, servingRevision, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
+import { buildHookRunner } from '../../deploy/hooks.js';
+import { buildGate } from '../../deploy/provider-factory.js';
+import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
+import { writeReleaseProgress } from '../../deploy/release.js';
+import { assertNoRolloutInProgress, checkForce, readRejected, readRelease, type Override } from '../../deploy/traffic-ownership.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { canaryStart } from './canary-start.js';
 import type { canaryStatus } from './canary-status.js';
 import type { canaryAbort } from './canary-abort.js';
 import type { canaryPromote } from './canary-promote.js';
+import type { canaryResume } from './canary-resume.js';
+import type { canaryUndo } from './canary-undo.js';
+import { readHistory } from '../../deploy/history.js';
+import { writeEvidence } from '../../evidence/write.js';
+import { UndoEvidence } from '../../schemas/deploy-evidence.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
-
-function parseSteps(value: string | undefined, configured: number[] | undefined): number[] {
-  const steps = value !== undefined ? value.split(',').map((s) => Number(s.trim())) : (configured ?? [10, 50, 100]);
-  const problem = validateSteps(steps);
-  if (problem) throw new UsageError(`--steps ${value ?? steps.join(',')}: ${problem}`, { hint: 'e.g. --steps 10,50,100' });
-  return steps;
-}
 
 export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];
   const config = await ctx.config();
   // Validate every flag before touching anything.
-  const steps = parseSteps(opts.steps, config.canary?.steps);
+  const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
+  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
-  const maxHolds = Number(opts.maxHolds ?? 3);
-  if (!Number.isInteger(maxHolds) || maxHolds < 1) throw new UsageError('--max-holds must be a positive whole number');
-  const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
-  const provider = await buildProvider(ctx, opts, slo, intervalMs);
+  const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` };
   await assertNotFrozen(ctx.root, ctx.now(), guard);
 
@@ -46,7 +45,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const runId = makeId('canary', ctx.now());
   const startedAt = ctx.now();
   const run = new CanaryRun(
-    { kube, provider, status: (l) => ctx.status(l) },
+    { kube, provider, status: (l) => ctx.status(l), analysis, hooks: await buildHookRunner(ctx, hooks, runId) },
     {
       ksvc,
       candidate: opts.candidate,
@@ -58,39 +57,16 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
       maxHolds,
       runId,
       freezeOverride: opts.forceFreeze ? opts.reason : undefined,
+      pauses,
+      pauseTimeoutMs,
     },
   );
   const outcome: CanaryOutcome = await run.run();
-  const { path } = await writeEvidence({
-    kind: CanaryEvidence,
-    cwd: ctx.root,
-    runId,
-    startedAt,
-    status: outcome.result,
-    path: `${ksvc}/${runId}.json`,
-    env: ctx.env,
-    body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc,
-      stable: outcome.stable,
-      candidate: outcome.candidate,
-      steps,
-      interval_ms: intervalMs,
-      provider: provider.name,
-      resumed_from: outcome.resumedFrom,
-      result: outcome.result,
-      reason: outcome.reason,
-      checks: outcome.checks,
-      timeline: outcome.timeline,
-      detect_to_restore_ms: outcome.detectToRestoreMs,
-      traffic_final: outcome.trafficFinal as unknown as Record<string, unknown>[],
-    },
-  });
-  ctx.status(`evidence: ${path.slice(ctx.root.length + 1)}`);
+  const evidence = await writeCanaryEvidence(ctx, kube, { ksvc, runId, startedAt, steps, intervalMs, provider: provider.name }, outcome);
+  ctx.status(`evidence: ${evidence}`);
   if (outcome.error) {
     const e = outcome.error as Error & { details?: unknown };
-    Object.assign(e, { details: { evidence: path.slice(ctx.root.length + 1), result: outcome.result } });
+    Object.assign(e, { details: { evidence: evidence, result: outcome.result } });
     throw e;
   }
   return {
@@ -100,21 +76,18 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
       result: outcome.result,
       stable: outcome.stable,
       candidate: outcome.candidate,
-      evidence: path.slice(ctx.root.length + 1),
+      evidence: evidence,
       checks: outcome.checks.length,
     },
     human: `promoted ${outcome.candidate}: 100% of ${ksvc} (${outcome.checks.filter((c) => c.decision === 'pass').length} gates passed)`,
   };
 };
 
-function describeTraffic(list: TrafficTarget[] | undefined): string {
-  return (list ?? [])
-    .map((t) => `${t.revisionName ?? (t.latestRevision ? 'latest' : '?')}=${t.percent ?? 0}%${t.tag ? `(${t.tag})` : ''}`)
-    .join(' ');
-}
-
 export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> = async (ctx, { args, opts }) => {
+  if (opts.timeout !== undefined && !opts.watch) throw new UsageError('--timeout only applies with --watch');
+  const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, '--timeout');
   const kube = await ctx.kube(opts);
+  if (opts.watch) return watchStatus(ctx, kube, args[0], timeoutMs);
   const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
   const progress = readProgress(obj);
   const data = {
@@ -139,6 +112,55 @@ export const canaryStatusCommand: CommandHandler<FlagsOf<typeof canaryStatus>> =
   return { data, human };
 };
 
+/** A hold ends with any answer to it. */
+function withoutHold(progress: CanaryProgress): Omit<CanaryProgress, 'hold'> {
+  const { hold: _hold, ...rest } = progress;
+  return rest;
+}
+
+/**
+ * Follows the KService by watching it: each change is one line (stdout; stderr with --json), or the
+ * tree redrawn when stdout is a terminal; ends with exit 0 when no release/canary is in progress.
+ */
+async function watchStatus(ctx: Ctx, kube: KubeClient, ksvc: string, timeoutMs: number | undefined) {
+  const tty = ctx.io.stdoutIsTTY && !ctx.json;
+  let last = '';
+  let changes = 0;
+  const show = (obj: KObj | null) => {
+    const line = statusLine(obj);
+    if (line === last) return;
+    last = line;
+    changes++;
+    if (tty) ctx.io.stdout.write(`\x1b[H\x1b[2J${statusTree(ksvc, obj)}\n`);
+    else if (ctx.json) ctx.status(`${new Date().toISOString()} ${line}`);
+    else ctx.io.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const signal = timeoutMs === undefined ? new AbortController().signal : AbortSignal.timeout(timeoutMs);
+  let final: KObj | null;
+  try {
+    final = await kube.watchUntil(
+      ksvcRef(ksvc, kube.namespace),
+      'services',
+      (obj) => {
+        show(obj);
+        return rolloutEnded(obj);
+      },
+      signal,
+    );
+  } catch (err) {
+    if (err instanceof VpmError) throw err;
+    return {
+      data: { ksvc, ended: false, timed_out: true, changes, last },
+      human: tty ? '' : `timed out after ${timeoutMs} ms; still: ${last}`,
+      outcome: 'timed_out' as const,
+    };
+  }
+  return {
+    data: { ksvc, ended: true, timed_out: false, changes, last, progress: readProgress(final), release: readRelease(final) },
+    human: tty ? '' : `ended: ${last}`,
+  };
+}
+
 async function rewrite(
   ctx: Ctx,
   ksvc: string,
@@ -160,11 +182,15 @@ async function rewrite(
     kube,
     ksvc,
     traffic,
-    { ...progress, phase, updated_at: ctx.now().toISOString(), reason },
+    { ...withoutHold(progress), phase, updated_at: ctx.now().toISOString(), reason: `${reason} (${whoAmI(ctx.env)})` },
     (l) => ctx.status(l),
     undefined,
     freezeOverride,
   );
+  // Aborting the canary of a release ends the release too (apply and sync are no longer held).
+  const releasing = readRelease(obj);
+  if (phase === 'aborted' && releasing && releasing.phase !== 'done' && releasing.phase !== 'failed')
+    await writeReleaseProgress(kube, ksvc, { ...releasing, phase: 'failed', reason, updated_at: ctx.now().toISOString() });
   return { kube, progress, traffic };
 }
 
@@ -194,5 +220,119 @@ export const canaryPromoteCommand: CommandHandler<FlagsOf<typeof canaryPromote>>
   return {
     data: { ksvc: args[0], action: 'promoted', run_id: progress.run_id, traffic },
     human: `promoted canary ${progress.run_id}: set traffic ${describeTraffic(traffic)}`,
+  };
+};
+
+export const canaryResumeCommand: CommandHandler<FlagsOf<typeof canaryResume>> = async (ctx, { args, opts }) => {
+  const ksvc = args[0];
+  // Resuming moves traffic forward, so the freeze holds it like promote.
+  const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary resume ${ksvc}` };
+  await assertNotFrozen(ctx.root, ctx.now(), guard);
+  const kube = await ctx.kube(opts);
+  await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
+  const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
+  const progress = readProgress(obj);
+  if (progress?.phase !== 'paused')
+    throw new RefusedError(
+      `${ksvc} has no hold to resume (${progress ? `canary ${progress.run_id} is ${progress.phase}` : 'no canary recorded'})`,
+      {
+        hint: `see vpm canary status ${ksvc}`,
+      },
+    );
+  const traffic = splitTraffic(progress.stable, progress.candidate, progress.steps[progress.step_index]);
+  const rest = withoutHold(progress);
+  const reason = `resumed by ${whoAmI(ctx.env)}`;
+  await writeCanaryTraffic(
+    kube,
+    ksvc,
+    traffic,
+    { ...rest, phase: 'progressing', reason, updated_at: ctx.now().toISOString() },
+    (l) => ctx.status(l),
+    undefined,
+    opts.forceFreeze ? opts.reason : undefined,
+  );
+  return {
+    data: { ksvc, action: 'resumed', run_id: progress.run_id, percent: progress.steps[progress.step_index], by: whoAmI(ctx.env) },
+    human: `resumed canary ${progress.run_id} from its hold at ${progress.steps[progress.step_index]}%`,
+  };
+};
+
+const GOOD_RESULTS = new Set(['released', 'first_deploy', 'promoted', 'ok', 'restored']);
+
+/** The revision to go back to: the newest good one in the evidence that is not serving now and was not rejected. */
+function previousGood(ctx: Ctx, ksvc: string, namespace: string, current: string | undefined, rejected: string[]): string | undefined {
+  const entries = readHistory(ctx.root, ksvc, namespace).reverse();
+  for (const e of entries.filter((x) => GOOD_RESULTS.has(x.result)))
+    for (const rev of [e.revision, e.previous]) if (rev && rev !== current && !rejected.includes(rev)) return rev;
+  return undefined;
+}
+
+export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = async (ctx, { args, opts }) => {
+  const ksvc = args[0];
+  checkForce(opts);
+  const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary undo ${ksvc}` };
+  await assertNotFrozen(ctx.root, ctx.now(), guard);
+  const kube = await ctx.kube(opts);
+  await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
+  const obj = await kube.mustGet(ksvcRef(ksvc, kube.namespace));
+  const overrides: Override[] = [];
+  assertNoRolloutInProgress(obj, opts, overrides);
+  const current = servingRevision(obj);
+  const rejected = readRejected(obj).map((r) => r.revision);
+  const to = opts.toRevision ?? previousGood(ctx, ksvc, kube.namespace, current, rejected);
+  if (!to)
+    throw new RefusedError(`no earlier good revision of ${ksvc} in the evidence`, {
+      hint: 'name one with --to-revision REV (see vpm history and kubectl get revisions)',
+    });
+  if (to === current) throw new RefusedError(`${to} already serves ${ksvc}`);
+  const revision = await kube.get(revisionRef(to, kube.namespace));
+  if (!revision) throw new RefusedError(`revision ${to} does not exist`, { hint: 'see kubectl get revisions' });
+  if (revision.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status !== 'True')
+    throw new RefusedError(`revision ${to} is not Ready`);
+  if (rejected.includes(to)) {
+    const what = `${to} was rejected (annotation vpm.dev/rejected-revisions)`;
+    if (!opts.force) throw new RefusedError(`${what}; undo would put it back`, { hint: 'pick another revision, or --force --reason "…"' });
+    overrides.push({ object: `Service/${ksvc}`, what, reason: opts.reason ?? '' });
+  }
+  const startedAt = ctx.now();
+  const runId = makeId('undo', startedAt);
+  const by = whoAmI(ctx.env);
+  const reason = `undo to ${to} by ${by}`;
+  const traffic: TrafficTarget[] = current ? splitTraffic(to, current, 0) : [{ revisionName: to, percent: 100, tag: 'stable' }];
+  const progress: CanaryProgress = {
+    run_id: runId,
+    stable: to,
+    candidate: current ?? to,
+    steps: [100],
+    step_index: 0,
+    phase: 'aborted',
+    updated_at: startedAt.toISOString(),
+    reason,
+  };
+  await writeCanaryTraffic(kube, ksvc, traffic, progress, (l) => ctx.status(l), undefined, opts.forceFreeze ? opts.reason : undefined);
+  const { path } = await writeEvidence({
+    kind: UndoEvidence,
+    cwd: ctx.root,
+    runId,
+    startedAt,
+    status: 'restored',
+    path: `${ksvc}/${runId}.json`,
+    env: ctx.env,
+    body: {
+      context: kube.context,
+      namespace: kube.namespace,
+      ksvc,
+      from: current ?? null,
+      to,
+      by,
+      reason,
+      traffic: traffic as unknown as Record<string, unknown>[],
+      override: overrides[0] ? { what: overrides.map((o) => o.what).join('; '), reason: opts.reason ?? '' } : null,
+    },
+  });
+  const evidence = path.slice(ctx.root.length + 1);
+  return {
+    data: { ksvc, run_id: runId, from: current ?? null, to, traffic, evidence },
+    human: `100% of ${ksvc} back on ${to} (was ${current ?? '-'})\nevidence: ${evidence}`,
   };
 };

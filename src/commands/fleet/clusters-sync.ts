@@ -20,6 +20,10 @@ export const clustersSync = defineCommand({
     },
     revision: { type: 'string', placeholder: '<rev>', description: 'revision to sync (default: each app’s targetRevision, else HEAD)' },
     prune: { type: 'boolean', description: 'delete resources no longer in git' },
+    force: {
+      type: 'boolean',
+      description: 'sync although a release/canary is rolling out a KService of these apps (needs --reason; recorded)',
+    },
     timeout: {
       type: 'string',
       placeholder: '<dur>',

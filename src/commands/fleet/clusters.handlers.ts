@@ -3,7 +3,11 @@
  * validated (durations, contexts) before anything is read or changed.
  */
 import type { CommandHandler } from '../../core/command.js';
-import { OperationalError, UsageError } from '../../core/errors.js';
+import type { Ctx } from '../../core/context.js';
+import { OperationalError, RefusedError, UsageError } from '../../core/errors.js';
+import { checkForce } from '../../deploy/traffic-ownership.js';
+import type { FleetDeps, FleetTarget } from '../../fleet/apps.js';
+import { busyKsvcs, type BusyKsvc } from '../../fleet/rollout-guard.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { assertNotFrozen } from '../../deploy/freeze.js';
 import { appLine, collectFleetStatus, renderFleetTable, ARGO_API, type FleetStatus } from '../../fleet/apps.js';
@@ -83,6 +87,26 @@ function renderSync(outcomes: SyncOutcome[]): string {
     .join('\n');
 }
 
+/** Refuses (exit 3) while a release/canary rolls out a KService of these apps, unless --force --reason (recorded). */
+async function refuseBusyKsvcs(ctx: Ctx, deps: FleetDeps, target: FleetTarget, apps: string[], opts: SyncFlags): Promise<BusyKsvc[]> {
+  checkForce(opts);
+  const { busy, unchecked } = await busyKsvcs(deps, target, apps);
+  for (const c of unchecked) ctx.status(`warning: cluster ${c} did not answer: its KServices were not checked for a rollout in progress`);
+  if (!busy.length) return [];
+  const what = busy
+    .map((b) => `${b.kind} ${b.run_id} on ${b.namespace}/${b.ksvc} (${b.context}, app ${b.app}, phase ${b.phase})`)
+    .join('; ');
+  if (!opts.force)
+    throw new RefusedError(`a rollout is in progress: ${what}; a sync now would rewrite what it is rolling out`, {
+      hint: 'wait for it to end (vpm canary status KSVC --watch), or override with --force --reason "…"',
+      details: { busy },
+    });
+  // Recorded in this command's vpm.request log line and in its --json output.
+  ctx.requestFields.rollout_override = { busy, reason: opts.reason, by: vpmUsername(ctx.env) };
+  ctx.status(`override recorded (--force): ${what}`);
+  return busy;
+}
+
 export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args, opts }) => {
   const config = await ctx.config();
   // Everything is validated before anything is changed.
@@ -119,6 +143,7 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
       );
     }
   }
+  const overrides = await refuseBusyKsvcs(ctx, deps, target, apps, opts);
   const requestId = ctx.reqId;
   const { withProgress } = await import('../../core/progress.js');
   const outcomes = await withProgress(ctx, `clusters sync: waiting for ${apps.length} app(s) to sync and become healthy`, () =>
@@ -159,6 +184,7 @@ export const clustersSyncCommand: CommandHandler<SyncFlags> = async (ctx, { args
       request_id: requestId,
       argocd: { context: target.argocdContext, namespace: target.namespace },
       freeze_overridden: freeze.overridden,
+      rollout_overrides: overrides,
       ok: outcome === 'ok',
       apps: outcomes,
     },

@@ -111,6 +111,47 @@ function grown(series: string, rangeMs: number): string {
 
 const first = (s: PromSample[]) => (s.length && Number.isFinite(s[0].value) ? s[0].value : null);
 
+/**
+ * The revision's generation from its own series; a revision without any (no request yet: the
+ * series appear with the first one) borrows the generation of its namespace, so its zero is a
+ * real zero. Neither → nothing measures requests here, which is an error, never a zero.
+ */
+async function detect(url: string, t: MeasureTarget): Promise<{ generation: Generation; jobs: string[]; revisionSeries: boolean }> {
+  const found = await Promise.all(
+    GENERATIONS.map(async (g) => ({
+      g,
+      rows: await promInstantQuery(url, `count by (${g.revisionLabel}, job) (${g.requests}{${g.namespaceLabel}="${esc(t.namespace)}"})`),
+    })),
+  );
+  const forRevision = found.find((f) => f.rows.some((r) => r.metric[f.g.revisionLabel] === t.revision));
+  if (forRevision) {
+    const jobs = forRevision.rows.filter((r) => r.metric[forRevision.g.revisionLabel] === t.revision).map((r) => r.metric.job ?? '');
+    return { generation: forRevision.g, jobs, revisionSeries: true };
+  }
+  const inNamespace = found.find((f) => f.rows.length > 0);
+  if (inNamespace) return { generation: inNamespace.g, jobs: inNamespace.rows.map((r) => r.metric.job ?? ''), revisionSeries: false };
+  throw new OperationalError(
+    `Prometheus at ${url} has no request metrics for revision ${t.revision} in namespace ${t.namespace}, nor for any revision of that namespace: ` +
+      `looked for ${GENERATIONS.map((g) => `${g.requests}{${g.namespaceLabel},${g.revisionLabel}} (Knative ${g.knative})`).join(', ')}`,
+    { hint: ENABLE_HINT },
+  );
+}
+
+/**
+ * Requests the revision answered from `at − rangeMs` to `at`, as the queue-proxy counted them: the
+ * sample count of named metrics with `min_samples` (analysis.ts), for any revision.
+ */
+export async function requestCount(
+  url: string,
+  target: MeasureTarget,
+  rangeMs: number,
+  at: Date,
+): Promise<{ count: number; query: string }> {
+  const { generation: g } = await detect(url, target);
+  const query = `sum(${grown(`${g.requests}${selector(g, target)}`, rangeMs)})`;
+  return { count: first(await promInstantQuery(url, query, { time: at })) ?? 0, query };
+}
+
 export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: number }): SloProvider {
   let scrape: Promise<{ ms: number; source: string }> | undefined;
 
@@ -159,35 +200,6 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
   };
 
   /**
-   * The revision's generation from its own series; a revision without any (no request yet: the
-   * series appear with the first one) borrows the generation of its namespace, so its zero is a
-   * real zero. Neither → nothing measures requests here, which is an error, never a zero.
-   */
-  async function detect(t: MeasureTarget): Promise<{ generation: Generation; jobs: string[]; revisionSeries: boolean }> {
-    const found = await Promise.all(
-      GENERATIONS.map(async (g) => ({
-        g,
-        rows: await promInstantQuery(
-          opts.url,
-          `count by (${g.revisionLabel}, job) (${g.requests}{${g.namespaceLabel}="${esc(t.namespace)}"})`,
-        ),
-      })),
-    );
-    const forRevision = found.find((f) => f.rows.some((r) => r.metric[f.g.revisionLabel] === t.revision));
-    if (forRevision) {
-      const jobs = forRevision.rows.filter((r) => r.metric[forRevision.g.revisionLabel] === t.revision).map((r) => r.metric.job ?? '');
-      return { generation: forRevision.g, jobs, revisionSeries: true };
-    }
-    const inNamespace = found.find((f) => f.rows.length > 0);
-    if (inNamespace) return { generation: inNamespace.g, jobs: inNamespace.rows.map((r) => r.metric.job ?? ''), revisionSeries: false };
-    throw new OperationalError(
-      `Prometheus at ${opts.url} has no request metrics for revision ${t.revision} in namespace ${t.namespace}, nor for any revision of that namespace: ` +
-        `looked for ${GENERATIONS.map((g) => `${g.requests}{${g.namespaceLabel},${g.revisionLabel}} (Knative ${g.knative})`).join(', ')}`,
-      { hint: ENABLE_HINT },
-    );
-  }
-
-  /**
    * Waits until every target of the jobs has been scraped at or after `end` (the `up` series gets a
    * sample per scrape), or for metrics that are not scraped until the series themselves have a
    * sample that new; at most two scrape intervals and a second. Returns whether it saw one.
@@ -216,14 +228,14 @@ export function prometheusProvider(opts: { url: string; scrapeIntervalMs?: numbe
       }
     },
     async preflight(target: MeasureTarget) {
-      await detect(target);
+      await detect(opts.url, target);
     },
     async measure(target: MeasureTarget, windowMs: number) {
       const started = Date.now();
       const interval = await scrapeInterval();
       await sleep(Math.max(0, started + windowMs - Date.now()));
       const windowEnd = Date.now();
-      const { generation: g, jobs, revisionSeries } = await detect(target);
+      const { generation: g, jobs, revisionSeries } = await detect(opts.url, target);
       const sel = selector(g, target);
       const scrapedAfterWindow = await awaitSampleAfter(windowEnd, jobs, `${g.requests}${sel}`, interval.ms);
       const at = new Date();

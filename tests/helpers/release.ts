@@ -1,0 +1,92 @@
+/** The project's own hello manifest (latestRevision routing) in a test namespace, with template variants. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { Kube } from '../support/kube.ts';
+import { HELLO_MANIFEST, ksvcPath } from './deploy.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Writes `<file>` in `cwd`: infra/k8s/overlays/dev/hello-ksvc.yaml with the namespace replaced, the
+ * container's TARGET set to `target` and extra template annotations (e.g. the simulator's error rate).
+ */
+export function helloManifest(cwd: string, file: string, ns: string, target: string, annotations: Record<string, string> = {}): string {
+  const doc = parse(readFileSync(HELLO_MANIFEST, 'utf8'));
+  doc.metadata.namespace = ns;
+  doc.spec.template.spec.containers[0].env = [{ name: 'TARGET', value: target }];
+  Object.assign(doc.spec.template.metadata.annotations, annotations);
+  writeFileSync(join(cwd, file), stringify(doc));
+  return file;
+}
+
+/** Percent per revision name in a traffic list (spec or status). */
+export function split(traffic: any[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of traffic ?? []) {
+    const key = t.revisionName ?? (t.latestRevision ? 'latest' : '?');
+    out[key] = (out[key] ?? 0) + (t.percent ?? 0);
+  }
+  return out;
+}
+
+export async function annotation(kube: Kube, ns: string, key: string): Promise<any> {
+  const raw = (await kube.get(ksvcPath(ns))).metadata.annotations?.[key];
+  return raw === undefined ? undefined : JSON.parse(raw);
+}
+
+/** The first `vpm release` of hello in `ns` (nothing live yet): returns the revision it deployed. */
+export async function firstRelease(
+  run: (args: string[], cwd: string) => Promise<{ result: { exitCode?: number; stderr: unknown }; json: any }>,
+  cwd: string,
+  ns: string,
+): Promise<string> {
+  const first = await run(['release', 'hello', '-f', helloManifest(cwd, 'v1.yaml', ns, 'v1'), '--interval', '1s'], cwd);
+  if (first.result.exitCode !== 0 || first.json.result !== 'first_deploy')
+    throw new Error(`first release failed (${first.result.exitCode}): ${String(first.result.stderr)}`);
+  return first.json.candidate;
+}
+
+/**
+ * Watches the KService (polling the API server) and keeps every distinct status.traffic together
+ * with the canary step recorded on the object at the same read.
+ */
+export function observe(kube: Kube, ns: string) {
+  const seen: Array<{ traffic: any[]; canary: any }> = [];
+  let running = true;
+  const loop = (async () => {
+    let last = '';
+    while (running) {
+      const o = await kube.get(ksvcPath(ns)).catch(() => undefined);
+      const key = JSON.stringify([o?.status?.traffic, o?.metadata?.annotations?.['vpm.dev/canary']]);
+      if (o && key !== last) {
+        seen.push({ traffic: o.status?.traffic ?? [], canary: JSON.parse(o.metadata.annotations?.['vpm.dev/canary'] ?? 'null') });
+        last = key;
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** What `observe` saw while `during` ran (the watch ends either way). */
+export async function observed<T>(
+  kube: Kube,
+  ns: string,
+  during: () => Promise<T>,
+): Promise<{ value: T; seen: Array<{ traffic: any[]; canary: any }> }> {
+  const watch = observe(kube, ns);
+  const settled = await during().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const seen = await watch.stop();
+  if ('error' in settled) throw settled.error;
+  return { value: settled.value, seen };
+}
