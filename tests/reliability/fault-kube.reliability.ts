@@ -5,9 +5,9 @@
  *   disturbed. Each finishes correctly or fails with a clear, retryable error; never an unknown split.
  * - Prometheus down for the prometheus provider (connection refused, 503, no answer, garbage, no
  *   data): `vpm canary start` never passes a gate — failing in the middle of a run it aborts to
- *   stable with a clear error (exit 1; no data at all is an error too, never a zero that holds),
- *   and before the run, when the provider reads the scrape interval, it stops before any traffic
- *   moves — and `vpm guard` fails clearly without rolling back or freezing.
+ *   stable with a clear error (exit 1); before the run (the scrape interval, the serving revision's
+ *   series: refused, or no data at all — an error, never a zero that holds) it stops before any
+ *   traffic moves — and `vpm guard` fails clearly without rolling back or freezing.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
@@ -188,8 +188,19 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
     const servers: Server[] = [];
     const urls: Record<string, string> = {};
 
+    /**
+     * A Prometheus that lists the serving revision's request series (what the provider's preflight asks
+     * before any traffic moves: `count by (…)`) but fails every other query as `handler` says — so the
+     * failure comes in the middle of the run, after traffic moved.
+     */
     async function fake(name: string, handler: (res: import('node:http').ServerResponse) => void): Promise<void> {
-      const s = createServer((_req, res) => handler(res));
+      const s = createServer((req, res) => {
+        const query = new URL(req.url ?? '/', 'http://prometheus').searchParams.get('query') ?? '';
+        if (!query.startsWith('count by')) return handler(res);
+        const serving = { kn_revision_name: 'hello-00001', revision_name: 'hello-00001', job: 'knative-queue-proxy' };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: serving, value: [0, '1'] }] } }));
+      });
       await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
       servers.push(s);
       urls[name] = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
@@ -209,10 +220,14 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end('<html>proxy error</html>');
       });
-      await fake('no data', (res) => {
+      // no data at all, not even for the preflight: a real Prometheus that scrapes no queue-proxy
+      const empty = createServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [] } }));
       });
+      await new Promise<void>((r) => empty.listen(0, '127.0.0.1', () => r()));
+      servers.push(empty);
+      urls['no data'] = `http://127.0.0.1:${(empty.address() as AddressInfo).port}`;
     });
     afterAll(() => {
       for (const s of servers) {
@@ -226,7 +241,10 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
       // A configured scrape interval spares the provider its question to Prometheus before the run,
       // so Prometheus fails in the middle of it, after traffic moved.
       const configuredScrape = { ...kubeEnv(), VPM_PROMETHEUS_SCRAPE_INTERVAL: '1s' };
+      // refused and no data fail the preflight (nothing moves, nothing recorded); the others answer it and
+      // fail once traffic moved (aborted to stable, evidence written)
       for (const name of ['refused', '503', 'no answer', 'garbage', 'no data']) {
+        const beforeTraffic = name === 'refused' || name === 'no data';
         const ns = await freshNamespace(a, 'prom-down');
         const cwd = tempRepo('prom-down');
         const { stable, candidate } = await helloWithCandidate(a, ns);
@@ -240,9 +258,10 @@ describe.skipIf(!requireTestenv({ prometheus: true }))('fault injection: API ser
           t.add(errorProblems(r, { codes: [1], json: true }));
           t.check(/Prometheus/.test(r.stderr), () => `the error does not say Prometheus failed: ${r.stderr.slice(-300)}`);
           const s = split(await a.get(ksvcPath(ns)));
-          t.same(s, { [stable]: 100, [candidate]: 0 }, 'traffic after the canary');
+          t.same(s, beforeTraffic ? { [stable]: 100 } : { [stable]: 100, [candidate]: 0 }, 'traffic after the canary');
           const details = r.exitCode !== 0 && r.stdout ? JSON.parse(r.stdout).error?.details : undefined;
-          if (t.check(details?.evidence, 'no evidence path in the --json error')) {
+          if (beforeTraffic) t.check(!existsSync(join(cwd, 'reports', 'canary')), 'a canary that never started wrote evidence');
+          else if (t.check(details?.evidence, 'no evidence path in the --json error')) {
             const ev = JSON.parse(readFileSync(join(cwd, details.evidence), 'utf8'));
             t.check(ev.result !== 'promoted', `evidence result ${ev.result}`);
             t.check(!(ev.checks ?? []).some((x: { decision: string }) => x.decision === 'pass'), 'a gate passed without Prometheus');
