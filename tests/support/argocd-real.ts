@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { Kube, KObj } from './kube.ts';
+import { freePort } from './net.ts';
 
 export const ARGOCD_VERSION = '3.6.2';
 
@@ -51,18 +52,6 @@ export type RealArgoCdCluster = { name: string; server: string; token: string; c
 type Proc = { name: string; child: ChildProcess; exited: Promise<number | null> };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function loadObjects(file: string): KObj[] {
   return parseAllDocuments(fs.readFileSync(file, 'utf8'))

@@ -25,6 +25,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { freePort } from './net.ts';
 
 export type HaproxyOptions = {
   dir: string;
@@ -67,17 +68,6 @@ function findHaproxy(): string | undefined {
     '/usr/sbin/haproxy',
   ];
   return cands.find((p): p is string => !!p && fs.existsSync(p));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Sends one Runtime API command over the admin socket and returns the full answer. */

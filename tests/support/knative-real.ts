@@ -39,7 +39,18 @@ import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { Kube, type KObj } from './kube.ts';
 import { promQuery, startPrometheus, type PrometheusHandle } from './prometheus.ts';
-import { REPO_ROOT, ensurePki, findAssets, httpGet, killPid, pidAlive, spawnLogged, waitFor, type Proc } from './testenv.ts';
+import {
+  REPO_ROOT,
+  ensurePki,
+  loadYamlObjects,
+  findAssets,
+  httpGet,
+  killPid,
+  pidAlive,
+  spawnLogged,
+  waitFor,
+  type Proc,
+} from './testenv.ts';
 
 export const KNATIVE_VERSION = '1.15.2';
 export const SERVING_MODULE_VERSION = 'v0.42.2';
@@ -116,19 +127,12 @@ function run(cmd: string, args: string[], opts: { ignoreFailure?: boolean; env?:
   return r.stdout ?? '';
 }
 
-function objectsIn(fileOrDir: string): KObj[] {
-  const files = fs.statSync(fileOrDir).isDirectory()
-    ? fs
-        .readdirSync(fileOrDir)
-        .filter((f) => f.endsWith('.yaml'))
-        .sort()
-        .map((f) => path.join(fileOrDir, f))
-    : [fileOrDir];
-  return files.flatMap((f) =>
-    parseAllDocuments(fs.readFileSync(f, 'utf8'))
-      .map((d) => d.toJSON())
-      .filter((o): o is KObj => !!o?.kind),
-  );
+function objectsIn(dir: string): KObj[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .flatMap((f) => loadYamlObjects(path.join(dir, f)));
 }
 
 export type RealKnativeOptions = {

@@ -12,9 +12,9 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from './net.ts';
 
 type ScrapeTarget = { job?: string; url: string; labels?: Record<string, string> };
 export type PrometheusHandle = {
@@ -45,17 +45,6 @@ function findPrometheus(): string | undefined {
     '/usr/bin/prometheus',
   ];
   return cands.find((p): p is string => !!p && fs.existsSync(p));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function writeTargets(file: string, targets: ScrapeTarget[]): void {

@@ -29,7 +29,7 @@ import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ import { RealArgoCd } from './argocd-real.ts';
 import { RealKnative } from './knative-real.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { startHaproxy, type HaproxyHandle, type HaproxyOptions } from './haproxy.ts';
+import { freePort } from './net.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const K8S_VERSION = (() => {
@@ -166,18 +167,6 @@ export type EnsureRequest = {
 
 // ---------------------------------------------------------------------------------------------
 // Small process helpers
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export function pidAlive(pid: number | undefined): boolean {
   if (!pid) return false;
