@@ -31,12 +31,10 @@ export async function run({ releases = 3 } = {}) {
     const manifest = (version) => {
       const doc = parse(readFileSync(join(REPO, 'infra/k8s/overlays/dev/hello-ksvc.yaml'), 'utf8'));
       doc.metadata.namespace = ns;
-      Object.assign(doc.spec.template.spec.containers[0], {
-        image: 'dev.local/vpm-testapp:v1',
-        env: [{ name: 'MESSAGE', value: version }],
-        // the test app answers health on /healthz (its / is the measured endpoint)
-        readinessProbe: { httpGet: { path: '/healthz' } },
-      });
+      const container = doc.spec.template.spec.containers[0];
+      Object.assign(container, { image: 'dev.local/vpm-testapp:v1', env: [{ name: 'MESSAGE', value: version }] });
+      // the test app answers health on /healthz (its / is the measured endpoint); the rest of the probe is the manifest's
+      container.readinessProbe.httpGet.path = '/healthz';
       const file = join(cwd, `${version}.yaml`);
       writeFileSync(file, stringify(doc));
       return file;
