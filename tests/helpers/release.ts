@@ -20,6 +20,25 @@ export function helloManifest(cwd: string, file: string, ns: string, target: str
   return file;
 }
 
+/** The test app every real-Knative suite deploys (tests/testenv/knative/images/testapp). */
+export const TESTAPP_IMAGE = 'dev.local/vpm-testapp:v1';
+
+/**
+ * Writes `<version>.yaml` in `cwd` for the real Knative stack: the project's hello manifest (its
+ * latestRevision routing and probe timing kept) with the test app's image, readiness on the app's
+ * /healthz and MESSAGE=`version` plus `env` (e.g. ERROR_RATE) — each version a new template.
+ */
+export function realHelloManifest(cwd: string, ns: string, version: string, env: Record<string, string> = {}): string {
+  const doc = parse(readFileSync(HELLO_MANIFEST, 'utf8'));
+  doc.metadata.namespace = ns;
+  const container = doc.spec.template.spec.containers[0];
+  container.image = TESTAPP_IMAGE;
+  container.readinessProbe.httpGet.path = '/healthz';
+  container.env = Object.entries({ MESSAGE: version, ...env }).map(([name, value]) => ({ name, value }));
+  writeFileSync(join(cwd, `${version}.yaml`), stringify(doc));
+  return `${version}.yaml`;
+}
+
 /** Percent per revision name in a traffic list (spec or status). */
 export function split(traffic: any[] | undefined): Record<string, number> {
   const out: Record<string, number> = {};
