@@ -113,9 +113,9 @@ export class Analysis {
     }
   }
 
-  /** The named metrics over the window that ended at `at`. */
-  async evaluate(t: AnalysisTarget, windowMs: number, at: Date): Promise<MetricRecord[]> {
-    return Promise.all(this.metrics.map((m) => this.one(m, t, windowMs, at)));
+  /** The named metrics (all, or `which` of them) over the window that ended at `at`. */
+  async evaluate(t: AnalysisTarget, windowMs: number, at: Date, which = this.metrics): Promise<MetricRecord[]> {
+    return Promise.all(which.map((m) => this.one(m, t, windowMs, at)));
   }
 
   private async samples(m: AnalysisMetric, t: AnalysisTarget, revision: string, windowMs: number, at: Date) {

@@ -4,6 +4,7 @@
  * GitHub issue with the evidence. On OK it only records evidence.
  */
 import type { KubeClient } from '../adapters/kube.js';
+import { combine, type Analysis, type MetricRecord } from './analysis.js';
 import { writeCanaryTraffic, readProgress, type SloCheckRecord, type TimelineEvent } from './canary.js';
 import { CANDIDATE_TAG, ksvcRef, splitTraffic, tagUrl, type TrafficTarget } from './ksvc.js';
 import { evaluateSloGate, type Slo } from './slo.js';
@@ -42,9 +43,12 @@ export async function resolveGuardRevisions(
 }
 
 export async function runGuard(
-  deps: { kube: KubeClient; provider: SloProvider; status: (l: string) => void },
+  deps: { kube: KubeClient; provider: SloProvider; status: (l: string) => void; analysis?: Analysis },
   o: GuardOptions & { revision: string; previous: string; url?: string },
 ): Promise<GuardOutcome> {
+  // After promotion the previous revision serves nothing, so a comparison with it has no data: the
+  // guard judges the SLO file's metrics that stand alone and leaves `compare: stable` to the canary.
+  const metrics = deps.analysis?.metrics.filter((m) => m.compare !== 'stable') ?? [];
   const timeline: TimelineEvent[] = [];
   const checks: SloCheckRecord[] = [];
   const event = (e: string, detail?: Record<string, unknown>) =>
@@ -55,12 +59,24 @@ export async function runGuard(
   let lastReason = 'no evaluation ran';
   while (Date.now() < deadline) {
     const windowMs = Math.min(o.intervalMs, Math.max(1, deadline - Date.now()));
+    const started = Date.now();
     const { measurement, evidence } = await deps.provider.measure(
       { namespace: deps.kube.namespace, ksvc: o.ksvc, revision: o.revision, url: o.url },
       windowMs,
       o.slo,
     );
-    const gate = evaluateSloGate(measurement, o.slo);
+    let gate = evaluateSloGate(measurement, o.slo);
+    let evaluated: MetricRecord[] | undefined;
+    if (deps.analysis && metrics.length > 0) {
+      const at = new Date();
+      evaluated = await deps.analysis.evaluate(
+        { namespace: deps.kube.namespace, ksvc: o.ksvc, candidate: o.revision },
+        at.getTime() - started,
+        at,
+        metrics,
+      );
+      gate = combine(gate, evaluated);
+    }
     checks.push({
       step: null,
       percent: 100,
@@ -73,6 +89,7 @@ export async function runGuard(
       checks: gate.checks,
       decision: gate.decision,
       reason: gate.reason,
+      ...(evaluated ? { metrics: evaluated } : {}),
       at: new Date().toISOString(),
     });
     event(`gate_${gate.decision}`, { reason: gate.reason });

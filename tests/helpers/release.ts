@@ -1,5 +1,6 @@
 /** The project's own hello manifest (latestRevision routing) in a test namespace, with template variants. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Kube } from '../support/kube.ts';
@@ -37,6 +38,23 @@ export function realHelloManifest(cwd: string, ns: string, version: string, env:
   container.env = Object.entries({ MESSAGE: version, ...env }).map(([name, value]) => ({ name, value }));
   writeFileSync(join(cwd, `${version}.yaml`), stringify(doc));
   return `${version}.yaml`;
+}
+
+/**
+ * One request to `host` through the real stack's ingress (node:http: fetch drops a Host header), with
+ * the revision that answered it (the test app's X-Revision header).
+ */
+export function askVia(ingressUrl: string, host: string): Promise<{ status: number; body: string; revision?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${ingressUrl}/`, { headers: { host }, agent: false, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, revision: res.headers['x-revision'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${host} via ${ingressUrl} in 5 s`)));
+  });
 }
 
 /** Percent per revision name in a traffic list (spec or status). */

@@ -22,7 +22,8 @@ import { Testenv, findAssets, REPO_ROOT, type TestenvInfo } from '../support/tes
 import { findArgoCd, projectArgoCdObjects, type RealArgoCd } from '../support/argocd-real.ts';
 import { findKnative } from '../support/knative-real.ts';
 import { Kube } from '../support/kube.ts';
-import { vpm, vpmJson } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { VPM_BIN, vpm, vpmJson } from '../helpers/cli.js';
 
 const APPS = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
 const PROJECT = '/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/vpm';
@@ -694,4 +695,67 @@ describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo 
       await mgmt.delete(`${APPS}/fleet-auto`);
     }
   }, 300_000);
+
+  it('a release held at 50% on cluster-a refuses `vpm clusters sync` of its Application (exit 3); once it ends the sync proceeds and leaves its routing alone', async () => {
+    const kubeA = await Kube.fromKubeconfig(env.kubeconfig, 'cluster-a');
+    try {
+      const live = await kubeA.get(KSVC);
+      const stable = live.status.latestReadyRevisionName as string;
+      // The synced template with one change, routed as the project's manifests route (latestRevision)
+      const template = structuredClone(live.spec.template);
+      template.spec.containers[0].env = [{ name: 'MESSAGE', value: 'fleet-v2' }];
+      const file = path.join(cwd, 'fleet-hello-v2.yaml');
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          apiVersion: 'serving.knative.dev/v1',
+          kind: 'Service',
+          metadata: { name: 'hello', namespace: 'fleet', annotations: { 'vpm.dev/cluster': 'cluster-a' } },
+          spec: { template, traffic: [{ latestRevision: true, percent: 100 }] },
+        }),
+      );
+      const releaseEnv = { ...runEnv, VPM_INGRESS_URL: env.clusters['cluster-a'].knative!.ingressUrl };
+      const args = ['release', 'hello', '-f', file, '-n', 'fleet', '--context', 'cluster-a', '--pause-at', '50', '--interval', '2s'];
+      const release = execa(
+        process.execPath,
+        [VPM_BIN, '--cwd', cwd, '--json', ...args, '--guard-window', '0', '--ready-timeout', '180s'],
+        {
+          env: releaseEnv,
+          reject: false,
+        },
+      );
+      const held = await until(
+        async () => {
+          const c = JSON.parse((await kubeA.get(KSVC)).metadata.annotations?.['vpm.dev/canary'] ?? 'null');
+          return c?.phase === 'paused' ? c : undefined;
+        },
+        'the release held at 50%',
+        180_000,
+      );
+      const candidate = held.candidate as string;
+
+      const refused = await vpmJson(['clusters', 'sync', NAMES[0], '--timeout', '60s'], { cwd, env: runEnv });
+      expect(refused.result.exitCode, String(refused.result.stderr)).toBe(3);
+      expect(refused.json.error.message).toMatch(/\S+ on fleet\/hello \(cluster-a, app root-app-cluster-a, phase paused\)/);
+      expect((await mgmt.get(`${APPS}/${NAMES[0]}`)).operation).toBeUndefined();
+
+      const resume = await vpmJson(['canary', 'resume', 'hello', '-n', 'fleet', '--context', 'cluster-a'], { cwd, env: runEnv });
+      expect(resume.result.exitCode, String(resume.result.stderr)).toBe(0);
+      const released = await release;
+      expect(released.exitCode, String(released.stderr)).toBe(0);
+      expect(JSON.parse(String(released.stdout))).toMatchObject({ result: 'released', stable, candidate });
+      const routed = (await kubeA.get(KSVC)).spec.traffic;
+      expect(routed.find((t: any) => t.revisionName === candidate)).toMatchObject({ percent: 100 });
+
+      // Argo CD applies git's template again (a new revision) but, with ignoreDifferences on
+      // /spec/traffic and RespectIgnoreDifferences, keeps the routing the release left.
+      const synced = await vpmJson(['clusters', 'sync', NAMES[0], '--timeout', '120s'], { cwd, env: runEnv, timeoutMs: 150_000 });
+      expect(synced.result.exitCode, String(synced.result.stderr)).toBe(0);
+      const after = await kubeA.get(KSVC);
+      expect(after.spec.traffic).toEqual(routed);
+      expect(after.spec.template.spec.containers[0].env).not.toEqual(template.spec.containers[0].env);
+    } finally {
+      kubeA.close();
+    }
+  }, 420_000);
 });

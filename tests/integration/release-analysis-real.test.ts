@@ -4,7 +4,8 @@
  * test app's image) and the SLO file's named PromQL metrics, evaluated by real Prometheus over the
  * real queue-proxies' request metrics while a load generator sends users' traffic through Traefik.
  *
- * - a release goes 10 → 50 → 100 with a passing named metric, never ahead of its step in any observed status.traffic;
+ * - a release goes 10 → 50 → 100 with a passing named metric, never ahead of its step in any observed status.traffic,
+ *   and its guard window judges the metric too; `vpm guard` fails on a named metric the promoted revision breaks;
  * - a named metric that fails aborts the release (exit 4, stable 100%) although the built-in checks pass;
  * - the same metric with dry_run: true is recorded (decision fail) and the release goes through;
  * - compare: stable on a p95 latency metric fails a slower candidate and records both revisions' values.
@@ -12,15 +13,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { type RealKnative, requireKnative, startScrapedStack, steadyRequests } from '../support/knative-real.ts';
 import { promQuery, type PrometheusHandle } from '../support/prometheus.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson } from '../helpers/cli.ts';
-import { HELLO_MANIFEST, ksvcPath, waitFor } from '../helpers/deploy.ts';
-import { observed, split } from '../helpers/release.ts';
+import { ksvcPath, waitFor } from '../helpers/deploy.ts';
+import { observed, split, realHelloManifest } from '../helpers/release.ts';
 
-const IMAGE = 'dev.local/vpm-testapp:v1';
 const SCRAPE_S = 2;
 const INTERVAL = `${4 * SCRAPE_S}s`;
 /** A first deploy, a release through three windows (and a guard): minutes on a loaded machine. */
@@ -55,21 +55,6 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
 
   const namespace = (prefix: string) => stack!.namespace(prefix);
 
-  /**
-   * The project's hello manifest (latestRevision: 100%) with the test app's image and `env`; its
-   * readiness probe asks the app's /healthz, which LATENCY_MS and ERROR_RATE leave alone.
-   */
-  function manifest(cwd: string, ns: string, name: string, env: Record<string, string>): string {
-    const doc = parse(fs.readFileSync(HELLO_MANIFEST, 'utf8'));
-    doc.metadata.namespace = ns;
-    const container = doc.spec.template.spec.containers[0];
-    container.image = IMAGE;
-    container.readinessProbe.httpGet.path = '/healthz';
-    container.env = Object.entries({ MESSAGE: name, ...env }).map(([k, value]) => ({ name: k, value }));
-    fs.writeFileSync(path.join(cwd, `${name}.yaml`), stringify(doc));
-    return `${name}.yaml`;
-  }
-
   function sloFile(cwd: string, slo: Record<string, unknown>): string {
     fs.writeFileSync(path.join(cwd, 'slo.yaml'), stringify(slo));
     return 'slo.yaml';
@@ -82,7 +67,7 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
   async function deployed(prefix: string) {
     const ns = await namespace(prefix);
     const cwd = tempDir();
-    const first = await run(['release', 'hello', '-f', manifest(cwd, ns, 'v1', {}), '--ready-timeout', '180s'], cwd);
+    const first = await run(['release', 'hello', '-f', realHelloManifest(cwd, ns, 'v1', {}), '--ready-timeout', '180s'], cwd);
     expect(first.result.exitCode, String(first.result.stderr)).toBe(0);
     expect(first.json).toMatchObject({ result: 'first_deploy', first_deploy: true });
     const stable = first.json.candidate as string;
@@ -131,7 +116,7 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
         });
         const { value: second, seen } = await observed(kube, ns, () =>
-          release(cwd, manifest(cwd, ns, 'v2', {}), slo, `${2 * 4 * SCRAPE_S}s`),
+          release(cwd, realHelloManifest(cwd, ns, 'v2', {}), slo, `${2 * 4 * SCRAPE_S}s`),
         );
         expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
         const candidate = second.json.candidate as string;
@@ -162,6 +147,42 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           expect(m.samples.candidate).toBeGreaterThanOrEqual(10);
         }
         expect(split((await kube.get(ksvcPath(ns))).status.traffic)).toMatchObject({ [candidate]: 100 });
+        // the guard window judged the named metric too, on the promoted revision
+        const guarded = readJson(cwd, record.phases[3].evidence);
+        expect(guarded.checks.length).toBeGreaterThan(0);
+        for (const c of guarded.checks)
+          expect(c.metrics[0]).toMatchObject({ name: 'error-ratio', decision: 'pass', dry_run: false, value: 0 });
+
+        // `vpm guard` with a named metric the promoted revision breaks: NG on the metric alone, traffic back on stable
+        const strict = sloFile(cwd, {
+          min_requests: 10,
+          metrics: [{ name: 'served-fast', query: P95_MS, condition: '< 0.001', min_samples: 10 }],
+        });
+        const guard = await run(
+          [
+            'guard',
+            'hello',
+            '--slo',
+            strict,
+            '--window',
+            INTERVAL,
+            '--interval',
+            INTERVAL,
+            '--provider',
+            'prometheus',
+            '--prometheus-url',
+            prom.url,
+            '--no-issue',
+          ],
+          cwd,
+        );
+        expect(guard.result.exitCode, String(guard.result.stderr)).toBe(4);
+        expect(guard.json.error.message).toMatch(/guard NG on hello: metric served-fast: \S+ is not < 0\.001/);
+        expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toEqual({ [stable]: 100, [candidate]: 0 });
+        const ng = readJson(cwd, guard.json.error.details.evidence);
+        expect(ng.checks[0].checks.every((c: any) => c.ok)).toBe(true);
+        expect(ng.checks[0].metrics[0]).toMatchObject({ name: 'served-fast', decision: 'fail', condition: '< 0.001' });
+        expect(ng.checks[0].metrics[0].query).toContain(`revision_name="${candidate}"`);
       } finally {
         load.stop();
       }
@@ -179,7 +200,7 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           min_requests: 10,
           metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10 }],
         });
-        const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
+        const r = await release(cwd, realHelloManifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
         expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
         const candidate = r.json.error.details.candidate as string;
         expect(r.json.error.message).toMatch(/aborted at 10%: metric error-ratio: 0\.\d+ is not < 0\.05/);
@@ -209,7 +230,7 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           min_requests: 10,
           metrics: [{ name: 'error-ratio', query: ERROR_RATIO, condition: '< 0.05', min_samples: 10, dry_run: true }],
         });
-        const r = await release(cwd, manifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
+        const r = await release(cwd, realHelloManifest(cwd, ns, 'bad', { ERROR_RATE: '0.2' }), slo);
         expect(r.result.exitCode, String(r.result.stderr)).toBe(0);
         expect(r.json.result).toBe('released');
         const canary = readJson(cwd, readJson(cwd, r.json.evidence).phases[2].evidence);
@@ -235,7 +256,7 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           min_requests: 10,
           metrics: [{ name: 'p95-vs-stable', query: P95_MS, compare: 'stable', difference: '< 50', min_samples: 10 }],
         });
-        const r = await release(cwd, manifest(cwd, ns, 'slow', { LATENCY_MS: '150' }), slo);
+        const r = await release(cwd, realHelloManifest(cwd, ns, 'slow', { LATENCY_MS: '150' }), slo);
         expect(r.result.exitCode, String(r.result.stderr)).toBe(4);
         const candidate = r.json.error.details.candidate as string;
         expect(r.json.error.message).toMatch(/metric p95-vs-stable: difference to stable/);

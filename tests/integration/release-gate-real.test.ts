@@ -23,7 +23,7 @@ import { freePort } from '../support/net.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpm, vpmJson } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
-import { annotation, observe, observed, realHelloManifest, split } from '../helpers/release.ts';
+import { annotation, askVia, observe, observed, realHelloManifest, split } from '../helpers/release.ts';
 
 const SECRET = 'ghp_0123456789abcdefABCDEF0123456789abcd';
 const HOOK_TOKEN = 'hooktoken-5f1d2a9c7e';
@@ -61,18 +61,11 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
   async function answeredBy(n: number): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (let i = 0; i < n; i++) {
-      const rev = await new Promise<string>((resolve) => {
-        const req = http.get(
-          `${kn!.ingressUrl}/`,
-          { headers: { host: `hello.${ns}.example.com` }, agent: false, timeout: 5_000 },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(String(res.headers['x-revision'] ?? `status ${res.statusCode}`)));
-          },
-        );
-        req.on('error', (e) => resolve(`error ${e.message}`));
-        req.on('timeout', () => req.destroy());
-      });
+      const a = await askVia(kn!.ingressUrl, `hello.${ns}.example.com`).catch((e: Error) => ({
+        status: 0,
+        revision: `error ${e.message}`,
+      }));
+      const rev = a.revision ?? `status ${a.status}`;
       counts[rev] = (counts[rev] ?? 0) + 1;
     }
     return counts;

@@ -4,8 +4,7 @@ import { makeId } from '../../core/ids.js';
 import { parseDuration } from '../../deploy/duration.js';
 import { resolveGuardRevisions, runGuard } from '../../deploy/guard.js';
 import { reportGuard } from '../../deploy/rollout-evidence.js';
-import { buildProvider } from '../../deploy/provider-factory.js';
-import { loadSlo } from '../../deploy/slo.js';
+import { buildGate } from '../../deploy/provider-factory.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { guard } from './guard.js';
 
@@ -13,12 +12,11 @@ type GuardFlags = FlagsOf<typeof guard>;
 
 export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];
-  const config = await ctx.config();
   const windowMs = parseDuration(opts.window ?? '5m', '--window');
   const intervalMs = parseDuration(opts.interval ?? '10s', '--interval');
   if (intervalMs > windowMs) throw new UsageError('--interval must not be longer than --window');
-  const slo = await loadSlo(ctx.root, opts.slo === undefined ? undefined : ctx.userPath(opts.slo), config.canary?.slo);
-  const provider = await buildProvider(ctx, opts, slo, intervalMs);
+  // the SLO file's thresholds and its named metrics (hooks belong to rollouts, not to the guard)
+  const { slo, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   const kube = await ctx.kube(opts);
   const resolved = await resolveGuardRevisions(kube, { ksvc, revision: opts.revision, previous: opts.previous });
   if (!resolved.revision || !resolved.previous) {
@@ -29,7 +27,10 @@ export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts
   const runId = makeId('guard', ctx.now());
   const startedAt = ctx.now();
   ctx.status(`guarding ${ksvc}: ${resolved.revision} (previous ${resolved.previous}) for ${windowMs} ms`);
-  const outcome = await runGuard({ kube, provider, status: (l) => ctx.status(l) }, { ksvc, windowMs, intervalMs, slo, runId, ...resolved });
+  const outcome = await runGuard(
+    { kube, provider, analysis, status: (l) => ctx.status(l) },
+    { ksvc, windowMs, intervalMs, slo, runId, ...resolved },
+  );
   const { evidence: evidenceRel, issue } = await reportGuard(
     ctx,
     kube,

@@ -298,7 +298,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     const url = tagUrl(await kube.mustGet(ref), CANDIDATE_TAG);
     ctx.status(`guarding ${ksvc}: ${candidate} (previous ${stable}) for ${guardWindowMs} ms`);
     const outcome = await runGuard(
-      { kube, provider, status: (l) => ctx.status(l) },
+      { kube, provider, analysis, status: (l) => ctx.status(l) },
       { ksvc, windowMs: guardWindowMs, intervalMs, slo, runId: guardId, revision: candidate!, previous: stable!, url },
     );
     const report = await reportGuard(
