@@ -5,7 +5,7 @@
  * means no answer came back at all, so it is never the user's request that was refused.
  */
 
-export type NetworkFailureKind = 'refused' | 'dns' | 'timeout' | 'reset' | 'unreachable' | 'tls';
+export type NetworkFailureKind = 'refused' | 'dns' | 'timeout' | 'reset' | 'unreachable' | 'tls' | 'blocked_port';
 
 export interface NetworkFailure {
   kind: NetworkFailureKind;
@@ -61,6 +61,9 @@ export function describeNetworkFailure(err: unknown): NetworkFailure | undefined
       return { kind: 'tls', code, text: `TLS failed: ${detail} (${code})` };
     }
   }
+  // fetch never connects to the ports the Fetch standard blocks (1, 22, 25, 6000 …): undici says only "bad port".
+  if (links.some((e) => e.message === 'bad port'))
+    return { kind: 'blocked_port', code: 'bad_port', text: 'fetch never connects to this port (a port the Fetch standard blocks)' };
   // A client-side deadline (AbortSignal.timeout) or an abort: nothing came back in time.
   if (links.some((e) => e.name === 'TimeoutError')) return { kind: 'timeout', code: 'timeout', text: 'no answer in time (timeout)' };
   return undefined;
@@ -75,6 +78,8 @@ export function networkHint(kind: NetworkFailureKind): string {
       return 'the host name does not resolve: check the address and your DNS / network';
     case 'timeout':
       return 'the server did not answer in time: check the network (VPN, firewall) and that the server is up';
+    case 'blocked_port':
+      return 'use the port the server really listens on; ports such as 1, 22, 25 and 6000 are never dialled';
     case 'tls':
       return "the server's certificate is not trusted: check the certificate authority in the configuration";
     default:

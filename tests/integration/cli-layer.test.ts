@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir, VPM_BIN, vpm, vpmJson } from '../helpers/cli.ts';
 import { makeGitRepo, type TempRepo } from '../helpers/gitrepo.ts';
+import { freePort } from '../support/net.ts';
 
 const repos: TempRepo[] = [];
 function repo(
@@ -84,6 +85,20 @@ describe('found by an outside attack', () => {
     expect(out.status).toBe(2);
     expect(out.stderr).toContain('the current directory no longer exists');
     expect(out.stderr).not.toContain('bug in vpm');
+  });
+
+  it('sli of a KService URL through an ingress that is down names the ingress and where it is configured (exit 1)', async () => {
+    const r = repo();
+    const ingress = `http://127.0.0.1:${await freePort()}`;
+    const res = await vpmJson(['sli', '--url', 'http://hello.default.example.com/', '-n', '2'], {
+      cwd: r.dir,
+      env: { VPM_INGRESS_URL: ingress },
+    });
+    expect(res.result.exitCode).toBe(1);
+    expect(res.json.error.message).toBe(
+      `http://hello.default.example.com/ could not be reached through the ingress ${ingress} (connection_refused)`,
+    );
+    expect(res.json.error.hint).toContain(`ingress.url / VPM_INGRESS_URL (${ingress})`);
   });
 
   it('sli --url that is not an http(s) URL is a usage error (exit 2)', async () => {

@@ -168,6 +168,19 @@ describe('connection failures are classified, not blamed on the request', () => 
     expect(err.hint).toMatch(/certificate authority/);
   });
 
+  it('a port fetch refuses to dial (kubeconfig server on :1) is named as such, not "fetch failed"', async () => {
+    const kube = await KubeClient.connect({ kubeconfig: kubeconfigFor('https://127.0.0.1:1') });
+    const err = await kube.get(cm).then(
+      () => 'resolved',
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(KubeUnreachableError);
+    expect(err.message).toBe(
+      'cannot reach the API server at https://127.0.0.1:1 for context local: fetch never connects to this port (a port the Fetch standard blocks)',
+    );
+    expect(err.hint).toMatch(/the port the server really listens on/);
+  });
+
   it('a client-side deadline (AbortSignal.timeout) is a timeout', async () => {
     const abort = await fetch('http://127.0.0.1:1', { signal: AbortSignal.abort(new DOMException('t', 'TimeoutError')) }).catch((e) => e);
     expect(describeNetworkFailure(abort)).toMatchObject({ kind: 'timeout', code: 'timeout' });

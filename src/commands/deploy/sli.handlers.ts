@@ -40,6 +40,7 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
   const ingressUrl = (await ctx.config()).ingress?.url;
   const results = await probeMany(url!, { count, concurrency: Number(opts.concurrency ?? 1), timeoutMs, ingressUrl });
   const summary = summariseProbes(url!, results);
+  const viaIngress = routeFor(url!, ingressUrl).host !== undefined;
   const unreachable = results.every((r) => r.status === null && UNREACHABLE.has(r.class));
   const mismatch = reportedReady === true && unreachable;
   const runId = makeId('sli', started);
@@ -55,7 +56,7 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     env: ctx.env,
     body: {
       target: url!,
-      via_ingress: routeFor(url!, ingressUrl).host ? ingressUrl : null,
+      via_ingress: viaIngress ? ingressUrl : null,
       ksvc: args[0] ?? null,
       namespace: kubeInfo?.namespace ?? null,
       context: kubeInfo?.context ?? null,
@@ -65,17 +66,21 @@ export const sliCommand: CommandHandler<SliFlags> = async (ctx, { args, opts }) 
     },
   });
   const evidence = path.slice(ctx.root.length + 1);
+  // A URL sent through the configured ingress failed there: name it, it is what the user can check.
+  const via = viaIngress ? ` through the ingress ${ingressUrl}` : '';
+  const ingressHint = viaIngress ? `; the ingress is config ingress.url / VPM_INGRESS_URL (${ingressUrl})` : '';
   if (mismatch) {
     throw new OperationalError(
-      `evidence mismatch: ${args[0]} is reported Ready but ${url} could not be reached (${Object.keys(summary.classes).join(', ')})`,
+      `evidence mismatch: ${args[0]} is reported Ready but ${url} could not be reached${via} (${Object.keys(summary.classes).join(', ')})`,
       {
-        hint: 'check the ingress/route for the service; the READY status is not evidence of serving',
+        hint: `check the ingress/route for the service; the READY status is not evidence of serving${ingressHint}`,
         details: { evidence, summary },
       },
     );
   }
   if (unreachable)
-    throw new OperationalError(`${url} could not be reached (${Object.keys(summary.classes).join(', ')})`, {
+    throw new OperationalError(`${url} could not be reached${via} (${Object.keys(summary.classes).join(', ')})`, {
+      ...(viaIngress ? { hint: `check that the ingress is up and the address is right${ingressHint}` } : {}),
       details: { evidence, summary },
     });
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
