@@ -56,16 +56,24 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv = process.e
     throw new UsageError(`${source} must hold a mapping at its top level`);
   }
   const merged = structuredClone(raw) as Record<string, unknown>;
+  /** Dot path → the variable that set it, so a bad value is blamed on the variable, not the file. */
+  const fromEnv = new Map<string, string>();
   for (const [name, path] of ENV_OVERRIDES) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     setPath(merged, path, /^\d+$/.test(value) && !path.includes('command') ? Number(value) : value);
+    fromEnv.set(path.join('.'), name);
   }
   const [{ ConfigSchema }, { formatZodIssues }] = await Promise.all([import('../schemas/config.js'), import('./zod-issues.js')]);
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
-    throw new UsageError(`invalid configuration in ${source}:\n  ${formatZodIssues(parsed.error).join('\n  ')}`, {
-      hint: `fix the listed keys in ${source} (or the VPM_* variables that override them)`,
+    const lines = formatZodIssues(parsed.error).map((line, i) => {
+      const variable = fromEnv.get(parsed.error.issues[i].path.map(String).join('.'));
+      return variable ? `${variable} (${line})` : `${source}: ${line}`;
+    });
+    const blamed = [...new Set(parsed.error.issues.map((i) => fromEnv.get(i.path.map(String).join('.')) ?? source))];
+    throw new UsageError(`invalid configuration:\n  ${lines.join('\n  ')}`, {
+      hint: `fix ${blamed.join(' and ')}`,
       details: { source, issues: parsed.error.issues },
     });
   }

@@ -317,13 +317,13 @@ export const ConfigSchema = z
     kube: z.object({ context: z.string().optional(), namespace: z.string().optional() }).strict().optional(),
     // Where requests for a KService's URL (http://hello.default.example.com) are sent when its domain does
     // not resolve, as with a kind cluster: the ingress's address, with the URL's host as the Host header.
-    ingress: z.object({ url: z.string().url() }).strict().optional(),
+    ingress: z.object({ url: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://127.0.0.1:8081' }) }).strict().optional(),
     canary: z
       .object({
         steps: z.array(z.number().int().min(1).max(100)).optional(),
         interval: z.string().optional(),
         provider: z.enum(['probe', 'prometheus']).optional(),
-        prometheus_url: z.string().url().optional(),
+        prometheus_url: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://127.0.0.1:9090' }).optional(),
         /** How often Prometheus gets a sample of the request metrics (a duration, or seconds); read from Prometheus when unset. */
         prometheus_scrape_interval: z.union([z.string(), z.number().positive()]).optional(),
         slo: AnalysisSchema.omit({ hooks: true }).optional(),

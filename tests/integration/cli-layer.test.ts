@@ -101,6 +101,16 @@ describe('found by an outside attack', () => {
     expect(res.json.error.hint).toContain(`ingress.url / VPM_INGRESS_URL (${ingress})`);
   });
 
+  it('a bad value from a VPM_* variable is blamed on the variable, one from the file on the file (exit 2)', async () => {
+    const r = repo({ 'vpm.config.yaml': 'canary:\n  prometheus_url: not-a-url\n' });
+    const res = await vpmJson(['sli', '--url', 'http://127.0.0.1:9/', '-n', '1'], { cwd: r.dir, env: { VPM_INGRESS_URL: 'ingress:8081' } });
+    expect(res.result.exitCode).toBe(2);
+    expect(res.json.error.message).toMatch(/^invalid configuration:\n/);
+    expect(res.json.error.message).toMatch(/\n {2}vpm\.config\.yaml: canary\.prometheus_url: /);
+    expect(res.json.error.message).toMatch(/\n {2}VPM_INGRESS_URL \(ingress\.url: /);
+    expect(res.json.error.hint).toBe('fix VPM_INGRESS_URL and vpm.config.yaml');
+  });
+
   it('sli --url that is not an http(s) URL is a usage error (exit 2)', async () => {
     const r = repo();
     for (const url of ['notaurl', 'http://[::1', 'ftp://127.0.0.1/']) {
