@@ -162,6 +162,8 @@ describe.skipIf(!requireKnative())('vpm release with named metrics against real 
           [
             'guard',
             'hello',
+            '-n',
+            ns,
             '--slo',
             strict,
             '--window',
