@@ -1,6 +1,7 @@
 /** The project's own hello manifest (latestRevision routing) in a test namespace, with template variants. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Kube } from '../support/kube.ts';
@@ -126,4 +127,23 @@ export async function observed<T>(
   const seen = await watch.stop();
   if ('error' in settled) throw settled.error;
   return { value: settled.value, seen };
+}
+
+/** What a notification target received: its path, the JSON body, and the raw text (Basic marker + body). */
+export type Notification = { path: string; body: any; raw: string };
+
+/** A local HTTP server that records every notification POSTed to it and answers 200. */
+export async function notificationSink(): Promise<{ port: number; received: Notification[]; close(): void }> {
+  const received: Notification[] = [];
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      // The Basic header carries the URL's password (that is its purpose); the body must not.
+      received.push({ path: req.url ?? '', body: JSON.parse(raw), raw: `${req.headers.authorization ? 'Basic ' : ''}${raw}` });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as AddressInfo).port, received, close: () => server.close() };
 }

@@ -14,8 +14,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { RealKnative, requireKnative } from '../support/knative-real.ts';
@@ -23,7 +21,7 @@ import { freePort } from '../support/net.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpm, vpmJson } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
-import { annotation, askVia, observe, observed, realHelloManifest, split } from '../helpers/release.ts';
+import { annotation, askVia, notificationSink, observe, observed, realHelloManifest, split } from '../helpers/release.ts';
 
 const SECRET = 'ghp_0123456789abcdefABCDEF0123456789abcd';
 const HOOK_TOKEN = 'hooktoken-5f1d2a9c7e';
@@ -36,8 +34,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!requireKnative())('manual gate, watch, notifications, history and undo against real Knative Serving', () => {
   let kn: RealKnative | undefined;
   let kube: Kube;
-  let server: http.Server;
-  const received: Array<{ path: string; body: any; raw: string }> = [];
+  let sink: Awaited<ReturnType<typeof notificationSink>>;
+  const received = () => sink.received;
   let ns: string;
   /** The checkout the releases run from (its reports/ are the history). */
   let cwd: string;
@@ -55,7 +53,10 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
     return { child, running: () => !settled };
   };
   const ksvc = () => kube.get(ksvcPath(ns));
-  const hookEvents = () => received.filter((r) => r.path.startsWith('/hook')).map((r) => r.body.event);
+  const hookEvents = () =>
+    received()
+      .filter((r) => r.path.startsWith('/hook'))
+      .map((r) => r.body.event);
 
   /** Which revision answered each of `n` requests to hello through Traefik. */
   async function answeredBy(n: number): Promise<Record<string, number>> {
@@ -76,17 +77,8 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
     kn = new RealKnative({ dir, index: 5, log: (m) => fs.appendFileSync(path.join(dir, 'stack.log'), `${m}\n`) });
     await kn.start();
     kube = kn.kube;
-    server = http.createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c) => (raw += c));
-      req.on('end', () => {
-        // The Basic header carries the URL's password (that is its purpose); the body must not.
-        received.push({ path: req.url ?? '', body: JSON.parse(raw), raw: `${req.headers.authorization ? 'Basic ' : ''}${raw}` });
-        res.writeHead(200).end('ok');
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as net.AddressInfo).port;
+    sink = await notificationSink();
+    const { port } = sink;
     const dead = await freePort(); // nothing listens there: connection refused
 
     ns = `gate-real-${process.pid}`;
@@ -113,7 +105,7 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
   }, TEST_TIMEOUT);
 
   afterAll(async () => {
-    server?.close();
+    sink?.close();
     await kn?.stop();
   }, 120_000);
 
@@ -205,7 +197,7 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
 
       // Notifications: the JSON and Slack targets got the events; the dead one was retried and recorded.
       expect(hookEvents()).toEqual(['paused', 'promoted', 'released']);
-      expect(received.find((r) => r.body.event === 'released')?.body).toMatchObject({
+      expect(received().find((r) => r.body.event === 'released')?.body).toMatchObject({
         schema: 'vpm.notification/v1',
         ksvc: 'hello',
         namespace: ns,
@@ -213,14 +205,14 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
         previous: r1,
         evidence: out.evidence,
       });
-      const slack = received.filter((r) => r.path === '/slack');
+      const slack = received().filter((r) => r.path === '/slack');
       expect(slack.map((r) => r.body.text.split(' — ')[0])).toEqual(['vpm: paused', 'vpm: promoted', 'vpm: released']);
       expect(slack[0].raw).toMatch(/^Basic /);
       expect(String(done.stderr)).toMatch(/warning: notification released to http:\/\/127\.0\.0\.1:\d+\/gone failed after 3 attempts/);
       expect(record.notifications.filter((n: any) => !n.ok)).toEqual([
         expect.objectContaining({ event: 'released', attempts: 3, ok: false }),
       ]);
-      for (const text of [...received.map((r) => r.raw), JSON.stringify(record), String(done.stdout), String(done.stderr)]) {
+      for (const text of [...received().map((r) => r.raw), JSON.stringify(record), String(done.stdout), String(done.stderr)]) {
         expect(text).not.toContain(SECRET);
         expect(text).not.toContain(HOOK_TOKEN);
         expect(text).not.toContain(BASIC_PASSWORD);
@@ -263,7 +255,7 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
       await waitFor(async () => split((await ksvc()).status.traffic)[r2] === 100, 60_000, `status.traffic 100% on ${r2}`);
       expect(split((await ksvc()).status.traffic)[r3] ?? 0).toBe(0);
       expect(hookEvents().slice(3)).toEqual(['paused', 'aborted']);
-      for (const r of received) expect(r.raw).not.toContain(HOOK_TOKEN);
+      for (const r of received()) expect(r.raw).not.toContain(HOOK_TOKEN);
     },
     TEST_TIMEOUT,
   );

@@ -4,14 +4,13 @@
  * the evidence or the output; a dead URL is retried, recorded and does not fail the release.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import type net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo } from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson } from '../helpers/cli.ts';
-import { firstRelease, helloManifest } from '../helpers/release.ts';
+import { firstRelease, helloManifest, notificationSink } from '../helpers/release.ts';
+import { freePort } from '../support/net.ts';
 
 const SECRET = 'ghp_0123456789abcdefABCDEF0123456789abcd';
 const HOOK_TOKEN = 'hooktoken-5f1d2a9c7e';
@@ -20,34 +19,21 @@ const BASIC_PASSWORD = 'basicpw-93ab1c';
 describe.skipIf(!requireTestenv())('release notifications', () => {
   let env: TestenvInfo;
   let kube: Kube;
-  let server: http.Server;
+  let sink: Awaited<ReturnType<typeof notificationSink>>;
   let port: number;
   let dead: number;
-  const received: Array<{ path: string; body: any; raw: string }> = [];
+  const received = () => sink.received;
   const run = (args: string[], cwd: string) =>
     vpmJson(args, { cwd, env: { KUBECONFIG: env.kubeconfig, GITHUB_TOKEN: SECRET }, timeoutMs: 180_000 });
 
   beforeAll(async () => {
     env = await useTestenv({ clusters: 1 });
     kube = await kubeFor(env, 'cluster-a');
-    server = http.createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c) => (raw += c));
-      req.on('end', () => {
-        // The Basic header carries the URL's password (that is its purpose); the body must not.
-        received.push({ path: req.url ?? '', body: JSON.parse(raw), raw: `${req.headers.authorization ? 'Basic ' : ''}${raw}` });
-        res.writeHead(200).end('ok');
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    port = (server.address() as net.AddressInfo).port;
-    // A port nothing listens on: connection refused.
-    const probe = http.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-    dead = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    sink = await notificationSink();
+    port = sink.port;
+    dead = await freePort(); // nothing listens there: connection refused
   });
-  afterAll(() => server?.close());
+  afterAll(() => sink?.close());
 
   it('JSON and Slack targets get the right events without secrets; a dead URL is retried, recorded and does not fail the release', async () => {
     const ns = await freshNamespace(kube, 'notify');
@@ -73,7 +59,7 @@ describe.skipIf(!requireTestenv())('release notifications', () => {
     );
     expect(ok.result.exitCode, String(ok.result.stderr)).toBe(0);
     const r2 = ok.json.candidate;
-    const hook = received.filter((r) => r.path.startsWith('/hook'));
+    const hook = received().filter((r) => r.path.startsWith('/hook'));
     expect(hook.map((r) => r.body.event)).toEqual(['promoted', 'released']);
     expect(hook[1].body).toMatchObject({
       schema: 'vpm.notification/v1',
@@ -83,7 +69,7 @@ describe.skipIf(!requireTestenv())('release notifications', () => {
       previous: r1,
       evidence: ok.json.evidence,
     });
-    const slack = received.filter((r) => r.path === '/slack');
+    const slack = received().filter((r) => r.path === '/slack');
     expect(slack[0].raw).toMatch(/^Basic /); // URL credentials sent as authorization, not in the body
     expect(slack.map((r) => r.body.text)).toEqual([
       expect.stringMatching(new RegExp(`^vpm: promoted — hello \\(${ns}\\) ${r2} \\(stable ${r1}\\)`)),
@@ -101,9 +87,13 @@ describe.skipIf(!requireTestenv())('release notifications', () => {
       cwd,
     );
     expect(bad.result.exitCode).toBe(4);
-    expect(received.filter((r) => r.path.startsWith('/hook')).map((r) => r.body.event)).toEqual(['promoted', 'released', 'aborted']);
+    expect(
+      received()
+        .filter((r) => r.path.startsWith('/hook'))
+        .map((r) => r.body.event),
+    ).toEqual(['promoted', 'released', 'aborted']);
     for (const text of [
-      ...received.map((r) => r.raw),
+      ...received().map((r) => r.raw),
       record,
       String(ok.result.stdout),
       String(ok.result.stderr),
