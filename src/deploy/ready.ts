@@ -7,7 +7,7 @@ import type { KObj, KubeClient } from '../adapters/kube.js';
 import type { Ctx } from '../core/context.js';
 import { OperationalError, TimeoutError, VpmError } from '../core/errors.js';
 import { makeId } from '../core/ids.js';
-import { writeEvidence } from '../evidence/write.js';
+import { writeKsvcEvidence } from './ksvc-evidence.js';
 import { ReadyEvidence } from '../schemas/deploy-evidence.js';
 import { condition, isFailedAndCurrent, isReadyAndCurrent, ksvcRef } from './ksvc.js';
 
@@ -40,18 +40,13 @@ export async function waitReady(ctx: Ctx, kube: KubeClient, name: string, timeou
   const obj: KObj | null = final ?? last;
   const ready = isReadyAndCurrent(obj);
   const status = ready ? 'ready' : final ? 'failed' : 'timeout';
-  const { path } = await writeEvidence({
+  const evidence = await writeKsvcEvidence(ctx, kube, {
     kind: ReadyEvidence,
-    cwd: ctx.root,
+    ksvc: name,
+    runId,
     startedAt: started,
     status,
-    runId,
-    path: `${name}/${runId}.json`,
-    env: ctx.env,
     body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc: name,
       generation: obj?.metadata.generation ?? null,
       observed_generation: obj?.status?.observedGeneration ?? null,
       conditions: obj?.status?.conditions ?? [],
@@ -60,7 +55,6 @@ export async function waitReady(ctx: Ctx, kube: KubeClient, name: string, timeou
       waited_ms: Date.now() - t0,
     },
   });
-  const evidence = path.slice(ctx.root.length + 1);
   if (!ready) {
     const c = condition(obj, 'Ready');
     const why = obj

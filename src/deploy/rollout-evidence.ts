@@ -4,7 +4,7 @@
  */
 import type { KubeClient } from '../adapters/kube.js';
 import type { Ctx } from '../core/context.js';
-import { writeEvidence } from '../evidence/write.js';
+import { writeKsvcEvidence } from './ksvc-evidence.js';
 import { CanaryEvidence, GuardEvidence } from '../schemas/deploy-evidence.js';
 import type { CanaryOutcome } from './canary.js';
 import { readFreeze, setFreeze, whoAmI } from './freeze.js';
@@ -16,18 +16,13 @@ export async function writeCanaryEvidence(
   run: { ksvc: string; runId: string; startedAt: Date; steps: number[]; intervalMs: number; provider: 'probe' | 'prometheus' },
   outcome: CanaryOutcome,
 ): Promise<string> {
-  const { path } = await writeEvidence({
+  return writeKsvcEvidence(ctx, kube, {
     kind: CanaryEvidence,
-    cwd: ctx.root,
+    ksvc: run.ksvc,
     runId: run.runId,
     startedAt: run.startedAt,
     status: outcome.result,
-    path: `${run.ksvc}/${run.runId}.json`,
-    env: ctx.env,
     body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc: run.ksvc,
       stable: outcome.stable,
       candidate: outcome.candidate,
       steps: run.steps,
@@ -44,7 +39,6 @@ export async function writeCanaryEvidence(
       by: whoAmI(ctx.env),
     },
   });
-  return path.slice(ctx.root.length + 1);
 }
 
 export interface GuardReport {
@@ -108,18 +102,13 @@ export async function reportGuard(
       }
     }
   }
-  await writeEvidence({
+  await writeKsvcEvidence(ctx, kube, {
     kind: GuardEvidence,
-    cwd: ctx.root,
+    ksvc,
     runId,
     startedAt: run.startedAt,
     status: outcome.result,
-    path: `${ksvc}/${runId}.json`,
-    env: ctx.env,
     body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc,
       revision: outcome.revision,
       previous_revision: outcome.previous,
       window_ms: run.windowMs,

@@ -317,7 +317,10 @@ export const ConfigSchema = z
     kube: z.object({ context: z.string().optional(), namespace: z.string().optional() }).strict().optional(),
     // Where requests for a KService's URL (http://hello.default.example.com) are sent when its domain does
     // not resolve, as with a kind cluster: the ingress's address, with the URL's host as the Host header.
-    ingress: z.object({ url: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://127.0.0.1:8081' }) }).strict().optional(),
+    ingress: z
+      .object({ url: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://127.0.0.1:8081' }) })
+      .strict()
+      .optional(),
     canary: z
       .object({
         steps: z.array(z.number().int().min(1).max(100)).optional(),

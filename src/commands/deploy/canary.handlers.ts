@@ -11,6 +11,7 @@ import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, revisionRef, servingRevision, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
 import { buildGate } from '../../deploy/provider-factory.js';
+import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
 import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { writeReleaseProgress } from '../../deploy/release.js';
 import { assertNoRolloutInProgress, checkForce, readRejected, readRelease, type Override } from '../../deploy/traffic-ownership.js';
@@ -22,7 +23,6 @@ import type { canaryPromote } from './canary-promote.js';
 import type { canaryResume } from './canary-resume.js';
 import type { canaryUndo } from './canary-undo.js';
 import { readHistory } from '../../deploy/history.js';
-import { writeEvidence } from '../../evidence/write.js';
 import { UndoEvidence } from '../../schemas/deploy-evidence.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
@@ -310,18 +310,13 @@ export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = asy
     reason,
   };
   await writeCanaryTraffic(kube, ksvc, traffic, progress, (l) => ctx.status(l), undefined, opts.forceFreeze ? opts.reason : undefined);
-  const { path } = await writeEvidence({
+  const evidence = await writeKsvcEvidence(ctx, kube, {
     kind: UndoEvidence,
-    cwd: ctx.root,
+    ksvc,
     runId,
     startedAt,
     status: 'restored',
-    path: `${ksvc}/${runId}.json`,
-    env: ctx.env,
     body: {
-      context: kube.context,
-      namespace: kube.namespace,
-      ksvc,
       from: current ?? null,
       to,
       by,
@@ -330,7 +325,6 @@ export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = asy
       override: overrides[0] ? { what: overrides.map((o) => o.what).join('; '), reason: opts.reason ?? '' } : null,
     },
   });
-  const evidence = path.slice(ctx.root.length + 1);
   return {
     data: { ksvc, run_id: runId, from: current ?? null, to, traffic, evidence },
     human: `100% of ${ksvc} back on ${to} (was ${current ?? '-'})\nevidence: ${evidence}`,

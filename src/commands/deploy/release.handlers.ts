@@ -13,6 +13,7 @@ import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ks
 import { buildGate } from '../../deploy/provider-factory.js';
 import { waitReady } from '../../deploy/ready.js';
 import { RELEASE_PHASES, releaseTraffic, writeReleaseProgress } from '../../deploy/release.js';
+import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
 import { notifier, type NotifyEvent } from '../../deploy/notify.js';
@@ -27,7 +28,6 @@ import {
   type Override,
   type ReleaseProgress,
 } from '../../deploy/traffic-ownership.js';
-import { writeEvidence } from '../../evidence/write.js';
 import { ReleaseEvidence } from '../../schemas/deploy-evidence.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { release } from './release.js';
@@ -139,18 +139,13 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     // A held canary keeps the release open: a re-run resumes it.
     if (terminal && (await kube.get(ref))) await writeReleaseProgress(kube, ksvc, progress(terminal, reason));
     log.event(result, { reason });
-    const { path } = await writeEvidence({
+    const evidence = await writeKsvcEvidence(ctx, kube, {
       kind: ReleaseEvidence,
-      cwd: ctx.root,
+      ksvc,
       runId,
       startedAt,
       status: result,
-      path: `${ksvc}/${runId}.json`,
-      env: ctx.env,
       body: {
-        context: kube.context,
-        namespace: kube.namespace,
-        ksvc,
         manifest: source.manifest,
         template_hash: hash,
         by: whoAmI(ctx.env),
@@ -168,7 +163,6 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         timeline: log.timeline,
       },
     });
-    const evidence = path.slice(ctx.root.length + 1);
     ctx.status(`release evidence: ${evidence}`);
     const data = { run_id: runId, ksvc, result, reason, stable, candidate, first_deploy: firstDeploy, evidence, phases: log.phases };
     if (error) {
