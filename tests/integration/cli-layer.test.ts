@@ -111,6 +111,16 @@ describe('found by an outside attack', () => {
     expect(res.json.error.hint).toBe('fix VPM_INGRESS_URL and vpm.config.yaml');
   });
 
+  it('chat append --meta with a "__proto__" key is refused (exit 2), not stored without it', async () => {
+    const r = repo();
+    for (const meta of ['{"__proto__":{"polluted":1},"b":2}', '{"a":{"__proto__":1}}']) {
+      const res = await vpmJson(['chat', 'append', '--meta', meta, '--text', 'hi'], { cwd: r.dir });
+      expect(res.result.exitCode, meta).toBe(2);
+      expect(res.json.error.message).toBe('--meta may not use the key "__proto__"');
+    }
+    expect(existsSync(join(r.dir, 'logs', `${new Date().toISOString().slice(0, 10)}.jsonl`))).toBe(false);
+  });
+
   it('sli --url that is not an http(s) URL is a usage error (exit 2)', async () => {
     const r = repo();
     for (const url of ['notaurl', 'http://[::1', 'ftp://127.0.0.1/']) {

@@ -736,7 +736,9 @@ describe.skipIf(!available)('vpm clusters (two real Knative clusters, real Argo 
 
       const refused = await vpmJson(['clusters', 'sync', NAMES[0], '--timeout', '60s'], { cwd, env: runEnv });
       expect(refused.result.exitCode, String(refused.result.stderr)).toBe(3);
-      expect(refused.json.error.message).toMatch(/\S+ on fleet\/hello \(cluster-a, app root-app-cluster-a, phase paused\)/);
+      expect(refused.json.error.message).toMatch(
+        /^a rollout is in progress: release release_\S+ on fleet\/hello \(cluster-a, app root-app-cluster-a, phase canary\)/,
+      );
       expect((await mgmt.get(`${APPS}/${NAMES[0]}`)).operation).toBeUndefined();
 
       const resume = await vpmJson(['canary', 'resume', 'hello', '-n', 'fleet', '--context', 'cluster-a'], { cwd, env: runEnv });

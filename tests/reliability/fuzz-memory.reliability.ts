@@ -119,8 +119,13 @@ function chatExpectation(i: ChatInput): 'accept' | 'reject' | 'either' {
   if (t.trim() === '') return 'reject';
   if (i.meta !== undefined) {
     try {
-      const m = JSON.parse(i.meta);
-      if (!m || typeof m !== 'object' || Array.isArray(m)) return 'reject';
+      let protoKey = false;
+      const m = JSON.parse(i.meta, (k, v) => {
+        protoKey ||= k === '__proto__';
+        return v;
+      });
+      // a "__proto__" key anywhere is refused: it would not survive being stored
+      if (!m || typeof m !== 'object' || Array.isArray(m) || protoKey) return 'reject';
     } catch {
       return 'reject';
     }

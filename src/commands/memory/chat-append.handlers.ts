@@ -16,11 +16,18 @@ async function readStdin(ctx: Ctx, lossy = false): Promise<string> {
 
 function parseMeta(meta: string | undefined): Record<string, unknown> | undefined {
   if (meta === undefined) return undefined;
+  let protoKey = false;
   try {
-    const value: unknown = JSON.parse(meta);
+    // A "__proto__" key would not survive being copied into the entry: refuse it rather than drop it.
+    const value: unknown = JSON.parse(meta, (key, v) => {
+      if (key === '__proto__') protoKey = true;
+      return v;
+    });
+    if (protoKey) throw new UsageError('--meta may not use the key "__proto__"', { hint: 'rename the key' });
     if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through to the usage error
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    // not JSON: the usage error below
   }
   throw new UsageError('--meta must be a JSON object', { hint: `e.g. --meta '{"tool":"codex"}'` });
 }
