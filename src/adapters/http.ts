@@ -164,7 +164,9 @@ export async function probeMany(
       issued++;
       results.push(await probeOnce(url, opts.timeoutMs ?? 2_000, opts.ingressUrl));
       if (opts.stop?.(results)) stopped = true;
-      if (opts.spacingMs) await new Promise((r) => setTimeout(r, opts.spacingMs));
+      // The pause between requests never carries a lane past the window's end.
+      const pauseMs = Math.min(opts.spacingMs ?? 0, opts.until === undefined ? Number.POSITIVE_INFINITY : opts.until - Date.now());
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, lane));
