@@ -7,7 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { processStreams, type IOStreams } from '../core/context.js';
 import { maskingIo } from '../core/secrets.js';
-import { EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
+import { EXIT_CODES, EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
 import { VERSION } from '../version.js';
 import { COMMANDS, GROUPS } from '../commands/index.js';
 import { executeSpec, exitCodeFor, renderError } from './execute.js';
@@ -29,6 +29,32 @@ function examplesHelp(spec: AnyCommandSpec): string {
   return `\nExamples:\n${spec.examples.map((e) => `  $ ${e.command.padEnd(width)}  # ${e.description}`).join('\n')}\n`;
 }
 
+/** Each leaf's examples, for the JSON form of its help. */
+const EXAMPLES = new WeakMap<Command, AnyCommandSpec['examples']>();
+
+/** What `--help` prints for `cmd`, as one JSON document (help asked for with --json). */
+function helpDocument(cmd: Command): Record<string, unknown> {
+  const help = cmd.createHelp();
+  return {
+    usage: help.commandUsage(cmd),
+    description: help.commandDescription(cmd),
+    arguments: help
+      .visibleArguments(cmd)
+      .map((a) => ({ name: a.name(), required: a.required, variadic: a.variadic, description: a.description })),
+    options: help.visibleOptions(cmd).map((o) => ({
+      flags: o.flags,
+      description: o.description,
+      ...(o.defaultValue !== undefined ? { default: o.defaultValue } : {}),
+      ...(o.argChoices ? { choices: o.argChoices } : {}),
+    })),
+    commands: help.visibleCommands(cmd).map((c) => ({ name: c.name(), description: c.description() })),
+    examples: EXAMPLES.get(cmd) ?? [],
+    ...(cmd.parent ? {} : { exit_codes: EXIT_CODES }),
+  };
+}
+
+const writeJson = (io: IOStreams, doc: unknown) => io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+
 /** Commander's values → the typed flag record a spec's parse takes (defaults applied, keys as declared). */
 function flagValues(flags: FlagDecls, opts: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -48,6 +74,7 @@ function addLeaf(parent: Command, spec: AnyCommandSpec, io: IOStreams, env: Node
   for (const [key, decl] of Object.entries(spec.flags)) cmd.addOption(toOption(key, decl));
   for (const [key, decl] of Object.entries(GLOBAL_FLAGS)) cmd.addOption(toOption(key, decl));
   cmd.addHelpText('after', `${spec.details ? `\n${spec.details.trimEnd()}\n` : ''}${examplesHelp(spec)}`);
+  EXAMPLES.set(cmd, spec.examples);
   cmd.action(async (...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const opts = command.opts();
@@ -92,22 +119,24 @@ function buildProgram(io: IOStreams, env: NodeJS.ProcessEnv, state: { exitCode: 
     addLeaf(parent, spec, io, env, state);
   }
 
-  program
-    .command('help [topic...]')
-    .description('show help for a command, or a topic: exit-codes')
-    .action((topic: string[] = []) => {
-      if (topic[0] === 'exit-codes') {
-        io.stdout.write(EXIT_CODES_HELP);
-        return;
-      }
-      let target: Command = program;
-      for (const word of topic) {
-        const next = target.commands.find((c) => c.name() === word);
-        if (!next) throw new UsageError(`unknown help topic '${topic.join(' ')}'`, { hint: "run 'vpm --help' for the commands" });
-        target = next;
-      }
-      target.outputHelp();
-    });
+  const helpCommand = program.command('help [topic...]').description('show help for a command, or a topic: exit-codes');
+  for (const [key, decl] of Object.entries(GLOBAL_FLAGS)) helpCommand.addOption(toOption(key, decl));
+  helpCommand.action((topic: string[], _opts: unknown, command: Command) => {
+    const json = Boolean(command.optsWithGlobals().json);
+    if (topic[0] === 'exit-codes') {
+      if (json) writeJson(io, { exit_codes: EXIT_CODES });
+      else io.stdout.write(EXIT_CODES_HELP);
+      return;
+    }
+    let target: Command = program;
+    for (const word of topic) {
+      const next = target.commands.find((c) => c.name() === word);
+      if (!next) throw new UsageError(`unknown help topic '${topic.join(' ')}'`, { hint: "run 'vpm --help' for the commands" });
+      target = next;
+    }
+    if (json) writeJson(io, helpDocument(target));
+    else target.outputHelp();
+  });
   return program;
 }
 
@@ -131,20 +160,52 @@ function jsonRequested(argv: string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+/**
+ * The command whose help `vpm … --help --json` (or a bare `vpm --json`) asks for: the command words
+ * before the first argument. Undefined when no help is asked for.
+ */
+function helpTarget(program: Command, argv: string[]): Command | undefined {
+  const end = argv.indexOf('--');
+  const words = end === -1 ? argv : argv.slice(0, end);
+  const positional: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '--cwd') i++;
+    else if (!words[i].startsWith('-')) positional.push(words[i]);
+  }
+  const asked = words.includes('--help') || words.includes('-h') || positional.length === 0;
+  if (!asked) return undefined;
+  let target = program;
+  for (const word of positional) {
+    const next = target.commands.find((c) => c.name() === word);
+    if (!next) break;
+    target = next;
+  }
+  return target;
+}
+
 export async function main(argv: string[], rawIo: IOStreams = processStreams(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // Parse errors echo what was typed, a secret included: they pass the same masking sink as commands.
   const io = maskingIo(rawIo, env);
   const state = { exitCode: ExitCode.ok as number };
+  const json = jsonRequested(argv);
   if (versionRequested(argv)) {
-    io.stdout.write(`${VERSION}\n`);
-    return ExitCode.ok;
+    // With --json, the same document as `vpm version --json`.
+    if (json) argv = [...argv.filter((a) => a !== '-V' && a !== '--version'), 'version'];
+    else {
+      io.stdout.write(`${VERSION}\n`);
+      return ExitCode.ok;
+    }
   }
   const program = buildProgram(io, env, state);
   if (argv.length === 0) {
     program.outputHelp();
     return ExitCode.ok;
   }
-  const json = jsonRequested(argv);
+  const asked = json ? helpTarget(program, argv) : undefined;
+  if (asked) {
+    writeJson(io, helpDocument(asked));
+    return ExitCode.ok;
+  }
   const debug = argv.includes('--debug') || env.VPM_DEBUG === '1';
   try {
     await program.parseAsync(argv, { from: 'user' });

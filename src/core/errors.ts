@@ -95,15 +95,33 @@ export class TimeoutError extends VpmError {
   }
 }
 
-export const EXIT_CODES_HELP = `Exit codes:
-  0  ok
-  1  operational failure (includes a runner step denied by the execution policy, and environment
-     problems: no Kubernetes configuration, a server that cannot be reached)
-  2  usage error: bad flags, arguments, input or config
-  3  refused: deploy freeze active, dirty tree, or a precondition not met
-  4  SLO gate failed: canary aborted or guard NG (rollback done)
-  5  timed out waiting
-`;
+/** Every exit code and what it means: `vpm help exit-codes` (text or --json) and the main help. */
+export const EXIT_CODES: ReadonlyArray<{ code: number; meaning: string }> = [
+  { code: 0, meaning: 'ok' },
+  {
+    code: 1,
+    meaning:
+      'operational failure (includes a runner step denied by the execution policy, and environment problems: no Kubernetes configuration, a server that cannot be reached)',
+  },
+  { code: 2, meaning: 'usage error: bad flags, arguments, input or config' },
+  { code: 3, meaning: 'refused: deploy freeze active, dirty tree, or a precondition not met' },
+  { code: 4, meaning: 'SLO gate failed: canary aborted or guard NG (rollback done)' },
+  { code: 5, meaning: 'timed out waiting' },
+];
+
+/** EXIT_CODES as help text, wrapped under its code at 100 columns. */
+export const EXIT_CODES_HELP = `Exit codes:\n${EXIT_CODES.map(({ code, meaning }) => {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of meaning.split(' ')) {
+    if (line && line.length + word.length + 1 > 95) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return `  ${code}  ${lines.join('\n     ')}\n`;
+}).join('')}`;
 
 /** What each environment failure means and what the user can do about it. */
 const SYSTEM_ERRORS: Record<string, { why: string; hint: (path: string) => string }> = {

@@ -243,6 +243,36 @@ describe('--json: one document on stdout, errors included', () => {
     expect(doc).toMatchObject({ ok: false, error: { exit_code: 2 } });
     expect(doc.error.message).toMatch(message);
   });
+
+  it.each([
+    [['--json'], 'vpm [options] <command>'],
+    [['--json', '--help'], 'vpm [options] <command>'],
+    [['help', '--json'], 'vpm [options] <command>'],
+    [['--json', 'release', '--help'], 'vpm release [options] <ksvc>'],
+    [['canary', 'start', '-h', '--json'], 'vpm canary start [options] <ksvc>'],
+    [['--json', 'help', 'canary', 'start'], 'vpm canary start [options] <ksvc>'],
+  ])('help %j with --json is one help document (usage, options, examples), exit 0', async (args, usage) => {
+    const res = await vpm(args, { cwd: repo().dir });
+    expect(res.exitCode).toBe(0);
+    const doc = JSON.parse(String(res.stdout));
+    expect(doc.usage).toBe(usage);
+    expect(doc.options.map((o: { flags: string }) => o.flags)).toContain('--json');
+    if (usage.startsWith('vpm [options]')) {
+      expect(doc.commands.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['release', 'canary', 'help']));
+      expect(doc.exit_codes.map((e: { code: number }) => e.code)).toEqual([0, 1, 2, 3, 4, 5]);
+    } else expect(doc.examples[0].command).toMatch(/^vpm /);
+  });
+
+  it('help exit-codes --json, -V --json and an unknown help topic answer in JSON', async () => {
+    const cwd = repo().dir;
+    const codes = await vpm(['help', 'exit-codes', '--json'], { cwd });
+    expect(JSON.parse(String(codes.stdout)).exit_codes[4]).toEqual({ code: 4, meaning: expect.stringMatching(/^SLO gate failed/) });
+    const version = await vpm(['--json', '-V'], { cwd });
+    expect(JSON.parse(String(version.stdout))).toMatchObject({ version: expect.any(String), node: process.versions.node });
+    const unknown = await vpm(['help', 'nosuch', '--json'], { cwd });
+    expect(unknown.exitCode).toBe(2);
+    expect(JSON.parse(String(unknown.stdout))).toMatchObject({ ok: false, error: { message: "unknown help topic 'nosuch'" } });
+  });
 });
 
 describe('input validation', () => {
