@@ -30,7 +30,10 @@ export const GoalSchema = z.object({
 /** The parsed form of STATE/current_state.md that `vpm state patch` JSON patches apply to. */
 export const StateSchema = z
   .object({
-    phase: z.string().min(1),
+    phase: z
+      .string()
+      .min(1)
+      .refine(...ONE_LINE),
     updated_at: z.iso.datetime(),
     title: z
       .string()

@@ -217,6 +217,27 @@ describe('vpm state patch', () => {
     expect(memory.entries[0].summary).toContain('add /goals/-');
   });
 
+  it.each([
+    [
+      [{ op: 'replace', path: '/phase', value: 'S1\nS2' }],
+      'STATE/current_state.md after the patch is invalid:\n  phase: must be a single line',
+    ],
+    [[{ op: 'move', from: '/nope', path: '/x' }], 'patch operation 0 (move /x) cannot apply: from /nope does not exist'],
+    [
+      [{ op: 'test', path: '/phase', value: 'S9' }],
+      'patch operation 0 (test /phase) cannot apply: the value at /phase is not the one the test expects',
+    ],
+    [[{ op: 'remove', path: '/goals/7' }], 'patch operation 0 (remove /goals/7) cannot apply: /goals/7 does not exist'],
+  ])('a patch it cannot apply (%j) says why in words, exit 2, STATE unchanged', async (ops, message) => {
+    const cwd = stateRepo();
+    const before = readFileSync(join(cwd, 'STATE', 'current_state.md'), 'utf8');
+    writeFileSync(join(cwd, 'p.json'), JSON.stringify(ops));
+    const r = await vpmJson(['state', 'patch', 'p.json', '--yes'], { cwd });
+    expect(r.result.exitCode).toBe(2);
+    expect(r.json.error.message).toBe(message);
+    expect(readFileSync(join(cwd, 'STATE', 'current_state.md'), 'utf8')).toBe(before);
+  });
+
   it('without --yes and without a TTY fails fast with exit 2 and changes nothing; --dry-run shows the diff', async () => {
     const cwd = stateRepo();
     const before = readFileSync(join(cwd, 'STATE', 'current_state.md'), 'utf8');

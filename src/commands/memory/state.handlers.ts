@@ -12,6 +12,23 @@ import { SUMMARY_MAX_GRAPHEMES } from '../../schemas/memory.js';
 import type { statePatch } from './state-patch.js';
 import type { FlagsOf } from '../../cli/spec.js';
 
+/** fast-json-patch's validation errors, in words (RFC 6902's terms). */
+const PATCH_ERRORS: Record<string, (op: { op?: string; path?: string; from?: string }) => string> = {
+  SEQUENCE_NOT_AN_ARRAY: () => 'a patch is a JSON array of operations',
+  OPERATION_NOT_AN_OBJECT: () => 'an operation is a JSON object',
+  OPERATION_OP_INVALID: (o) => `"${o.op}" is not an operation (add, remove, replace, move, copy, test)`,
+  OPERATION_PATH_INVALID: () => 'its path is not a JSON pointer (e.g. /phase)',
+  OPERATION_FROM_REQUIRED: (o) => `${o.op} needs "from"`,
+  OPERATION_VALUE_REQUIRED: (o) => `${o.op} needs "value"`,
+  OPERATION_VALUE_CANNOT_CONTAIN_UNDEFINED: () => 'its value holds undefined',
+  OPERATION_PATH_CANNOT_ADD: (o) => `the parent of ${o.path} does not exist`,
+  OPERATION_PATH_UNRESOLVABLE: (o) => `${o.path} does not exist`,
+  OPERATION_FROM_UNRESOLVABLE: (o) => `from ${o.from} does not exist`,
+  OPERATION_PATH_ILLEGAL_ARRAY_INDEX: (o) => `${o.path} is not a valid array index`,
+  OPERATION_VALUE_OUT_OF_BOUNDS: (o) => `${o.path} is past the end of its array`,
+  TEST_OPERATION_FAILED: (o) => `the value at ${o.path} is not the one the test expects`,
+};
+
 export const stateShowCommand: CommandHandler = async (ctx) => {
   const state = await readState(ctx.root);
   const human = [
@@ -91,10 +108,9 @@ export const statePatchCommand: CommandHandler<FlagsOf<typeof statePatch>> = asy
         throw new UsageError(`patch file ${patchFile} cannot apply: ${(err as Error).message.split('\n')[0]}`, { hint });
       }
       if (validationError) {
-        throw new UsageError(
-          `patch operation ${validationError.index} (${validationError.operation?.op} ${validationError.operation?.path}) cannot apply: ${validationError.name}`,
-          { hint },
-        );
+        const op = validationError.operation as { op?: string; path?: string; from?: string } | undefined;
+        const why = PATCH_ERRORS[validationError.name]?.(op ?? {}) ?? validationError.name;
+        throw new UsageError(`patch operation ${validationError.index} (${op?.op} ${op?.path}) cannot apply: ${why}`, { hint });
       }
       // validate() passes some patches that applyPatch() still rejects or that leave no usable document
       // (a `__proto__` path, moving a value into itself, replacing the root with a scalar, a copy into
