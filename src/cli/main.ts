@@ -4,7 +4,7 @@
  * errors (unknown command or option, missing argument) are usage errors, exit 2, and with --json
  * they are the same `{ok:false,error}` document as any other error.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { processStreams, type IOStreams } from '../core/context.js';
 import { maskingIo } from '../core/secrets.js';
 import { EXIT_CODES, EXIT_CODES_HELP, ExitCode, UsageError } from '../core/errors.js';
@@ -69,7 +69,9 @@ function addLeaf(parent: Command, spec: AnyCommandSpec, io: IOStreams, env: Node
   cmd.description(spec.summary);
   for (const arg of spec.args ?? []) {
     const label = `${arg.name}${arg.variadic ? '...' : ''}`;
-    cmd.argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
+    const argument = new Argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
+    if (arg.choices) argument.choices(arg.choices);
+    cmd.addArgument(argument);
   }
   for (const [key, decl] of Object.entries(spec.flags)) cmd.addOption(toOption(key, decl));
   for (const [key, decl] of Object.entries(GLOBAL_FLAGS)) cmd.addOption(toOption(key, decl));

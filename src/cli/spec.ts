@@ -41,6 +41,10 @@ interface ArgDecl {
   readonly required?: boolean;
   /** Takes every remaining word. */
   readonly variadic?: boolean;
+  /** The only values it takes (checked when parsed, offered by shell completion). */
+  readonly choices?: readonly string[];
+  /** What shell completion offers for it: file or directory names. */
+  readonly complete?: 'file' | 'dir';
 }
 
 interface Example {

@@ -4,7 +4,7 @@
  * sourced in a real bash; and the one place that sets the process's exit code.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -101,6 +101,18 @@ describe('vpm completion', () => {
     expect((await complete(['vpm', 'chat', 'append', '--role', ''])).sort()).toEqual(['assistant', 'system', 'tool', 'user']);
     expect(await complete(['vpm', 'rollback', '--no-t'])).toEqual(['--no-test']);
     expect(await complete(['vpm', '--json', 'freeze', 'st'])).toEqual(['status']);
+  });
+
+  it('bash: argument choices, and file or directory names where a flag or argument takes them', async () => {
+    expect((await complete(['vpm', 'completion', ''])).sort()).toEqual(['bash', 'fish', 'zsh']);
+    mkdirSync(join(dir, 'manifests'), { recursive: true });
+    writeFileSync(join(dir, 'manifests', 'hello.yaml'), 'x');
+    const at = (p: string) => join(dir, p);
+    expect(await complete(['vpm', 'apply', at('manifests/he')])).toEqual([at('manifests/hello.yaml')]);
+    expect(await complete(['vpm', 'apply', '--dry'])).toEqual(['--dry-run']);
+    expect(await complete(['vpm', 'release', 'hello', '--slo', at('manifests/')])).toEqual([at('manifests/hello.yaml')]);
+    expect(await complete(['vpm', '--cwd', at('man')])).toEqual([at('manifests')]);
+    expect(await complete(['vpm', 'schema', 'export', '--out', at('manifests/')])).toEqual([]);
   });
 
   it('zsh and fish scripts are generated from the same specs; an unknown shell is a usage error', async () => {

@@ -9,6 +9,7 @@ export const apply = defineCommand({
       name: 'overlay-or-file',
       description: 'a manifest file, a directory, or an overlay under infra/k8s/overlays/ (dev/hello-ksvc)',
       required: true,
+      complete: 'file',
     },
   ],
   flags: {

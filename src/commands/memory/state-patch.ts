@@ -4,7 +4,7 @@ import { defineCommand, YES_FLAG } from '../../cli/spec.js';
 export const statePatch = defineCommand({
   path: ['state', 'patch'],
   summary: 'apply an RFC 6902 JSON patch to the parsed state (shows the diff; writes with --yes)',
-  args: [{ name: 'file', description: 'the patch: a JSON file, or - for stdin', required: true }],
+  args: [{ name: 'file', description: 'the patch: a JSON file, or - for stdin', required: true, complete: 'file' }],
   flags: {
     ...YES_FLAG,
     dryRun: { type: 'boolean', description: 'show the diff only' },

@@ -7,7 +7,7 @@ export const completion = defineCommand({
   path: ['completion'],
   summary: 'print a shell completion script for vpm (bash, zsh or fish)',
   repo: 'none',
-  args: [{ name: 'shell', description: 'bash | zsh | fish', required: true }],
+  args: [{ name: 'shell', description: 'bash | zsh | fish', required: true, choices: ['bash', 'zsh', 'fish'] }],
   flags: {},
   examples: [
     { command: 'source <(vpm completion bash)', description: 'bash, this shell' },
