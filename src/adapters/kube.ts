@@ -221,10 +221,10 @@ export interface RetryOptions {
   onRetry?: (err: KubeApiError, attempt: number, delayMs: number) => void;
 }
 
-/** Retries retryable failures (network, 5xx, 429) with capped exponential backoff and jitter. */
 /** How long a watch keeps trying an API server it has not reached yet (see watchUntil). */
 const FIRST_CONTACT_GRACE_MS = 5_000;
 
+/** Retries retryable failures (network, 5xx, 429) with capped exponential backoff and jitter. */
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 8;
   for (let attempt = 1; ; attempt++) {
