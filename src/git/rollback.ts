@@ -17,13 +17,14 @@
  * run side by side while the repository is being looked up, everything else is constant-cost and
  * runs concurrently.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
   RESTORE_SCRIPT,
   cleanDryRunArgs,
   moveAside,
   parseCleanDryRun,
+  keepingDirectory,
   removeDirectoriesLeftEmpty,
   removeEmptyDirectories,
   splitByChangedPaths,
@@ -31,7 +32,7 @@ import {
   unheldInTheWay,
   type SavedUntracked,
 } from './untracked.js';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { GitResult, GitRunner } from '../adapters/git.js';
 import { indexFlaggedEntries } from './index-flags.js';
 import { GitCommandError } from '../adapters/git.js';
@@ -66,6 +67,8 @@ export interface RollbackDeps {
   git: GitRunner;
   repo: RepoInfo;
   stateRoot: string;
+  /** Where vpm was started: that directory stays even when untracked (see keepingDirectory). */
+  startDir?: string;
   env: NodeJS.ProcessEnv;
   now(): Date;
   status(message: string): void;
@@ -412,7 +415,10 @@ async function inspect(
     allowed_because: isAncestor ? 'ancestor' : 'checkpoint',
     commits_undone: undone,
     remotes: remotes.split('\n').filter(Boolean),
-    ...(await classifyUntracked(repo, [...status.untracked, ...unheldPaths(repo, changes, status.untracked)])),
+    ...(await classifyUntracked(
+      repo,
+      keepingDirectory(repo.toplevel, [...status.untracked, ...unheldPaths(repo, changes, status.untracked)], startedIn(deps)),
+    )),
   };
   return { plan, changes };
 }
@@ -462,6 +468,19 @@ async function hiddenEdits(git: GitRunner, repo: RepoInfo, lsFilesV: string): Pr
   }
   const hashes = hashed.trim().split('\n');
   return present.filter((p, i) => indexBlob.get(p) !== hashes[i]);
+}
+
+/** The directory vpm was started in, relative to the top level ('' when it is the top level or outside it). */
+function startedIn(deps: RollbackDeps): string {
+  if (!deps.startDir) return '';
+  let dir = deps.startDir;
+  try {
+    dir = realpathSync(dir); // git reports the top level without symbolic links
+  } catch {
+    return '';
+  }
+  const rel = relative(deps.repo.toplevel, dir);
+  return rel.startsWith('..') || isAbsolute(rel) ? '' : rel.split(sep).join('/');
 }
 
 async function classifyUntracked(repo: RepoInfo, paths: string[]): Promise<Pick<RollbackPlan, 'untracked' | 'empty_untracked_dirs'>> {
@@ -628,13 +647,16 @@ async function execute(
     if (moving) throw moving;
     if (clear.length > 0) {
       const deleted = changes.filter((c) => c.status === 'D').map((c) => c.path);
-      await removeDirectoriesLeftEmpty(repo.toplevel, clear, deleted);
+      await removeDirectoriesLeftEmpty(repo.toplevel, clear, deleted, startedIn(deps));
     }
     // The untracked paths are out and reset only deletes tracked files, so `git clean -fd` can find
     // something only where ignore rules changed: files ignored before the rollback and not after it.
     // Elsewhere it would walk the whole tree to find nothing.
     if (ignoreRulesChange(changes)) {
-      const unignored = await classifyUntracked(repo, parseCleanDryRun(await git.run(cleanDryRunArgs(excludeStatePathspecs(repo)))));
+      const unignored = await classifyUntracked(
+        repo,
+        keepingDirectory(repo.toplevel, parseCleanDryRun(await git.run(cleanDryRunArgs(excludeStatePathspecs(repo)))), startedIn(deps)),
+      );
       if (unignored.untracked.length > 0) saved = moveAside(repo.toplevel, unignored.untracked, untrackedDir, saved);
       emptied.push(...(await removeEmptyDirectories(repo.toplevel, unignored.empty_untracked_dirs)));
     }

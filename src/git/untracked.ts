@@ -12,7 +12,7 @@
  * takes). Beside them, `restore.sh` — a plain POSIX shell script, written before anything is moved —
  * moves each one back to its path; the undo command vpm prints runs it.
  */
-import { cpSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { shellQuote } from '../core/posix-shell.js';
@@ -89,14 +89,35 @@ export function splitByChangedPaths(untracked: string[], changed: string[]): { i
 }
 
 /**
+ * `paths` (untracked, relative to `toplevel`, directories ending in `/`) with every directory on the
+ * way to `here` (the directory vpm was started in, relative to `toplevel`) opened up: its other
+ * entries are listed instead, so they are moved while it stays — as git keeps the directory a
+ * command runs in — and the shell that started vpm is not left inside a directory taken out of the tree.
+ */
+export function keepingDirectory(toplevel: string, paths: string[], here: string): string[] {
+  if (!here) return paths;
+  const inside = `${here.replace(/\/$/, '')}/`;
+  const open = (dir: string): string[] =>
+    readdirSync(join(toplevel, dir), { withFileTypes: true }).flatMap((e) => {
+      const child = `${dir}${e.name}${e.isDirectory() ? '/' : ''}`;
+      return e.isDirectory() && inside.startsWith(child) ? open(child) : [child];
+    });
+  return paths.flatMap((p) => (p.endsWith('/') && inside.startsWith(p) ? open(p) : [p]));
+}
+
+/**
  * Directories the reset emptied of tracked files while untracked ones were being moved out of them:
  * git removes a directory it empties only if nothing else is in it at that moment, and `git clean -fd`
  * would then have removed it as wholly untracked. Removes those now empty (rmdir: never one with
  * anything in it), deepest first.
  */
-export async function removeDirectoriesLeftEmpty(toplevel: string, moved: string[], deleted: string[]): Promise<void> {
+export async function removeDirectoriesLeftEmpty(toplevel: string, moved: string[], deleted: string[], here = ''): Promise<void> {
   const emptiedByReset = new Set(deleted.flatMap(ancestors));
-  const candidates = [...new Set(moved.flatMap((m) => ancestors(m.replace(/\/$/, ''))))].filter((d) => emptiedByReset.has(d));
+  // The directory vpm was started in and those above it stay (see keepingDirectory).
+  const kept = new Set(here ? [here.replace(/\/$/, ''), ...ancestors(here.replace(/\/$/, ''))] : []);
+  const candidates = [...new Set(moved.flatMap((m) => ancestors(m.replace(/\/$/, ''))))].filter(
+    (d) => emptiedByReset.has(d) && !kept.has(d),
+  );
   candidates.sort((a, b) => b.split('/').length - a.split('/').length);
   for (const dir of candidates) await rmdir(join(toplevel, dir)).catch(() => undefined);
 }

@@ -185,6 +185,26 @@ describe('vpm rollback: what it restores', () => {
     expect(r.exists('empty-dir')).toBe(false);
   });
 
+  it('run from inside an untracked directory: its contents are taken out, the directory (and those above it) stays, as git keeps its cwd', async () => {
+    const r = repo();
+    await checkpoint(r, 'S1');
+    r.write('feature/sub/deep/f.txt', 'deep\n');
+    r.write('feature/sub/g.txt', 'g\n');
+    r.write('feature/other.txt', 'other\n');
+    const here = join(r.dir, 'feature', 'sub');
+    const { result, json } = await vpmJson(['rollback', '--yes', '--no-test'], { cwd: here });
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    // the shell's directory is still in the tree (empty), nothing of it or beside it is left
+    expect(readdirSync(here)).toEqual([]);
+    expect(readdirSync(join(r.dir, 'feature'))).toEqual(['sub']);
+    expect(json.untracked.sort()).toEqual(['feature/other.txt', 'feature/sub/deep/', 'feature/sub/g.txt']);
+    // the undo puts every file back
+    const undo = spawnSync('sh', ['-c', json.undo_command], { cwd: r.dir, encoding: 'utf8' });
+    expect(undo.status, undo.stderr).toBe(0);
+    expect(readFileSync(join(r.dir, 'feature/sub/deep/f.txt'), 'utf8')).toBe('deep\n');
+    expect(readFileSync(join(r.dir, 'feature/other.txt'), 'utf8')).toBe('other\n');
+  });
+
   it("an untracked file where the checkpoint has a file of the same name is kept, and the checkpoint's version is written", async () => {
     const r = repo();
     const cp = await checkpoint(r, 'S1');

@@ -70,7 +70,16 @@ export async function rollbackCommand(ctx: Ctx, opts: RollbackOptions): Promise<
       ? undefined
       : async (plan: RollbackPlan) => (await import('../../core/progress.js')).confirm(ctx, question(plan));
     const rolling = rollback(
-      { git, repo, stateRoot: ctx.root, env: ctx.env, now: ctx.now, status: (m) => ctx.status(m), confirm: confirmPlan },
+      {
+        git,
+        repo,
+        stateRoot: ctx.root,
+        startDir: ctx.startDir,
+        env: ctx.env,
+        now: ctx.now,
+        status: (m) => ctx.status(m),
+        confirm: confirmPlan,
+      },
       target,
       {},
       preflight,
