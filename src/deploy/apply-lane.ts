@@ -28,8 +28,11 @@ import {
 
 export interface ApplyLaneOptions extends OwnershipFlags {
   dryRun: boolean;
-  /** The routing to apply for a live KService (default: its live routing, pinned; `--traffic`: the manifest's). */
-  trafficFor?: (live: KObj) => TrafficTarget[];
+  /**
+   * The routing to apply for a live KService; undefined for one it does not route, which keeps its live
+   * routing, pinned (as without it; `--traffic`: the manifest's).
+   */
+  trafficFor?: (live: KObj) => TrafficTarget[] | undefined;
   /** A release applying its own template is not refused by its own progress annotation. */
   ownRunId?: string;
   /** Written into run.log: what ran the lane. */
@@ -83,9 +86,10 @@ export async function runApplyLane(
       });
       continue;
     }
-    if (opts.trafficFor) {
-      obj.spec = { ...(obj.spec ?? {}), traffic: opts.trafficFor(current) };
-      traffic.push({ ksvc: obj.metadata.name, kept: false, traffic: obj.spec.traffic, note: 'routing set by the release' });
+    const routed = opts.trafficFor?.(current);
+    if (routed) {
+      obj.spec = { ...(obj.spec ?? {}), traffic: routed };
+      traffic.push({ ksvc: obj.metadata.name, kept: false, traffic: routed, note: 'routing set by the release' });
       continue;
     }
     const kept = await keptTraffic(kube, obj, current);

@@ -72,6 +72,20 @@ export async function loadObjects(cwd: string, files: string[]): Promise<KObj[]>
   return objects;
 }
 
+/**
+ * `-n` given and an object naming another namespace: refused, as kubectl apply refuses it — else the
+ * object lands in its own namespace while vpm reads and records the one `-n` named.
+ */
+export function assertNamespaceFlagMatches(objects: KObj[], flag: string | undefined): void {
+  if (!flag) return;
+  const other = objects.find((o) => o.metadata.namespace && o.metadata.namespace !== flag);
+  if (other)
+    throw new UsageError(
+      `${other.kind}/${other.metadata.name} in the manifest is in namespace ${other.metadata.namespace}, not ${flag} (-n)`,
+      { hint: `pass -n ${other.metadata.namespace}, or leave -n out: the manifest's namespace is used` },
+    );
+}
+
 /** Fields the server owns: hidden from diffs and after.yaml noise. */
 export function cleanForDiff(obj: KObj | null): unknown {
   if (!obj) return null;

@@ -25,7 +25,7 @@ import { combine, type Analysis, type MetricRecord } from './analysis.js';
 import type { HookRecord, HookRunner } from './hooks.js';
 import type { HookKind } from '../schemas/config.js';
 import { OVERRIDE_ANNOTATION as FREEZE_OVERRIDE_ANNOTATION } from './cluster-freeze.js';
-import { rejectedAnnotation } from './traffic-ownership.js';
+import { readRejected, rejectedAnnotation } from './traffic-ownership.js';
 
 export type CanaryPhase = 'progressing' | 'holding' | 'paused' | 'promoted' | 'aborted';
 
@@ -70,6 +70,8 @@ export interface TimelineEvent {
 
 export interface CanaryOptions {
   ksvc: string;
+  /** The command that resumes this rollout, for hints (default: `vpm canary start KSVC -n NS`). */
+  resumeCommand?: string;
   candidate?: string;
   stable?: string;
   steps: number[];
@@ -195,6 +197,15 @@ export async function writeCanaryTraffic(
       deadline,
       onRetry: (e, n) => status(`API server: ${e.message}; retry ${n}`),
     });
+    // A gate elsewhere (another run, a guard) may have rejected the candidate meanwhile: it gets no traffic.
+    const rejected = readRejected(current).find((r) => r.revision === progress.candidate);
+    if (rejected && traffic.some((t) => t.revisionName === progress.candidate && (t.percent ?? 0) > 0))
+      throw new RefusedError(
+        `${progress.candidate} was rejected by ${rejected.by} ${rejected.run_id} (${rejected.reason}); it gets no traffic`,
+        {
+          hint: `vpm canary abort ${ksvc} -n ${kube.namespace} puts 100% back on ${progress.stable}`,
+        },
+      );
     try {
       return await withRetry(
         () =>
@@ -228,6 +239,15 @@ export class CanaryRun {
   private firstFailureAt: number | null = null;
   private restoredAt: number | null = null;
   private lastTraffic: TrafficTarget[] = [];
+
+  /** ` -n NS`: hints name the namespace, so a command copied from one reaches this KService. */
+  private get ns(): string {
+    return ` -n ${this.d.kube.namespace}`;
+  }
+
+  private get resumeCommand(): string {
+    return this.o.resumeCommand ?? `vpm canary start ${this.o.ksvc}${this.ns}`;
+  }
 
   constructor(deps: CanaryDeps, opts: CanaryOptions) {
     this.d = deps;
@@ -294,7 +314,7 @@ export class CanaryRun {
       // An API server that stayed unreachable, or an answer that will not change, is said as such.
       if (err instanceof VpmError) throw err;
       throw new TimeoutError(`traffic of ${this.o.ksvc} did not settle within ${this.o.settleTimeoutMs} ms`, {
-        hint: `check the KService: vpm canary status ${this.o.ksvc}`,
+        hint: `check the KService: vpm canary status ${this.o.ksvc}${this.ns}`,
       });
     }
     if (failed) {
@@ -345,7 +365,7 @@ export class CanaryRun {
         this.event('candidate_changed', { previous: progress.candidate, now: candidate ?? null });
         await this.restoreStable(progress.stable, progress.candidate, progress.step_index, reason);
         throw new RefusedError(`${reason}; canary aborted, 100% on ${progress.stable}`, {
-          hint: `start a new canary for ${candidate}: vpm canary start ${this.o.ksvc}`,
+          hint: `start a new canary for ${candidate}: vpm canary start ${this.o.ksvc}${this.ns}`,
         });
       }
       if (JSON.stringify(progress.steps) !== JSON.stringify(this.o.steps)) {
@@ -467,7 +487,7 @@ export class CanaryRun {
               'held',
               reason,
               new TimeoutError(`canary of ${this.o.ksvc} ${reason}; traffic stays at ${percent}%`, {
-                hint: `send traffic and re-run \`vpm canary start ${this.o.ksvc}\` to resume, or \`vpm canary abort ${this.o.ksvc}\``,
+                hint: `send traffic and re-run \`${this.resumeCommand}\` to resume, or \`vpm canary abort ${this.o.ksvc}${this.ns}\``,
               }),
             );
           }
@@ -493,7 +513,7 @@ export class CanaryRun {
               'aborted',
               reason,
               new TimeoutError(`canary of ${this.o.ksvc}: ${reason}; aborted, 100% back on ${stable}`, {
-                hint: `start again, and answer with vpm canary resume|promote|abort ${this.o.ksvc}`,
+                hint: `start again, and answer with vpm canary resume|promote|abort ${this.o.ksvc}${this.ns}`,
               }),
             );
           }
@@ -590,7 +610,7 @@ export class CanaryRun {
   ): Promise<{ kind: 'resumed' | 'promoted' | 'aborted' | 'timeout'; reason: string }> {
     const since = this.now();
     const timeoutAt = this.o.pauseTimeoutMs ? new Date(since.getTime() + this.o.pauseTimeoutMs).toISOString() : null;
-    const reason = `paused at ${percent}%: waiting for vpm canary resume|promote|abort ${this.o.ksvc}`;
+    const reason = `paused at ${percent}%: waiting for vpm canary resume|promote|abort ${this.o.ksvc}${this.ns}`;
     await this.writeTraffic(traffic, {
       ...this.progress(stable, candidate, stepIndex, 'paused', reason),
       hold: { percent, since: since.toISOString(), timeout_at: timeoutAt },

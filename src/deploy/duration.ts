@@ -18,3 +18,10 @@ export function parseDuration(value: string, flag = 'duration'): number {
   }
   return total;
 }
+
+/** A duration that must be longer than zero (an SLO window, a poll interval). */
+export function parsePositiveDuration(value: string, flag: string): number {
+  const ms = parseDuration(value, flag);
+  if (ms <= 0) throw new UsageError(`${flag} must be longer than 0`, { hint: 'use e.g. 10s' });
+  return ms;
+}

@@ -3,7 +3,8 @@
  * applying → ready → canary → guard → done (or failed). A re-run with the same template resumes at
  * the recorded phase; while the phase is not terminal, apply and clusters sync refuse.
  */
-import { KubeApiError, withRetry, type KubeClient } from '../adapters/kube.js';
+import { hostname } from 'node:os';
+import { KubeApiError, withRetry, type KObj, type KubeClient } from '../adapters/kube.js';
 import { ksvcRef, type TrafficTarget } from './ksvc.js';
 import { RELEASE_ANNOTATION, type ReleaseProgress } from './traffic-ownership.js';
 
@@ -40,4 +41,69 @@ export async function writeReleaseProgress(kube: KubeClient, ksvc: string, progr
       throw err;
     }
   }
+}
+
+/**
+ * Who drives a release: the process running it says so every few seconds in its own annotation (never
+ * the release record, whose writes it would race). A re-run resumes a release only once its driver
+ * is gone — a dead process on this machine at once, another machine's after STALE_MS of silence — so
+ * two runs never step the same traffic.
+ */
+export const HEARTBEAT_ANNOTATION = 'vpm.dev/release-heartbeat';
+const HEARTBEAT_MS = 5_000;
+export const HEARTBEAT_STALE_MS = 20_000;
+
+export interface Heartbeat {
+  run_id: string;
+  host: string;
+  pid: number;
+  at: string;
+}
+
+function readHeartbeat(obj: KObj | null): Heartbeat | null {
+  try {
+    const hb = JSON.parse(obj?.metadata.annotations?.[HEARTBEAT_ANNOTATION] ?? 'null') as Heartbeat | null;
+    return hb && typeof hb.run_id === 'string' && typeof hb.pid === 'number' && typeof hb.host === 'string' ? hb : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The process still driving a release of this KService, or null when none is (never this process itself). */
+export function liveDriver(obj: KObj | null, now = Date.now()): Heartbeat | null {
+  const hb = readHeartbeat(obj);
+  if (!hb) return null;
+  if (hb.host === hostname()) {
+    if (hb.pid === process.pid) return null;
+    try {
+      process.kill(hb.pid, 0);
+      return hb;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM' ? hb : null;
+    }
+  }
+  return now - Date.parse(hb.at) < HEARTBEAT_STALE_MS ? hb : null;
+}
+
+/** Keeps saying that this process drives release `runId` until stopped; then the annotation is removed. */
+export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): { stop(): Promise<void> } {
+  const ref = ksvcRef(ksvc, kube.namespace);
+  const write = (value: string | null) =>
+    kube.mergePatch(ref, { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: value } } }).then(
+      () => undefined,
+      () => undefined, // a missed beat only makes the lease look older; the release goes on
+    );
+  const beat = () => write(JSON.stringify({ run_id: runId, host: hostname(), pid: process.pid, at: new Date().toISOString() }));
+  let last = beat();
+  const timer = setInterval(() => {
+    last = last.then(beat);
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await last;
+      await write(null);
+    },
+  };
 }

@@ -35,7 +35,11 @@ export function isLive(obj: KObj | null): obj is KObj {
   return Boolean(obj?.status?.latestReadyRevisionName);
 }
 
-/** Canonical (sorted keys) JSON of the template without its revision name: same template, same hash. */
+/**
+ * Canonical (sorted keys) JSON of what a template runs: its spec and the annotations Knative acts on
+ * (`*.knative.dev/…`: scaling, features). Its revision name, labels and other annotations change
+ * nothing that runs, so a rejected template with a new label still hashes as the rejected one.
+ */
 export function templateHash(template: unknown): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
@@ -47,8 +51,9 @@ export function templateHash(template: unknown): string {
       );
     return v;
   };
-  const t = structuredClone((template ?? {}) as { metadata?: Record<string, unknown> });
-  if (t.metadata) delete t.metadata.name;
+  const { metadata, spec } = (template ?? {}) as { metadata?: { annotations?: Record<string, string> }; spec?: unknown };
+  const acted = Object.entries(metadata?.annotations ?? {}).filter(([k]) => /^([\w-]+\.)*knative\.dev\//.test(k));
+  const t = { spec: spec ?? null, annotations: Object.fromEntries(acted) };
   return `sha256:${createHash('sha256')
     .update(JSON.stringify(canonical(t)))
     .digest('hex')

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { CommandHandler } from '../../core/command.js';
-import { loadObjects, resolveManifest } from '../../deploy/apply.js';
+import { assertNamespaceFlagMatches, loadObjects, resolveManifest } from '../../deploy/apply.js';
 import { runApplyLane } from '../../deploy/apply-lane.js';
 import { assertNamespaceNotFrozen, assertNotFrozen } from '../../deploy/freeze.js';
 import { checkForce } from '../../deploy/traffic-ownership.js';
@@ -15,6 +15,7 @@ export const applyCommand: CommandHandler<ApplyFlags> = async (ctx, { args, opts
   const fromStart = ctx.userPath(args[0]);
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : args[0]);
   const objects = await loadObjects(ctx.root, source.files);
+  assertNamespaceFlagMatches(objects, opts.namespace);
   checkForce(opts);
   if (!opts.dryRun)
     await assertNotFrozen(ctx.root, ctx.now(), { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `apply ${args[0]}` });

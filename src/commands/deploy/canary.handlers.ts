@@ -5,7 +5,7 @@ import type { KObj, KubeClient } from '../../adapters/kube.js';
 import { describeTraffic, rolloutEnded, statusLine, statusTree } from '../../deploy/watch-view.js';
 import { makeId } from '../../core/ids.js';
 import { CanaryRun, parseSteps, readProgress, writeCanaryTraffic, type CanaryOutcome, type CanaryProgress } from '../../deploy/canary.js';
-import { parseDuration } from '../../deploy/duration.js';
+import { parseDuration, parsePositiveDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import type { KubeFlags } from '../../core/context.js';
 import { ksvcRef, revisionRef, servingRevision, splitTraffic, type TrafficTarget, CANARY_ANNOTATION } from '../../deploy/ksvc.js';
@@ -33,7 +33,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   // Validate every flag before touching anything.
   const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
   const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
-  const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
+  const intervalMs = parsePositiveDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
   const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   const guard = { forceFreeze: opts.forceFreeze, reason: opts.reason, command: `canary start ${ksvc}` };
@@ -42,6 +42,12 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const kube = await ctx.kube(opts);
   // A freeze set from any checkout is on the namespace itself.
   await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
+  // The canary of a release belongs to it: resuming it alone would leave the release open behind it.
+  const release = readRelease(await kube.get(ksvcRef(ksvc, kube.namespace)));
+  if (release && release.phase !== 'done' && release.phase !== 'failed')
+    throw new RefusedError(`release ${release.run_id} is in progress on ${ksvc} (phase ${release.phase}); its canary is the release's`, {
+      hint: `resume the release: vpm release ${ksvc} -f ${release.manifest} -n ${kube.namespace}; or end it: vpm canary abort ${ksvc} -n ${kube.namespace}`,
+    });
   const runId = makeId('canary', ctx.now());
   const startedAt = ctx.now();
   const run = new CanaryRun(
@@ -195,6 +201,20 @@ async function rewrite(
 }
 
 export const canaryAbortCommand: CommandHandler<FlagsOf<typeof canaryAbort>> = async (ctx, { args, opts }) => {
+  // A release stopped before its canary (applying, waiting for Ready) has moved no traffic: aborting
+  // it ends the release record, and nothing of an older canary's routing is written back.
+  const kube = await ctx.kube(opts);
+  const obj = await kube.mustGet(ksvcRef(args[0], kube.namespace));
+  const release = readRelease(obj);
+  if (release && (release.phase === 'applying' || release.phase === 'ready')) {
+    const reason = `aborted by hand in phase ${release.phase} (${whoAmI(ctx.env)})`;
+    await writeReleaseProgress(kube, args[0], { ...release, phase: 'failed', reason, updated_at: ctx.now().toISOString() });
+    const traffic = (obj.spec?.traffic ?? []) as TrafficTarget[];
+    return {
+      data: { ksvc: args[0], action: 'aborted', run_id: release.run_id, release_phase: release.phase, traffic },
+      human: `ended release ${release.run_id} in phase ${release.phase}: no traffic had moved (${describeTraffic(traffic)})`,
+    };
+  }
   // Abort lowers risk, so it is allowed while deploys are frozen.
   const { progress, traffic } = await rewrite(ctx, args[0], opts, 0, 'aborted', 'aborted by hand');
   return {

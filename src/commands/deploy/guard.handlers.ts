@@ -1,7 +1,7 @@
 import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, SloGateError, UsageError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
-import { parseDuration } from '../../deploy/duration.js';
+import { parseDuration, parsePositiveDuration } from '../../deploy/duration.js';
 import { resolveGuardRevisions, runGuard } from '../../deploy/guard.js';
 import { reportGuard } from '../../deploy/rollout-evidence.js';
 import { buildGate } from '../../deploy/provider-factory.js';
@@ -13,7 +13,7 @@ type GuardFlags = FlagsOf<typeof guard>;
 export const guardCommand: CommandHandler<GuardFlags> = async (ctx, { args, opts }) => {
   const ksvc = args[0];
   const windowMs = parseDuration(opts.window ?? '5m', '--window');
-  const intervalMs = parseDuration(opts.interval ?? '10s', '--interval');
+  const intervalMs = parsePositiveDuration(opts.interval ?? '10s', '--interval');
   if (intervalMs > windowMs) throw new UsageError('--interval must not be longer than --window');
   // the SLO file's thresholds and its named metrics (hooks belong to rollouts, not to the guard)
   const { slo, provider, analysis } = await buildGate(ctx, opts, intervalMs);

@@ -3,16 +3,23 @@ import type { KObj, KubeClient } from '../../adapters/kube.js';
 import type { CommandHandler } from '../../core/command.js';
 import { OperationalError, RefusedError, SloGateError, UsageError, VpmError } from '../../core/errors.js';
 import { makeId } from '../../core/ids.js';
-import { loadObjects, resolveManifest } from '../../deploy/apply.js';
+import { assertNamespaceFlagMatches, loadObjects, resolveManifest } from '../../deploy/apply.js';
 import { runApplyLane } from '../../deploy/apply-lane.js';
 import { CanaryRun, parseSteps, readProgress } from '../../deploy/canary.js';
-import { parseDuration } from '../../deploy/duration.js';
+import { parseDuration, parsePositiveDuration } from '../../deploy/duration.js';
 import { assertNamespaceNotFrozen, assertNotFrozen, whoAmI } from '../../deploy/freeze.js';
 import { runGuard } from '../../deploy/guard.js';
 import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ksvc.js';
 import { buildGate } from '../../deploy/provider-factory.js';
 import { waitReady } from '../../deploy/ready.js';
-import { RELEASE_PHASES, releaseTraffic, writeReleaseProgress } from '../../deploy/release.js';
+import {
+  HEARTBEAT_STALE_MS,
+  liveDriver,
+  RELEASE_PHASES,
+  releaseTraffic,
+  startHeartbeat,
+  writeReleaseProgress,
+} from '../../deploy/release.js';
 import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
@@ -54,16 +61,21 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   // Every flag is validated before anything is read or changed.
   const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
   const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
-  const intervalMs = parseDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
+  const intervalMs = parsePositiveDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const guardWindowMs = parseDuration(opts.guardWindow ?? '1m', '--guard-window');
   const readyTimeoutMs = parseDuration(opts.readyTimeout ?? '120s', '--ready-timeout');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
-  if (guardWindowMs > 0 && intervalMs > guardWindowMs) throw new UsageError('--interval must not be longer than --guard-window');
+  // A guard window shorter than the default interval is judged as one window; one given explicitly must fit.
+  const intervalGiven = opts.interval !== undefined || config.canary?.interval !== undefined;
+  if (guardWindowMs > 0 && intervalMs > guardWindowMs && intervalGiven)
+    throw new UsageError('--interval must not be longer than --guard-window');
+  const guardIntervalMs = Math.min(intervalMs, guardWindowMs);
   const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
   checkForce(opts);
   const fromStart = ctx.userPath(opts.file);
   const source = resolveManifest(ctx.root, existsSync(fromStart) ? fromStart : opts.file);
   const objects = await loadObjects(ctx.root, source.files);
+  assertNamespaceFlagMatches(objects, opts.namespace);
   const manifestKsvc = objects.find((o) => isKsvc(o) && o.metadata.name === ksvc);
   if (!manifestKsvc)
     throw new UsageError(`${source.manifest} holds no Knative Service ${ksvc}`, { hint: 'name the KService the manifest defines' });
@@ -71,6 +83,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   await assertNotFrozen(ctx.root, ctx.now(), freezeGuard);
   const kube = await ctx.kube({ ...opts, namespace: opts.namespace ?? manifestKsvc.metadata.namespace });
   await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), freezeGuard);
+  // Hints name the namespace: a command copied from them must reach this KService.
+  const nsFlag = ` -n ${kube.namespace}`;
 
   const startedAt = ctx.now();
   const runId = makeId('release', startedAt);
@@ -81,16 +95,30 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const ref = ksvcRef(ksvc, kube.namespace);
   const live = await kube.get(ref);
   const previous = readRelease(live);
-  const resuming = previous && previous.phase !== 'done' && previous.phase !== 'failed' ? previous : null;
-  if (resuming && resuming.template_hash !== hash) {
-    throw new RefusedError(
-      `release ${resuming.run_id} of another template is in progress on ${ksvc} (phase ${resuming.phase}, manifest ${resuming.manifest})`,
-      { hint: `finish it by re-running it with ${resuming.manifest}, or end it with vpm canary abort ${ksvc}` },
-    );
-  }
+  const unfinished = previous && previous.phase !== 'done' && previous.phase !== 'failed' ? previous : null;
   const overrides: Override[] = [];
+  // An unfinished release of this template is resumed — once the process that ran it is gone; no
+  // release starts while another process drives one here.
+  let resuming = unfinished;
+  const driver = liveDriver(live);
+  const sameTemplate = !unfinished || unfinished.template_hash === hash;
+  if (driver || !sameTemplate) {
+    const what = driver
+      ? `release ${driver.run_id} of ${ksvc} is being run right now (pid ${driver.pid} on ${driver.host}${unfinished ? `, phase ${unfinished.phase}` : ''})`
+      : `release ${unfinished!.run_id} of another template is in progress on ${ksvc} (phase ${unfinished!.phase}, manifest ${unfinished!.manifest})`;
+    if (!opts.force)
+      throw new RefusedError(what, {
+        hint: driver
+          ? `follow it with vpm canary status ${ksvc}${nsFlag} --watch; if that process is gone, run again after ${HEARTBEAT_STALE_MS / 1000} s, or take it over with --force --reason "…"`
+          : `finish it by re-running it with ${unfinished!.manifest}, end it with vpm canary abort ${ksvc}${nsFlag}, or replace it with --force --reason "…"`,
+      });
+    overrides.push({ object: `Service/${ksvc}`, what, reason: opts.reason ?? '' });
+    // Forced over another template's release: this one starts from its beginning.
+    if (!sameTemplate) resuming = null;
+  }
   const firstDeploy = !resuming && !isLive(live);
-  if (live && !resuming) assertNoRolloutInProgress(live, opts, overrides);
+  if (live && !unfinished) assertNoRolloutInProgress(live, opts, overrides);
+  const heartbeat = live ? startHeartbeat(kube, ksvc, runId) : null;
   const stable: string | null = resuming?.stable ?? (live && isLive(live) ? (servingRevision(live) ?? null) : null);
   let candidate: string | null = resuming?.candidate ?? null;
   const startPhase = resuming ? RELEASE_PHASES.indexOf(resuming.phase as (typeof RELEASE_PHASES)[number]) : 0;
@@ -131,6 +159,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     released: 'released',
   };
   const finish = async (result: Result, reason: string, error?: VpmError) => {
+    await heartbeat?.stop();
     const event = NOTIFIED[result];
     if (event) tell(event, reason);
     await Promise.all(pending);
@@ -186,7 +215,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         force: opts.force,
         reason: opts.reason,
         ownRunId: runId,
-        trafficFor: stable ? () => releaseTraffic(stable!) : undefined,
+        // Only the KService being released: any other in the manifest keeps its own live routing.
+        trafficFor: stable ? (live) => (live.metadata.name === ksvc ? releaseTraffic(stable!) : undefined) : undefined,
         command: `vpm release ${ksvc} -f`,
       });
       log.phase(
@@ -220,7 +250,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     }
     if (firstDeploy) {
       candidate = obj.status?.latestReadyRevisionName ?? null;
-      return finish('first_deploy', `first deploy: ${candidate} serves the manifest’s own traffic (nothing was live to protect)`);
+      return finish('first_deploy', `${candidate} serves the manifest’s own traffic (nothing was live to protect)`);
     }
     candidate = obj.status?.latestReadyRevisionName ?? null;
     if (!candidate || candidate === stable)
@@ -251,11 +281,13 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         hooks: hookRunner,
         status: (l) => ctx.status(l),
         onEvent: (e, detail) => {
-          if (e === 'paused') tell('paused', `held at ${String(detail?.percent)}%: waiting for vpm canary resume|promote|abort ${ksvc}`);
+          if (e === 'paused')
+            tell('paused', `held at ${String(detail?.percent)}%: waiting for vpm canary resume|promote|abort ${ksvc}${nsFlag}`);
         },
       },
       {
         ksvc,
+        resumeCommand: `vpm release ${ksvc} -f ${opts.file}${nsFlag}`,
         stable: stable!,
         candidate: candidate!,
         steps,
@@ -293,7 +325,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     ctx.status(`guarding ${ksvc}: ${candidate} (previous ${stable}) for ${guardWindowMs} ms`);
     const outcome = await runGuard(
       { kube, provider, analysis, status: (l) => ctx.status(l) },
-      { ksvc, windowMs: guardWindowMs, intervalMs, slo, runId: guardId, revision: candidate!, previous: stable!, url },
+      { ksvc, windowMs: guardWindowMs, intervalMs: guardIntervalMs, slo, runId: guardId, revision: candidate!, previous: stable!, url },
     );
     const report = await reportGuard(
       ctx,
@@ -303,7 +335,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         runId: guardId,
         startedAt: guardStarted,
         windowMs: guardWindowMs,
-        intervalMs,
+        intervalMs: guardIntervalMs,
         provider: provider.name,
         openIssue: opts.issue !== false,
       },

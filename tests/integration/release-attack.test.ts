@@ -1,0 +1,160 @@
+/**
+ * Issue 18, what an outside attack on `vpm release` found (Knative simulator in the shared test
+ * environment: these are vpm's own rules, not Knative behaviour):
+ * - `-n` naming another namespace than the manifest moved the manifest namespace's traffic (S1);
+ * - a manifest with two KServices gave the second the first's routing (S2);
+ * - a second run "resumed" a release its first run was still driving (S3), and `canary start` took
+ *   over a release's canary (C2);
+ * - a release stopped before its canary could be ended by nothing but re-running it (C4);
+ * - `--interval 0` was accepted, and `--guard-window 5s` alone was refused (U1, U5).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo } from '../support/testenv.ts';
+import type { Kube } from '../support/kube.ts';
+import { tempDir, vpmJson, VPM_BIN } from '../helpers/cli.ts';
+import { ksvcPath, waitFor } from '../helpers/deploy.ts';
+import { annotation, firstRelease, helloManifest, split } from '../helpers/release.ts';
+
+describe.skipIf(!requireTestenv())('vpm release against what an outside attack tried', () => {
+  let env: TestenvInfo;
+  let kube: Kube;
+  const run = (args: string[], cwd: string) => vpmJson(args, { cwd, env: { KUBECONFIG: env.kubeconfig }, timeoutMs: 120_000 });
+
+  beforeAll(async () => {
+    env = await useTestenv({ clusters: 1 });
+    kube = await kubeFor(env, 'cluster-a');
+  });
+
+  it('-n naming another namespace than the manifest: exit 2 before anything is read or changed, in either namespace', async () => {
+    const [a, b] = [await freshNamespace(kube, 'ns-a'), await freshNamespace(kube, 'ns-b')];
+    const cwd = tempDir();
+    await firstRelease(run, cwd, a);
+    await firstRelease(run, cwd, b);
+    const [beforeA, beforeB] = [await kube.get(ksvcPath(a)), await kube.get(ksvcPath(b))];
+    const r = await run(['release', 'hello', '-f', helloManifest(cwd, 'a-v2.yaml', a, 'v2'), '-n', b, '--interval', '1s'], cwd);
+    expect(r.result.exitCode).toBe(2);
+    expect(r.json.error.message).toBe(`Service/hello in the manifest is in namespace ${a}, not ${b} (-n)`);
+    for (const [ns, before] of [
+      [a, beforeA],
+      [b, beforeB],
+    ] as const) {
+      const now = await kube.get(ksvcPath(ns));
+      expect(now.metadata.generation).toBe(before.metadata.generation);
+      expect(now.metadata.annotations?.['vpm.dev/release']).toBe(before.metadata.annotations?.['vpm.dev/release']);
+    }
+    // vpm apply refuses it the same way
+    expect((await run(['apply', 'a-v2.yaml', '-n', b], cwd)).result.exitCode).toBe(2);
+  });
+
+  it('a manifest holding two KServices: only the one released gets the release’s routing; the other keeps its own', async () => {
+    const ns = await freshNamespace(kube, 'two');
+    const cwd = tempDir();
+    const world = (version: string) => {
+      const doc = parse(readFileSync(join(cwd, helloManifest(cwd, `w-${version}.yaml`, ns, `world-${version}`)), 'utf8'));
+      doc.metadata.name = 'world';
+      return doc;
+    };
+    const both = (version: string) => {
+      const hello = parse(readFileSync(join(cwd, helloManifest(cwd, `h-${version}.yaml`, ns, version)), 'utf8'));
+      writeFileSync(join(cwd, `both-${version}.yaml`), `${stringify(hello)}---\n${stringify(world(version))}`);
+      return `both-${version}.yaml`;
+    };
+    const first = await run(['release', 'hello', '-f', both('v1'), '--interval', '1s'], cwd);
+    expect(first.result.exitCode, String(first.result.stderr)).toBe(0);
+    const worldPath = ksvcPath(ns).replace(/hello$/, 'world');
+    const worldRev = await waitFor(async () => (await kube.get(worldPath)).status?.latestReadyRevisionName, 30_000, 'world ready');
+    const second = await run(['release', 'hello', '-f', both('v2'), '--steps', '50,100', '--interval', '1s', '--guard-window', '0'], cwd);
+    expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
+    const worldTraffic = (await kube.get(worldPath)).spec.traffic;
+    // world's live routing, pinned: its own revision, never hello's
+    expect(split(worldTraffic)).toEqual({ [worldRev]: 100 });
+    expect(JSON.stringify(worldTraffic)).not.toContain('hello-');
+  });
+
+  it('a second run of a release still being driven is refused (exit 3); canary start cannot take over its canary; --force takes over', async () => {
+    const ns = await freshNamespace(kube, 'lease');
+    const cwd = tempDir();
+    const other = tempDir();
+    const stable = await firstRelease(run, cwd, ns);
+    const manifest = helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    writeFileSync(join(other, 'v2.yaml'), readFileSync(join(cwd, manifest)));
+    const args = ['release', 'hello', '-f', 'v2.yaml', '--steps', '10,pause,100', '--interval', '1s', '--guard-window', '0'];
+    const first = execa(process.execPath, [VPM_BIN, '--cwd', cwd, ...args], { env: { KUBECONFIG: env.kubeconfig }, reject: false });
+    try {
+      await waitFor(async () => (await annotation(kube, ns, 'vpm.dev/canary'))?.phase === 'paused', 60_000, 'the hold at 10%');
+      const beat = await annotation(kube, ns, 'vpm.dev/release-heartbeat');
+      expect(beat).toMatchObject({ pid: first.pid });
+
+      const second = await run(args, other);
+      expect(second.result.exitCode).toBe(3);
+      expect(second.json.error.message).toMatch(
+        new RegExp(`^release release_\\S+ of hello is being run right now \\(pid ${first.pid} on `),
+      );
+      expect(second.json.error.hint).toContain(`vpm canary status hello -n ${ns} --watch`);
+
+      const held = (await kube.get(ksvcPath(ns))).spec.traffic;
+      const canary = await run(['canary', 'start', 'hello', '-n', ns, '--interval', '1s'], other);
+      expect(canary.result.exitCode).toBe(3);
+      expect(canary.json.error.message).toMatch(/^release release_\S+ is in progress on hello \(phase canary\)/);
+      expect((await kube.get(ksvcPath(ns))).spec.traffic).toEqual(held);
+      expect((await annotation(kube, ns, 'vpm.dev/canary')).phase).toBe('paused');
+
+      // taken over: the second run drives the hold now (and, nobody answering it, ends it at its timeout)
+      const forced = await run([...args, '--pause-timeout', '2s', '--force', '--reason', 'the first one hangs'], other);
+      expect(forced.result.exitCode, String(forced.result.stderr)).toBe(5);
+      expect(forced.json.error.message).toMatch(/nobody answered the hold at 10%/);
+      expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toMatchObject({ [stable]: 100 });
+    } finally {
+      first.kill('SIGKILL');
+      await first;
+    }
+  });
+
+  it('a release stopped before its canary (phase ready): canary abort ends it without touching routing; the next release proceeds', async () => {
+    const ns = await freshNamespace(kube, 'stuck');
+    const cwd = tempDir();
+    const stable = await firstRelease(run, cwd, ns);
+    const live = await kube.get(ksvcPath(ns));
+    const stuck = {
+      run_id: 'release_stuck',
+      phase: 'ready',
+      manifest: 'broken.yaml',
+      stable,
+      candidate: null,
+      template_hash: 'sha256:x',
+      updated_at: new Date().toISOString(),
+    };
+    await kube.mergePatch(ksvcPath(ns), { metadata: { annotations: { 'vpm.dev/release': JSON.stringify(stuck) } } });
+    const refused = await run(['release', 'hello', '-f', helloManifest(cwd, 'v2.yaml', ns, 'v2'), '--interval', '1s'], cwd);
+    expect(refused.result.exitCode).toBe(3);
+    expect(refused.json.error.hint).toContain(`vpm canary abort hello -n ${ns}`);
+
+    const abort = await run(['canary', 'abort', 'hello', '-n', ns], cwd);
+    expect(abort.result.exitCode, String(abort.result.stderr)).toBe(0);
+    expect(abort.json).toMatchObject({ action: 'aborted', run_id: 'release_stuck', release_phase: 'ready' });
+    const after = await kube.get(ksvcPath(ns));
+    expect(after.spec.traffic).toEqual(live.spec.traffic);
+    expect(await annotation(kube, ns, 'vpm.dev/release')).toMatchObject({ run_id: 'release_stuck', phase: 'failed' });
+
+    const next = await run(['release', 'hello', '-f', 'v2.yaml', '--steps', '100', '--interval', '1s', '--guard-window', '5s'], cwd);
+    // --guard-window 5s alone is not a usage error: the guard judges it as one window
+    expect(next.result.exitCode, String(next.result.stderr)).toBe(0);
+  });
+
+  it('--interval 0 is a usage error (exit 2) for release, canary start and guard', async () => {
+    const cwd = tempDir();
+    for (const args of [
+      ['release', 'hello', '-f', helloManifest(cwd, 'x.yaml', 'default', 'x'), '--interval', '0'],
+      ['canary', 'start', 'hello', '--interval', '0s'],
+      ['guard', 'hello', '--interval', '0'],
+    ]) {
+      const r = await run(args, cwd);
+      expect(r.result.exitCode, args.join(' ')).toBe(2);
+      expect(r.json.error.message).toBe('--interval must be longer than 0');
+    }
+  });
+});
