@@ -142,10 +142,10 @@ function fish(): string {
   for (const r of table()) {
     const words = r.path ? r.path.split(' ') : [];
     const cond = words.length === 0 ? '__fish_use_subcommand' : `__fish_seen_subcommand_from ${words[words.length - 1]}`;
-    const valueOf = new Map(r.values.map((v) => [v.flag, v.values]));
+    const valuesOf = new Map(r.values.map((v) => [v.flag, v.values]));
     // -r: the option takes a value; -F: file names; -a: these words
     const takes = (flag: string) => {
-      const v = valueOf.get(flag);
+      const v = valuesOf.get(flag);
       if (v === undefined) return '';
       if (v === 'file') return ' -r -F';
       if (v === 'dir') return ` -r -a ${q('(__fish_complete_directories)')}`;

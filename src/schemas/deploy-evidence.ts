@@ -199,4 +199,6 @@ export const UndoEvidence = defineEvidence('undo', 'reports/undo', {
   reason: z.string(),
   traffic: z.array(z.record(z.string(), z.unknown())),
   override: z.object({ what: z.string(), reason: z.string() }).nullable(),
+  /** Good revisions a default undo passed over because they no longer exist on the cluster. */
+  skipped: z.array(z.string()),
 });

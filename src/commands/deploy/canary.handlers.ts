@@ -14,7 +14,14 @@ import { buildGate } from '../../deploy/provider-factory.js';
 import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
 import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { writeReleaseProgress } from '../../deploy/release.js';
-import { assertNoRolloutInProgress, checkForce, readRejected, readRelease, type Override } from '../../deploy/traffic-ownership.js';
+import {
+  assertNoRolloutInProgress,
+  checkForce,
+  readRejected,
+  readRelease,
+  type Override,
+  type OwnershipFlags,
+} from '../../deploy/traffic-ownership.js';
 import type { FlagsOf } from '../../cli/spec.js';
 import type { canaryStart } from './canary-start.js';
 import type { canaryStatus } from './canary-status.js';
@@ -22,7 +29,7 @@ import type { canaryAbort } from './canary-abort.js';
 import type { canaryPromote } from './canary-promote.js';
 import type { canaryResume } from './canary-resume.js';
 import type { canaryUndo } from './canary-undo.js';
-import { readHistory } from '../../deploy/history.js';
+import { passedRevisions, readHistory, undoCandidates, type HistoryEntry } from '../../deploy/history.js';
 import { UndoEvidence } from '../../schemas/deploy-evidence.js';
 
 type StartFlags = FlagsOf<typeof canaryStart>;
@@ -277,14 +284,50 @@ export const canaryResumeCommand: CommandHandler<FlagsOf<typeof canaryResume>> =
   };
 };
 
-const GOOD_RESULTS = new Set(['released', 'first_deploy', 'promoted', 'ok', 'restored']);
+/**
+ * The revision to go back to by default: the first of `undoCandidates` that is not serving now, was
+ * not rejected and still exists (Knative garbage-collects old revisions); those gone are skipped.
+ */
+async function previousGood(
+  kube: KubeClient,
+  ksvc: string,
+  entries: HistoryEntry[],
+  current: string | undefined,
+  rejected: string[],
+): Promise<{ to: string; skipped: string[] }> {
+  const { candidates, undone } = undoCandidates(entries);
+  const skipped: string[] = [];
+  for (const rev of candidates) {
+    if (rev === current || rejected.includes(rev)) continue;
+    if (await kube.get(revisionRef(rev, kube.namespace))) return { to: rev, skipped };
+    skipped.push(rev);
+  }
+  const why = [
+    skipped.length ? `no longer on the cluster: ${skipped.join(', ')}` : '',
+    undone.length ? `undone away from since they last passed a gate: ${undone.join(', ')}` : '',
+  ].filter(Boolean);
+  throw new RefusedError(`no earlier good revision of ${ksvc} left to go back to${why.length ? ` (${why.join('; ')})` : ''}`, {
+    hint: 'name one with --to-revision REV (see vpm history and kubectl get revisions)',
+    details: { skipped, undone },
+  });
+}
 
-/** The revision to go back to: the newest good one in the evidence that is not serving now and was not rejected. */
-function previousGood(ctx: Ctx, ksvc: string, namespace: string, current: string | undefined, rejected: string[]): string | undefined {
-  const entries = readHistory(ctx.root, ksvc, namespace).reverse();
-  for (const e of entries.filter((x) => GOOD_RESULTS.has(x.result)))
-    for (const rev of [e.revision, e.previous]) if (rev && rev !== current && !rejected.includes(rev)) return rev;
-  return undefined;
+/**
+ * A named revision must have served users or passed a gate (in the evidence, or as the stable of the
+ * rollout on the KService now); `--force --reason` overrides that, recorded.
+ */
+function assertPassed(obj: KObj, to: string, entries: HistoryEntry[], opts: OwnershipFlags, overrides: Override[]): void {
+  const passed = passedRevisions(entries);
+  for (const stable of [readProgress(obj)?.stable, readRelease(obj)?.stable]) if (stable) passed.add(stable);
+  if (passed.has(to)) return;
+  const did = [...passed].join(', ') || 'none';
+  const what = `${to} never served 100% of ${obj.metadata.name} and never passed a gate (no release, canary or guard in the evidence passed it, and it is not the stable of the last rollout)`;
+  if (!opts.force)
+    throw new RefusedError(`${what}; revisions that did: ${did}`, {
+      hint: `pick one of those, or --force --reason "…" to put ${to} back anyway`,
+      details: { revision: to, passed: [...passed] },
+    });
+  overrides.push({ object: `Service/${obj.metadata.name}`, what, reason: opts.reason ?? '' });
 }
 
 export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = async (ctx, { args, opts }) => {
@@ -299,16 +342,16 @@ export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = asy
   assertNoRolloutInProgress(obj, opts, overrides);
   const current = servingRevision(obj);
   const rejected = readRejected(obj).map((r) => r.revision);
-  const to = opts.toRevision ?? previousGood(ctx, ksvc, kube.namespace, current, rejected);
-  if (!to)
-    throw new RefusedError(`no earlier good revision of ${ksvc} in the evidence`, {
-      hint: 'name one with --to-revision REV (see vpm history and kubectl get revisions)',
-    });
+  const entries = readHistory(ctx.root, ksvc, kube.namespace);
+  const { to, skipped } = opts.toRevision
+    ? { to: opts.toRevision, skipped: [] }
+    : await previousGood(kube, ksvc, entries, current, rejected);
   if (to === current) throw new RefusedError(`${to} already serves ${ksvc}`);
   const revision = await kube.get(revisionRef(to, kube.namespace));
   if (!revision) throw new RefusedError(`revision ${to} does not exist`, { hint: 'see kubectl get revisions' });
   if (revision.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status !== 'True')
     throw new RefusedError(`revision ${to} is not Ready`);
+  if (opts.toRevision) assertPassed(obj, to, entries, opts, overrides);
   if (rejected.includes(to)) {
     const what = `${to} was rejected (annotation vpm.dev/rejected-revisions)`;
     if (!opts.force) throw new RefusedError(`${what}; undo would put it back`, { hint: 'pick another revision, or --force --reason "…"' });
@@ -343,10 +386,12 @@ export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = asy
       reason,
       traffic: traffic as unknown as Record<string, unknown>[],
       override: overrides[0] ? { what: overrides.map((o) => o.what).join('; '), reason: opts.reason ?? '' } : null,
+      skipped,
     },
   });
+  const gone = skipped.length ? `\nskipped (no longer on the cluster): ${skipped.join(', ')}` : '';
   return {
-    data: { ksvc, run_id: runId, from: current ?? null, to, traffic, evidence },
-    human: `100% of ${ksvc} back on ${to} (was ${current ?? '-'})\nevidence: ${evidence}`,
+    data: { ksvc, run_id: runId, from: current ?? null, to, skipped, traffic, evidence },
+    human: `100% of ${ksvc} back on ${to} (was ${current ?? '-'})${gone}\nevidence: ${evidence}`,
   };
 };
