@@ -5,7 +5,8 @@
  * - a manifest with two KServices gave the second the first's routing (S2);
  * - a second run "resumed" a release its first run was still driving (S3), and `canary start` took
  *   over a release's canary (C2);
- * - a release stopped before its canary could be ended by nothing but re-running it (C4);
+ * - a release stopped before its canary could be ended by nothing but re-running it (C4), and a hold
+ *   whose release process was gone could be "resumed" into a canary nobody drove (C3);
  * - `--interval 0` was accepted, and `--guard-window 5s` alone was refused (U1, U5).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +113,43 @@ describe.skipIf(!requireTestenv())('vpm release against what an outside attack t
       first.kill('SIGKILL');
       await first;
     }
+  });
+
+  it('a hold whose release process is gone: canary resume is refused (exit 3) and says to re-run the release, which comes back to the hold', async () => {
+    const ns = await freshNamespace(kube, 'orphan');
+    const cwd = tempDir();
+    await firstRelease(run, cwd, ns);
+    helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    const args = ['release', 'hello', '-f', 'v2.yaml', '--steps', '10,pause,100', '--interval', '1s', '--guard-window', '0'];
+    const start = () =>
+      execa(process.execPath, [VPM_BIN, '--cwd', cwd, '--json', ...args], { env: { KUBECONFIG: env.kubeconfig }, reject: false });
+    const paused = () => waitFor(async () => (await annotation(kube, ns, 'vpm.dev/canary'))?.phase === 'paused', 60_000, 'the hold at 10%');
+    const first = start();
+    await paused();
+    first.kill('SIGKILL');
+    await first;
+    const orphan = await run(['canary', 'resume', 'hello', '-n', ns], cwd);
+    expect(orphan.result.exitCode).toBe(3);
+    expect(orphan.json.error.message).toMatch(/^no process is running release release_\S+ any more/);
+    expect(orphan.json.error.hint).toContain(`vpm release hello -f v2.yaml -n ${ns}`);
+    expect((await annotation(kube, ns, 'vpm.dev/canary')).phase).toBe('paused');
+
+    const orphaned = (await annotation(kube, ns, 'vpm.dev/canary')).run_id;
+    const again = start();
+    // the re-run's own canary, back at the hold
+    await waitFor(
+      async () => {
+        const c = await annotation(kube, ns, 'vpm.dev/canary');
+        return c?.run_id !== orphaned && c?.phase === 'paused';
+      },
+      60_000,
+      'the re-run at the hold',
+    );
+    const resumed = await run(['canary', 'resume', 'hello', '-n', ns], cwd);
+    expect(resumed.result.exitCode, String(resumed.result.stderr)).toBe(0);
+    const done = await again;
+    expect(done.exitCode, String(done.stderr)).toBe(0);
+    expect(JSON.parse(String(done.stdout))).toMatchObject({ result: 'released' });
   });
 
   it('a release stopped before its canary (phase ready): canary abort ends it without touching routing; the next release proceeds', async () => {

@@ -13,7 +13,7 @@ import { buildHookRunner } from '../../deploy/hooks.js';
 import { buildGate } from '../../deploy/provider-factory.js';
 import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
 import { writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
-import { writeReleaseProgress } from '../../deploy/release.js';
+import { liveDriver, writeReleaseProgress } from '../../deploy/release.js';
 import {
   assertNoRolloutInProgress,
   checkForce,
@@ -39,7 +39,7 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   const config = await ctx.config();
   // Validate every flag before touching anything.
   const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
-  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
+  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parsePositiveDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parsePositiveDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const settleTimeoutMs = parseDuration(opts.settleTimeout ?? '60s', '--settle-timeout');
   const { slo, hooks, maxHolds, provider, analysis } = await buildGate(ctx, opts, intervalMs);
@@ -266,6 +266,13 @@ export const canaryResumeCommand: CommandHandler<FlagsOf<typeof canaryResume>> =
         hint: `see vpm canary status ${ksvc}`,
       },
     );
+  // A release's hold is answered to the process running the release: with none left, the canary
+  // would stand at this step with nobody to take it further.
+  const release = readRelease(obj);
+  if (release && release.phase !== 'done' && release.phase !== 'failed' && !liveDriver(obj))
+    throw new RefusedError(`no process is running release ${release.run_id} any more: nobody would take the canary on from its hold`, {
+      hint: `re-run the release (vpm release ${ksvc} -f ${release.manifest} -n ${kube.namespace}): it comes back to the hold; then resume it`,
+    });
   const traffic = splitTraffic(progress.stable, progress.candidate, progress.steps[progress.step_index]);
   const rest = withoutHold(progress);
   const reason = `resumed by ${whoAmI(ctx.env)}`;

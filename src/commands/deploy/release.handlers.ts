@@ -60,7 +60,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const config = await ctx.config();
   // Every flag is validated before anything is read or changed.
   const { steps, pauses } = parseSteps(opts.steps, config.canary?.steps, opts.pauseAt);
-  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parseDuration(opts.pauseTimeout, '--pause-timeout');
+  const pauseTimeoutMs = opts.pauseTimeout === undefined ? undefined : parsePositiveDuration(opts.pauseTimeout, '--pause-timeout');
   const intervalMs = parsePositiveDuration(opts.interval ?? config.canary?.interval ?? '10s', '--interval');
   const guardWindowMs = parseDuration(opts.guardWindow ?? '1m', '--guard-window');
   const readyTimeoutMs = parseDuration(opts.readyTimeout ?? '120s', '--ready-timeout');
