@@ -152,6 +152,25 @@ describe.skipIf(!requireTestenv())('vpm release against what an outside attack t
     expect(JSON.parse(String(done.stdout))).toMatchObject({ result: 'released' });
   });
 
+  it('Ctrl-C (SIGINT) in the canary phase says where the release stands and how to go on; a re-run resumes it at once', async () => {
+    const ns = await freshNamespace(kube, 'sigint');
+    const cwd = tempDir();
+    const stable = await firstRelease(run, cwd, ns);
+    helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    const args = ['release', 'hello', '-f', 'v2.yaml', '--steps', '10,50,100', '--interval', '3s', '--guard-window', '0'];
+    const child = execa(process.execPath, [VPM_BIN, '--cwd', cwd, ...args], { env: { KUBECONFIG: env.kubeconfig }, reject: false });
+    await waitFor(async () => (await annotation(kube, ns, 'vpm.dev/canary'))?.step_index === 1, 60_000, 'the canary at 50%');
+    child.kill('SIGINT');
+    const ended = await child;
+    expect(ended.signal).toBe('SIGINT');
+    expect(String(ended.stderr)).toContain(`interrupted in phase canary; hello routes ${stable}=50%(stable) `);
+    expect(String(ended.stderr)).toContain(`resume: vpm release hello -f v2.yaml -n ${ns}; or end it: vpm canary abort hello -n ${ns}`);
+    expect(await annotation(kube, ns, 'vpm.dev/release-heartbeat')).toBeUndefined();
+    const resumed = await run(args, cwd);
+    expect(resumed.result.exitCode, String(resumed.result.stderr)).toBe(0);
+    expect(resumed.json).toMatchObject({ result: 'released', stable });
+  });
+
   it('a release stopped before its canary (phase ready): canary abort ends it without touching routing; the next release proceeds', async () => {
     const ns = await freshNamespace(kube, 'stuck');
     const cwd = tempDir();

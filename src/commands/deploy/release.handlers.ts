@@ -21,6 +21,7 @@ import {
   writeReleaseProgress,
 } from '../../deploy/release.js';
 import { writeKsvcEvidence } from '../../deploy/ksvc-evidence.js';
+import { describeTraffic } from '../../deploy/watch-view.js';
 import { reportGuard, writeCanaryEvidence } from '../../deploy/rollout-evidence.js';
 import { buildHookRunner } from '../../deploy/hooks.js';
 import { notifier, type NotifyEvent } from '../../deploy/notify.js';
@@ -137,6 +138,23 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     updated_at: new Date().toISOString(),
     ...(reason ? { reason } : {}),
   });
+  /** The phase this run is in; recorded on the KService from the first phase a live one has to protect. */
+  let phaseNow: ReleaseProgress['phase'] = resuming ? (resuming.phase as ReleaseProgress['phase']) : 'applying';
+  const enter = async (phase: ReleaseProgress['phase']) => {
+    phaseNow = phase;
+    if (!firstDeploy) await writeReleaseProgress(kube, ksvc, progress(phase));
+  };
+  // Ctrl-C leaves the release resumable: say where it stands and how to go on, then end as the signal would.
+  const interrupted = () => {
+    void (async () => {
+      await heartbeat?.stop();
+      const now = await kube.get(ref).catch(() => null);
+      ctx.status(`interrupted in phase ${phaseNow}; ${ksvc} routes ${describeTraffic(now?.spec?.traffic) || '(unknown)'}`);
+      ctx.status(`resume: vpm release ${ksvc} -f ${opts.file}${nsFlag}; or end it: vpm canary abort ${ksvc}${nsFlag}`);
+      process.kill(process.pid, 'SIGINT');
+    })();
+  };
+  process.once('SIGINT', interrupted);
   const notes = await notifier(ctx);
   const pending: Array<Promise<void>> = [];
   const evidenceRel = `reports/release/${ksvc}/${runId}.json`;
@@ -159,6 +177,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     released: 'released',
   };
   const finish = async (result: Result, reason: string, error?: VpmError) => {
+    process.removeListener('SIGINT', interrupted);
     await heartbeat?.stop();
     const event = NOTIFIED[result];
     if (event) tell(event, reason);
@@ -207,8 +226,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
 
   // 1. apply: the template with the live routing kept (stable 100%, the new revision 0% tagged candidate).
   if (startPhase <= 0) {
-    if (!firstDeploy) await writeReleaseProgress(kube, ksvc, progress('applying'));
-    else ctx.status(`first deploy of ${ksvc}: nothing live yet, so the manifest’s own traffic is applied (no canary)`);
+    await enter('applying');
+    if (firstDeploy) ctx.status(`first deploy of ${ksvc}: nothing live yet, so the manifest’s own traffic is applied (no canary)`);
     try {
       const lane = await runApplyLane(ctx, kube, source, objects, {
         dryRun: false,
@@ -236,7 +255,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
 
   // 2. ready: the new revision Ready for the current generation.
   if (startPhase <= 1) {
-    if (!firstDeploy) await writeReleaseProgress(kube, ksvc, progress('ready'));
+    await enter('ready');
     let obj: KObj;
     try {
       const ready = await waitReady(ctx, kube, ksvc, readyTimeoutMs);
@@ -270,7 +289,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         new SloGateError(`the canary of this release was aborted (${canaryEnded.reason ?? 'no reason'}); 100% on ${stable}`),
       );
   } else if (startPhase <= 2) {
-    await writeReleaseProgress(kube, ksvc, progress('canary'));
+    await enter('canary');
     const canaryId = makeId('canary', ctx.now());
     const canaryStarted = ctx.now();
     const outcome = await new CanaryRun(
@@ -318,7 +337,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
 
   // 4. guard: the promoted revision re-checked through the window; NG puts stable back and freezes.
   if (guardWindowMs > 0) {
-    await writeReleaseProgress(kube, ksvc, progress('guard'));
+    await enter('guard');
     const guardId = makeId('guard', ctx.now());
     const guardStarted = ctx.now();
     const url = tagUrl(await kube.mustGet(ref), CANDIDATE_TAG);
