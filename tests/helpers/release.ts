@@ -147,3 +147,25 @@ export async function notificationSink(): Promise<{ port: number; received: Noti
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { port: (server.address() as AddressInfo).port, received, close: () => server.close() };
 }
+
+/**
+ * Writes `vpm.config.yaml` in `cwd` with three notification targets on the sink at `port`: JSON with a
+ * token in its query (paused, promoted, released, aborted), Slack with a password in its URL (every
+ * event), and `dead` — a port nothing listens on — for `released`.
+ */
+export function writeNotifyConfig(cwd: string, o: { port: number; dead: number; token: string; password: string }): void {
+  writeFileSync(
+    join(cwd, 'vpm.config.yaml'),
+    [
+      'notify:',
+      `  - url: http://127.0.0.1:${o.port}/hook?token=${o.token}`,
+      '    events: [paused, promoted, released, aborted]',
+      '    format: json',
+      `  - url: http://vpm:${o.password}@127.0.0.1:${o.port}/slack`,
+      '    format: slack',
+      `  - url: http://127.0.0.1:${o.dead}/gone`,
+      '    events: [released]',
+      '',
+    ].join('\n'),
+  );
+}

@@ -21,7 +21,16 @@ import { freePort } from '../support/net.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpm, vpmJson } from '../helpers/cli.ts';
 import { ksvcPath, waitFor } from '../helpers/deploy.ts';
-import { annotation, askVia, notificationSink, observe, observed, realHelloManifest, split } from '../helpers/release.ts';
+import {
+  annotation,
+  askVia,
+  notificationSink,
+  observe,
+  observed,
+  realHelloManifest,
+  split,
+  writeNotifyConfig,
+} from '../helpers/release.ts';
 
 const SECRET = 'ghp_0123456789abcdefABCDEF0123456789abcd';
 const HOOK_TOKEN = 'hooktoken-5f1d2a9c7e';
@@ -84,20 +93,7 @@ describe.skipIf(!requireKnative())('manual gate, watch, notifications, history a
     ns = `gate-real-${process.pid}`;
     await kube.ensureNamespace(ns);
     cwd = tempDir('vpm-gate-real-');
-    fs.writeFileSync(
-      path.join(cwd, 'vpm.config.yaml'),
-      [
-        'notify:',
-        `  - url: http://127.0.0.1:${port}/hook?token=${HOOK_TOKEN}`,
-        '    events: [paused, promoted, released, aborted]',
-        '    format: json',
-        `  - url: http://vpm:${BASIC_PASSWORD}@127.0.0.1:${port}/slack`,
-        '    format: slack',
-        `  - url: http://127.0.0.1:${dead}/gone`,
-        '    events: [released]',
-        '',
-      ].join('\n'),
-    );
+    writeNotifyConfig(cwd, { port, dead, token: HOOK_TOKEN, password: BASIC_PASSWORD });
     const first = await run(['release', 'hello', '-f', realHelloManifest(cwd, ns, 'v1'), '--ready-timeout', '180s']);
     if (first.result.exitCode !== 0 || first.json.result !== 'first_deploy')
       throw new Error(`first release failed (${first.result.exitCode}): ${String(first.result.stderr)}`);

@@ -4,12 +4,12 @@
  * the evidence or the output; a dead URL is retried, recorded and does not fail the release.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTestenv, useTestenv, kubeFor, freshNamespace, type TestenvInfo } from '../support/testenv.ts';
 import type { Kube } from '../support/kube.ts';
 import { tempDir, vpmJson } from '../helpers/cli.ts';
-import { firstRelease, helloManifest, notificationSink } from '../helpers/release.ts';
+import { firstRelease, helloManifest, notificationSink, writeNotifyConfig } from '../helpers/release.ts';
 import { freePort } from '../support/net.ts';
 
 const SECRET = 'ghp_0123456789abcdefABCDEF0123456789abcd';
@@ -39,20 +39,7 @@ describe.skipIf(!requireTestenv())('release notifications', () => {
     const ns = await freshNamespace(kube, 'notify');
     const cwd = tempDir();
     const r1 = await firstRelease(run, cwd, ns);
-    writeFileSync(
-      join(cwd, 'vpm.config.yaml'),
-      [
-        'notify:',
-        `  - url: http://127.0.0.1:${port}/hook?token=${HOOK_TOKEN}`,
-        '    events: [promoted, released, aborted, paused]',
-        '    format: json',
-        `  - url: http://vpm:${BASIC_PASSWORD}@127.0.0.1:${port}/slack`,
-        '    format: slack',
-        `  - url: http://127.0.0.1:${dead}/gone`,
-        '    events: [released]',
-        '',
-      ].join('\n'),
-    );
+    writeNotifyConfig(cwd, { port, dead, token: HOOK_TOKEN, password: BASIC_PASSWORD });
     const ok = await run(
       ['release', 'hello', '-f', helloManifest(cwd, 'v2.yaml', ns, 'v2'), '--interval', '1s', '--guard-window', '2s'],
       cwd,
