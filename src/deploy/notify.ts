@@ -1,7 +1,9 @@
 /**
  * Notifications of rollout events to the `notify` targets of the config: one HTTP POST per event and
  * target, Slack-compatible (`{text}`) or a JSON document naming the evidence. Everything sent is
- * masked; a target that fails is retried briefly, logged and recorded, and never fails the rollout.
+ * masked; a target that fails is retried briefly (delivery is at least once: a target that answers
+ * too late may get an event twice), logged and recorded, and never fails the rollout. A refusal (4xx
+ * other than 408/429) is not retried: the same request would be refused again.
  */
 import { postJson } from '../adapters/notify-http.js';
 import type { Ctx } from '../core/context.js';
@@ -83,6 +85,7 @@ export async function notifier(ctx: Ctx): Promise<Notifier> {
             record.status = status;
             record.ok = status >= 200 && status < 300;
             record.error = record.ok ? null : `HTTP ${status}`;
+            if (status >= 400 && status < 500 && status !== 408 && status !== 429) break;
           } catch (err) {
             record.error = maskText((err as Error).message, ctx.env);
           }
