@@ -88,15 +88,22 @@ export function liveDriver(obj: KObj | null, now = Date.now()): Heartbeat | null
 /** Keeps saying that this process drives release `runId` until stopped; then the annotation is removed. */
 export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): { stop(): Promise<void> } {
   const ref = ksvcRef(ksvc, kube.namespace);
-  const write = (value: string | null) =>
+  const write = (value: string | null): Promise<void> =>
     kube.mergePatch(ref, { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: value } } }).then(
       () => undefined,
       () => undefined, // a missed beat only makes the lease look older; the release goes on
     );
-  const beat = () => write(JSON.stringify({ run_id: runId, host: hostname(), pid: process.pid, at: new Date().toISOString() }));
+  let beating = false;
+  const beat = (): Promise<void> => {
+    beating = true;
+    return write(JSON.stringify({ run_id: runId, host: hostname(), pid: process.pid, at: new Date().toISOString() })).then(() => {
+      beating = false;
+    });
+  };
   let last = beat();
   const timer = setInterval(() => {
-    last = last.then(beat);
+    // One beat at a time: while the API server is slow or away, ticks are skipped, not queued.
+    if (!beating) last = beat();
   }, HEARTBEAT_MS);
   timer.unref();
   return {
