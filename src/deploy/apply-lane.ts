@@ -16,6 +16,7 @@ import { applyObjects, cleanForDiff, type ApplyObjectResult, type ManifestSource
 import { whoAmI } from './freeze.js';
 import type { TrafficTarget } from './ksvc.js';
 import {
+  assertRoutingNotRejected,
   assertNoRolloutInProgress,
   assertNotRejected,
   checkForce,
@@ -78,6 +79,7 @@ export async function runApplyLane(
     }
     if (!opts.dryRun) assertNoRolloutInProgress(current, opts, overrides, opts.ownRunId);
     if (opts.traffic) {
+      if (!opts.dryRun) assertRoutingNotRejected(current, obj.spec?.traffic, opts, overrides);
       traffic.push({
         ksvc: obj.metadata.name,
         kept: false,

@@ -171,6 +171,31 @@ const RETRY = { attempts: 12, baseMs: 100, maxMs: 2_000 };
  * Writes traffic and progress in one merge patch guarded by resourceVersion; on 409 re-reads and
  * retries, on network errors backs off (the API server may be restarting).
  */
+/** Thrown when a run no longer owns its canary: it writes nothing more, restoring included. */
+export class CanaryLeftError extends Error {
+  constructor(readonly error: VpmError) {
+    super(error.message);
+  }
+}
+
+/**
+ * A run steps its canary forward only while it is its own: not after `vpm canary abort|promote`
+ * ended it from elsewhere, and not after another run took it over (`--force`); its first write may
+ * take over an unfinished canary (a resume).
+ */
+function assertStillOwned(ksvc: string, now: CanaryProgress | null, owner: { runId: string; takingOver: boolean }): void {
+  if (!now) return;
+  if (now.run_id === owner.runId && (now.phase === 'aborted' || now.phase === 'promoted'))
+    throw new CanaryLeftError(
+      now.phase === 'aborted'
+        ? new SloGateError(`canary ${now.run_id} of ${ksvc} was aborted from elsewhere (${now.reason ?? 'by hand'}); this run stops`)
+        : new RefusedError(`canary ${now.run_id} of ${ksvc} was promoted from elsewhere (${now.reason ?? 'by hand'}); this run stops`),
+    );
+  // After this run's first write the record is its own; another run's there means it was taken over.
+  if (now.run_id !== owner.runId && !owner.takingOver)
+    throw new CanaryLeftError(new RefusedError(`canary of ${ksvc} was taken over by run ${now.run_id} (${now.phase}); this run stops`));
+}
+
 export async function writeCanaryTraffic(
   kube: KubeClient,
   ksvc: string,
@@ -181,6 +206,8 @@ export async function writeCanaryTraffic(
   freezeOverride?: string,
   /** More annotations computed from the object being patched (e.g. the rejected-revisions record). */
   extraAnnotations?: (current: KObj) => Record<string, string>,
+  /** The run stepping the canary: it moves traffic forward only while the canary is still its own (see assertStillOwned). */
+  owner?: { runId: string; takingOver: boolean },
 ): Promise<KObj> {
   const ref = ksvcRef(ksvc, kube.namespace);
   // Putting every request back on stable lowers risk and is allowed while deploys are frozen, so
@@ -197,9 +224,11 @@ export async function writeCanaryTraffic(
       deadline,
       onRetry: (e, n) => status(`API server: ${e.message}; retry ${n}`),
     });
+    const forward = traffic.some((t) => t.revisionName === progress.candidate && (t.percent ?? 0) > 0);
+    if (owner && forward) assertStillOwned(ksvc, readProgress(current), owner);
     // A gate elsewhere (another run, a guard) may have rejected the candidate meanwhile: it gets no traffic.
     const rejected = readRejected(current).find((r) => r.revision === progress.candidate);
-    if (rejected && traffic.some((t) => t.revisionName === progress.candidate && (t.percent ?? 0) > 0))
+    if (rejected && forward)
       throw new RefusedError(
         `${progress.candidate} was rejected by ${rejected.by} ${rejected.run_id} (${rejected.reason}); it gets no traffic`,
         {
@@ -239,6 +268,8 @@ export class CanaryRun {
   private firstFailureAt: number | null = null;
   private restoredAt: number | null = null;
   private lastTraffic: TrafficTarget[] = [];
+  /** Whether this run wrote the canary annotation yet (its first write may take over a resumed one). */
+  private owned = false;
 
   /** ` -n NS`: hints name the namespace, so a command copied from one reaches this KService. */
   private get ns(): string {
@@ -291,7 +322,9 @@ export class CanaryRun {
       deadlineMs,
       this.o.freezeOverride,
       extraAnnotations,
+      { runId: this.o.runId, takingOver: !this.owned },
     );
+    this.owned = true;
     this.lastTraffic = traffic;
     return patched;
   }
@@ -524,6 +557,11 @@ export class CanaryRun {
       this.event('promoted', { candidate });
       return outcome('promoted', `all ${this.o.steps.length} gates passed`);
     } catch (err) {
+      // Ended or taken over from elsewhere: whoever did it owns the traffic now.
+      if (err instanceof CanaryLeftError) {
+        this.event('left', { reason: err.message });
+        return outcome('aborted', err.message, err.error);
+      }
       // Anything unexpected mid-rollout: put traffic back on stable if the API lets us.
       const reason = `aborted on error: ${(err as Error).message}`;
       try {

@@ -18,8 +18,13 @@ export function releaseTraffic(stable: string): TrafficTarget[] {
   ];
 }
 
-/** Writes the release record (merge patch guarded by resourceVersion, retried on conflicts and outages). */
-export async function writeReleaseProgress(kube: KubeClient, ksvc: string, progress: ReleaseProgress, deadlineMs = 60_000): Promise<void> {
+/** Writes the release record, or removes it (null); a merge patch guarded by resourceVersion, retried on conflicts and outages. */
+export async function writeReleaseProgress(
+  kube: KubeClient,
+  ksvc: string,
+  progress: ReleaseProgress | null,
+  deadlineMs = 60_000,
+): Promise<void> {
   const ref = ksvcRef(ksvc, kube.namespace);
   const deadline = Date.now() + deadlineMs;
   const retry = { attempts: 12, baseMs: 100, maxMs: 2_000, deadline };
@@ -30,7 +35,7 @@ export async function writeReleaseProgress(kube: KubeClient, ksvc: string, progr
         () =>
           kube.mergePatch(
             ref,
-            { metadata: { annotations: { [RELEASE_ANNOTATION]: JSON.stringify(progress) } } },
+            { metadata: { annotations: { [RELEASE_ANNOTATION]: progress ? JSON.stringify(progress) : null } } },
             { resourceVersion: current.metadata.resourceVersion },
           ),
         retry,
@@ -85,6 +90,34 @@ export function liveDriver(obj: KObj | null, now = Date.now()): Heartbeat | null
   return now - Date.parse(hb.at) < HEARTBEAT_STALE_MS ? hb : null;
 }
 
+const heartbeatOf = (runId: string) => JSON.stringify({ run_id: runId, host: hostname(), pid: process.pid, at: new Date().toISOString() });
+
+/**
+ * Takes the lease for release `runId`, written only over the object as `seen` (resourceVersion): of
+ * two runs that read the same object, one writes and the other reads again and finds it driven.
+ * Returns the process that drives a release here instead, or null once the lease is this run's.
+ */
+export async function acquireLease(kube: KubeClient, ksvc: string, runId: string, seen: KObj): Promise<Heartbeat | null> {
+  const ref = ksvcRef(ksvc, kube.namespace);
+  let obj = seen;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const driver = liveDriver(obj);
+    if (driver) return driver;
+    try {
+      await kube.mergePatch(
+        ref,
+        { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: heartbeatOf(runId) } } },
+        { resourceVersion: obj.metadata.resourceVersion },
+      );
+      return null;
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 409)) throw err;
+      obj = await kube.mustGet(ref);
+    }
+  }
+  throw new KubeApiError(409, `${ksvc} kept changing while vpm took the release lease; try again`);
+}
+
 /** Keeps saying that this process drives release `runId` until stopped; then the annotation is removed. */
 export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): { stop(): Promise<void> } {
   const ref = ksvcRef(ksvc, kube.namespace);
@@ -96,7 +129,7 @@ export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): {
   let beating = false;
   const beat = (): Promise<void> => {
     beating = true;
-    return write(JSON.stringify({ run_id: runId, host: hostname(), pid: process.pid, at: new Date().toISOString() })).then(() => {
+    return write(heartbeatOf(runId)).then(() => {
       beating = false;
     });
   };

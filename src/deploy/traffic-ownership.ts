@@ -183,7 +183,7 @@ export function assertNoRolloutInProgress(live: KObj, flags: OwnershipFlags, ove
   const what = `${busy.kind} ${busy.run_id} is in progress on ${live.metadata.namespace}/${live.metadata.name} (annotation ${busy.annotation}, phase ${busy.phase})`;
   if (!flags.force) {
     throw new RefusedError(what, {
-      hint: `wait for it to end (vpm canary status ${live.metadata.name} --watch), end it (vpm canary abort ${live.metadata.name}), or override with --force --reason "…"`,
+      hint: `wait for it to end (vpm canary status ${live.metadata.name} -n ${live.metadata.namespace} --watch), end it (vpm canary abort ${live.metadata.name} -n ${live.metadata.namespace}), or override with --force --reason "…"`,
     });
   }
   overrides.push({ object: `Service/${live.metadata.name}`, what, reason: flags.reason ?? '' });
@@ -204,6 +204,27 @@ export function assertNotRejected(live: KObj, merged: KObj, flags: OwnershipFlag
       hint: 'fix the template (a new image or configuration), or override with --force --reason "…"',
     });
   }
+  overrides.push({ object: `Service/${live.metadata.name}`, what, reason: flags.reason ?? '' });
+}
+
+/**
+ * `--traffic`: routing that gives a rejected revision any traffic is refused unless forced, like a
+ * template that would bring it back.
+ */
+export function assertRoutingNotRejected(
+  live: KObj,
+  traffic: TrafficTarget[] | undefined,
+  flags: OwnershipFlags,
+  overrides: Override[],
+): void {
+  const rejected = readRejected(live);
+  const hit = rejected.find((r) => (traffic ?? []).some((t) => t.revisionName === r.revision && (t.percent ?? 0) > 0));
+  if (!hit) return;
+  const what = `this routing gives traffic to ${hit.revision}, rejected by ${hit.by} ${hit.run_id} at ${hit.at}: ${hit.reason}`;
+  if (!flags.force)
+    throw new RefusedError(`Service/${live.metadata.name}: ${what}`, {
+      hint: 'route to a revision that passed its gates, or override with --force --reason "…"',
+    });
   overrides.push({ object: `Service/${live.metadata.name}`, what, reason: flags.reason ?? '' });
 }
 

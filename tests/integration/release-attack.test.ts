@@ -7,7 +7,8 @@
  *   over a release's canary (C2);
  * - a release stopped before its canary could be ended by nothing but re-running it (C4), and a hold
  *   whose release process was gone could be "resumed" into a canary nobody drove (C3);
- * - `--interval 0` was accepted, and `--guard-window 5s` alone was refused (U1, U5).
+ * - `--interval 0` was accepted, and `--guard-window 5s` alone was refused (U1, U5);
+ * - a refused release replaced the last release's record on the KService with its own (U8).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -200,6 +201,130 @@ describe.skipIf(!requireTestenv())('vpm release against what an outside attack t
     const next = await run(['release', 'hello', '-f', 'v2.yaml', '--steps', '100', '--interval', '1s', '--guard-window', '5s'], cwd);
     // --guard-window 5s alone is not a usage error: the guard judges it as one window
     expect(next.result.exitCode, String(next.result.stderr)).toBe(0);
+  });
+
+  it('a release refused before it applies anything (a rejected template) leaves the last release’s record as it was', async () => {
+    const ns = await freshNamespace(kube, 'refused');
+    const cwd = tempDir();
+    await firstRelease(run, cwd, ns);
+    const bad = helloManifest(cwd, 'bad.yaml', ns, 'bad', { 'vpm-sim/error-rate': '0.5' });
+    const failed = await run(['release', 'hello', '-f', bad, '--interval', '1s', '--guard-window', '0'], cwd);
+    expect(failed.result.exitCode, String(failed.result.stderr)).toBe(4);
+    const record = await annotation(kube, ns, 'vpm.dev/release');
+    expect(record).toMatchObject({ run_id: failed.json.error.details.run_id, phase: 'failed' });
+    const refused = await run(['release', 'hello', '-f', bad, '--interval', '1s', '--guard-window', '0'], cwd);
+    expect(refused.result.exitCode).toBe(3);
+    expect(await annotation(kube, ns, 'vpm.dev/release')).toEqual(record);
+  });
+
+  it('two releases started at the same moment: one drives, the other is refused (exit 3)', async () => {
+    const ns = await freshNamespace(kube, 'race');
+    const [a, b] = [tempDir(), tempDir()];
+    await firstRelease(run, a, ns);
+    for (const cwd of [a, b]) helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    const args = ['--json', 'release', 'hello', '-f', 'v2.yaml', '--steps', '50,100', '--interval', '2s', '--guard-window', '0'];
+    const both = await Promise.all(
+      [a, b].map((cwd) =>
+        execa(process.execPath, [VPM_BIN, '--cwd', cwd, ...args], { env: { KUBECONFIG: env.kubeconfig }, reject: false }),
+      ),
+    );
+    expect(both.map((r) => r.exitCode).sort()).toEqual([0, 3]);
+    const refused = both.find((r) => r.exitCode === 3)!;
+    expect(JSON.parse(String(refused.stdout)).error.message).toMatch(/^release release_\S+ of hello is being run right now/);
+  });
+
+  it('canary abort of a release’s canary while it steps: the release stops at its next write (exit 4), traffic stays on stable', async () => {
+    const ns = await freshNamespace(kube, 'abort-run');
+    const cwd = tempDir();
+    const stable = await firstRelease(run, cwd, ns);
+    helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    const release = execa(
+      process.execPath,
+      [
+        VPM_BIN,
+        '--cwd',
+        cwd,
+        '--json',
+        'release',
+        'hello',
+        '-f',
+        'v2.yaml',
+        '--steps',
+        '20,50,100',
+        '--interval',
+        '3s',
+        '--guard-window',
+        '0',
+      ],
+      { env: { KUBECONFIG: env.kubeconfig }, reject: false },
+    );
+    await waitFor(async () => (await annotation(kube, ns, 'vpm.dev/canary'))?.phase === 'progressing', 60_000, 'the canary stepping');
+    expect((await run(['canary', 'abort', 'hello', '-n', ns], cwd)).result.exitCode).toBe(0);
+    const ended = await release;
+    expect(ended.exitCode, String(ended.stderr)).toBe(4);
+    expect(JSON.parse(String(ended.stdout)).error.message).toMatch(/was aborted from elsewhere .*; this run stops/);
+    expect(split((await kube.get(ksvcPath(ns))).spec.traffic)[stable]).toBe(100);
+    expect(await annotation(kube, ns, 'vpm.dev/release')).toMatchObject({ phase: 'failed' });
+  });
+
+  it('a run taken over (--force) stops at its next write instead of stepping the traffic again', async () => {
+    const ns = await freshNamespace(kube, 'takeover');
+    const cwd = tempDir();
+    await firstRelease(run, cwd, ns);
+    helloManifest(cwd, 'v2.yaml', ns, 'v2');
+    const args = ['release', 'hello', '-f', 'v2.yaml', '--steps', '10,50,100', '--interval', '3s', '--guard-window', '0'];
+    const first = execa(process.execPath, [VPM_BIN, '--cwd', cwd, '--json', ...args], {
+      env: { KUBECONFIG: env.kubeconfig },
+      reject: false,
+    });
+    await waitFor(async () => (await annotation(kube, ns, 'vpm.dev/canary'))?.step_index === 0, 60_000, 'the first at 10%');
+    first.kill('SIGSTOP');
+    const second = await run([...args, '--force', '--reason', 'the first one is stuck'], cwd);
+    expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
+    const candidate = second.json.candidate as string;
+    first.kill('SIGCONT');
+    const ended = await first;
+    expect(ended.exitCode).toBe(3);
+    expect(JSON.parse(String(ended.stdout)).error.message).toMatch(/was taken over by run canary_\S+ \(promoted\); this run stops/);
+    expect(split((await kube.get(ksvcPath(ns))).spec.traffic)).toMatchObject({ [candidate]: 100 });
+  });
+
+  it('routing that gives a rejected revision traffic (apply --traffic) is refused; an ended canary cannot be promoted', async () => {
+    const ns = await freshNamespace(kube, 'rejected-route');
+    const cwd = tempDir();
+    await firstRelease(run, cwd, ns);
+    const failed = await run(
+      ['release', 'hello', '-f', helloManifest(cwd, 'bad.yaml', ns, 'bad', { 'vpm-sim/error-rate': '0.5' }), '--interval', '1s'],
+      cwd,
+    );
+    expect(failed.result.exitCode).toBe(4);
+    const rejected = failed.json.error.details.candidate as string;
+    const doc = parse(readFileSync(join(cwd, helloManifest(cwd, 'to-bad.yaml', ns, 'v3')), 'utf8'));
+    doc.spec.traffic = [{ revisionName: rejected, percent: 100 }];
+    writeFileSync(join(cwd, 'to-bad.yaml'), stringify(doc));
+    const routed = await run(['apply', 'to-bad.yaml', '--traffic'], cwd);
+    expect(routed.result.exitCode).toBe(3);
+    expect(routed.json.error.message).toContain(`this routing gives traffic to ${rejected}, rejected by canary`);
+    expect(split((await kube.get(ksvcPath(ns))).spec.traffic)[rejected] ?? 0).toBe(0);
+    const promote = await run(['canary', 'promote', 'hello', '-n', ns], cwd);
+    expect(promote.result.exitCode).toBe(3);
+    expect(promote.json.error.message).toMatch(/is aborted: there is nothing in progress to promote/);
+  });
+
+  it('a manifest holding hello of two namespaces: only the released namespace’s gets the release’s routing', async () => {
+    const [a, b] = [await freshNamespace(kube, 'same-a'), await freshNamespace(kube, 'same-b')];
+    const cwd = tempDir();
+    await firstRelease(run, cwd, a);
+    await firstRelease(run, cwd, b);
+    const bRouting = (await kube.get(ksvcPath(b))).spec.traffic;
+    const hello = (ns: string, target: string) => parse(readFileSync(join(cwd, helloManifest(cwd, `${ns}.yaml`, ns, target)), 'utf8'));
+    writeFileSync(join(cwd, 'both.yaml'), `${stringify(hello(a, 'v2'))}---\n${stringify(hello(b, 'v1'))}`);
+    const r = await run(['release', 'hello', '-f', 'both.yaml', '-n', a, '--steps', '100', '--interval', '1s', '--guard-window', '0'], cwd);
+    expect(r.result.exitCode, String(r.result.stderr)).toBe(2); // -n a, and an object in b: refused as a whole
+    const r2 = await run(['release', 'hello', '-f', 'both.yaml', '--steps', '100', '--interval', '1s', '--guard-window', '0'], cwd);
+    expect(r2.result.exitCode, String(r2.result.stderr)).toBe(0);
+    // b's hello (same template) keeps its own routing; before, it got a's stable and candidate tags
+    expect((await kube.get(ksvcPath(b))).spec.traffic).toEqual(bRouting);
   });
 
   it('--interval 0 is a usage error (exit 2) for release, canary start and guard', async () => {

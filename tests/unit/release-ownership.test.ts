@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { KObj } from '../../src/adapters/kube.ts';
 import { assertNamespaceFlagMatches } from '../../src/deploy/apply.ts';
-import { HEARTBEAT_ANNOTATION, HEARTBEAT_STALE_MS, liveDriver } from '../../src/deploy/release.ts';
+import { acquireLease, HEARTBEAT_ANNOTATION, HEARTBEAT_STALE_MS, liveDriver } from '../../src/deploy/release.ts';
+import { KubeApiError, type KubeClient } from '../../src/adapters/kube.ts';
 import { templateHash } from '../../src/deploy/traffic-ownership.ts';
 
 const template = (o: { labels?: Record<string, string>; annotations?: Record<string, string>; env?: string; name?: string }) => ({
@@ -74,5 +75,57 @@ describe('-n and the manifest’s namespace', () => {
     expect(() => assertNamespaceFlagMatches([obj('b1'), obj('a1')], 'b1')).toThrow(
       'ConfigMap/c in the manifest is in namespace a1, not b1 (-n)',
     );
+  });
+});
+
+describe('acquireLease: of two runs that read the same object, one drives', () => {
+  /** The API server's one rule that matters here: a write names the resourceVersion it read, or 409. */
+  function apiServer(initial: KObj) {
+    let obj = structuredClone(initial);
+    let version = 1;
+    obj.metadata.resourceVersion = String(version);
+    const kube = {
+      namespace: 'default',
+      async mergePatch(_ref: unknown, patch: { metadata: { annotations: Record<string, string> } }, o: { resourceVersion?: string }) {
+        if (o.resourceVersion !== obj.metadata.resourceVersion) throw new KubeApiError(409, 'conflict');
+        obj = {
+          ...obj,
+          metadata: {
+            ...obj.metadata,
+            annotations: { ...obj.metadata.annotations, ...patch.metadata.annotations },
+            resourceVersion: String(++version),
+          },
+        };
+        return obj;
+      },
+      async mustGet() {
+        return structuredClone(obj);
+      },
+    };
+    return { kube: kube as unknown as KubeClient, read: () => structuredClone(obj) };
+  }
+
+  it('both read version 1; the first takes the lease, the second finds it held by a live process', async () => {
+    const server = apiServer({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name: 'hello', annotations: {} },
+    } as KObj);
+    const seenByBoth = server.read();
+    expect(await acquireLease(server.kube, 'hello', 'release_a', seenByBoth)).toBeNull();
+    // the second run's heartbeat would name another live process: pretend the first was another pid
+    const held = server.read();
+    const beat = JSON.parse(held.metadata.annotations![HEARTBEAT_ANNOTATION]);
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    try {
+      await server.kube.mergePatch(
+        {} as never,
+        { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: JSON.stringify({ ...beat, pid: child.pid }) } } },
+        { resourceVersion: held.metadata.resourceVersion },
+      );
+      expect(await acquireLease(server.kube, 'hello', 'release_b', seenByBoth)).toMatchObject({ run_id: 'release_a', pid: child.pid });
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -188,7 +188,13 @@ async function rewrite(
   const progress = readProgress(obj);
   if (!progress)
     throw new RefusedError(`${ksvc} has no canary recorded (annotation ${CANARY_ANNOTATION})`, {
-      hint: `start one: vpm canary start ${ksvc}`,
+      hint: `start one: vpm canary start ${ksvc} -n ${kube.namespace}`,
+    });
+  // Promoting moves traffic onto the candidate: only of a canary still in progress, never of one that
+  // ended (aborted, an undo's record) — that would put its candidate back without a gate.
+  if (phase === 'promoted' && !['progressing', 'holding', 'paused'].includes(progress.phase))
+    throw new RefusedError(`canary ${progress.run_id} of ${ksvc} is ${progress.phase}: there is nothing in progress to promote`, {
+      hint: `start a rollout instead: vpm release ${ksvc} -f MANIFEST -n ${kube.namespace}`,
     });
   const traffic = splitTraffic(progress.stable, progress.candidate, percent);
   await writeCanaryTraffic(

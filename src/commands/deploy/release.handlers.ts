@@ -13,6 +13,7 @@ import { CANDIDATE_TAG, ksvcRef, servingRevision, tagUrl } from '../../deploy/ks
 import { buildGate } from '../../deploy/provider-factory.js';
 import { waitReady } from '../../deploy/ready.js';
 import {
+  acquireLease,
   HEARTBEAT_STALE_MS,
   liveDriver,
   RELEASE_PHASES,
@@ -99,26 +100,29 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const unfinished = previous && previous.phase !== 'done' && previous.phase !== 'failed' ? previous : null;
   const overrides: Override[] = [];
   // An unfinished release of this template is resumed — once the process that ran it is gone; no
-  // release starts while another process drives one here.
+  // release starts while another process drives one here. The lease is taken over the object as read,
+  // so of two runs started together one drives and the other is refused.
   let resuming = unfinished;
-  const driver = liveDriver(live);
-  const sameTemplate = !unfinished || unfinished.template_hash === hash;
-  if (driver || !sameTemplate) {
-    const what = driver
-      ? `release ${driver.run_id} of ${ksvc} is being run right now (pid ${driver.pid} on ${driver.host}${unfinished ? `, phase ${unfinished.phase}` : ''})`
-      : `release ${unfinished!.run_id} of another template is in progress on ${ksvc} (phase ${unfinished!.phase}, manifest ${unfinished!.manifest})`;
+  if (unfinished && unfinished.template_hash !== hash) {
+    const what = `release ${unfinished.run_id} of another template is in progress on ${ksvc} (phase ${unfinished.phase}, manifest ${unfinished.manifest})`;
     if (!opts.force)
       throw new RefusedError(what, {
-        hint: driver
-          ? `follow it with vpm canary status ${ksvc}${nsFlag} --watch; if that process is gone, run again after ${HEARTBEAT_STALE_MS / 1000} s, or take it over with --force --reason "…"`
-          : `finish it by re-running it with ${unfinished!.manifest}, end it with vpm canary abort ${ksvc}${nsFlag}, or replace it with --force --reason "…"`,
+        hint: `finish it by re-running it with ${unfinished.manifest}, end it with vpm canary abort ${ksvc}${nsFlag}, or replace it with --force --reason "…"`,
       });
     overrides.push({ object: `Service/${ksvc}`, what, reason: opts.reason ?? '' });
-    // Forced over another template's release: this one starts from its beginning.
-    if (!sameTemplate) resuming = null;
+    resuming = null; // replaced: this release starts from its beginning
+  }
+  if (live && !unfinished) assertNoRolloutInProgress(live, opts, overrides);
+  const driver = live ? (opts.force ? liveDriver(live) : await acquireLease(kube, ksvc, runId, live)) : null;
+  if (driver) {
+    const what = `release ${driver.run_id} of ${ksvc} is being run right now (pid ${driver.pid} on ${driver.host}${unfinished ? `, phase ${unfinished.phase}` : ''})`;
+    if (!opts.force)
+      throw new RefusedError(what, {
+        hint: `follow it with vpm canary status ${ksvc}${nsFlag} --watch; once that process has ended (on another machine: ${HEARTBEAT_STALE_MS / 1000} s after its last heartbeat) run again; or take it over with --force --reason "…"`,
+      });
+    overrides.push({ object: `Service/${ksvc}`, what, reason: opts.reason ?? '' });
   }
   const firstDeploy = !resuming && !isLive(live);
-  if (live && !unfinished) assertNoRolloutInProgress(live, opts, overrides);
   const heartbeat = live ? startHeartbeat(kube, ksvc, runId) : null;
   const stable: string | null = resuming?.stable ?? (live && isLive(live) ? (servingRevision(live) ?? null) : null);
   let candidate: string | null = resuming?.candidate ?? null;
@@ -176,6 +180,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     guard_failed: 'guard_failed',
     released: 'released',
   };
+  let refusedBeforeApply = false;
   const finish = async (result: Result, reason: string, error?: VpmError) => {
     process.removeListener('SIGINT', interrupted);
     await heartbeat?.stop();
@@ -184,8 +189,10 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     await Promise.all(pending);
     const terminal =
       result === 'held' ? null : result === 'released' || result === 'first_deploy' || result === 'unchanged' ? 'done' : 'failed';
-    // A held canary keeps the release open: a re-run resumes it.
-    if (terminal && (await kube.get(ref))) await writeReleaseProgress(kube, ksvc, progress(terminal, reason));
+    // A held canary keeps the release open: a re-run resumes it. A release refused before it applied
+    // anything leaves the record of the last release as it was (its own is the evidence).
+    if (refusedBeforeApply) await writeReleaseProgress(kube, ksvc, previous);
+    else if (terminal && (await kube.get(ref))) await writeReleaseProgress(kube, ksvc, progress(terminal, reason));
     log.event(result, { reason });
     const evidence = await writeKsvcEvidence(ctx, kube, {
       kind: ReleaseEvidence,
@@ -235,7 +242,9 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
         reason: opts.reason,
         ownRunId: runId,
         // Only the KService being released: any other in the manifest keeps its own live routing.
-        trafficFor: stable ? (live) => (live.metadata.name === ksvc ? releaseTraffic(stable!) : undefined) : undefined,
+        trafficFor: stable
+          ? (live) => (live.metadata.name === ksvc && live.metadata.namespace === kube.namespace ? releaseTraffic(stable!) : undefined)
+          : undefined,
         command: `vpm release ${ksvc} -f`,
       });
       log.phase(
@@ -248,6 +257,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     } catch (err) {
       const details = (err as VpmError).details as { reports_dir?: string; run_id?: string } | undefined;
       log.phase('apply', details?.run_id ?? null, details?.reports_dir ? `${details.reports_dir}/evidence.json` : null, 'failed');
+      // Refusals (a rejected template, a rollout in progress) come before anything is applied.
+      refusedBeforeApply = err instanceof RefusedError && !firstDeploy;
       return fail('apply', err);
     }
   }
