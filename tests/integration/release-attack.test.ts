@@ -327,6 +327,35 @@ describe.skipIf(!requireTestenv())('vpm release against what an outside attack t
     expect((await kube.get(ksvcPath(b))).spec.traffic).toEqual(bRouting);
   });
 
+  it('canary undo after the KService was deleted and created again ignores the evidence of the old one (its revision names are reused)', async () => {
+    const ns = await freshNamespace(kube, 'recreated');
+    const cwd = tempDir();
+    await firstRelease(run, cwd, ns);
+    const second = await run(
+      ['release', 'hello', '-f', helloManifest(cwd, 'v2.yaml', ns, 'v2'), '--steps', '100', '--interval', '1s', '--guard-window', '0'],
+      cwd,
+    );
+    expect(second.result.exitCode, String(second.result.stderr)).toBe(0);
+    const passedBefore = second.json.candidate as string; // hello-00002 of the first KService
+    await kube.delete(ksvcPath(ns));
+    await waitFor(async () => !(await kube.getOrNull(ksvcPath(ns))), 30_000, 'hello deleted');
+    await new Promise((r) => setTimeout(r, 1_100)); // creationTimestamp has whole seconds
+    await firstRelease(run, cwd, ns);
+    // the new KService's hello-00002: applied at 0%, never gated
+    expect((await run(['apply', helloManifest(cwd, 'v3.yaml', ns, 'v3')], cwd)).result.exitCode).toBe(0);
+    await waitFor(
+      async () => (await kube.get(ksvcPath(ns))).status?.latestReadyRevisionName === passedBefore,
+      30_000,
+      'the new hello-00002',
+    );
+    const named = await run(['canary', 'undo', 'hello', '-n', ns, '--to-revision', passedBefore], cwd);
+    expect(named.result.exitCode).toBe(3);
+    expect(named.json.error.message).toMatch(new RegExp(`^${passedBefore} never served 100% of hello and never passed a gate`));
+    const byDefault = await run(['canary', 'undo', 'hello', '-n', ns], cwd);
+    expect(byDefault.result.exitCode).toBe(3);
+    expect(split((await kube.get(ksvcPath(ns))).spec.traffic)[passedBefore] ?? 0).toBe(0);
+  });
+
   it('--interval 0 is a usage error (exit 2) for release, canary start and guard', async () => {
     const cwd = tempDir();
     for (const args of [

@@ -355,7 +355,12 @@ export const canaryUndoCommand: CommandHandler<FlagsOf<typeof canaryUndo>> = asy
   assertNoRolloutInProgress(obj, opts, overrides);
   const current = servingRevision(obj);
   const rejected = readRejected(obj).map((r) => r.revision);
-  const entries = readHistory(ctx.root, ksvc, kube.namespace);
+  // Evidence speaks of revisions by name: only what was written about this KService — this cluster,
+  // and since it was created (a KService deleted and created again numbers its revisions anew).
+  const born = new Date(obj.metadata.creationTimestamp ?? 0).getTime() || 0;
+  const entries = readHistory(ctx.root, ksvc, kube.namespace).filter(
+    (e) => Date.parse(e.at) >= born && (e.context === null || e.context === kube.context),
+  );
   const { to, skipped } = opts.toRevision
     ? { to: opts.toRevision, skipped: [] }
     : await previousGood(kube, ksvc, entries, current, rejected);
