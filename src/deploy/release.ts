@@ -118,8 +118,11 @@ export async function acquireLease(kube: KubeClient, ksvc: string, runId: string
   throw new KubeApiError(409, `${ksvc} kept changing while vpm took the release lease; try again`);
 }
 
-/** Keeps saying that this process drives release `runId` until stopped; then the annotation is removed. */
-export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): { stop(): Promise<void> } {
+/**
+ * Keeps saying that this process drives release `runId` until stopped; then the annotation is removed.
+ * `fresh`: the lease was just written (acquireLease), so the first beat is the next tick's.
+ */
+export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string, fresh = false): { stop(): Promise<void> } {
   const ref = ksvcRef(ksvc, kube.namespace);
   const write = (value: string | null): Promise<void> =>
     kube.mergePatch(ref, { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: value } } }).then(
@@ -133,7 +136,7 @@ export function startHeartbeat(kube: KubeClient, ksvc: string, runId: string): {
       beating = false;
     });
   };
-  let last = beat();
+  let last = fresh ? Promise.resolve() : beat();
   const timer = setInterval(() => {
     // One beat at a time: while the API server is slow or away, ticks are skipped, not queued.
     if (!beating) last = beat();

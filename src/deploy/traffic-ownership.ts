@@ -107,6 +107,12 @@ export function readRelease(obj: KObj | null): ReleaseProgress | null {
   }
 }
 
+/** The release recorded on the KService while it has not ended (done or failed), else null. */
+export function unfinishedRelease(obj: KObj | null): ReleaseProgress | null {
+  const release = readRelease(obj);
+  return release && release.phase !== 'done' && release.phase !== 'failed' ? release : null;
+}
+
 export interface RolloutInProgress {
   kind: 'release' | 'canary';
   run_id: string;
@@ -116,9 +122,8 @@ export interface RolloutInProgress {
 
 /** The release or canary that is rolling this KService out now, if any. */
 export function rolloutInProgress(obj: KObj | null): RolloutInProgress | null {
-  const release = readRelease(obj);
-  if (release && release.phase !== 'done' && release.phase !== 'failed')
-    return { kind: 'release', run_id: release.run_id, phase: release.phase, annotation: RELEASE_ANNOTATION };
+  const release = unfinishedRelease(obj);
+  if (release) return { kind: 'release', run_id: release.run_id, phase: release.phase, annotation: RELEASE_ANNOTATION };
   const canary = readProgress(obj);
   if (canary && (canary.phase === 'progressing' || canary.phase === 'holding' || canary.phase === 'paused'))
     return { kind: 'canary', run_id: canary.run_id, phase: canary.phase, annotation: CANARY_ANNOTATION };

@@ -19,6 +19,7 @@ import {
   checkForce,
   readRejected,
   readRelease,
+  unfinishedRelease,
   type Override,
   type OwnershipFlags,
 } from '../../deploy/traffic-ownership.js';
@@ -50,8 +51,8 @@ export const canaryStartCommand: CommandHandler<StartFlags> = async (ctx, { args
   // A freeze set from any checkout is on the namespace itself.
   await assertNamespaceNotFrozen(ctx.root, kube, kube.namespace, ctx.now(), guard);
   // The canary of a release belongs to it: resuming it alone would leave the release open behind it.
-  const release = readRelease(await kube.get(ksvcRef(ksvc, kube.namespace)));
-  if (release && release.phase !== 'done' && release.phase !== 'failed')
+  const release = unfinishedRelease(await kube.get(ksvcRef(ksvc, kube.namespace)));
+  if (release)
     throw new RefusedError(`release ${release.run_id} is in progress on ${ksvc} (phase ${release.phase}); its canary is the release's`, {
       hint: `resume the release: vpm release ${ksvc} -f ${release.manifest} -n ${kube.namespace}; or end it: vpm canary abort ${ksvc} -n ${kube.namespace}`,
     });
@@ -207,8 +208,8 @@ async function rewrite(
     freezeOverride,
   );
   // Aborting the canary of a release ends the release too (apply and sync are no longer held).
-  const releasing = readRelease(obj);
-  if (phase === 'aborted' && releasing && releasing.phase !== 'done' && releasing.phase !== 'failed')
+  const releasing = unfinishedRelease(obj);
+  if (phase === 'aborted' && releasing)
     await writeReleaseProgress(kube, ksvc, { ...releasing, phase: 'failed', reason, updated_at: ctx.now().toISOString() });
   return { kube, progress, traffic };
 }
@@ -274,8 +275,8 @@ export const canaryResumeCommand: CommandHandler<FlagsOf<typeof canaryResume>> =
     );
   // A release's hold is answered to the process running the release: with none left, the canary
   // would stand at this step with nobody to take it further.
-  const release = readRelease(obj);
-  if (release && release.phase !== 'done' && release.phase !== 'failed' && !liveDriver(obj))
+  const release = unfinishedRelease(obj);
+  if (release && !liveDriver(obj))
     throw new RefusedError(`no process is running release ${release.run_id} any more: nobody would take the canary on from its hold`, {
       hint: `re-run the release (vpm release ${ksvc} -f ${release.manifest} -n ${kube.namespace}): it comes back to the hold; then resume it`,
     });

@@ -32,6 +32,7 @@ import {
   isKsvc,
   isLive,
   readRelease,
+  unfinishedRelease,
   rejectedAnnotation,
   templateHash,
   type Override,
@@ -97,7 +98,7 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
   const ref = ksvcRef(ksvc, kube.namespace);
   const live = await kube.get(ref);
   const previous = readRelease(live);
-  const unfinished = previous && previous.phase !== 'done' && previous.phase !== 'failed' ? previous : null;
+  const unfinished = unfinishedRelease(live);
   const overrides: Override[] = [];
   // An unfinished release of this template is resumed — once the process that ran it is gone; no
   // release starts while another process drives one here. The lease is taken over the object as read,
@@ -123,7 +124,8 @@ export const releaseCommand: CommandHandler<ReleaseFlags> = async (ctx, { args, 
     overrides.push({ object: `Service/${ksvc}`, what, reason: opts.reason ?? '' });
   }
   const firstDeploy = !resuming && !isLive(live);
-  const heartbeat = live ? startHeartbeat(kube, ksvc, runId) : null;
+  // Acquired above unless taken over (--force): then this run's first beat replaces the other's.
+  const heartbeat = live ? startHeartbeat(kube, ksvc, runId, !opts.force) : null;
   const stable: string | null = resuming?.stable ?? (live && isLive(live) ? (servingRevision(live) ?? null) : null);
   let candidate: string | null = resuming?.candidate ?? null;
   const startPhase = resuming ? RELEASE_PHASES.indexOf(resuming.phase as (typeof RELEASE_PHASES)[number]) : 0;
